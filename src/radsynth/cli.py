@@ -1,0 +1,287 @@
+"""The ``radsynth`` command line: one subcommand per pipeline stage, thin over typed functions.
+
+Each subcommand parses flags into the stage's frozen config dataclass (see
+:mod:`radsynth.config`) and calls the stage function. Stage modules are imported only when their
+subcommand runs, so ``radsynth --help`` and the reader-study server start without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from radsynth import __version__
+from radsynth.config import _strip_optional, build_config, field_choices, load_config_file
+from radsynth.errors import RadsynthError
+
+Loader = Callable[[], tuple[type, Callable[[Any], Any]]]
+
+
+# Each loader imports its stage lazily and returns (config class, stage function).
+def _ingest():
+    from radsynth.data.ingest import IngestConfig, ingest
+
+    return IngestConfig, ingest
+
+
+def _phantoms():
+    from radsynth.data.phantoms import PhantomConfig, make_phantoms
+
+    return PhantomConfig, make_phantoms
+
+
+def _train():
+    from radsynth.training.config import TrainConfig
+    from radsynth.training.train import train
+
+    return TrainConfig, train
+
+
+def _sample():
+    from radsynth.sampling.sample import SampleConfig, sample
+
+    return SampleConfig, sample
+
+
+def _sampler_sweep():
+    from radsynth.sampling.sweep import SamplerSweepConfig, sampler_sweep
+
+    return SamplerSweepConfig, sampler_sweep
+
+
+def _fid():
+    from radsynth.metrics.compare import FidConfig, fid
+
+    return FidConfig, fid
+
+
+def _fid_sweep():
+    from radsynth.metrics.sweep import FidSweepConfig, fid_sweep
+
+    return FidSweepConfig, fid_sweep
+
+
+def _orient():
+    from radsynth.screening.orient import OrientConfig, orient
+
+    return OrientConfig, orient
+
+
+def _screen():
+    from radsynth.screening.screen import ScreenConfig, screen
+
+    return ScreenConfig, screen
+
+
+def _review():
+    from radsynth.screening.review import ReviewConfig, review
+
+    return ReviewConfig, review
+
+
+def _audit():
+    from radsynth.audit.audit import AuditConfig, audit
+
+    return AuditConfig, audit
+
+
+def _study_create():
+    from radsynth.study.create import CreateStudyConfig, create_study
+
+    return CreateStudyConfig, create_study
+
+
+def _study_serve():
+    from radsynth.study.serve import ServeConfig, serve
+
+    return ServeConfig, serve
+
+
+def _study_export():
+    from radsynth.study.export import ExportConfig, export_responses
+
+    return ExportConfig, export_responses
+
+
+def _study_simulate():
+    from radsynth.study.simulate import SimulateConfig, simulate_raters
+
+    return SimulateConfig, simulate_raters
+
+
+def _stats():
+    from radsynth.stats.analysis import StatsConfig, stats
+
+    return StatsConfig, stats
+
+
+def _report():
+    from radsynth.report.build import ReportConfig, report
+
+    return ReportConfig, report
+
+
+def _run():
+    from radsynth.pipeline.run import RunConfig, run
+
+    return RunConfig, run
+
+
+def _demo():
+    from radsynth.pipeline.demo import DemoConfig, demo
+
+    return DemoConfig, demo
+
+
+def _bench_train():
+    from radsynth.training.bench import BenchTrainConfig, bench_train
+
+    return BenchTrainConfig, bench_train
+
+
+def _bench_sample():
+    from radsynth.sampling.bench import BenchSampleConfig, bench_sample
+
+    return BenchSampleConfig, bench_sample
+
+
+#: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
+COMMANDS: dict[str, tuple[str, Any]] = {
+    "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
+    "ingest": ("read radiographs (PNG/JPEG/TIFF/DICOM), normalise, dedupe, split", _ingest),
+    "train": ("train a DDPM on an ingested dataset", _train),
+    "fid-sweep": ("FID/KID/precision/recall across a run's checkpoints", _fid_sweep),
+    "sample": ("sample synthetic images from a checkpoint", _sample),
+    "sampler-sweep": ("FID of each sampler and step count, against the real set", _sampler_sweep),
+    "fid": ("FID, KID and precision/recall between two image folders", _fid),
+    "orient": ("detect facing direction and flip images to a canonical side", _orient),
+    "screen": ("flag anatomically implausible samples with a calibrated score", _screen),
+    "audit": ("memorization audit: nearest training neighbours of synthetic images", _audit),
+    "review": ("web page to confirm screening flags and adjudicate audit pairs", _review),
+    "study": (
+        "the blinded reader study (clinical Turing test)",
+        {
+            "create": ("create a reader study from real and synthetic folders", _study_create),
+            "serve": ("serve the reader-study web app", _study_serve),
+            "export": ("export answers as a long-format CSV", _study_export),
+            "simulate": ("answer a study with simulated raters (labelled simulated)", _study_simulate),
+        },
+    ),
+    "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),
+    "report": ("one self-contained HTML report for a pipeline run", _report),
+    "run": ("run the whole pipeline from a YAML config", _run),
+    "demo": ("run the whole pipeline on built-in phantoms", _demo),
+    "bench": (
+        "benchmarks that print measured throughput",
+        {
+            "train": ("training images/s and MFU for a preset", _bench_train),
+            "sample": ("sampling images/s and MFU for a checkpoint or preset", _bench_sample),
+        },
+    ),
+}
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a wrong flag as one line and exit status 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one flag (or positional) per field of a config dataclass; no defaults are set here,
+    so that only flags given on the command line override the config file and presets."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, _ = _strip_optional(hints[f.name])
+        help_text = f.metadata.get("help", "")
+        if f.default is not dataclasses.MISSING and f.default is not None:
+            help_text += f" (default: {f.default})"
+        choices = field_choices(f, hints[f.name])
+        if f.metadata.get("positional"):
+            parser.add_argument(f.name, nargs="?", default=argparse.SUPPRESS, help=help_text)
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
+        if tp is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif typing.get_origin(tp) is tuple:
+            parser.add_argument(flag, nargs="+", metavar="V", **kwargs)
+        else:
+            if choices:
+                kwargs["choices"] = [str(c) for c in choices]
+            parser.add_argument(flag, metavar=f.name.upper() if not choices else None, **kwargs)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog="radsynth",
+        description="Synthetic radiographs: train, sample, screen, audit, reader study, stats.",
+    )
+    parser.add_argument("--version", action="version", version=f"radsynth {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    _add_tree(parser, COMMANDS, "radsynth")
+    return parser
+
+
+def _add_tree(parser: argparse.ArgumentParser, tree: dict[str, tuple[str, Any]], prog: str) -> None:
+    subs = parser.add_subparsers(dest=f"cmd_{prog.count(' ')}", metavar="COMMAND", required=True)
+    for name, (help_text, target) in tree.items():
+        if isinstance(target, dict):
+            sub = subs.add_parser(name, help=help_text, description=help_text)
+            _add_tree(sub, target, f"{prog} {name}")
+        else:
+            # A leaf passes --help on to the stage's own parser, which knows its fields.
+            sub = subs.add_parser(name, help=help_text, add_help=False)
+            sub.set_defaults(_loader=target, _name=f"{prog} {name}")
+
+
+def _subcommand_parser(name: str, cls: type) -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog=name, description=(cls.__doc__ or "").strip().splitlines()[0])
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML or JSON file setting any of the fields"
+    )
+    add_config_arguments(parser, cls)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``radsynth`` command. Returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _build_parser()
+    # First pass: find the subcommand; its own flags are parsed once its config class is known.
+    known, rest = top.parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if known.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    name = known._name
+    try:
+        cls, stage = known._loader()
+        parser = _subcommand_parser(name, cls)
+        cli_args = vars(parser.parse_args(rest))
+        config_file = cli_args.pop("config")
+        file_values = load_config_file(config_file) if config_file else {}
+        cfg = build_config(cls, file_values, cli_args)
+        result = stage(cfg)
+    except RadsynthError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    summary = getattr(result, "summary", None)
+    if summary:
+        print(f"{name.removeprefix('radsynth ')}: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
