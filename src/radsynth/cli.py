@@ -170,7 +170,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "create": ("create a reader study from real and synthetic folders", _study_create),
             "serve": ("serve the reader-study web app", _study_serve),
             "export": ("export answers as a long-format CSV", _study_export),
-            "simulate": ("answer a study with simulated raters (labelled simulated)", _study_simulate),
+            "simulate": ("answer a study with simulated raters", _study_simulate),
         },
     ),
     "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),

@@ -112,7 +112,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise RadsynthError(f"config file {path} is not valid YAML/JSON: {exc}".splitlines()[0])
+        raise RadsynthError(
+            f"config file {path} is not valid YAML/JSON: {exc}".splitlines()[0]
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
