@@ -8,9 +8,10 @@ from typing import ClassVar, Literal
 
 import pytest
 
-from radsynth.cli import COMMANDS, main
+from radsynth.cli import main
 from radsynth.config import arg, build_config
 from radsynth.errors import RadsynthError
+from radsynth.registry import COMMANDS
 
 
 @dataclasses.dataclass(frozen=True)
