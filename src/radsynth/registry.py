@@ -173,3 +173,11 @@ COMMANDS: dict[str, tuple[str, Any]] = {
         },
     ),
 }
+
+
+def load(name: str) -> tuple[type, Callable[[Any], Any]]:
+    """The (config class, stage function) of a subcommand path such as ``"study create"``."""
+    tree: Any = COMMANDS
+    for part in name.split():
+        tree = tree[part][1]
+    return tree()

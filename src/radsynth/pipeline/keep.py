@@ -1,0 +1,45 @@
+"""The kept set: the screened synthetic images that go on to the audit and the reader study."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+from radsynth.errors import RadsynthError
+from radsynth.stage import StageResult
+
+
+def collect_kept(kept_csv: Path, images_root: Path, out: Path) -> StageResult:
+    """Copy the images listed in the screen's ``kept.csv`` into ``out/<group>/``.
+
+    The folder is rebuilt from scratch in a temporary sibling and swapped in, so it always
+    matches the latest screen exactly.
+
+    Args:
+        kept_csv: the screen's kept list (columns ``image`` and ``group``).
+        images_root: the folder the ``image`` paths are relative to (the oriented samples).
+        out: destination, one sub-folder per group.
+    """
+    if not kept_csv.is_file():
+        raise RadsynthError(f"screen output {kept_csv} is missing; run the screen stage first")
+    with open(kept_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    groups: dict[str, int] = {}
+    for row in rows:
+        src = Path(row["image"])
+        src = src if src.is_absolute() else images_root / src
+        group = row.get("group") or src.parent.name
+        dest = tmp / group / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        groups[group] = groups.get(group, 0) + 1
+    tmp.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    counts = ", ".join(f"{g}: {n}" for g, n in sorted(groups.items()))
+    return StageResult(out, f"kept {sum(groups.values())} images ({counts})")

@@ -1,0 +1,169 @@
+"""``radsynth run``: the whole pipeline from one YAML file into one run folder.
+
+    ingest -> train -> FID sweep -> choose checkpoints -> sample -> orient -> screen -> keep
+    -> audit -> create the reader study -> (readers answer) -> stats -> report
+
+Every stage is the same function its subcommand calls, with the same fields. The reader study is
+the one step that waits for people: ``run`` stops after creating it and prints the rater links;
+running it again once the readers have finished goes on to stats and the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from radsynth import registry
+from radsynth.config import arg
+from radsynth.errors import RadsynthError
+from radsynth.pipeline.choose import (
+    CheckpointChoice,
+    named_checkpoints,
+    propose_checkpoints,
+    read_curve,
+    write_choice,
+)
+from radsynth.pipeline.keep import collect_kept
+from radsynth.pipeline.readers import reader_progress
+from radsynth.pipeline.spec import PipelineSpec, load_spec
+from radsynth.pipeline.steps import Step, StepOutcome, run_step
+from radsynth.stage import StageResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Run the whole pipeline described by a YAML file into one run folder."""
+
+    pipeline: Path = arg(help="pipeline YAML file (see examples/)", positional=True)
+    run_dir: Path | None = arg(None, help="run folder; default: the file's run_dir or runs/NAME")
+    partial_readers: bool = arg(
+        False, help="go on to stats even if some readers have not finished (warns)"
+    )
+
+
+def _step_label(step: int) -> str:
+    return f"step-{step:07d}"
+
+
+def _print(outcome: StepOutcome, echo: Callable[[str], None]) -> None:
+    echo(f"[{outcome.status:>7}] {outcome.name}: {outcome.summary} -> {outcome.out}")
+
+
+def run_pipeline(
+    spec: PipelineSpec, *, partial_readers: bool = False, echo: Callable[[str], None] = print
+) -> StageResult:
+    """Run every stage of ``spec`` in order, skipping those whose inputs and config are unchanged.
+
+    Args:
+        spec: the parsed pipeline file.
+        partial_readers: continue to stats before every reader has finished.
+        echo: where the one-line-per-stage summaries go.
+    """
+    run = spec.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, str] = {}
+
+    def do(step: Step) -> StepOutcome:
+        outcome = run_step(step, run, keys)
+        _print(outcome, echo)
+        return outcome
+
+    data_src = spec.source
+    if data_src is None:
+        do(Step("phantoms", registry.load("phantoms"), run / "phantoms",
+                {"out": run / "phantoms"}, spec.section("phantoms")))  # fmt: skip
+        data_src = run / "phantoms" / "images"
+    do(Step("ingest", registry.load("ingest"), run / "data",
+            {"src": data_src, "out": run / "data"}, spec.section("ingest"),
+            after=["phantoms"]))  # fmt: skip
+    do(Step("train", registry.load("train"), run / "train",
+            {"data": run / "data", "out": run / "train"}, spec.section("train"),
+            after=["ingest"], resumable=True))  # fmt: skip
+    do(Step("fid_sweep", registry.load("fid-sweep"), run / "fid_sweep",
+            {"run": run / "train", "out": run / "fid_sweep", "real": run / "data" / "train"},
+            spec.section("fid_sweep"), after=["train"]))  # fmt: skip
+
+    choice = _choose(spec, run)
+    sample_names = []
+    for step in choice.steps:
+        name = f"sample {_step_label(step)}"
+        sample_names.append(name)
+        do(Step(name, registry.load("sample"), run / "samples" / _step_label(step),
+                {"ckpt": _checkpoint_path(run, step), "out": run / "samples" / _step_label(step)},
+                spec.section("sample"), after=["train"], resumable=True))  # fmt: skip
+    do(Step("orient", registry.load("orient"), run / "oriented",
+            {"src": run / "samples", "out": run / "oriented"}, spec.section("orient"),
+            after=sample_names))  # fmt: skip
+    do(Step("screen", registry.load("screen"), run / "screen",
+            {"src": run / "oriented", "out": run / "screen", "reference": run / "data" / "val"},
+            spec.section("screen"), after=["orient", "ingest"]))  # fmt: skip
+    kept = collect_kept(run / "screen" / "kept.csv", run / "oriented", run / "kept")
+    echo(f"[    ran] keep: {kept.summary} -> {kept.out}")
+    do(Step("audit", registry.load("audit"), run / "audit",
+            {"train": run / "data" / "train", "val": run / "data" / "val",
+             "synthetic": run / "kept", "out": run / "audit"},
+            spec.section("audit"), after=["screen"]))  # fmt: skip
+
+    synthetic = tuple(f"{_step_label(s)}={run / 'kept' / _step_label(s)}" for s in choice.steps)
+    do(Step("study", registry.load("study create"), run / "study",
+            {"out": run / "study", "real": run / "data" / "val", "synthetic": synthetic},
+            spec.section("study"), after=["screen", "ingest"]))  # fmt: skip
+    if spec.simulate_readers:
+        do(Step("simulate", registry.load("study simulate"), run / "study" / "simulated.json",
+                {"study": run / "study"}, spec.section("simulate"), after=["study"]))  # fmt: skip
+    progress = reader_progress(run / "study")
+    if not progress.finished and not partial_readers:
+        echo(progress.describe())
+        echo("The reader study is waiting for its raters: serve it with "
+             f"`radsynth study serve {run / 'study'}`, send each rater their link (above), "
+             "and run this command again once they have finished.")  # fmt: skip
+        return StageResult(run, f"waiting for readers ({progress.summary})")
+    if not progress.finished:
+        log.warning("going on with partial reader answers: %s", progress.summary)
+
+    responses = run / "study" / "export.csv"
+    do(Step("export", registry.load("study export"), responses,
+            {"study": run / "study", "out": responses, "overwrite": True},
+            {}, after=["study", "simulate"]))  # fmt: skip
+    do(Step("stats", registry.load("stats"), run / "stats",
+            {"responses": responses, "out": run / "stats"}, spec.section("stats"),
+            after=["export"]))  # fmt: skip
+    do(Step("report", registry.load("report"), run / "report.html",
+            {"run": run, "out": run / "report.html"}, spec.section("report"),
+            after=["stats", "audit", "fid_sweep"]))  # fmt: skip
+    return StageResult(run, f"report at {run / 'report.html'}")
+
+
+def _checkpoint_path(run: Path, step: int) -> Path:
+    return run / "train" / "checkpoints" / _step_label(step)
+
+
+def _choose(spec: PipelineSpec, run: Path) -> CheckpointChoice:
+    """Use the named checkpoints, or propose them from the curves; write checkpoints.json."""
+    from radsynth.training.checkpoint import list_checkpoints
+
+    available = sorted(int(p.name.split("-")[-1]) for p in list_checkpoints(run / "train"))
+    if spec.checkpoints is not None:
+        choice = named_checkpoints(spec.checkpoints, available)
+        how = "Checkpoints named in the pipeline file"
+    else:
+        fid = read_curve(run / "fid_sweep" / "fid.csv", "fid")
+        val = read_curve(run / "train" / "losses.csv", "val_loss")
+        fid = {s: v for s, v in fid.items() if s in available}
+        val = {s: v for s, v in val.items() if s in available}
+        choice = propose_checkpoints(fid, val, count=spec.n_checkpoints)
+        how = "Checkpoints proposed by radsynth from the FID and validation-loss curves"
+    if not choice.steps:
+        raise RadsynthError("no checkpoints to sample from")
+    write_choice(run / "checkpoints.json", choice, how)
+    return choice
+
+
+def run(cfg: RunConfig) -> StageResult:
+    """The ``radsynth run`` stage: parse the pipeline file and run it."""
+    spec = load_spec(cfg.pipeline, run_dir=cfg.run_dir)
+    return run_pipeline(spec, partial_readers=cfg.partial_readers)

@@ -1,0 +1,126 @@
+"""Running one pipeline step with caching: skip it when its config and inputs are unchanged.
+
+Each step's key is the sha256 of its resolved config together with the keys of the steps it
+reads from, so a change anywhere upstream re-runs everything below it. Keys of finished steps
+are kept in ``RUN/pipeline.json``. A step whose folder exists but is not recorded as finished
+was interrupted: a resumable stage (train, sample) continues in place; any other stage's partial
+folder is moved aside to ``<name>.stale-N`` (never deleted) and the stage runs again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radsynth.config import build_config, config_json
+from radsynth.stage import StageResult, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage call inside a run."""
+
+    name: str  # label in the summary and in pipeline.json, e.g. "sample step-0034000"
+    loader: Callable[[], tuple[type, Callable[[Any], Any]]]  # registry loader
+    out: Path  # the step's output folder (or file, for the report)
+    wired: dict[str, Any]  # fields the pipeline sets: input and output paths
+    user: dict[str, Any]  # fields from the user's section of the pipeline file
+    after: Sequence[str] = ()  # names of the steps whose outputs this one reads
+    resumable: bool = False  # the stage itself continues a half-written folder
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What happened to a step: ran, cached or resumed, and its summary line."""
+
+    name: str
+    status: str  # "ran" | "cached" | "resumed"
+    summary: str
+    out: Path
+
+
+def read_state(run_dir: Path) -> dict[str, str]:
+    """Keys of the finished steps of a run (empty for a new run)."""
+    path = run_dir / "pipeline.json"
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()).get("finished", {}))
+    except (json.JSONDecodeError, AttributeError):
+        return {}
+
+
+def _write_state(run_dir: Path, finished: dict[str, str]) -> None:
+    text = json.dumps({"finished": finished}, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(run_dir / "pipeline.json", text)
+
+
+def step_key(cfg: Any, upstream_keys: Sequence[str]) -> str:
+    """sha256 of a resolved config and its upstream keys."""
+    digest = hashlib.sha256(config_json(cfg).encode())
+    for key in upstream_keys:
+        digest.update(key.encode())
+    return digest.hexdigest()
+
+
+def _move_aside(path: Path) -> Path:
+    n = 1
+    while (stale := path.with_name(f"{path.name}.stale-{n}")).exists():
+        n += 1
+    path.rename(stale)
+    return stale
+
+
+def run_step(step: Step, run_dir: Path, keys: dict[str, str]) -> StepOutcome:
+    """Run one step unless it is cached; record its key in ``keys`` and ``pipeline.json``.
+
+    Args:
+        step: the step.
+        run_dir: the run folder, which holds ``pipeline.json``.
+        keys: keys of the steps run so far in this invocation (updated in place).
+    """
+    cls, stage = step.loader()
+    cfg = build_config(cls, step.user, step.wired)
+    key = step_key(cfg, [keys[a] for a in step.after if a in keys])
+    finished = read_state(run_dir)
+    keys[step.name] = key
+    if finished.get(step.name) == key and step.out.exists():
+        return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
+    status = "ran"
+    if step.out.exists():
+        if step.resumable and finished.get(step.name) is None and _same_config(step.out, cfg):
+            status = "resumed"
+            if "resume" in {f.name for f in dataclasses.fields(cfg)}:
+                cfg = dataclasses.replace(cfg, resume=True)
+        else:
+            stale = _move_aside(step.out)
+            log.warning("%s: earlier output moved aside to %s", step.name, stale)
+    result = stage(cfg)
+    finished = read_state(run_dir)
+    finished[step.name] = key
+    _write_state(run_dir, finished)
+    summary = result.summary if isinstance(result, StageResult) else "done"
+    return StepOutcome(step.name, status, summary, step.out)
+
+
+def _same_config(out: Path, cfg: Any) -> bool:
+    """True when a folder was written by a run of exactly this config (ignoring ``resume``)."""
+    path = out / "config.json"
+    if not path.is_file():
+        return False
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    current = json.loads(config_json(cfg))
+    previous.pop("resume", None)
+    current.pop("resume", None)
+    return previous == current

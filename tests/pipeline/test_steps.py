@@ -1,0 +1,62 @@
+"""Step caching: unchanged steps are skipped, changed ones re-run, stale output is kept aside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from radsynth.config import arg
+from radsynth.pipeline.steps import Step, read_state, run_step
+from radsynth.stage import StageResult, prepare_output_dir, write_manifest
+
+
+@dataclass(frozen=True)
+class CountConfig:
+    """Write the numbers 0..n-1 to a file."""
+
+    out: Path = arg(help="output folder", positional=True)
+    n: int = arg(3, help="how many numbers")
+
+
+def count(cfg: CountConfig) -> StageResult:
+    prepare_output_dir(cfg.out, "count", cfg)
+    (cfg.out / "numbers.txt").write_text(" ".join(map(str, range(cfg.n))))
+    write_manifest(cfg.out, "count", cfg)
+    return StageResult(cfg.out, f"wrote {cfg.n} numbers")
+
+
+def _loader():
+    return CountConfig, count
+
+
+def test_cached_then_rerun_on_change(tmp_path: Path) -> None:
+    out = tmp_path / "count"
+    first = run_step(Step("count", _loader, out, {"out": out}, {"n": 3}), tmp_path, {})
+    assert first.status == "ran" and (out / "numbers.txt").read_text() == "0 1 2"
+    again = run_step(Step("count", _loader, out, {"out": out}, {"n": 3}), tmp_path, {})
+    assert again.status == "cached"
+    changed = run_step(Step("count", _loader, out, {"out": out}, {"n": 4}), tmp_path, {})
+    assert changed.status == "ran" and (out / "numbers.txt").read_text() == "0 1 2 3"
+    # The earlier output is kept, not deleted.
+    assert (tmp_path / "count.stale-1" / "numbers.txt").read_text() == "0 1 2"
+    assert set(read_state(tmp_path)) == {"count"}
+
+
+def test_upstream_change_invalidates_downstream(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    keys: dict[str, str] = {}
+    run_step(Step("a", _loader, a, {"out": a}, {"n": 2}), tmp_path, keys)
+    run_step(Step("b", _loader, b, {"out": b}, {}, after=["a"]), tmp_path, keys)
+    keys = {}
+    run_step(Step("a", _loader, a, {"out": a}, {"n": 5}), tmp_path, keys)
+    outcome = run_step(Step("b", _loader, b, {"out": b}, {}, after=["a"]), tmp_path, keys)
+    assert outcome.status == "ran"
+
+
+def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:
+    out = tmp_path / "count"
+    out.mkdir()
+    (out / "half-written.txt").write_text("partial")
+    outcome = run_step(Step("count", _loader, out, {"out": out}, {}), tmp_path, {})
+    assert outcome.status == "ran"
+    assert (tmp_path / "count.stale-1" / "half-written.txt").read_text() == "partial"
