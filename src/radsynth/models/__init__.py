@@ -1,0 +1,1 @@
+"""Denoising networks: a small config dataclass that builds a diffusers ``UNet2DModel``."""

@@ -1,0 +1,1 @@
+"""Training a DDPM: config and presets, data order, EMA, checkpoints, the training loop, bench."""

@@ -1,0 +1,246 @@
+"""Training checkpoints: write them atomically, list them, load them for sampling or resuming.
+
+Layout of one checkpoint (``TRAIN/checkpoints/step-0002000/``)::
+
+    model.safetensors   online weights (fp32)
+    ema.safetensors     exponential-moving-average weights (fp32), used for sampling
+    state.pt            optimizer, LR scheduler, step, data-order position, every RNG state,
+                        loss history (torch.load(weights_only=True) can read it)
+    config.json         {"format", "version", "step", "train": TrainConfig, "model": UNetConfig,
+                         "diffusion": DiffusionConfig}
+
+A checkpoint is first written into a hidden temporary folder next to its final place, every file
+fsynced, then renamed into place with one ``os.rename``: a crash or ``kill -9`` during a save
+leaves at most a stray ``.tmp-*`` folder, which :func:`list_checkpoints` ignores, and never a
+half-written ``step-*`` folder. Older checkpoints may drop ``state.pt`` to save disk; they can
+still be sampled but not resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from radsynth.diffusion.schedule import DiffusionConfig
+from radsynth.errors import RadsynthError
+from radsynth.models.unet import UNetConfig, build_unet
+from radsynth.stage import sha256_file
+
+FORMAT = "radsynth-ddpm-checkpoint"
+VERSION = 1
+WEIGHT_FILES = {"ema": "ema.safetensors", "online": "model.safetensors"}
+STATE_FILE = "state.pt"
+CONFIG_FILE = "config.json"
+_STEP_DIR = re.compile(r"^step-(\d{7,})$")
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A checkpoint ready for sampling."""
+
+    model: Any  # diffusers UNet2DModel in eval mode, on the requested device
+    prediction_type: str  # "epsilon" | "v_prediction"
+    num_train_timesteps: int  # T
+    betas: torch.Tensor  # (T,) float64, on the CPU
+    image_size_px: int  # side of the square images the model was trained on
+    channels: int  # image channels
+    step: int  # optimizer steps done when it was saved
+    checkpoint_id: str  # sha256 of the loaded weights file
+    config: dict[str, Any]  # the checkpoint's config.json
+    path: Path  # the checkpoint folder
+
+
+def checkpoint_dir(train_dir: Path, step: int) -> Path:
+    """Where the checkpoint of ``step`` lives: ``train_dir/checkpoints/step-{step:07d}``."""
+    return Path(train_dir) / "checkpoints" / f"step-{step:07d}"
+
+
+def _is_checkpoint(path: Path) -> bool:
+    return all((path / f).is_file() for f in (CONFIG_FILE, *WEIGHT_FILES.values()))
+
+
+def list_checkpoints(train_dir: Path) -> list[Path]:
+    """Complete checkpoint folders of a training run, sorted by step.
+
+    ``train_dir`` may be the run folder (holding ``checkpoints/``) or ``checkpoints/`` itself.
+    Hidden temporary folders left by an interrupted save are ignored.
+    """
+    train_dir = Path(train_dir)
+    root = train_dir / "checkpoints" if (train_dir / "checkpoints").is_dir() else train_dir
+    if not root.is_dir():
+        return []
+    found = []
+    for p in root.iterdir():
+        m = _STEP_DIR.match(p.name)
+        if m and p.is_dir() and _is_checkpoint(p):
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_fsynced(path: Path, write: Callable[[Path], None]) -> None:
+    write(path)
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def save_checkpoint(
+    train_dir: Path,
+    step: int,
+    *,
+    model: torch.nn.Module,
+    ema: torch.nn.Module,
+    state: dict[str, Any],
+    config: dict[str, Any],
+) -> Path:
+    """Write a checkpoint atomically and return its folder.
+
+    Args:
+        train_dir: the training run folder; the checkpoint goes to ``checkpoints/step-NNNNNNN``.
+        step: optimizer steps done.
+        model, ema: the unwrapped online and EMA networks.
+        state: everything else needed to go on (see module docstring); saved with ``torch.save``.
+        config: ``{"train": ..., "model": ..., "diffusion": ...}`` plain-JSON dicts.
+    """
+    from safetensors.torch import save_file
+
+    final = checkpoint_dir(train_dir, step)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
+        _write_fsynced(tmp / WEIGHT_FILES["online"], lambda p: save_file(_weights(model), p))
+        _write_fsynced(tmp / WEIGHT_FILES["ema"], lambda p: save_file(_weights(ema), p))
+        _write_fsynced(tmp / STATE_FILE, lambda p: torch.save(state, p))
+        _write_fsynced(tmp / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
+        _fsync_dir(tmp)
+        old = None
+        if final.exists():  # re-saving a step: move the old one aside first, drop it after
+            old = final.with_name(f".old-{final.name}-{os.getpid()}")
+            os.rename(final, old)
+        os.rename(tmp, final)
+        _fsync_dir(final.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def prune_states(train_dir: Path, keep_last: int) -> None:
+    """Drop ``state.pt`` (optimizer moments: 2x the model size) from all but the newest
+    ``keep_last`` checkpoints; their weights stay for FID sweeps and sampling."""
+    for path in list_checkpoints(train_dir)[: -keep_last if keep_last > 0 else None]:
+        (path / STATE_FILE).unlink(missing_ok=True)
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint folder from either a checkpoint folder or a run folder (its latest one)."""
+    path = Path(path)
+    if _is_checkpoint(path):
+        return path
+    found = list_checkpoints(path)
+    if found:
+        return found[-1]
+    if not path.exists():
+        raise RadsynthError(f"checkpoint not found: {path}")
+    raise RadsynthError(
+        f"{path} holds no complete checkpoint (model/ema safetensors + config.json)"
+    )
+
+
+def read_checkpoint_config(path: Path) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint folder, checked for format and version."""
+    try:
+        meta = json.loads((Path(path) / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RadsynthError(f"cannot read {path / CONFIG_FILE}: {exc}".splitlines()[0]) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise RadsynthError(f"{path} is not a radsynth checkpoint (config.json lacks its format)")
+    if meta.get("version") != VERSION:
+        raise RadsynthError(f"{path}: checkpoint version {meta.get('version')} is not {VERSION}")
+    return meta
+
+
+def load_weights(module: torch.nn.Module, file: Path) -> None:
+    """Load a safetensors file into ``module`` exactly (strict), or raise RadsynthError."""
+    from safetensors.torch import load_file
+
+    try:
+        module.load_state_dict(load_file(file), strict=True)
+    except Exception as exc:  # safetensors raises several types for truncated/garbled files
+        raise RadsynthError(
+            f"corrupt or mismatched weights {file}: {exc}".splitlines()[0]
+        ) from None
+
+
+def load_checkpoint(
+    path: Path, weights: str = "ema", device: str | torch.device = "cpu"
+) -> LoadedCheckpoint:
+    """Load a checkpoint's network for sampling.
+
+    Args:
+        path: a checkpoint folder, or a training run folder (then its latest checkpoint).
+        weights: "ema" (default; what samples should come from) or "online".
+        device: where to put the model.
+
+    Raises:
+        RadsynthError: missing, incomplete or corrupt checkpoint, or an unknown ``weights``.
+    """
+    if weights not in WEIGHT_FILES:
+        raise RadsynthError(f"weights must be one of {', '.join(WEIGHT_FILES)}, not {weights!r}")
+    folder = resolve_checkpoint(path)
+    meta = read_checkpoint_config(folder)
+    try:
+        model_cfg = UNetConfig.from_dict(meta["model"])
+        diffusion = DiffusionConfig.from_dict(meta["diffusion"])
+        model = build_unet(model_cfg)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RadsynthError(f"{folder}: bad model/diffusion config: {exc}") from None
+    file = folder / WEIGHT_FILES[weights]
+    load_weights(model, file)
+    model.to(device).eval()
+    return LoadedCheckpoint(
+        model=model,
+        prediction_type=diffusion.prediction_type,
+        num_train_timesteps=diffusion.num_train_timesteps,
+        betas=diffusion.betas(),
+        image_size_px=model_cfg.image_size_px,
+        channels=model_cfg.channels,
+        step=int(meta["step"]),
+        checkpoint_id=sha256_file(file),
+        config=meta,
+        path=folder,
+    )
+
+
+def load_training_state(folder: Path) -> dict[str, Any]:
+    """The ``state.pt`` of a checkpoint folder (optimizer, scheduler, RNG, data position...)."""
+    file = Path(folder) / STATE_FILE
+    if not file.is_file():
+        raise RadsynthError(f"{folder} has no {STATE_FILE}; it can be sampled but not resumed")
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RadsynthError(f"corrupt training state {file}: {exc}".splitlines()[0]) from None

@@ -1,0 +1,152 @@
+"""``radsynth train`` config: one frozen dataclass, three presets (paper, demo, tiny).
+
+Field defaults are the ``paper`` preset, the study's settings. See docs/training.md for why the
+noise schedule and objective were chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from radsynth.config import arg, config_to_dict
+from radsynth.diffusion.schedule import DiffusionConfig
+from radsynth.errors import RadsynthError
+from radsynth.models.unet import UNetConfig
+
+#: Fields that may change between a run and its ``--resume`` without changing what is learned.
+RESUMABLE_CHANGES = frozenset(
+    {"data", "out", "resume", "total_steps", "checkpoint_every_steps", "log_every_steps",
+     "keep_state_checkpoints", "compile", "cpu"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Train a DDPM (diffusers UNet2DModel) on a folder written by `radsynth ingest`."""
+
+    data: Path = arg(
+        help="ingested data folder (manifest.csv, train/*.png, val/*.png)", positional=True
+    )
+    out: Path = arg(
+        help="output folder for checkpoints, losses.csv, loss_curves.png, tb/", positional=True
+    )
+    preset: Literal["paper", "demo", "tiny"] = arg(
+        "paper", help="paper: the study; demo: minutes on a CPU; tiny: tests"
+    )
+    resume: bool = arg(False, help="continue from the latest checkpoint in OUT")
+    # Model: a UNet2DModel (see radsynth.models.unet).
+    image_size_px: int = arg(256, help="image side in pixels; must match the ingested images")
+    block_channels: tuple[int, ...] = arg(
+        (64, 128, 256, 512), help="feature channels per UNet level"
+    )
+    layers_per_block: int = arg(2, help="ResNet blocks per UNet level")
+    attention_levels: tuple[int, ...] = arg((3,), help="indices of UNet levels with self-attention")
+    norm_groups: int = arg(8, help="GroupNorm groups")
+    attention_head_dim: int = arg(32, help="channels per attention head")
+    dropout: float = arg(0.0, help="dropout probability in ResNet blocks")
+    # Diffusion.
+    num_train_timesteps: int = arg(1000, help="diffusion steps T")
+    beta_schedule: Literal["linear", "cosine", "sigmoid"] = arg("sigmoid", help="noise schedule")
+    prediction_type: Literal["epsilon", "v_prediction"] = arg("v_prediction", help="network target")
+    # Optimisation.
+    batch_size: int = arg(8, help="global batch size in images (split across devices)")
+    lr: float = arg(5e-5, help="Adam learning rate")
+    adam_beta1: float = arg(0.9, help="Adam beta1")
+    adam_beta2: float = arg(0.99, help="Adam beta2")
+    warmup_steps: int = arg(0, help="linear LR warm-up steps, then constant")
+    max_grad_norm: float = arg(1.0, help="gradient-norm clip (0 = off)")
+    total_steps: int = arg(160_000, help="optimizer steps to train for in total")
+    ema_decay: float = arg(0.9995, help="EMA decay per step (warm-up (1+n)/(10+n) below it)")
+    seed: int = arg(0, help="seed of model init, data order, noise and timesteps")
+    hflip: bool = arg(False, help="random horizontal flips (off: laterality matters)")
+    # Checkpoints, validation, logging.
+    checkpoint_every_steps: int = arg(2000, help="save a checkpoint and val loss every N steps")
+    keep_state_checkpoints: int = arg(
+        2, help="newest checkpoints keeping optimizer state (0 = all)"
+    )
+    val_max_images: int = arg(512, help="at most this many val images for the val loss")
+    val_repeats: int = arg(4, help="fixed (timestep, noise) draws per val image")
+    log_every_steps: int = arg(10, help="progress bar / TensorBoard / NaN check interval in steps")
+    # Hardware.
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = arg(
+        "auto", help="auto: bf16 on GPU, no on CPU"
+    )
+    channels_last: bool = arg(False, help="channels_last memory format (faster on GPU)")
+    compile: bool = arg(False, help="torch.compile the model")
+    cpu: bool = arg(False, help="train on the CPU even where a GPU exists")
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # The study: lucidrains Unet(dim=64, dim_mults=(1,2,4,8)), batch 8, lr 5e-5, 160k steps.
+        "paper": {},
+        # Phantoms at 64 px; a few minutes on 2 CPU cores.
+        "demo": {
+            "image_size_px": 64, "block_channels": (32, 64, 64), "layers_per_block": 1,
+            "attention_levels": (2,), "norm_groups": 8, "attention_head_dim": 32,
+            "beta_schedule": "cosine", "batch_size": 16, "lr": 1e-3, "warmup_steps": 20,
+            "total_steps": 400, "checkpoint_every_steps": 100, "ema_decay": 0.99,
+            "val_max_images": 64, "val_repeats": 2, "keep_state_checkpoints": 1,
+        },
+        # For tests: diffusers' tiny test sizes at 32 px; seconds on a CPU.
+        "tiny": {
+            "image_size_px": 32, "block_channels": (8, 16), "layers_per_block": 1,
+            "attention_levels": (1,), "norm_groups": 2, "attention_head_dim": 8,
+            "beta_schedule": "cosine", "num_train_timesteps": 100, "batch_size": 4,
+            "lr": 1e-3, "total_steps": 4, "checkpoint_every_steps": 2, "ema_decay": 0.9,
+            "val_max_images": 8, "val_repeats": 1, "log_every_steps": 1,
+        },
+    }  # fmt: skip
+
+    def __post_init__(self) -> None:
+        positive = (
+            "image_size_px", "batch_size", "total_steps", "checkpoint_every_steps",
+            "num_train_timesteps", "val_max_images", "val_repeats", "log_every_steps",
+        )  # fmt: skip
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if not self.lr > 0:
+            raise ValueError("lr must be positive")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in [0, 1)")
+
+
+def model_config(cfg: TrainConfig, channels: int = 1) -> UNetConfig:
+    """The UNet shape a training config asks for."""
+    return UNetConfig(
+        image_size_px=cfg.image_size_px,
+        channels=channels,
+        block_channels=cfg.block_channels,
+        layers_per_block=cfg.layers_per_block,
+        attention_levels=cfg.attention_levels,
+        norm_groups=cfg.norm_groups,
+        attention_head_dim=cfg.attention_head_dim,
+        dropout=cfg.dropout,
+    )
+
+
+def diffusion_config(cfg: TrainConfig) -> DiffusionConfig:
+    """The forward process a training config asks for."""
+    return DiffusionConfig(
+        num_train_timesteps=cfg.num_train_timesteps,
+        beta_schedule=cfg.beta_schedule,
+        prediction_type=cfg.prediction_type,
+    )
+
+
+def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
+    """Refuse to resume a run whose saved training config differs in a field that matters.
+
+    Raises:
+        RadsynthError: naming the differing fields, in one line.
+    """
+    now = config_to_dict(cfg)
+    differ = sorted(
+        k
+        for k in set(now) | set(saved)
+        if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)
+    )
+    if differ:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in differ[:4])
+        raise RadsynthError(f"cannot resume: config differs from the checkpoint's ({detail})")
