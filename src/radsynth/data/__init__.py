@@ -1,0 +1,1 @@
+"""Data: reading radiographs (raster and DICOM), polarity, resampling, splits, phantoms."""
