@@ -1,0 +1,1 @@
+"""The blinded reader-study web app (clinical Turing test). Never imports torch."""

@@ -1,0 +1,196 @@
+"""``radsynth study create``: build a blinded reader study from a real and synthetic folders.
+
+Writes into OUT:
+
+- ``study.db``: the SQLite database (unless ``--db`` names another), holding every image
+  re-encoded identically (:mod:`radsynth.study.images`), the items, each rater's seeded order;
+- ``links.csv`` (rater, kind, url) and ``admin.txt``: invitation and admin links with
+  unguessable tokens (``secrets.token_urlsafe``), both readable by the owner only (mode 0600);
+- ``config.json`` and ``manifest.json``.
+
+The design (which images, positions, orders) depends on ``--seed`` alone. Tokens and opaque image
+ids come from :mod:`secrets`, so they are new on every run and cannot be derived from the seed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from radsynth.config import arg
+from radsynth.data.imageio import RASTER_SUFFIXES, list_images, read_gray
+from radsynth.errors import RadsynthError
+from radsynth.stage import (
+    StageResult,
+    atomic_write_text,
+    prepare_output_dir,
+    sha256_file,
+    write_manifest,
+)
+from radsynth.study import db as tables
+from radsynth.study.design import images_needed, plan_items, rater_order
+from radsynth.study.images import attention_image, blind_encode
+
+STAGE = "study-create"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class CreateStudyConfig:
+    """Create a blinded reader study (clinical Turing test) from real and synthetic folders."""
+
+    out: Path = arg(help="output folder for study.db, links.csv, admin.txt", positional=True)
+    real: Path = arg(help="folder of real radiographs (searched recursively)")
+    synthetic: tuple[str, ...] = arg(help="synthetic sets as NAME=DIR, one or more")
+    design: Literal["quartet", "single"] = arg(
+        "quartet", help="quartet: 1 real + 1 per synthetic set per item; single: one image"
+    )
+    items: int = arg(50, help="main items per rater (every rater sees every item)")
+    raters: int = arg(8, help="number of invitation links to create")
+    seed: int = arg(0, help="seed for image choice, Latin-square positions and item orders")
+    questions: tuple[str, ...] = arg(
+        (), help="optional per-image questions: finding (yes/no), cue (free text)"
+    )
+    finding: str = arg("the stated finding", help="the finding the yes/no question names")
+    attention_checks: int = arg(0, help="attention-check items (real vs obvious noise)")
+    repeats: int = arg(0, help="main items shown twice, for intra-rater agreement")
+    size_px: int = arg(0, help="side of every served image in pixels; 0 = the first real image's")
+    db: str | None = arg(None, help="database URL; default sqlite:///OUT/study.db")
+    base_url: str = arg("http://127.0.0.1:8000", help="server address written into the links")
+
+
+def parse_synthetic(specs: tuple[str, ...]) -> dict[str, Path]:
+    """``("A=dir1", "B=dir2")`` -> ``{"A": Path("dir1"), ...}`` with checked names."""
+    if not specs:
+        raise RadsynthError("give at least one synthetic set as --synthetic NAME=DIR")
+    sets: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not _NAME.match(name) or not folder:
+            raise RadsynthError(f"--synthetic wants NAME=DIR with a plain name, got {spec!r}")
+        if name in ("real", "attention") or name in sets:
+            raise RadsynthError(f"synthetic set name {name!r} is reserved or given twice")
+        sets[name] = Path(folder)
+    return sets
+
+
+def _check(cfg: CreateStudyConfig) -> None:
+    if cfg.items < 1 or cfg.raters < 1:
+        raise RadsynthError("--items and --raters must be at least 1")
+    if cfg.attention_checks < 0 or cfg.repeats < 0 or cfg.size_px < 0:
+        raise RadsynthError("--attention-checks, --repeats and --size-px cannot be negative")
+    if cfg.repeats > cfg.items:
+        raise RadsynthError(f"--repeats {cfg.repeats} is more than --items {cfg.items}")
+    unknown = set(cfg.questions) - {"finding", "cue"}
+    if unknown:
+        raise RadsynthError(f"unknown question(s) {', '.join(sorted(unknown))}; use finding,cue")
+
+
+def _choose(folder: Path, n: int, name: str, rng: np.random.Generator) -> list[Path]:
+    paths = list_images(folder, RASTER_SUFFIXES)
+    if len(paths) < n:
+        raise RadsynthError(f"{name} set {folder} has {len(paths)} images; the study needs {n}")
+    return [paths[i] for i in sorted(rng.choice(len(paths), size=n, replace=False).tolist())]
+
+
+def default_db_url(out: Path) -> str:
+    return f"sqlite:///{(out / 'study.db').resolve()}"
+
+
+def _write_private(path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+    os.chmod(path, 0o600)
+
+
+def create_study(cfg: CreateStudyConfig) -> StageResult:
+    """Create the study database, invitation links and admin token (see module docstring)."""
+    _check(cfg)
+    sets = parse_synthetic(cfg.synthetic)
+    groups = ["real", *sets]
+    folders = {"real": cfg.real, **sets}
+    plans = plan_items(groups, cfg.items, cfg.design, cfg.attention_checks, cfg.repeats, cfg.seed)
+    need = images_needed(plans)
+    rng = np.random.default_rng([cfg.seed, 0])
+    chosen = {g: _choose(folders[g], need.get(g, 0), g, rng) for g in groups}
+    size_px = cfg.size_px or read_gray(chosen["real"][0]).shape[0]
+    prepare_output_dir(cfg.out, STAGE, cfg)
+    url = cfg.db or default_db_url(cfg.out)
+    engine = tables.make_engine(url)
+    tables.create_schema(engine)
+
+    # Encode every image; opaque ids are random so they reveal neither group nor order.
+    ids: dict[tuple[str, int], str] = {}
+    rows: list[tables.Image] = []
+    for g in groups:
+        for j, path in enumerate(chosen[g]):
+            ids[g, j] = secrets.token_hex(8)
+            rel = path.relative_to(folders[g]).as_posix()
+            png = blind_encode(path, size_px)
+            rows.append(tables.Image(id=ids[g, j], group=g, source=rel,
+                                     source_sha256=sha256_file(path), png=png))  # fmt: skip
+    noise_rng = np.random.default_rng([cfg.seed, 3])
+    for j in range(need.get("attention", 0)):
+        ids["attention", j] = secrets.token_hex(8)
+        png = attention_image(size_px, noise_rng)
+        rows.append(tables.Image(id=ids["attention", j], group="attention",
+                                 source=f"noise-{j}", source_sha256="", png=png))  # fmt: skip
+    secrets.SystemRandom().shuffle(rows)
+
+    admin_token = secrets.token_urlsafe(32)
+    tokens = [secrets.token_urlsafe(32) for _ in range(cfg.raters)]
+    meta = {
+        "design": cfg.design, "questions": ",".join(cfg.questions), "finding": cfg.finding,
+        "size_px": str(size_px), "seed": str(cfg.seed), "groups": json.dumps(groups),
+        "admin_token_sha256": tables.token_hash(admin_token),
+    }  # fmt: skip
+    with Session(engine) as session, session.begin():
+        session.add_all(tables.Meta(key=k, value=v) for k, v in meta.items())
+        session.add_all(rows)
+        session.flush()
+        for i, plan in enumerate(plans, start=1):
+            repeat_of = plan.repeat_of + 1 if plan.repeat_of is not None else None
+            session.add(tables.Item(id=i, kind=plan.kind, repeat_of=repeat_of))
+        session.flush()
+        for i, plan in enumerate(plans, start=1):
+            for pos, slot in enumerate(plan.slots, start=1):
+                session.add(tables.ItemImage(item_id=i, position=pos, image_id=ids[slot]))
+        for r, token in enumerate(tokens):
+            rater = tables.Rater(name=f"rater-{r + 1:02d}", kind="human", closed=False,
+                                 token_sha256=tables.token_hash(token),
+                                 created_at=tables.utcnow())  # fmt: skip
+            session.add(rater)
+            session.flush()
+            for seq, k in enumerate(rater_order(len(plans), cfg.seed, r), start=1):
+                session.add(tables.Assignment(rater_id=rater.id, seq=seq, item_id=k + 1))
+    engine.dispose()
+
+    base = cfg.base_url.rstrip("/")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["rater", "kind", "url"])
+    for r, token in enumerate(tokens):
+        writer.writerow([f"rater-{r + 1:02d}", "human", f"{base}/r/{token}"])
+    _write_private(cfg.out / "links.csv", buf.getvalue())
+    _write_private(cfg.out / "admin.txt", f"token {admin_token}\nurl {base}/admin/{admin_token}\n")
+    inputs = [p for g in groups for p in chosen[g]]
+    write_manifest(cfg.out, STAGE, cfg, inputs=inputs, seeds=cfg.seed, extra={
+        "groups": groups, "items": len(plans), "images": len(rows), "size_px": size_px,
+        "database": make_url(url).render_as_string(hide_password=True),
+    })  # fmt: skip
+    n_main = sum(p.kind == "main" for p in plans)
+    summary = (
+        f"{cfg.design} study with {n_main} main + {len(plans) - n_main} extra items, "
+        f"{len(groups)} groups, {cfg.raters} raters in {cfg.out}"
+    )
+    return StageResult(cfg.out, summary)

@@ -1,0 +1,246 @@
+"""What a rater can do, independent of HTTP: look at an item, submit an answer, see progress.
+
+The web app and the simulated raters both go through these functions, so validation, replay
+protection and the append-only history are the same for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from radsynth.study.db import (
+    Assignment,
+    ItemImage,
+    Meta,
+    Rater,
+    Rating,
+    Response,
+    token_hash,
+    utcnow,
+)
+
+ANSWERS = ("real", "fake", "unsure")
+MAX_CUE_CHARS = 2000
+
+
+class StudyError(Exception):
+    """A refused request: ``status`` is the HTTP status code, ``message`` one line for people."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One answer to one item, as sent by a form, the JSON API or a simulated rater."""
+
+    version: int  # the item version the rater saw; must equal the stored one
+    picked: str | None = None  # image id believed real (quartet design)
+    answer: str | None = None  # "real" | "fake" | "unsure" (single design)
+    ratings: dict[str, int] = field(default_factory=dict)  # image id -> realism 1..4
+    finding: dict[str, str] = field(default_factory=dict)  # image id -> "yes" | "no"
+    cue: dict[str, str] = field(default_factory=dict)  # image id -> free text
+
+
+def study_meta(session: Session) -> dict[str, str]:
+    """All study-wide settings (design, questions, finding text, ...)."""
+    return {m.key: m.value for m in session.scalars(select(Meta))}
+
+
+def questions(meta: dict[str, str]) -> tuple[str, ...]:
+    return tuple(q for q in meta.get("questions", "").split(",") if q)
+
+
+def find_rater(session: Session, token: str) -> Rater:
+    """The rater whose invitation token this is.
+
+    Raises:
+        StudyError: 404 for an unknown token, 403 for a closed link.
+    """
+    rater = session.scalar(select(Rater).where(Rater.token_sha256 == token_hash(token)))
+    if rater is None:
+        raise StudyError(404, "unknown invitation link")
+    if rater.closed:
+        raise StudyError(403, "this invitation link has been closed by the study admin")
+    return rater
+
+
+def is_admin(session: Session, token: str) -> bool:
+    meta = session.get(Meta, "admin_token_sha256")
+    return meta is not None and meta.value == token_hash(token)
+
+
+def progress(session: Session, rater_id: int) -> tuple[int, int]:
+    """(answered items, total items) for one rater."""
+    rows = session.execute(
+        select(func.count(), func.count().filter(Assignment.version > 0)).where(
+            Assignment.rater_id == rater_id
+        )
+    ).one()
+    return int(rows[1]), int(rows[0])
+
+
+def next_seq(session: Session, rater_id: int) -> int | None:
+    """The first screen the rater has not answered yet, or None when all are done."""
+    return session.scalar(
+        select(func.min(Assignment.seq)).where(
+            Assignment.rater_id == rater_id, Assignment.version == 0
+        )
+    )
+
+
+def _assignment(session: Session, rater_id: int, seq: int) -> Assignment:
+    a = session.get(Assignment, (rater_id, seq))
+    if a is None:
+        raise StudyError(404, f"there is no item {seq} in this study")
+    return a
+
+
+def item_image_ids(session: Session, item_id: int) -> list[str]:
+    """Image ids of an item in position order."""
+    return list(
+        session.scalars(
+            select(ItemImage.image_id)
+            .where(ItemImage.item_id == item_id)
+            .order_by(ItemImage.position)
+        )
+    )
+
+
+def latest_response(session: Session, rater_id: int, seq: int) -> tuple[Response | None, dict]:
+    """The latest accepted response for a screen and its ratings keyed by image id."""
+    resp = session.scalar(
+        select(Response)
+        .where(Response.rater_id == rater_id, Response.seq == seq)
+        .order_by(Response.version.desc())
+        .limit(1)
+    )
+    if resp is None:
+        return None, {}
+    ratings = session.scalars(select(Rating).where(Rating.response_id == resp.id))
+    return resp, {r.image_id: r for r in ratings}
+
+
+def open_item(session: Session, rater: Rater, seq: int) -> dict:
+    """What a rater sees on screen ``seq``; records the server time the screen was first opened.
+
+    Returns:
+        dict with seq, total, version, image_ids (position order), and the rater's latest
+        answer (picked, answer, ratings, finding, cue), all free of group information.
+    """
+    a = _assignment(session, rater.id, seq)
+    if a.opened_at is None:
+        a.opened_at = utcnow()
+    resp, ratings = latest_response(session, rater.id, seq)
+    answered, total = progress(session, rater.id)
+    return {
+        "seq": seq,
+        "total": total,
+        "answered": answered,
+        "version": a.version,
+        "image_ids": item_image_ids(session, a.item_id),
+        "picked": resp.picked if resp else None,
+        "answer": resp.answer if resp else None,
+        "ratings": {k: r.rating for k, r in ratings.items()},
+        "finding": {k: r.finding for k, r in ratings.items() if r.finding},
+        "cue": {k: r.cue for k, r in ratings.items() if r.cue},
+    }
+
+
+def validate(sub: Submission, image_ids: list[str], meta: dict[str, str]) -> None:
+    """Check a submission against its item and the study design.
+
+    Raises:
+        StudyError: 400 with the first problem found.
+    """
+    ids = set(image_ids)
+    if meta["design"] == "quartet":
+        if sub.picked not in ids:
+            raise StudyError(400, "pick one of this item's images as the real one")
+        if sub.answer is not None:
+            raise StudyError(400, "this study asks for a pick, not a real/fake answer")
+    else:
+        if sub.answer not in ANSWERS:
+            raise StudyError(400, "answer must be one of real, fake, unsure")
+        if sub.picked is not None:
+            raise StudyError(400, "this study asks for a real/fake answer, not a pick")
+    for part in (sub.ratings, sub.finding, sub.cue):
+        if not set(part) <= ids:
+            raise StudyError(400, "the answer names an image that is not part of this item")
+    if set(sub.ratings) != ids:
+        raise StudyError(400, "rate every image of this item from 1 to 4")
+    for value in sub.ratings.values():
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
+            raise StudyError(400, "ratings must be whole numbers from 1 to 4")
+    asked = questions(meta)
+    if "finding" in asked:
+        if set(sub.finding) != ids or not set(sub.finding.values()) <= {"yes", "no"}:
+            raise StudyError(400, "answer yes or no for the finding on every image")
+    elif sub.finding:
+        raise StudyError(400, "this study does not ask about findings")
+    if sub.cue and "cue" not in asked:
+        raise StudyError(400, "this study does not ask for cues")
+    if any(len(c) > MAX_CUE_CHARS for c in sub.cue.values()):
+        raise StudyError(400, f"a cue may hold at most {MAX_CUE_CHARS} characters")
+
+
+def submit(session: Session, rater: Rater, seq: int, sub: Submission) -> int:
+    """Store one answer, append-only. The caller commits the session.
+
+    The assignment's version is bumped with a compare-and-set ``UPDATE ... WHERE version = v``,
+    so of two identical (replayed or concurrent) submissions exactly one is stored.
+
+    Returns:
+        The new version of the item (1 after the first answer).
+
+    Raises:
+        StudyError: 404 unknown item, 400 invalid answer, 409 stale or replayed submission.
+    """
+    a = _assignment(session, rater.id, seq)
+    validate(sub, item_image_ids(session, a.item_id), study_meta(session))
+    now = utcnow()
+    opened = a.opened_at or now
+    result = session.execute(
+        update(Assignment)
+        .where(
+            Assignment.rater_id == rater.id,
+            Assignment.seq == seq,
+            Assignment.version == sub.version,
+        )
+        .values(version=Assignment.version + 1, opened_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StudyError(
+            409, "this answer was already submitted (or changed in another tab); reload the page"
+        )
+    session.expire(a)
+    resp = Response(
+        rater_id=rater.id,
+        seq=seq,
+        item_id=a.item_id,
+        version=sub.version + 1,
+        picked=sub.picked,
+        answer=sub.answer,
+        opened_at=opened,
+        answered_at=now,
+    )
+    session.add(resp)
+    session.flush()
+    for image_id, rating in sub.ratings.items():
+        cue = (sub.cue.get(image_id) or "").strip() or None
+        session.add(
+            Rating(
+                response_id=resp.id,
+                image_id=image_id,
+                rating=rating,
+                finding=sub.finding.get(image_id),
+                cue=cue,
+            )
+        )
+    return sub.version + 1
