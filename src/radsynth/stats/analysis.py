@@ -1,0 +1,207 @@
+"""The ``radsynth stats`` stage: reader-study export CSV in, ``stats.json`` and figures out.
+
+The keys of ``stats.json`` are fixed and documented in ``docs/stats.md``. Simulated raters are
+never pooled with human raters: one rater kind is analysed per run (human when present) and the
+kind is written into ``stats.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from radsynth.config import arg
+from radsynth.errors import RadsynthError
+from radsynth.stage import (
+    StageResult,
+    atomic_write_text,
+    prepare_output_dir,
+    sha256_file,
+    write_manifest,
+)
+from radsynth.stats import plots
+from radsynth.stats._records import record_dict
+from radsynth.stats.agreement import bootstrap_kappa, count_table, fleiss_kappa, randolph_kappa
+from radsynth.stats.bootstrap import two_way_bootstrap
+from radsynth.stats.equivalence import tost_paired
+from radsynth.stats.multiplicity import holm
+from radsynth.stats.proportions import accuracy, binom_test
+from radsynth.stats.responses import Study, build_study, read_responses
+from radsynth.stats.wilcoxon import signed_rank_test
+
+log = logging.getLogger(__name__)
+
+#: Version of the stats.json layout; bump when a key changes meaning.
+SCHEMA = "radsynth.stats/1"
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """Reader-study statistics: accuracy, kappa, Wilcoxon + Holm, TOST, violin plots."""
+
+    responses: Path = arg(help="the study's long-format export CSV", positional=True)
+    out: Path | None = arg(None, help="output folder (default: stats/ beside the CSV's folder)")
+    rater_kind: Literal["auto", "human", "simulated"] = arg(
+        "auto", help="which raters to analyse; auto = human if any, else simulated"
+    )
+    reference_group: str = arg("real", help="group name of the real images")
+    equivalence_margin: float = arg(
+        0.5, help="TOST margin on mean realism, in rating points (state it before the study)"
+    )
+    alpha: float = arg(0.05, help="significance level of the TOST (each one-sided test)")
+    conf_level: float = arg(0.95, help="confidence level of all intervals")
+    n_boot: int = arg(2000, help="bootstrap replicates (rater x item and item bootstraps)")
+    seed: int = arg(0, help="bootstrap seed; same seed, same intervals")
+    scale_min: int = arg(1, help="lowest realism rating")
+    scale_max: int = arg(4, help="highest realism rating")
+
+
+def identification(study: Study, cfg: StatsConfig) -> dict[str, Any]:
+    """Pooled and per-rater accuracy, binomial test against chance, two-way bootstrap."""
+    answered = np.isfinite(study.correct)
+    correct, n = int(np.nansum(study.correct)), int(answered.sum())
+    per_rater = []
+    for i, rater in enumerate(study.raters):
+        k, m = int(np.nansum(study.correct[i])), int(answered[i].sum())
+        if m:
+            per_rater.append({"rater": rater, **record_dict(accuracy(k, m, cfg.conf_level))})
+    picks: dict[str, int] = dict.fromkeys(study.categories, 0)
+    for chosen in study.choices.values():
+        picks[chosen] += 1
+    return {
+        "chance": study.chance,
+        "pooled": record_dict(accuracy(correct, n, cfg.conf_level)),
+        "binomial_test": record_dict(
+            binom_test(correct, n, study.chance, "two-sided", cfg.conf_level)
+        ),  # fmt: skip
+        "bootstrap": record_dict(
+            two_way_bootstrap(study.correct, cfg.n_boot, cfg.seed, cfg.conf_level)
+        ),  # fmt: skip
+        "per_rater": per_rater,
+        "choices": picks,
+    }
+
+
+def agreement(study: Study, cfg: StatsConfig, warnings: list[str]) -> dict[str, Any]:
+    """Fleiss' and Randolph's kappa over items every rater answered, with an item bootstrap."""
+    complete = [it for it in study.items
+                if all((r, it) in study.choices for r in study.raters)]  # fmt: skip
+    if len(complete) < len(study.items):
+        warnings.append(f"agreement uses the {len(complete)} of {len(study.items)} items "
+                        "answered by every rater")  # fmt: skip
+    if len(complete) < 2:
+        warnings.append("agreement not computed: fewer than 2 items answered by every rater")
+        return {"categories": list(study.categories), "n_items": len(complete), "fleiss": None,
+                "randolph_kappa": None, "bootstrap": None}  # fmt: skip
+    table = count_table([[study.choices[(r, it)] for r in study.raters] for it in complete],
+                        study.categories)  # fmt: skip
+    return {
+        "categories": list(study.categories),
+        "n_items": len(complete),
+        "fleiss": record_dict(fleiss_kappa(table)),
+        "randolph_kappa": randolph_kappa(table),
+        "bootstrap": record_dict(bootstrap_kappa(table, cfg.n_boot, cfg.seed, cfg.conf_level)),
+    }
+
+
+def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
+    """Mean realism per group and rater; Wilcoxon of real vs each group, Holm, TOST."""
+    ref = study.reference
+    sums = study.rating_sums
+    group_means = {g: {"mean": float(np.mean(v)), "n_ratings": len(v)}
+                   for g, v in study.ratings.items()}  # fmt: skip
+    per_rater = [{"rater": r, "group": g, "sum": s, "n": n, "mean": s / n}
+                 for (r, g), (s, n) in sorted(sums.items())]  # fmt: skip
+    tests, tost = [], []
+    for g in study.groups[1:]:
+        raters = [r for r in study.raters if (r, ref) in sums and (r, g) in sums]
+        if len(raters) < 2:
+            continue
+        # Exact rationals from integer sums: equal differences tie exactly, never by float noise.
+        ref_mean = [Fraction(*sums[(r, ref)]) for r in raters]
+        grp_mean = [Fraction(*sums[(r, g)]) for r in raters]
+        w = signed_rank_test(ref_mean, grp_mean, alternative="two-sided")
+        tests.append({"group": g, "reference": ref, "n_raters": len(raters), **record_dict(w)})
+        t = tost_paired([float(v) for v in ref_mean], [float(v) for v in grp_mean],
+                        cfg.equivalence_margin, cfg.alpha)  # fmt: skip
+        tost.append({"group": g, "reference": ref, **record_dict(t)})
+    for row, p in zip(tests, holm([row["p_value"] if row["p_value"] is not None
+                                   else float("nan") for row in tests]), strict=True):  # fmt: skip
+        row["p_holm"] = None if np.isnan(p) else p
+    return {
+        "scale": [cfg.scale_min, cfg.scale_max],
+        "group_means": group_means,
+        "per_rater_means": per_rater,
+        "wilcoxon": tests,
+        "multiplicity": "holm (Holm 1979; R p.adjust method 'holm'), over the groups tested",
+        "tost": tost,
+    }
+
+
+def _figures(study: Study, result: dict[str, Any], out: Path, cfg: StatsConfig) -> dict:
+    figures = {}
+    if study.ratings:
+        means: dict[str, list[float]] = {}
+        for row in result["realism"]["per_rater_means"]:
+            means.setdefault(row["group"], []).append(row["mean"])
+        ordered = {g: study.ratings[g] for g in study.groups if g in study.ratings}
+        plots.realism_violins(ordered, means, out / "realism_violin.png", reference=study.reference,
+                              scale=(cfg.scale_min, cfg.scale_max))  # fmt: skip
+        figures["realism_violin"] = "realism_violin.png"
+    rows = result["identification"]["per_rater"]
+    plots.accuracy_per_rater([r["rater"] for r in rows], [r["accuracy"] for r in rows],
+                             [r["wilson_low"] for r in rows], [r["wilson_high"] for r in rows],
+                             study.chance, out / "accuracy_per_rater.png",
+                             pooled=result["identification"]["pooled"]["accuracy"])  # fmt: skip
+    figures["accuracy_per_rater"] = "accuracy_per_rater.png"
+    return figures
+
+
+def stats(cfg: StatsConfig) -> StageResult:
+    """Analyse a reader-study export and write ``OUT/stats.json`` plus PNG figures."""
+    if cfg.scale_min >= cfg.scale_max:
+        raise RadsynthError("scale_min must be below scale_max")
+    rows = read_responses(cfg.responses, (cfg.scale_min, cfg.scale_max))
+    study = build_study(rows, cfg.rater_kind, cfg.reference_group)
+    out = cfg.out or cfg.responses.resolve().parent.parent / "stats"
+    prepare_output_dir(out, "stats", cfg)
+    warnings = list(study.warnings)
+    result: dict[str, Any] = {
+        "schema": SCHEMA,
+        "input": {
+            "path": str(cfg.responses),
+            "sha256": sha256_file(cfg.responses),
+            "n_rows": len(rows),
+        },  # fmt: skip
+        "rater_kind": study.rater_kind,
+        "simulated": study.rater_kind == "simulated",
+        "rater_kinds_present": study.kinds_present,
+        "design": study.design,
+        "reference_group": study.reference,
+        "groups": list(study.groups),
+        "n_raters": len(study.raters),
+        "n_items": len(study.items),
+        "n_judgements": len(study.choices),
+        "identification": identification(study, cfg),
+    }
+    result["agreement"] = agreement(study, cfg, warnings)
+    result["realism"] = realism(study, cfg)
+    if not study.ratings:
+        warnings.append("no realism ratings in the responses; realism tests not run")
+    result["figures"] = _figures(study, result, out, cfg)
+    result["warnings"] = warnings
+    for w in warnings:
+        log.warning(w)
+    atomic_write_text(out / "stats.json", json.dumps(result, indent=2) + "\n")
+    write_manifest(out, "stats", cfg, inputs=[cfg.responses], seeds=cfg.seed,
+                   extra={"rater_kind": study.rater_kind})  # fmt: skip
+    acc = result["identification"]["pooled"]
+    kind = "SIMULATED raters" if study.rater_kind == "simulated" else "human raters"
+    return StageResult(out, f"{len(study.raters)} {kind}, accuracy {acc['accuracy']:.1%} "
+                            f"(chance {study.chance:.0%}) -> {out / 'stats.json'}")  # fmt: skip
