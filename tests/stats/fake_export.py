@@ -23,7 +23,7 @@ def quartet_rows(
             order = rng.permutation(len(GROUPS))
             pick = 0 if rng.random() < p_real else int(rng.integers(1, len(GROUPS)))
             for pos, g in enumerate(order):
-                rating = int(np.clip(rng.normal(3.3 if g == 0 else 3.1, 0.7).round(), 1, 4))
+                rating = int(np.clip(round(rng.normal(3.3 if g == 0 else 3.1, 0.7)), 1, 4))
                 rows.append({
                     "rater": f"{kind[0]}{r + 1}", "rater_kind": kind, "item": f"q{i + 1:02d}",
                     "image_id": f"{GROUPS[g]}/{i:04d}.png", "group": GROUPS[g],

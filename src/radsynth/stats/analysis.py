@@ -188,6 +188,7 @@ def stats(cfg: StatsConfig) -> StageResult:
         "n_raters": len(study.raters),
         "n_items": len(study.items),
         "n_judgements": len(study.choices),
+        "excluded_rows": study.excluded_rows,
         "identification": identification(study, cfg),
     }
     result["agreement"] = agreement(study, cfg, warnings)

@@ -7,12 +7,15 @@ finding, cue, started_at, answered_at and seconds, which the statistics do not n
 
 The design is a *quartet* (pick the real image among ``1 + k``) when every (rater, item) has
 ``1 + k`` rows, and *single* (is this image real?) when it has one row.
+
+When the export has an ``item_kind`` column, only ``main`` items are analysed: attention checks
+and repeated items measure the raters, not the images, and would double-count judgements.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,7 @@ class Response:
     picked: int | None
     rating: int | None
     answer: str
+    item_kind: str = "main"  # main | attention | repeat (empty in older exports means main)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Study:
     rating_sums: dict[tuple[str, str], tuple[int, int]]  # (rater, group) -> (sum, count)
     ratings: dict[str, list[int]]  # group -> every rating
     warnings: tuple[str, ...] = field(default=())
+    excluded_rows: dict[str, int] = field(default_factory=dict)  # item_kind -> rows left out
 
 
 def _int_or_none(text: str, column: str, line: int, allowed: range) -> int | None:
@@ -95,7 +100,7 @@ def read_responses(path: Path, scale: tuple[int, int] = (1, 4)) -> list[Response
                 image_id=rec["image_id"].strip(), group=rec["group"].strip(),
                 picked=_int_or_none(rec["picked"], "picked", line, range(0, 2)),
                 rating=_int_or_none(rec["rating"], "rating", line, range(scale[0], scale[1] + 1)),
-                answer=answer,
+                answer=answer, item_kind=(rec.get("item_kind") or "main").strip() or "main",
             ))  # fmt: skip
     if not rows:
         raise RadsynthError(f"{path.name} holds no responses")
@@ -124,6 +129,10 @@ def build_study(rows: list[Response], kind: str = "auto", reference: str = "real
     """
     kind, counts = choose_kind(rows, kind)
     rows = [r for r in rows if r.kind == kind]
+    excluded = Counter(r.item_kind for r in rows if r.item_kind != "main")
+    rows = [r for r in rows if r.item_kind == "main"]
+    if not rows:
+        raise RadsynthError(f"no main-item answers from {kind} raters")
     groups_seen = {r.group for r in rows}
     if reference not in groups_seen:
         raise RadsynthError(f"no '{reference}' images in the {kind} responses")
@@ -153,7 +162,7 @@ def build_study(rows: list[Response], kind: str = "auto", reference: str = "real
         chance=1 / size if design == "quartet" else 0.5,
         categories=groups if design == "quartet" else ANSWERS, correct=correct,
         choices={k: v[0] for k, v in choices.items()}, rating_sums=rating_sums,
-        ratings=ratings, warnings=tuple(warnings),
+        ratings=ratings, warnings=tuple(warnings), excluded_rows=dict(sorted(excluded.items())),
     )  # fmt: skip
 
 
