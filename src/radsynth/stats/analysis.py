@@ -146,19 +146,23 @@ def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
 
 def _figures(study: Study, result: dict[str, Any], out: Path, cfg: StatsConfig) -> dict:
     figures = {}
+    suffix = " (SIMULATED raters)" if study.rater_kind == "simulated" else ""
     if study.ratings:
         means: dict[str, list[float]] = {}
         for row in result["realism"]["per_rater_means"]:
             means.setdefault(row["group"], []).append(row["mean"])
         ordered = {g: study.ratings[g] for g in study.groups if g in study.ratings}
-        plots.realism_violins(ordered, means, out / "realism_violin.png", reference=study.reference,
-                              scale=(cfg.scale_min, cfg.scale_max))  # fmt: skip
+        plots.realism_violins(
+            ordered, means, out / "realism_violin.png", reference=study.reference,
+            scale=(cfg.scale_min, cfg.scale_max), title="Realism ratings by image group" + suffix,
+        )  # fmt: skip
         figures["realism_violin"] = "realism_violin.png"
     rows = result["identification"]["per_rater"]
     plots.accuracy_per_rater([r["rater"] for r in rows], [r["accuracy"] for r in rows],
                              [r["wilson_low"] for r in rows], [r["wilson_high"] for r in rows],
                              study.chance, out / "accuracy_per_rater.png",
-                             pooled=result["identification"]["pooled"]["accuracy"])  # fmt: skip
+                             pooled=result["identification"]["pooled"]["accuracy"],
+                             title="Could raters pick the real image?" + suffix)  # fmt: skip
     figures["accuracy_per_rater"] = "accuracy_per_rater.png"
     return figures
 

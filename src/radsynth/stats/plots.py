@@ -54,7 +54,8 @@ def realism_violins(
         means = np.asarray(rater_means.get(g, []), dtype=float)
         ax.scatter(x + rng.uniform(-0.08, 0.08, means.size), means, s=14, color="black",
                    zorder=3, label="one rater's mean" if x == 1 else None)  # fmt: skip
-        ax.hlines(data[x - 1].mean(), x - 0.25, x + 0.25, color="black", lw=2)
+        ax.hlines(data[x - 1].mean(), x - 0.25, x + 0.25, color="black", lw=2,
+                  label="mean of all ratings" if x == 1 else None)  # fmt: skip
     ax.set_xticks(range(1, len(groups) + 1), groups, rotation=15)
     ax.set_yticks(range(scale[0], scale[1] + 1))
     ax.set_ylim(scale[0] - 0.5, scale[1] + 0.5)
@@ -74,6 +75,7 @@ def accuracy_per_rater(
     path: Path,
     *,
     pooled: float | None = None,
+    title: str = "Could raters pick the real image?",
 ) -> Path:
     """Each rater's identification accuracy with its 95% interval and the chance line."""
     fig = Figure(figsize=(max(4.0, 0.7 * len(raters) + 2), 3.6))
@@ -88,7 +90,7 @@ def accuracy_per_rater(
     ax.set_xticks(x, raters, rotation=30)
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of real images found")
-    ax.set_title("Could raters pick the real image?")
+    ax.set_title(title)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
