@@ -1,0 +1,136 @@
+"""Rater isolation, bad input and blinding, over HTTP against a live server (SQLite and PG)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import httpx
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from study_helpers import answer_body
+
+from radsynth.study import db as t
+
+
+def _count_responses(url: str) -> tuple[int, int]:
+    engine = t.make_engine(url)
+    with Session(engine) as s:
+        n = s.scalar(select(func.count()).select_from(t.Response))
+        m = s.scalar(select(func.count()).select_from(t.Rating))
+    engine.dispose()
+    return n, m
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> None:
+    study = study_factory()
+    srv = serve(study)
+    c = httpx.Client(base_url=srv.url)
+    a = study.tokens[0]
+    item = c.get(f"/api/r/{a}/item/1").json()
+    ids = item["image_ids"]
+    other = c.get(f"/api/r/{a}/item/2").json()["image_ids"][0]
+
+    def bad(**kw) -> dict:
+        return {**answer_body(item), **kw}
+
+    cases = {
+        "forged token": (f"/api/r/{'x' * 43}/item/1", answer_body(item), 404),
+        "rating 5": (f"/api/r/{a}/item/1", bad(ratings=dict.fromkeys(ids, 5)), 400),
+        "rating 0": (f"/api/r/{a}/item/1", bad(ratings=dict.fromkeys(ids, 0)), 400),
+        "rating text": (f"/api/r/{a}/item/1", bad(ratings=dict.fromkeys(ids, "4")), 400),
+        "missing rating": (f"/api/r/{a}/item/1", bad(ratings={ids[0]: 2}), 400),
+        "foreign pick": (f"/api/r/{a}/item/1", bad(picked=other), 400),
+        "no such item": (f"/api/r/{a}/item/99", answer_body(item), 404),
+        "future version": (f"/api/r/{a}/item/1", answer_body(item, version=5), 409),
+    }  # fmt: skip
+    for name, (path, body, status) in cases.items():
+        r = c.post(path, json=body)
+        assert r.status_code == status, name
+        assert r.json()["error"], name
+    assert c.post(f"/api/r/{a}/item/1", content=b"{not json").status_code == 400
+    assert _count_responses(study.db) == (0, 0)
+    # A valid answer is stored once; replaying the identical request is refused.
+    assert c.post(f"/api/r/{a}/item/1", json=answer_body(item)).json() == {"version": 1}
+    replay = c.post(f"/api/r/{a}/item/1", json=answer_body(item))
+    assert replay.status_code == 409 and "already submitted" in replay.json()["error"]
+    # The HTML form path: a bad rating re-renders the page with a 400 and stores nothing.
+    form = {"version": "1", "pick": ids[0], **{f"rating_{i}": "7" for i in ids}}
+    r = c.post(f"/r/{a}/item/1", data=form)
+    assert r.status_code == 400 and "1 to 4" in r.text
+    assert _count_responses(study.db) == (1, 4)
+
+
+def test_rater_b_cannot_read_or_change_a_and_neither_reaches_admin(study_factory, serve) -> None:
+    study = study_factory()
+    srv = serve(study)
+    c = httpx.Client(base_url=srv.url)
+    a, b = study.tokens
+    item_a = c.get(f"/api/r/{a}/item/1").json()
+    assert (
+        c.post(f"/api/r/{a}/item/1", json=answer_body(item_a, pick=2, rating=1)).status_code == 200
+    )
+    # B's screen 1 shows B's own (empty) answer, never A's.
+    view_b = c.get(f"/api/r/{b}/item/1").json()
+    assert view_b["version"] == 0 and view_b["picked"] is None and view_b["ratings"] == {}
+    views_b = {s: c.get(f"/api/r/{b}/item/{s}").json() for s in range(1, 5)}
+    seq_b = next(s for s, v in views_b.items() if v["image_ids"] == item_a["image_ids"])
+    assert c.get(f"/api/r/{b}/item/{seq_b}").json()["ratings"] == {}
+    # B answering the same images writes only B's rows.
+    view = c.get(f"/api/r/{b}/item/{seq_b}").json()
+    assert c.post(f"/api/r/{b}/item/{seq_b}", json=answer_body(view, pick=0, rating=4)).is_success
+    again_a = c.get(f"/api/r/{a}/item/1").json()
+    assert again_a["picked"] == item_a["image_ids"][2] and set(again_a["ratings"].values()) == {1}
+    for token in (a, b, "nope"):
+        assert c.get(f"/admin/{token}").status_code == 404
+        assert c.get(f"/admin/{token}/export.csv").status_code == 404
+        assert c.post(f"/admin/{token}/close/rater-01").status_code == 404
+    # The admin sees both, and closing A's link locks A out while B goes on.
+    progress = c.get(f"/api/admin/{study.admin}/progress").json()
+    assert [(p["rater"], p["answered"]) for p in progress] == [("rater-01", 1), ("rater-02", 1)]
+    assert c.post(f"/admin/{study.admin}/close/rater-01").status_code == 303
+    assert c.get(f"/api/r/{a}/item/1").status_code == 403
+    assert c.get(f"/r/{a}").status_code == 403
+    assert c.get(f"/api/r/{b}/item/1").status_code == 200
+
+
+def test_blinding_nothing_in_pages_urls_headers_or_bytes(study_factory, serve) -> None:
+    study = study_factory(attention_checks=1)
+    srv = serve(study)
+    c = httpx.Client(base_url=srv.url)
+    leaks = ["real", "ckA", "ckB", "ckC", "attention", "NORMAL", "PNEUMONIA", "IM-", "person",
+             "000000", "group", "synthetic"]  # fmt: skip
+    headers, sizes, orders = {}, set(), []
+    for token in study.tokens:
+        order = []
+        for seq in range(1, 6):
+            html = c.get(f"/r/{token}/item/{seq}").text
+            visible = re.sub(r"<p class=\"task\">.*?</p>", "", html, flags=re.S)
+            for word in leaks:
+                assert word not in visible.replace("pick real", "").replace("> real <", ""), word
+            srcs = re.findall(r'<img src="([^"]+)"', html)
+            assert len(srcs) == 4
+            order.append(tuple(src.rsplit("/", 1)[1] for src in srcs))
+            for src in srcs:
+                assert re.fullmatch(rf"/r/{token}/img/[0-9a-f]{{16}}", src)
+                r = c.get(src)
+                assert r.status_code == 200
+                h = {k: v for k, v in r.headers.items() if k != "date"}
+                headers[src.rsplit("/", 1)[1]] = h
+                sizes.add(len(r.content))
+                img = Image.open(io.BytesIO(r.content))
+                assert (img.format, img.mode, img.size, img.info) == ("PNG", "L", (224, 224), {})
+        orders.append(order)
+    # Every image (real, synthetic, attention noise) has the same headers and byte size.
+    assert len({tuple(sorted(h.items())) for h in headers.values()}) == 1
+    assert len(sizes) == 1
+    h = next(iter(headers.values()))
+    assert (
+        h["cache-control"] == "no-store, private" and "etag" not in h and "last-modified" not in h
+    )
+    # Raters see the items in different orders.
+    assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+    # Another rater's image URL path (with a forged token) serves nothing.
+    image_id = next(iter(headers))
+    assert c.get(f"/r/{'y' * 43}/img/{image_id}").status_code == 404

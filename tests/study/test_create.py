@@ -1,0 +1,130 @@
+"""``radsynth study create/export/simulate`` on a handful of images: files, determinism, errors."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from study_helpers import read_csv
+
+from radsynth.cli import main
+from radsynth.errors import RadsynthError
+from radsynth.study import db as t
+from radsynth.study.app import create_app
+
+
+def _create(out: Path, cxr_dir: Path, syn: dict[str, Path], *extra: str) -> int:
+    return main([
+        "study", "create", str(out), "--real", str(cxr_dir), "--synthetic",
+        *(f"{k}={v}" for k, v in syn.items()), "--items", "4", "--raters", "3", "--seed", "11",
+        *extra,
+    ])  # fmt: skip
+
+
+def _layout(out: Path) -> list:
+    """Everything seed-determined: per item the (group, source) at each position, and orders."""
+    engine = t.make_engine(f"sqlite:///{out / 'study.db'}")
+    with Session(engine) as s:
+        images = {i.id: (i.group, i.source) for i in s.scalars(select(t.Image))}
+        items = [
+            (ii.item_id, ii.position, images[ii.image_id])
+            for ii in s.scalars(select(t.ItemImage).order_by(t.ItemImage.item_id, "position"))
+        ]
+        orders = [(a.rater_id, a.seq, a.item_id) for a in s.scalars(select(t.Assignment))]
+    engine.dispose()
+    return [items, sorted(orders)]
+
+
+def test_create_writes_study_and_is_deterministic(tmp_path, cxr_dir, synthetic_dirs) -> None:
+    extra = ("--attention-checks", "1", "--repeats", "1", "--questions", "finding", "cue")
+    assert _create(tmp_path / "a", cxr_dir, synthetic_dirs, *extra) == 0
+    assert _create(tmp_path / "b", cxr_dir, synthetic_dirs, *extra) == 0
+    out = tmp_path / "a"
+    for name in ("study.db", "links.csv", "admin.txt", "config.json", "manifest.json"):
+        assert (out / name).is_file()
+    assert stat.S_IMODE((out / "admin.txt").stat().st_mode) == 0o600
+    links = read_csv(out / "links.csv")
+    assert [r["rater"] for r in links] == ["rater-01", "rater-02", "rater-03"]
+    assert all(len(r["url"].rsplit("/", 1)[1]) >= 40 for r in links)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["items"] == 6 and manifest["groups"] == ["real", "ckA", "ckB", "ckC"]
+    # Same seed: same images, positions and orders; tokens and image ids are fresh secrets.
+    assert _layout(tmp_path / "a") == _layout(tmp_path / "b")
+    assert (out / "links.csv").read_text() != (tmp_path / "b" / "links.csv").read_text()
+    assert _create(tmp_path / "c", cxr_dir, synthetic_dirs, "--seed", "12") == 0
+    assert _layout(tmp_path / "c") != _layout(tmp_path / "b")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--items", "20"), ("--questions", "mood"), ("--raters", "0"), ("--repeats", "9")],
+)
+def test_create_rejects_bad_input_with_one_line(tmp_path, cxr_dir, synthetic_dirs, extra, capsys):
+    assert _create(tmp_path / "x", cxr_dir, synthetic_dirs, *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("radsynth study create: error:") and "\n" not in err
+
+
+def test_create_refuses_bad_synthetic_spec_and_existing_output(tmp_path, cxr_dir, synthetic_dirs):
+    assert _create(tmp_path / "x", cxr_dir, {"real": synthetic_dirs["ckA"]}) == 2
+    assert _create(tmp_path / "y", cxr_dir, synthetic_dirs) == 0
+    before = (tmp_path / "y" / "links.csv").read_text()
+    assert _create(tmp_path / "y", cxr_dir, synthetic_dirs) == 2
+    assert (tmp_path / "y" / "links.csv").read_text() == before
+
+
+def test_server_refuses_other_schema_version(tmp_path, cxr_dir, synthetic_dirs) -> None:
+    assert _create(tmp_path / "s", cxr_dir, synthetic_dirs) == 0
+    url = f"sqlite:///{tmp_path / 's' / 'study.db'}"
+    create_app(url).state.engine.dispose()
+    engine = t.make_engine(url)
+    with Session(engine) as s, s.begin():
+        s.execute(update(t.SchemaVersion).values(version=t.SCHEMA_VERSION + 1))
+    engine.dispose()
+    with pytest.raises(RadsynthError, match="schema version"):
+        create_app(url)
+    with pytest.raises(RadsynthError, match="no reader study"):
+        create_app(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert main(["study", "export", str(tmp_path / "s")]) == 2
+
+
+def test_simulate_and_export_cli(tmp_path, cxr_dir, synthetic_dirs) -> None:
+    for name in ("a", "b"):
+        assert _create(tmp_path / name, cxr_dir, synthetic_dirs, "--design", "single") == 0
+        assert (
+            main(["study", "simulate", str(tmp_path / name), "--raters", "2", "--seed", "4"]) == 0
+        )
+        assert main(["study", "export", str(tmp_path / name)]) == 0
+    rows = read_csv(tmp_path / "a" / "export.csv")
+    assert len(rows) == 2 * 4 and {r["rater_kind"] for r in rows} == {"simulated"}
+    assert {r["answer"] for r in rows} <= {"real", "fake", "unsure"}
+    assert all(1 <= int(r["rating"]) <= 4 for r in rows)
+
+    def answers(name: str) -> list:
+        engine = t.make_engine(f"sqlite:///{tmp_path / name / 'study.db'}")
+        with Session(engine) as s:
+            src = {i.id: i.source for i in s.scalars(select(t.Image))}
+        engine.dispose()
+        return sorted((r["rater"], src[r["image_id"]], r["answer"], r["rating"])
+                      for r in read_csv(tmp_path / name / "export.csv"))  # fmt: skip
+
+    # Same seeds: the same simulated answers for the same source images.
+    assert answers("a") == answers("b")
+    human = tmp_path / "h.csv"
+    assert main(["study", "export", str(tmp_path / "a"), "--out", str(human),
+                 "--rater-kind", "human"]) == 0  # fmt: skip
+    assert len(human.read_text().splitlines()) == 1
+
+
+def test_study_app_never_imports_torch() -> None:
+    code = (
+        "import sys, radsynth.study.app, radsynth.study.create, radsynth.study.serve, "
+        "radsynth.study.export, radsynth.study.simulate; assert 'torch' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
