@@ -18,7 +18,7 @@ from radsynth.models.unet import UNetConfig
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
 RESUMABLE_CHANGES = frozenset(
     {"data", "out", "resume", "total_steps", "checkpoint_every_steps", "log_every_steps",
-     "keep_state_checkpoints", "compile", "cpu"}
+     "keep_state_checkpoints", "compile", "cpu", "cpu_threads"}
 )  # fmt: skip
 
 
@@ -76,6 +76,7 @@ class TrainConfig:
     channels_last: bool = arg(False, help="channels_last memory format (faster on GPU)")
     compile: bool = arg(False, help="torch.compile the model")
     cpu: bool = arg(False, help="train on the CPU even where a GPU exists")
+    cpu_threads: int = arg(0, help="torch CPU threads during training (0 = torch's default)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # The study: lucidrains Unet(dim=64, dim_mults=(1,2,4,8)), batch 8, lr 5e-5, 160k steps.

@@ -1,4 +1,4 @@
-"""Helpers for tests of other stages: a tiny, valid, randomly initialised checkpoint.
+"""Helpers for tests: a tiny, valid, randomly initialised checkpoint and a fake ingest folder.
 
 Written by the real save code in the real format, so samplers, metric sweeps and pipeline tests
 can load it with :func:`radsynth.training.checkpoint.load_checkpoint` without training.
@@ -7,11 +7,15 @@ can load it with :func:`radsynth.training.checkpoint.load_checkpoint` without tr
 from __future__ import annotations
 
 import copy
+import csv
+import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from radsynth.config import build_config, config_to_dict
+from radsynth.data.imageio import write_png
 from radsynth.models.unet import build_unet
 from radsynth.training.checkpoint import save_checkpoint
 from radsynth.training.config import TrainConfig, diffusion_config, model_config
@@ -48,3 +52,26 @@ def make_tiny_checkpoint(out_dir: Path, steps: int = 0, seed: int = 0) -> Path:
     }
     config = {"train": config_to_dict(cfg), "model": mcfg.to_dict(), "diffusion": dcfg.to_dict()}
     return save_checkpoint(out_dir, steps, model=model, ema=ema, state=state, config=config)
+
+
+def make_fake_ingest(
+    root: Path, n_train: int = 12, n_val: int = 4, size_px: int = 32, seed: int = 0
+) -> Path:
+    """A folder shaped like `radsynth ingest` output: blurred-disc images in train/ and val/,
+    manifest.csv (image, split) and a complete ingest manifest.json."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size_px, 0:size_px] / size_px
+    rows = []
+    for split, n in (("train", n_train), ("val", n_val)):
+        for _ in range(n):
+            cx, cy, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.3)
+            img = np.clip(1.2 - np.hypot(xx - cx, yy - cy) / r, 0, 1) * rng.uniform(0.6, 1.0)
+            name = f"{split}/{len(rows):06d}.png"
+            write_png(root / name, img.astype(np.float32))
+            rows.append({"image": name, "split": split})
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["image", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (root / "manifest.json").write_text(json.dumps({"stage": "ingest", "complete": True}))
+    return root

@@ -1,0 +1,340 @@
+"""``radsynth train``: the DDPM training loop (Ho et al. 2020) on diffusers + accelerate.
+
+One function, :func:`train`, reads top to bottom: data, output folder, model and EMA, optimizer,
+resume, then the loop (draw batch, loss, step, EMA, log, checkpoint). Everything that sets the
+trajectory (model init, data order, timesteps and noise) comes from ``cfg.seed``; a checkpoint
+holds every state needed to go on bit-identically (see :mod:`radsynth.training.checkpoint`).
+
+Multi-GPU and multi-node: ``accelerate launch -m radsynth.cli train DATA OUT ...``; the global
+``batch_size`` is split across processes, and each reads its own shard of every global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from radsynth.config import config_json, config_to_dict
+from radsynth.diffusion.loss import diffusion_loss
+from radsynth.diffusion.schedule import alphas_cumprod
+from radsynth.errors import RadsynthError
+from radsynth.models.unet import build_unet, count_parameters
+from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+from radsynth.training import checkpoint as ckpt
+from radsynth.training.config import (
+    TrainConfig,
+    check_resumable,
+    diffusion_config,
+    model_config,
+)
+from radsynth.training.curves import plot_loss_curves, write_losses_csv
+from radsynth.training.data import DataOrder, load_ingest
+from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
+from radsynth.training.rng import capture_rng_state, restore_rng_state
+
+log = logging.getLogger(__name__)
+
+#: Validation noise is drawn in fixed chunks, each from its own generator, so it does not depend
+#: on batch size or device count, and never touches the training RNG.
+VAL_CHUNK = 64
+VAL_SEED = 0x5EED_0000
+
+
+def make_accelerator(cfg: TrainConfig) -> Any:
+    """An ``accelerate.Accelerator``: bf16 autocast on GPU, full precision on CPU ("auto")."""
+    from accelerate import Accelerator
+
+    on_cpu = cfg.cpu or not torch.cuda.is_available()
+    precision = cfg.mixed_precision
+    if precision == "auto":
+        precision = "no" if on_cpu else "bf16"
+    return Accelerator(cpu=cfg.cpu, mixed_precision=precision)
+
+
+def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
+    """Create ``cfg.out`` or, with ``--resume``, find the checkpoint to go on from.
+
+    Returns:
+        The latest resumable checkpoint folder, or None to start from scratch.
+
+    Raises:
+        RadsynthError: ``out`` holds other output, or the saved config is incompatible.
+    """
+    out = Path(cfg.out)
+    if not (cfg.resume and out.is_dir() and any(out.iterdir())):
+        if is_main:
+            prepare_output_dir(out, "train", cfg)
+        return None
+    try:
+        stage = json.loads((out / "manifest.json").read_text()).get("stage")
+        saved = json.loads((out / "config.json").read_text())
+    except (OSError, json.JSONDecodeError, AttributeError):
+        stage, saved = None, {}
+    if stage != "train":
+        raise RadsynthError(f"cannot resume: {out} does not hold a radsynth train run")
+    resumable = [p for p in ckpt.list_checkpoints(out) if (p / ckpt.STATE_FILE).is_file()]
+    latest = resumable[-1] if resumable else None
+    if latest is not None:
+        saved = ckpt.read_checkpoint_config(latest)["train"]
+    check_resumable(saved, cfg)
+    if is_main:
+        atomic_write_text(out / "config.json", config_json(cfg))
+    return latest
+
+
+@torch.no_grad()
+def validation_loss(
+    model: torch.nn.Module, val: torch.Tensor, cfg: TrainConfig, alpha_bar: torch.Tensor, acc: Any
+) -> float:
+    """Mean loss over the first ``val_max_images`` val images x ``val_repeats``, with fixed
+    stratified timesteps t_k = floor((k + 1/2) T / K) and fixed seeded noise, so values are
+    comparable across checkpoints. Returns NaN when there is no val split."""
+    n = min(len(val), cfg.val_max_images)
+    if n == 0:
+        return math.nan
+    total, T = n * cfg.val_repeats, cfg.num_train_timesteps
+    sums = torch.zeros(2, device=acc.device, dtype=torch.float64)
+    per_device = max(1, cfg.batch_size // acc.num_processes)
+    was_training = model.training
+    model.eval()
+    for j, start in enumerate(range(0, total, VAL_CHUNK)):
+        if j % acc.num_processes != acc.process_index:
+            continue
+        k = torch.arange(start, min(start + VAL_CHUNK, total))
+        gen = torch.Generator().manual_seed(VAL_SEED + cfg.seed * 100_003 + j)
+        noise = torch.randn((len(k), *val.shape[1:]), generator=gen)  # (K, 1, H, W)
+        t = ((k + 0.5) * T / total).long()
+        x0 = val[k % n].float() * 2 - 1
+        for s in range(0, len(k), per_device):
+            part = slice(s, s + per_device)
+            losses = diffusion_loss(
+                model,
+                x0[part].to(acc.device),
+                t[part].to(acc.device),
+                noise[part].to(acc.device),
+                alpha_bar,
+                cfg.prediction_type,
+            )
+            sums += torch.stack([losses.double().sum(), losses.new_tensor(len(losses)).double()])
+    model.train(was_training)
+    sums = acc.reduce(sums, reduction="sum")
+    return (sums[0] / sums[1]).item()
+
+
+def _restore(folder: Path, net, ema, optimizer, scheduler, gen, acc) -> dict[str, Any]:
+    """Load weights and state into the live objects; returns step, data position, history."""
+    ckpt.load_weights(net, folder / ckpt.WEIGHT_FILES["online"])
+    ckpt.load_weights(ema, folder / ckpt.WEIGHT_FILES["ema"])
+    state = ckpt.load_training_state(folder)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["lr_scheduler"])
+    rng = state["rng"]
+    if len(rng) == acc.num_processes:
+        restore_rng_state(rng[acc.process_index])
+        gen.set_state(rng[acc.process_index]["noise"])
+    else:  # still a valid run, but no longer the same random stream
+        log.warning(
+            "resuming on %d processes, saved on %d: RNG not exact", acc.num_processes, len(rng)
+        )
+        gen.manual_seed(cfg_seed_offset(state["step"], acc.process_index))
+    log.info("resuming from %s (step %d)", folder, state["step"])
+    return {k: state[k] for k in ("step", "data_position", "history")}
+
+
+def cfg_seed_offset(step: int, rank: int) -> int:
+    """A fresh noise seed for a rank when the saved per-rank RNG cannot be reused."""
+    return 7_919 * (step + 1) + rank
+
+
+def _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta) -> Path | None:
+    """Gather every rank's RNG, write the checkpoint, losses.csv and loss_curves.png (main)."""
+    from accelerate.utils import gather_object
+
+    rng = gather_object([{**capture_rng_state(), "noise": gen.get_state()}])
+    path = None
+    if acc.is_main_process:
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            raise RadsynthError(f"weights became NaN/inf at step {progress['step']}; not saved")
+        state = {
+            **progress,
+            "optimizer": optimizer.state_dict(),
+            "lr_scheduler": scheduler.state_dict(),
+            "rng": rng,
+        }
+        path = ckpt.save_checkpoint(
+            cfg.out, progress["step"], model=net, ema=ema, state=state, config=meta
+        )
+        ckpt.prune_states(cfg.out, cfg.keep_state_checkpoints)
+        write_losses_csv(cfg.out, progress["history"])
+        plot_loss_curves(cfg.out, progress["history"])
+    acc.wait_for_everyone()
+    return path
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch CPU threads inside the block (0: leave as is), then restore. On a busy
+    shared CPU, fewer threads than cores avoids OpenMP spin-wait contention."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(cfg: TrainConfig) -> StageResult:
+    """Train a DDPM on ``cfg.data`` and write checkpoints and loss curves into ``cfg.out``.
+
+    Raises:
+        RadsynthError: bad data folder, refused output folder, incompatible ``--resume``,
+            or a NaN/inf loss (the last good checkpoint is kept).
+    """
+    with cpu_threads(cfg.cpu_threads):
+        return _train(cfg)
+
+
+def _train(cfg: TrainConfig) -> StageResult:
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm.auto import tqdm
+
+    data = load_ingest(cfg.data, cfg.image_size_px)
+    acc = make_accelerator(cfg)
+    world, rank, device = acc.num_processes, acc.process_index, acc.device
+    if cfg.batch_size % world:
+        raise RadsynthError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    resume_from = prepare_run(cfg, acc.is_main_process)
+    acc.wait_for_everyone()
+    mcfg, dcfg = model_config(cfg, channels=data.train.shape[1]), diffusion_config(cfg)
+    meta = {"train": config_to_dict(cfg), "model": mcfg.to_dict(), "diffusion": dcfg.to_dict()}
+    alpha_bar = alphas_cumprod(dcfg.betas()).float().to(device)  # (T,)
+
+    # Model, EMA, optimizer: the seed alone decides the initial weights.
+    torch.manual_seed(cfg.seed)
+    net = build_unet(mcfg).to(device)
+    ema = copy.deepcopy(net).requires_grad_(False)
+    optimizer = make_optimizer(net, cfg)
+    scheduler = make_lr_scheduler(optimizer, cfg)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 1 + rank)
+    progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
+    if resume_from is not None:
+        progress = _restore(resume_from, net, ema, optimizer, scheduler, gen, acc)
+    if cfg.channels_last:
+        net.to(memory_format=torch.channels_last)
+        ema.to(memory_format=torch.channels_last)
+    model, optimizer = acc.prepare(net, optimizer)
+    if cfg.compile:
+        model = torch.compile(model)
+    model.train()
+    n_params = count_parameters(net)
+    log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
+
+    order = DataOrder(len(data.train), cfg.seed)
+    per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
+    writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
+    bar = tqdm(total=cfg.total_steps, initial=progress["step"], disable=not acc.is_main_process,
+               desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+    window = torch.zeros((), device=device)  # sum of losses since the last log point
+    window_steps, since_ckpt, t_log = 0, [], time.perf_counter()
+    try:
+        while progress["step"] < cfg.total_steps:
+            # Draw this rank's share of the global batch: (B, 1, H, W) in [-1, 1].
+            idx = order.batch(progress["data_position"], cfg.batch_size, rank, world)
+            x0 = data.train[idx].to(device, non_blocking=True).float() * 2 - 1
+            if cfg.hflip:
+                flip = torch.rand(per_device, generator=gen, device=device) < 0.5
+                x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+            if cfg.channels_last:
+                x0 = x0.contiguous(memory_format=torch.channels_last)
+            t = torch.randint(0, T, (per_device,), generator=gen, device=device)
+            noise = torch.randn(x0.shape, generator=gen, device=device, dtype=x0.dtype)
+
+            # Loss, backward, optimizer step.
+            loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type).mean()
+            acc.backward(loss)
+            if cfg.max_grad_norm > 0:
+                acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            # Update EMA.
+            ema_update(ema, net, ema_decay_at(progress["step"], cfg.ema_decay))
+            progress["step"] += 1
+            progress["data_position"] += cfg.batch_size
+            step = progress["step"]
+            window += loss.detach()
+            window_steps += 1
+
+            # Log: progress bar, TensorBoard, and the NaN/inf check.
+            is_ckpt = step % cfg.checkpoint_every_steps == 0 or step == cfg.total_steps
+            if step % cfg.log_every_steps == 0 or is_ckpt:
+                mean_loss = (acc.reduce(window, reduction="mean") / window_steps).item()
+                if not math.isfinite(mean_loss):
+                    last = ckpt.list_checkpoints(cfg.out)
+                    kept = f"last good checkpoint: {last[-1]}" if last else "no checkpoint saved"
+                    raise RadsynthError(
+                        f"loss became {mean_loss} by step {step} (lr {cfg.lr:g}); stopped, {kept}"
+                    )
+                elapsed = time.perf_counter() - t_log
+                images_per_s = window_steps * cfg.batch_size / max(elapsed, 1e-9)
+                bar.update(window_steps)
+                bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{images_per_s:.1f}")
+                if writer is not None:
+                    writer.add_scalar("train/loss", mean_loss, step)
+                    writer.add_scalar("train/images_per_s", images_per_s, step)
+                    writer.add_scalar("train/lr", scheduler.get_last_lr()[0], step)
+                since_ckpt.append((mean_loss, window_steps))
+                window.zero_()
+                window_steps, t_log = 0, time.perf_counter()
+
+            # Checkpoint: validation loss, weights and state, loss curves.
+            if is_ckpt:
+                val = validation_loss(model, data.val, cfg, alpha_bar, acc)
+                train_loss = sum(m * n for m, n in since_ckpt) / sum(n for _, n in since_ckpt)
+                since_ckpt = []
+                row = {"step": step, "train_loss": train_loss, "val_loss": val}
+                progress["history"].append(row)
+                if writer is not None:
+                    writer.add_scalar("val/loss", val, step)
+                _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta)
+                t_log = time.perf_counter()  # saving time is not training time
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+
+    checkpoints = ckpt.list_checkpoints(cfg.out)
+    if acc.is_main_process:
+        write_manifest(
+            Path(cfg.out),
+            "train",
+            cfg,
+            inputs=[data.manifest, *data.files],
+            seeds={"seed": cfg.seed},
+            extra={
+                "parameters": n_params,
+                "final_step": progress["step"],
+                "devices": world,
+                "checkpoints": [p.name for p in checkpoints],
+            },
+        )
+    acc.wait_for_everyone()
+    last = progress["history"][-1] if progress["history"] else {"val_loss": math.nan}
+    return StageResult(
+        out=Path(cfg.out),
+        summary=(
+            f"trained {progress['step']} steps of a {n_params / 1e6:.2f}M-parameter UNet; "
+            f"{len(checkpoints)} checkpoints, last val loss {last['val_loss']:.4f}, in {cfg.out}"
+        ),
+    )
