@@ -202,8 +202,9 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- the stage
 
 
-def _group(rel: Path) -> str:
-    return rel.parts[0] if len(rel.parts) > 1 else ""
+def group_of(rel: Path) -> str:
+    """An image's group: its first sub-folder (one per checkpoint), or ``all`` at the top."""
+    return rel.parts[0] if len(rel.parts) > 1 else "all"
 
 
 def _side_of(score: float, view: str) -> str:
@@ -238,7 +239,7 @@ def orient(cfg: OrientConfig) -> StageResult:
         detected = _side_of(float(score), cfg.view)
         flipped = detected != side
         _write(cfg.out / rel, path, flipped)
-        rows.append((rel.as_posix(), _group(rel), detected, f"{conf:.4f}", int(flipped)))
+        rows.append((rel.as_posix(), group_of(rel), detected, f"{conf:.4f}", int(flipped)))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(ORIENTATION_COLUMNS)
