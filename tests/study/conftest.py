@@ -213,3 +213,24 @@ def serve():  # noqa: ANN201
     yield start
     for server in servers:
         server.stop()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    """Debian's headless Chromium driven by Playwright, shared by the browser tests."""
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
