@@ -18,11 +18,10 @@ def _identification(sec: Section, res: dict[str, Any]) -> None:
         if res["design"] == "quartet"
         else "say whether each single image was real"
     )
-    sec.headline = (f"Readers found the real image in {pct(pooled['accuracy'])} of "
+    who = "SIMULATED raters" if res.get("simulated") else "Readers"
+    sec.headline = (f"{who} found the real image in {pct(pooled['accuracy'])} of "
                     f"{pooled['n']:,} judgements; chance alone gives {pct(ident['chance'], 0)} "
                     f"(p = {fmt_p(test['p_value'])}).")  # fmt: skip
-    if res.get("simulated"):
-        sec.headline = "SIMULATED raters: " + sec.headline
     sec.paragraphs.append(
         f"Raters were asked to {task}. They were right in {pct(pooled['accuracy'])} of "
         f"{pooled['n']:,} judgements (95% CI {pct(pooled['wilson_low'])} to "
@@ -139,7 +138,7 @@ def study(run: Path) -> Section:
         sec.callout = ("These results come from SIMULATED raters, not people. They check that "
                        "the pipeline works and say nothing about how realistic the images look "
                        "to clinicians.")  # fmt: skip
-        sec.intro = "Simulated raters answered the study in place of radiologists."
+        sec.intro = "Simulated raters answered the study in place of human readers."
     sec.paragraphs.append(f"{res['n_raters']} {res['rater_kind']} raters, {res['n_items']:,} "
                           f"cases, {res['n_judgements']:,} judgements.")  # fmt: skip
     _identification(sec, res)

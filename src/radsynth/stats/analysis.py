@@ -114,8 +114,9 @@ def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
     """Mean realism per group and rater; Wilcoxon of real vs each group, Holm, TOST."""
     ref = study.reference
     sums = study.rating_sums
-    group_means = {g: {"mean": float(np.mean(v)), "n_ratings": len(v)}
-                   for g, v in study.ratings.items()}  # fmt: skip
+    group_means = {g: {"mean": float(np.mean(study.ratings[g])),
+                       "n_ratings": len(study.ratings[g])}
+                   for g in study.groups if g in study.ratings}  # fmt: skip
     per_rater = [{"rater": r, "group": g, "sum": s, "n": n, "mean": s / n}
                  for (r, g), (s, n) in sorted(sums.items())]  # fmt: skip
     tests, tost = [], []
