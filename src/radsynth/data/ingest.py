@@ -75,8 +75,8 @@ class Row:
     bit_depth: int  # source bit depth (BitsStored for DICOM)
     inverted: int  # 1 when the polarity detector inverted a negative scan
     polarity_confidence: float  # tanh(|score| / 0.05) in [0, 1)
-    polarity_score: float  # > 0 for a positive film, see radsynth.data.polarity
     group: str  # patient id from --group-by, or empty
+    polarity_score: float  # > 0 for a positive film, see radsynth.data.polarity
     format: str  # png | jpeg | tiff | dicom
     monochrome1: int  # 1 when a DICOM MONOCHROME1 source was inverted by its header
 
