@@ -10,6 +10,7 @@ running it again once the readers have finished goes on to stats and the report.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from radsynth.pipeline.keep import collect_kept
 from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import PipelineSpec, load_spec
 from radsynth.pipeline.steps import Step, StepOutcome, run_step
-from radsynth.stage import StageResult
+from radsynth.stage import StageResult, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,8 @@ def run_pipeline(
             {"out": run / "study", "real": run / "data" / "val", "synthetic": synthetic},
             spec.section("study"), after=["screen", "ingest"]))  # fmt: skip
     if spec.simulate_readers:
-        do(Step("simulate", registry.load("study simulate"), run / "study" / "simulated.json",
-                {"study": run / "study"}, spec.section("simulate"), after=["study"]))  # fmt: skip
-    progress = reader_progress(run / "study")
+        _simulate(spec, run, keys, echo)
+    progress = reader_progress(run / "study", "simulated" if spec.simulate_readers else "human")
     if not progress.finished and not partial_readers:
         echo(progress.describe())
         echo("The reader study is waiting for its raters: serve it with "
@@ -127,8 +127,7 @@ def run_pipeline(
 
     responses = run / "study" / "export.csv"
     do(Step("export", registry.load("study export"), responses,
-            {"study": run / "study", "out": responses, "overwrite": True},
-            {}, after=["study", "simulate"]))  # fmt: skip
+            {"study": run / "study", "out": responses}, {}, always=True))  # fmt: skip
     do(Step("stats", registry.load("stats"), run / "stats",
             {"responses": responses, "out": run / "stats"}, spec.section("stats"),
             after=["export"]))  # fmt: skip
@@ -136,6 +135,17 @@ def run_pipeline(
             {"run": run, "out": run / "report.html"}, spec.section("report"),
             after=["stats", "audit", "fid_sweep"]))  # fmt: skip
     return StageResult(run, f"report at {run / 'report.html'}")
+
+
+def _simulate(spec: PipelineSpec, run: Path, keys: dict[str, str], echo: Callable) -> None:
+    """Answer the study with simulated raters, once per study (a marker file records it)."""
+    marker = run / "study" / "simulated.json"
+    step = Step("simulate", registry.load("study simulate"), marker,
+                {"study": run / "study"}, spec.section("simulate"), after=["study"])  # fmt: skip
+    outcome = run_step(step, run, keys)
+    if outcome.status != "cached":
+        atomic_write_text(marker, json.dumps({"simulated": True, "summary": outcome.summary}))
+    _print(outcome, echo)
 
 
 def _checkpoint_path(run: Path, step: int) -> Path:

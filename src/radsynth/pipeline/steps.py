@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from radsynth.config import build_config, config_json
-from radsynth.stage import StageResult, atomic_write_text
+from radsynth.stage import StageResult, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Step:
     user: dict[str, Any]  # fields from the user's section of the pipeline file
     after: Sequence[str] = ()  # names of the steps whose outputs this one reads
     resumable: bool = False  # the stage itself continues a half-written folder
+    always: bool = False  # never cached (its input changes outside the pipeline, e.g. answers)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,14 @@ def run_step(step: Step, run_dir: Path, keys: dict[str, str]) -> StepOutcome:
     key = step_key(cfg, [keys[a] for a in step.after if a in keys])
     finished = read_state(run_dir)
     keys[step.name] = key
+    if step.always:
+        result = stage(cfg)
+        # Steps below it re-run only when what it wrote changed.
+        if step.out.is_file():
+            key = step_key(cfg, [key, sha256_file(step.out)])
+        keys[step.name] = key
+        summary = result.summary if isinstance(result, StageResult) else "done"
+        return StepOutcome(step.name, "ran", summary, step.out)
     if finished.get(step.name) == key and step.out.exists():
         return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
     status = "ran"

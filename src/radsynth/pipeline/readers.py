@@ -1,0 +1,52 @@
+"""Whether the reader study's raters have finished, so ``run`` knows to go on to statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from radsynth.study import db as study_db
+from radsynth.study.app import admin_progress
+
+
+@dataclass(frozen=True)
+class ReaderProgress:
+    """Answered and assigned items per rater of one kind."""
+
+    kind: str  # "human" or "simulated"
+    raters: tuple[tuple[str, int, int, bool], ...]  # (name, answered, total, closed)
+
+    @property
+    def finished(self) -> bool:
+        """Every open rater has answered every item (closed links are not waited for)."""
+        waiting = [r for r in self.raters if not r[3]]
+        return bool(self.raters) and all(answered >= total for _, answered, total, _ in waiting)
+
+    @property
+    def summary(self) -> str:
+        done = sum(1 for _, a, t, closed in self.raters if closed or a >= t)
+        return f"{done} of {len(self.raters)} {self.kind} raters finished"
+
+    def describe(self) -> str:
+        """One line per rater, for the console."""
+        lines = [f"Reader study: {self.summary}"]
+        for name, answered, total, closed in self.raters:
+            state = "closed" if closed else f"{answered}/{total} items"
+            lines.append(f"  {name}: {state}")
+        return "\n".join(lines)
+
+
+def reader_progress(study: Path, kind: str = "human") -> ReaderProgress:
+    """Progress of the raters of one kind in a study folder made by ``radsynth study create``."""
+    engine = study_db.make_engine(study_db.resolve_url(study, None))
+    try:
+        study_db.check_schema(engine)
+        with Session(engine) as session:
+            rows = [r for r in admin_progress(session) if r["kind"] == kind]
+    finally:
+        engine.dispose()
+    return ReaderProgress(
+        kind, tuple((r["rater"], r["answered"], r["total"], r["closed"]) for r in rows)
+    )
