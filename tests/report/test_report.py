@@ -63,25 +63,36 @@ def run_dir(tmp_path: Path) -> Path:
                 "precision", "recall"],
                [[s, f"step-{s:07d}", 500, 500, 80 / (s / 1000), 0.02 / (s / 1000), 0.002, 0.6, 0.4]
                 for s in (1000, 2000, 3000, 4000)])  # fmt: skip
-    (run / "checkpoints.json").write_text(
-        json.dumps(
-            {"chosen": [2000, 4000], "reason": "Lowest FID, and an earlier one for contrast."}
-        )
-    )
+    # As radsynth run writes it (pipeline/choose.py): chosen, reason, reasons.
+    choice = {
+        "chosen": [2000, 4000],
+        "reason": "proposed by rule. step 2,000: earliest ...; step 4,000: lowest FID.",
+        "reasons": {"4000": "lowest FID", "2000": "earliest within 10% of the lowest FID"},
+    }
+    (run / "checkpoints.json").write_text(json.dumps(choice))
     for g in GROUPS[1:]:
         for k in range(5):
             _radiograph(run / "samples" / g / f"{k:06d}.png", seed=k + len(g))
     _write_csv(
         run / "screen" / "table_s1.csv",
         ["group", "generated", "excluded", "final"],
-        [["step-0002000", 1200, 96, 1104], ["step-0004000", 1200, 31, 1169]],
+        [
+            ["step-0002000", 1200, 96, 1104],
+            ["step-0004000", 1200, 31, 1169],
+            ["total", 2400, 127, 2273],
+        ],
     )
     for k in range(3):
         _radiograph(run / "data" / "train" / f"{k:06d}.png", seed=100 + k)
-    _write_csv(run / "audit" / "pairs.csv",
-               ["rank", "synthetic", "train", "similarity", "percentile", "flagged"],
-               [[k + 1, f"samples/step-0004000/{k:06d}.png", f"data/train/{k:06d}.png",
-                 0.97 - 0.02 * k, 99.9 - k, int(k == 0)] for k in range(3)])  # fmt: skip
+    # As radsynth audit writes them: paths relative to its --synthetic and --train folders.
+    pairs = [[k + 1, f"step-0004000/{k:06d}.png", f"{k:06d}.png", 0.97 - 0.02 * k, 99.9 - k,
+              int(k == 0)] for k in range(3)]  # fmt: skip
+    cols = ["rank", "synthetic", "train", "similarity", "percentile", "flagged"]
+    _write_csv(run / "audit" / "pairs.csv", cols, pairs)
+    _write_csv(run / "audit" / "neighbours.csv", cols[1:], [p[1:] for p in pairs] * 4)
+    (run / "audit" / "config.json").write_text(
+        json.dumps({"synthetic": str(run / "samples"), "train": str(run / "data" / "train")})
+    )
     csv_path = _export(tmp_path / "export.csv")
     assert main(["stats", str(csv_path), "--out", str(run / "stats"), "--n-boot", "100"]) == 0
     return run
@@ -105,7 +116,10 @@ def test_report_renders_every_section(run_dir: Path) -> None:
     assert "Not run" not in html
     assert html.count("data:image/png;base64,") >= 2 + 2 + 3 + 2  # loss, fid, grids, pairs, stats
     assert "1,104" in html and "8.0%" in html  # screening counts formatted; 96/1200 excluded
-    assert "Lowest FID, and an earlier one for contrast." in html
+    assert "earliest within 10% of the lowest FID" in html
+    assert "Screening excluded 127 of 2,400" in html  # the total row is not double-counted
+    assert "4 of 12 audited synthetic images were flagged" in html
+    assert html.count("<figcaption>Pair ") == 3  # every pair found via audit/config.json
     assert "{" not in re.sub(r"<style>.*?</style>", "", html, flags=re.S)  # no raw JSON
     assert "SIMULATED" not in html
 

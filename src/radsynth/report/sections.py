@@ -181,7 +181,18 @@ def checkpoints(run: Path) -> Section | None:
         sec.missing = "checkpoints.json could not be read."
         return sec
     sec.paragraphs.append(f"Checkpoints used for the reader study: steps {steps}.")
-    if data.get("reason"):
+    reasons = data.get("reasons")
+    if isinstance(reasons, dict) and reasons:
+        rows = [[count(k), str(v)] for k, v in sorted(reasons.items(), key=lambda kv: _num(kv[0]))]
+        sec.tables.append(
+            {
+                "caption": "Why each checkpoint was chosen",
+                "header": ["Step", "Reason"],
+                "rows": rows,
+                "note": "",
+            }
+        )
+    elif data.get("reason"):
         sec.paragraphs.append(str(data["reason"]))
     return sec
 
@@ -222,8 +233,9 @@ def screening(run: Path) -> Section:
         gen, exc = _num(r.get("generated")), _num(r.get("excluded"))
         body.append([r.get("group", ""), count(gen), count(exc), count(r.get("final")),
                      pct(exc / gen if gen else float("nan"))])  # fmt: skip
-    gen_all = sum(_num(r.get("generated")) for r in rows)
-    exc_all = sum(_num(r.get("excluded")) for r in rows)
+    groups = [r for r in rows if str(r.get("group", "")).lower() != "total"]
+    gen_all = sum(_num(r.get("generated")) for r in groups)
+    exc_all = sum(_num(r.get("excluded")) for r in groups)
     if gen_all:
         sec.headline = (
             f"Screening excluded {count(exc_all)} of {count(gen_all)} synthetic "
@@ -235,12 +247,29 @@ def screening(run: Path) -> Section:
     return sec
 
 
-def _resolve(run: Path, name: str) -> Path | None:
+def _audit_dirs(run: Path) -> dict[str, list[Path]]:
+    """Where pairs.csv paths are relative to: the audit's own config.json says, else guesses."""
+    dirs = {"synthetic": [run / "oriented", run / "samples"], "train": [run / "data" / "train"]}
+    try:
+        cfg = json.loads((run / "audit" / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        cfg = {}
+    for key in dirs:
+        if isinstance(cfg.get(key), str):
+            dirs[key].insert(0, Path(cfg[key]))
+    return dirs
+
+
+def _resolve(run: Path, name: str, roots: list[Path]) -> Path | None:
     p = Path(name)
-    for cand in (p, run / p, run / "audit" / p, run / "data" / p):
+    for cand in (*(root / p for root in roots), p, run / p, run / "audit" / p):
         if cand.is_file():
             return cand
     return None
+
+
+def _flag(row: dict[str, str]) -> bool:
+    return str(row.get("flagged", "")).strip().lower() in ("1", "true", "yes")
 
 
 def _percentile(value: Any) -> str:
@@ -260,18 +289,23 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
         sec.missing = "The memorisation audit has not been run (no audit/pairs.csv)."
         return sec
     rows = sorted(read_csv(path), key=lambda r: _num(r.get("rank")))
-    flagged = sum(str(r.get("flagged", "")).lower() in ("1", "true", "yes") for r in rows)
-    sec.headline = (f"{flagged:,} of {len(rows):,} audited synthetic images were flagged as "
-                    "possible copies of a training image.")  # fmt: skip
+    dirs = _audit_dirs(run)
+    everyone = run / "audit" / "neighbours.csv"
+    audited = read_csv(everyone) if everyone.is_file() else rows
+    flagged = sum(_flag(r) for r in audited)
+    scope = "audited synthetic images" if everyone.is_file() else "most similar pairs listed"
+    sec.headline = (f"{flagged:,} of {len(audited):,} {scope} were flagged as possible copies "
+                    "of a training image.")  # fmt: skip
     sec.paragraphs.append(sec.headline)
     body = []
     for r in rows[:n_pairs]:
-        is_flag = str(r.get("flagged", "")).lower() in ("1", "true", "yes")
+        is_flag = _flag(r)
         body.append([count(r.get("rank")), Path(r.get("synthetic", "")).name,
                      Path(r.get("train", "")).name, fmt(r.get("similarity"), 3),
                      _percentile(r.get("percentile")),
                      "yes" if is_flag else "no"])  # fmt: skip
-        syn, train = _resolve(run, r.get("synthetic", "")), _resolve(run, r.get("train", ""))
+        syn = _resolve(run, r.get("synthetic", ""), dirs["synthetic"])
+        train = _resolve(run, r.get("train", ""), dirs["train"])
         if syn and train:
             sec.figures.append({"src": figures.data_uri(figures.pair_strip(syn, train)),
                                 "caption": f"Pair {r.get('rank')}: synthetic (left) and its "
