@@ -143,6 +143,14 @@ def test_simulated_raters_are_labelled(tmp_path: Path) -> None:
     assert "SIMULATED raters, not people" in html and "simulated raters" in html
 
 
+def test_unreadable_stats_is_a_note_not_a_crash(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "stats").mkdir(parents=True)
+    (run / "stats" / "stats.json").write_text("{not json")
+    assert main(["report", str(run)]) == 0
+    assert "not a radsynth stats file" in (run / "report.html").read_text()
+
+
 def test_existing_report_not_overwritten(run_dir: Path, capsys: pytest.CaptureFixture) -> None:
     (run_dir / "report.html").write_text("keep me")
     assert main(["report", str(run_dir)]) == 2

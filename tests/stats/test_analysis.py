@@ -81,6 +81,16 @@ def test_never_picked_group_keeps_four_categories(tmp_path: Path) -> None:
     assert res["agreement"]["fleiss"]["n_categories"] == 4
 
 
+def test_kappa_uses_image_identity_not_screen_position(tmp_path: Path) -> None:
+    rows = quartet_rows(seed=5)
+    a = _run(write_export(tmp_path / "a.csv", rows), tmp_path / "a")
+    for r in rows:  # show every quartet in the reverse order on screen
+        r["position"] = 3 - r["position"]
+    b = _run(write_export(tmp_path / "b.csv", rows), tmp_path / "b")
+    assert a["agreement"]["fleiss"] == b["agreement"]["fleiss"]
+    assert a["agreement"]["categories"][0] == "real"
+
+
 def test_partial_data_warns_by_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rows = [r for r in quartet_rows() if not (r["rater"] == "h2" and r["item"] in ("q03", "q07"))]
     res = _run(write_export(tmp_path / "e.csv", rows), tmp_path / "o")

@@ -35,6 +35,7 @@ class Section:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file as dicts (a BOM from spreadsheet exports is ignored)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 

@@ -133,7 +133,12 @@ def study(run: Path) -> Section:
     if not path.is_file():
         sec.missing = "The reader study has not been analysed yet (no stats/stats.json)."
         return sec
-    res = json.loads(path.read_text())
+    try:
+        res = json.loads(path.read_text())
+        _ = (res["identification"], res["agreement"], res["realism"], res["n_raters"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        sec.missing = "stats/stats.json is not a radsynth stats file; re-run 'radsynth stats'."
+        return sec
     if res.get("simulated"):
         sec.callout = ("These results come from SIMULATED raters, not people. They check that "
                        "the pipeline works and say nothing about how realistic the images look "
