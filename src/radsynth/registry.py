@@ -175,9 +175,14 @@ COMMANDS: dict[str, tuple[str, Any]] = {
 }
 
 
-def load(name: str) -> tuple[type, Callable[[Any], Any]]:
-    """The (config class, stage function) of a subcommand path such as ``"study create"``."""
+def loader(name: str) -> Loader:
+    """The loader of a subcommand path such as ``"study create"``."""
     tree: Any = COMMANDS
     for part in name.split():
         tree = tree[part][1]
-    return tree()
+    return tree
+
+
+def load(name: str) -> tuple[type, Callable[[Any], Any]]:
+    """The (config class, stage function) of a subcommand path such as ``"study create"``."""
+    return loader(name)()

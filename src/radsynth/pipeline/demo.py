@@ -38,7 +38,7 @@ def demo_spec(scale: str, seed: int) -> dict[str, Any]:
         # negative films, so that ingest's inversion and orient's flip have work to do.
         "phantoms": {
             "n": 160 if tiny else 1200,
-            "size_px": size_px,
+            "size_px": 64,  # phantoms are drawn at >= 64 px; ingest resamples to size_px
             "seed": seed,
             "implausible_fraction": 0.0,
             "negative_fraction": 0.1,

@@ -75,16 +75,16 @@ def run_pipeline(
 
     data_src = spec.source
     if data_src is None:
-        do(Step("phantoms", registry.load("phantoms"), run / "phantoms",
+        do(Step("phantoms", registry.loader("phantoms"), run / "phantoms",
                 {"out": run / "phantoms"}, spec.section("phantoms")))  # fmt: skip
         data_src = run / "phantoms" / "images"
-    do(Step("ingest", registry.load("ingest"), run / "data",
+    do(Step("ingest", registry.loader("ingest"), run / "data",
             {"src": data_src, "out": run / "data"}, spec.section("ingest"),
             after=["phantoms"]))  # fmt: skip
-    do(Step("train", registry.load("train"), run / "train",
+    do(Step("train", registry.loader("train"), run / "train",
             {"data": run / "data", "out": run / "train"}, spec.section("train"),
             after=["ingest"], resumable=True))  # fmt: skip
-    do(Step("fid_sweep", registry.load("fid-sweep"), run / "fid_sweep",
+    do(Step("fid_sweep", registry.loader("fid-sweep"), run / "fid_sweep",
             {"run": run / "train", "out": run / "fid_sweep", "real": run / "data" / "train"},
             spec.section("fid_sweep"), after=["train"]))  # fmt: skip
 
@@ -93,24 +93,24 @@ def run_pipeline(
     for step in choice.steps:
         name = f"sample {_step_label(step)}"
         sample_names.append(name)
-        do(Step(name, registry.load("sample"), run / "samples" / _step_label(step),
+        do(Step(name, registry.loader("sample"), run / "samples" / _step_label(step),
                 {"ckpt": _checkpoint_path(run, step), "out": run / "samples" / _step_label(step)},
                 spec.section("sample"), after=["train"], resumable=True))  # fmt: skip
-    do(Step("orient", registry.load("orient"), run / "oriented",
+    do(Step("orient", registry.loader("orient"), run / "oriented",
             {"src": run / "samples", "out": run / "oriented"}, spec.section("orient"),
             after=sample_names))  # fmt: skip
-    do(Step("screen", registry.load("screen"), run / "screen",
+    do(Step("screen", registry.loader("screen"), run / "screen",
             {"src": run / "oriented", "out": run / "screen", "reference": run / "data" / "val"},
             spec.section("screen"), after=["orient", "ingest"]))  # fmt: skip
     kept = collect_kept(run / "screen" / "kept.csv", run / "oriented", run / "kept")
     echo(f"[    ran] keep: {kept.summary} -> {kept.out}")
-    do(Step("audit", registry.load("audit"), run / "audit",
+    do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
              "synthetic": run / "kept", "out": run / "audit"},
             spec.section("audit"), after=["screen"]))  # fmt: skip
 
     synthetic = tuple(f"{_step_label(s)}={run / 'kept' / _step_label(s)}" for s in choice.steps)
-    do(Step("study", registry.load("study create"), run / "study",
+    do(Step("study", registry.loader("study create"), run / "study",
             {"out": run / "study", "real": run / "data" / "val", "synthetic": synthetic},
             spec.section("study"), after=["screen", "ingest"]))  # fmt: skip
     if spec.simulate_readers:
@@ -126,12 +126,12 @@ def run_pipeline(
         log.warning("going on with partial reader answers: %s", progress.summary)
 
     responses = run / "study" / "export.csv"
-    do(Step("export", registry.load("study export"), responses,
+    do(Step("export", registry.loader("study export"), responses,
             {"study": run / "study", "out": responses}, {}, always=True))  # fmt: skip
-    do(Step("stats", registry.load("stats"), run / "stats",
+    do(Step("stats", registry.loader("stats"), run / "stats",
             {"responses": responses, "out": run / "stats"}, spec.section("stats"),
             after=["export"]))  # fmt: skip
-    do(Step("report", registry.load("report"), run / "report.html",
+    do(Step("report", registry.loader("report"), run / "report.html",
             {"run": run, "out": run / "report.html"}, spec.section("report"),
             after=["stats", "audit", "fid_sweep"]))  # fmt: skip
     return StageResult(run, f"report at {run / 'report.html'}")
@@ -140,7 +140,7 @@ def run_pipeline(
 def _simulate(spec: PipelineSpec, run: Path, keys: dict[str, str], echo: Callable) -> None:
     """Answer the study with simulated raters, once per study (a marker file records it)."""
     marker = run / "study" / "simulated.json"
-    step = Step("simulate", registry.load("study simulate"), marker,
+    step = Step("simulate", registry.loader("study simulate"), marker,
                 {"study": run / "study"}, spec.section("simulate"), after=["study"])  # fmt: skip
     outcome = run_step(step, run, keys)
     if outcome.status != "cached":
