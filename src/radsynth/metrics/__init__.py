@@ -1,0 +1,1 @@
+"""Image-set metrics: FID, KID, precision/recall, feature spaces, and the checkpoint sweep."""
