@@ -1,1 +1,1 @@
-"""Sampling: samplers over a VE-form denoiser, the ``sample`` stage, the sampler sweep, benchmarks."""
+"""Sampling: samplers over a VE-form denoiser, the ``sample`` stage, sweeps, benchmarks."""

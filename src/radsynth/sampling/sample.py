@@ -1,0 +1,322 @@
+"""``radsynth sample``: draw ``{seed:06d}.png`` images from a checkpoint, one image per seed.
+
+Image n depends on seed n alone (Karras et al. 2022 make the same promise in NVlabs/edm): its
+initial noise and every stochastic step's noise come from its own ``torch.Generator``, so the
+batch size, the number of GPUs and the resume history do not change it. Finished seeds are
+skipped, so the same command resumes after an interruption; each PNG and its metadata sidecar
+(``meta/{seed:06d}.json``) are written atomically, so a ``kill -9`` never leaves a truncated file.
+
+Output folder::
+
+    OUT/000000.png ...      8- or 16-bit grey PNGs, rounded from [-1, 1] (never truncated)
+    OUT/meta/000000.json    per seed: seed, checkpoint id/step, weights, sampler, steps, device
+    OUT/sampling.json       what every image here shares: checkpoint, weights hash, sampler,
+                            steps, model and diffusion config; another run must match it
+    OUT/samples.jsonl       one line per image (written at the end of each run)
+    OUT/config.json, OUT/manifest.json
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from radsynth.config import arg, config_json
+from radsynth.data.imageio import write_png
+from radsynth.errors import RadsynthError
+from radsynth.sampling.denoiser import VPDenoiser
+from radsynth.sampling.samplers import (
+    DEFAULT_SPACING,
+    SAMPLERS,
+    SeededNoise,
+    function_evaluations,
+    get_sampler,
+    sampling_sigmas,
+    start_noise,
+)
+from radsynth.stage import StageResult, atomic_write_text, write_manifest
+
+STAGE = "sample"
+#: Fields of sampling.json that must match for two runs to share an output folder.
+IDENTITY_KEYS = (
+    "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "bits",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """Sample synthetic images from a checkpoint: {seed:06d}.png, image n from seed n alone."""
+
+    ckpt: Path = arg(
+        help="checkpoint folder, or a training run folder (its latest checkpoint)", positional=True
+    )
+    out: Path = arg(help="output folder for {seed:06d}.png and metadata", positional=True)
+    n: int = arg(16, help="number of images: seeds seed_start .. seed_start + n - 1")
+    sampler: str = arg(
+        "dpmpp",
+        help="ddpm (ancestral), ddim, dpmpp (DPM-Solver++ 2M), heun",
+        choices=tuple(SAMPLERS),
+    )
+    steps: int = arg(25, help="sampler steps; ddpm with steps = T is the 1000-step reference")
+    spacing: Literal["auto", "time", "karras"] = arg(
+        "auto", help="noise levels: time-uniform or Karras; auto: time for ddpm/ddim, else karras"
+    )
+    eta: float = arg(0.0, help="DDIM noise: 0 deterministic, 1 = DDPM posterior (ddim only)")
+    batch: int = arg(16, help="images per denoiser call, per device")
+    seed_start: int = arg(0, help="first seed")
+    weights: Literal["ema", "online"] = arg("ema", help="EMA (default) or online weights")
+    bits: Literal[8, 16] = arg(8, help="PNG bit depth")
+    device: str = arg("auto", help="auto: this process's GPU if any, else cpu; or cpu, cuda:1...")
+    bf16: bool = arg(True, help="bfloat16 autocast on GPU (CPU always runs float32)")
+    channels_last: bool = arg(True, help="channels-last memory format on GPU")
+    compile: bool = arg(False, help="torch.compile the network on GPU (pays off for many images)")
+    progress: bool = arg(True, help="show a progress bar with images/s")
+
+
+def seed_png(out: Path, seed: int) -> Path:
+    """Where the image of ``seed`` goes."""
+    return out / f"{seed:06d}.png"
+
+
+def seed_meta(out: Path, seed: int) -> Path:
+    """Where the metadata sidecar of ``seed`` goes."""
+    return out / "meta" / f"{seed:06d}.json"
+
+
+def is_done(out: Path, seed: int) -> bool:
+    """A seed is finished once both its PNG and its sidecar exist (written in that order)."""
+    return seed_png(out, seed).is_file() and seed_meta(out, seed).is_file()
+
+
+def pick_device(device: str, state: Any) -> torch.device:
+    """``auto``: the accelerate process's device (its GPU, or cpu); otherwise as given."""
+    if device == "auto":
+        return torch.device(state.device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise RadsynthError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RadsynthError(f"device {device!r} asked for, but no CUDA GPU is available")
+    return dev
+
+
+def identity_of(cfg: SampleConfig, ck: Any) -> dict[str, Any]:
+    """What every image in one output folder shares (``sampling.json``)."""
+    meta = ck.config
+    return {
+        "checkpoint": str(ck.path),
+        "checkpoint_id": ck.checkpoint_id,  # sha256 of the sampled weights file
+        "checkpoint_step": ck.step,
+        "weights": cfg.weights,
+        "weights_sha256": ck.checkpoint_id,
+        "sampler": cfg.sampler,
+        "steps": cfg.steps,
+        "spacing": resolved_spacing(cfg),
+        "eta": cfg.eta if cfg.sampler == "ddim" else None,
+        "bits": cfg.bits,
+        "function_evaluations": function_evaluations(cfg.sampler, cfg.steps),
+        "prediction_type": ck.prediction_type,
+        "num_train_timesteps": ck.num_train_timesteps,
+        "image_size_px": ck.image_size_px,
+        "channels": ck.channels,
+        "model": meta.get("model"),
+        "diffusion": meta.get("diffusion"),
+        "pixel_mapping": "png = round(clip((x + 1) / 2, 0, 1) * (2^bits - 1))",
+    }
+
+
+def resolved_spacing(cfg: SampleConfig) -> str:
+    return DEFAULT_SPACING[cfg.sampler] if cfg.spacing == "auto" else cfg.spacing
+
+
+def claim_output(out: Path, identity: dict[str, Any], cfg: SampleConfig) -> None:
+    """Create ``out`` for these samples, or check that what it holds came from the same setup.
+
+    Raises:
+        RadsynthError: ``out`` is a file, holds unrelated files, or holds images from another
+            checkpoint, weights, sampler, step count or bit depth (never mixed silently).
+    """
+    if out.exists() and not out.is_dir():
+        raise RadsynthError(f"output path {out} exists and is not a folder")
+    record = out / "sampling.json"
+    if record.is_file():
+        try:
+            previous = json.loads(record.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise RadsynthError(
+                f"{record} is unreadable; remove the folder to start over"
+            ) from None
+        differ = [k for k in IDENTITY_KEYS if previous.get(k) != identity.get(k)]
+        if differ:
+            detail = ", ".join(f"{k} {previous.get(k)!r} != {identity.get(k)!r}" for k in differ)
+            raise RadsynthError(
+                f"{out} holds images from another setup ({detail}); choose a new folder"
+            )
+        return
+    if out.is_dir() and any(out.iterdir()):
+        raise RadsynthError(f"output folder {out} already holds other files; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(record, json.dumps(identity, indent=2) + "\n")
+    atomic_write_text(out / "config.json", config_json(cfg))
+    atomic_write_text(out / "manifest.json", json.dumps({"stage": STAGE, "complete": False}) + "\n")
+
+
+def prepare_network(model: torch.nn.Module, device: torch.device, cfg: SampleConfig) -> Any:
+    """The network as sampling runs it: channels-last and compiled on GPU when asked."""
+    if device.type == "cuda" and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if device.type == "cuda" and cfg.compile:
+        model = torch.compile(model)
+    return model
+
+
+def to_images(x0: torch.Tensor) -> np.ndarray:
+    """(B, 1, H, W) model-space images in [-1, 1] -> (B, H, W) float32 in [0, 1]."""
+    return ((x0.float().clamp(-1, 1) + 1) / 2)[:, 0].cpu().numpy()
+
+
+def batches(seeds: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(seeds), size):
+        yield seeds[i : i + size]
+
+
+def sample_seeds(
+    den: VPDenoiser, cfg: SampleConfig, seeds: list[int], shape: tuple[int, ...], device
+) -> torch.Tensor:
+    """Sample the images of ``seeds``; returns (B, C, H, W) in model space ([-1, 1])."""
+    sampler = get_sampler(cfg.sampler)
+    sigmas = sampling_sigmas(den.train_sigmas, cfg.steps, resolved_spacing(cfg))
+    options = {"eta": cfg.eta} if cfg.sampler == "ddim" else {}
+    noise = SeededNoise(seeds)
+    x = start_noise(noise, shape, float(sigmas[0])).to(device)
+    return sampler(den, x, sigmas, noise, **options)
+
+
+def check_config(cfg: SampleConfig) -> None:
+    get_sampler(cfg.sampler)
+    if cfg.n < 1:
+        raise RadsynthError(f"--n must be at least 1, got {cfg.n}")
+    if cfg.batch < 1:
+        raise RadsynthError(f"--batch must be at least 1, got {cfg.batch}")
+    if cfg.seed_start < 0:
+        raise RadsynthError(f"--seed-start must be 0 or more, got {cfg.seed_start}")
+    if cfg.eta != 0 and cfg.sampler != "ddim":
+        raise RadsynthError("--eta applies to the ddim sampler only")
+
+
+def sample(cfg: SampleConfig) -> StageResult:
+    """Write ``cfg.n`` images, seeds ``seed_start..``, skipping those already in ``cfg.out``.
+
+    Seeds are dealt to accelerate processes by index (rank r takes every world-size-th seed),
+    so under ``accelerate launch`` each image is written exactly once.
+
+    Raises:
+        RadsynthError: n < 1, an unknown sampler, a bad step count, a missing or corrupt
+            checkpoint, or an output folder holding images of another setup.
+    """
+    from accelerate import PartialState
+    from tqdm import tqdm
+
+    from radsynth.training.checkpoint import load_checkpoint
+
+    check_config(cfg)
+    state = PartialState(cpu=cfg.device == "cpu")
+    device = pick_device(cfg.device, state)
+    ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
+    if ck.channels != 1:
+        raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
+    sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
+    identity = identity_of(cfg, ck)
+    out = cfg.out
+    if state.is_main_process:
+        claim_output(out, identity, cfg)
+        for stale in out.glob(".*.tmp"):  # left by a kill -9 mid-write; never a finished image
+            stale.unlink(missing_ok=True)
+    state.wait_for_everyone()
+    if not (out / "sampling.json").is_file():
+        raise RadsynthError(f"{out} was not prepared by the main process")
+
+    # This process's share of the seeds, by index, minus those already finished.
+    seeds = list(range(cfg.seed_start, cfg.seed_start + cfg.n))
+    share = seeds[state.process_index :: state.num_processes]
+    mine = [s for s in share if not is_done(out, s)]
+    on_gpu = device.type == "cuda"
+    autocast = torch.bfloat16 if on_gpu and cfg.bf16 else None
+    net = prepare_network(ck.model, device, cfg)
+    den = VPDenoiser(
+        net, ck.betas, ck.prediction_type, autocast, channels_last=on_gpu and cfg.channels_last
+    )
+    run_facts = {
+        "device": str(device),
+        "precision": "bf16" if autocast else "fp32",
+        "batch": cfg.batch,
+        "processes": state.num_processes,
+    }
+    shape = (ck.channels, ck.image_size_px, ck.image_size_px)
+    bar = tqdm(
+        total=len(mine),
+        unit="img",
+        desc="sample",
+        disable=not (cfg.progress and state.is_main_process),
+    )
+    start = time.perf_counter()
+    for group in batches(mine, cfg.batch):
+        images = to_images(sample_seeds(den, cfg, group, shape, device))
+        for seed, img in zip(group, images, strict=True):
+            write_png(seed_png(out, seed), img, bits=cfg.bits)
+            record = {
+                "image": seed_png(out, seed).name,
+                "seed": seed,
+                **_short(identity),
+                **run_facts,
+            }
+            atomic_write_text(seed_meta(out, seed), json.dumps(record) + "\n")
+        bar.update(len(group))
+    bar.close()
+    seconds = time.perf_counter() - start
+    state.wait_for_everyone()
+
+    done = [s for s in seeds if is_done(out, s)]
+    if state.is_main_process:
+        finish(out, cfg, ck, done)
+    rate = len(mine) / seconds if mine and seconds > 0 else 0.0
+    skipped = len(share) - len(mine)
+    summary = f"{len(done)}/{cfg.n} images in {out} ({cfg.sampler}, {cfg.steps} steps"
+    summary += f", {cfg.weights} weights); this process made {len(mine)} at {rate:.2f} images/s"
+    if skipped:
+        summary += f", {skipped} already there"
+    return StageResult(out=out, summary=summary)
+
+
+def _short(identity: dict[str, Any]) -> dict[str, Any]:
+    keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps",
+            "spacing", "eta", "bits")  # fmt: skip
+    return {k: identity[k] for k in keys}
+
+
+def finish(out: Path, cfg: SampleConfig, ck: Any, done: list[int]) -> None:
+    """Write ``samples.jsonl`` (every finished image in the folder) and the manifest."""
+    from radsynth.training.checkpoint import WEIGHT_FILES
+
+    present = sorted(int(p.stem) for p in (out / "meta").glob("*.json") if p.stem.isdigit())
+    lines = [seed_meta(out, s).read_text().strip() for s in present if is_done(out, s)]
+    atomic_write_text(out / "samples.jsonl", "\n".join(lines) + "\n")
+    write_manifest(
+        out,
+        STAGE,
+        cfg,
+        inputs=[ck.path / "config.json", ck.path / WEIGHT_FILES[cfg.weights]],
+        seeds={"start": cfg.seed_start, "n": cfg.n, "finished_in_range": len(done)},
+        extra={
+            "images_in_folder": len(lines),
+            "sampling": json.loads((out / "sampling.json").read_text()),
+        },
+    )

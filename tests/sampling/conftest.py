@@ -1,0 +1,39 @@
+"""Fixtures for sampling tests: one tiny random checkpoint, and a reference sample of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from radsynth.training.testing import make_tiny_checkpoint
+
+#: One reference setup: stochastic (so per-step noise is exercised), 10 denoiser calls per image.
+REFERENCE = ["--sampler", "ddpm", "--steps", "10", "--no-progress"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run these tiny networks on one thread, restoring the setting afterwards: on the shared
+    2-core test machine two spinning OpenMP threads cost ~30x the CPU time of one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny-preset checkpoint (32 px, 100 timesteps) written by the real save code."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("train"), steps=2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def reference_samples(tiny_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seeds 0..5 sampled in one uninterrupted run with batch 3."""
+    from radsynth.cli import main
+
+    out = tmp_path_factory.mktemp("reference") / "samples"
+    assert main(["sample", str(tiny_ckpt), str(out), "--n", "6", "--batch", "3", *REFERENCE]) == 0
+    return out
