@@ -221,3 +221,21 @@ def test_cli_smoke(cxr_src: Path, tmp_path: Path, capsys: pytest.CaptureFixture)
     assert code == 0
     assert "ingested 24 images" in capsys.readouterr().out
     assert len(read_csv(out / "manifest.csv")) == 24
+
+
+def test_jpeg_and_8bit_tiff_and_voi_lut_dicom(cxr_dir: Path, tmp_path: Path) -> None:
+    data = pytest.importorskip("pydicom.data")
+    src = tmp_path / "src"
+    (src / "deep" / "er").mkdir(parents=True)
+    film = Image.open(sorted((cxr_dir / "train" / "NORMAL").glob("*.png"))[0])
+    film.save(src / "deep" / "a.jpg", quality=90)
+    film.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(src / "deep" / "er" / "b.tiff")
+    shutil.copy(data.get_testdata_file("vlut_04.dcm"), src / "c")  # no extension: sniffed
+    rows = run_ingest(src, tmp_path / "out", size_px=32, val_fraction=0.0)
+    got = {r["source_path"]: (r["format"], r["bit_depth"]) for r in rows}
+    assert got == {
+        "c": ("dicom", "8"),
+        "deep/a.jpg": ("jpeg", "8"),
+        "deep/er/b.tiff": ("tiff", "8"),
+    }
+    assert read_dicom(Path(data.get_testdata_file("vlut_04.dcm"))).voi == "lut"

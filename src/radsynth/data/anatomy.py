@@ -137,10 +137,10 @@ def sample_anatomy(rng: np.random.Generator, defect: str = "none") -> Anatomy:
     elif defect == "elements_swapped":
         aw_x = spine_x(ys) - post_extent - r_aw - 0.02
 
-    condyle = (x0 - rng.uniform(0.1, 0.14), y_c1 - rng.uniform(0.06, 0.09))
-    angle_pt = (x0 - rng.uniform(0.17, 0.23), y_c1 + rng.uniform(0.13, 0.19))
-    chin = (rng.uniform(-0.06, 0.04), angle_pt[1] + rng.uniform(0.06, 0.12))
-    body_pt = ((angle_pt[0] + chin[0]) / 2, (angle_pt[1] + chin[1]) / 2 + 0.01)
+    condyle = (x0 - rng.uniform(0.13, 0.17), y_c1 - rng.uniform(0.07, 0.1))
+    angle_pt = (condyle[0] - rng.uniform(0.02, 0.07), y_c1 + rng.uniform(0.12, 0.17))
+    chin = (angle_pt[0] - rng.uniform(0.38, 0.48), angle_pt[1] + rng.uniform(0.03, 0.09))
+    body_pt = (0.6 * angle_pt[0] + 0.4 * chin[0], 0.6 * angle_pt[1] + 0.4 * chin[1] + 0.012)
     y_hyoid = float(np.interp(angle_pt[1] + 0.08, ys, ys))
     return Anatomy(
         vertebrae=tuple(vertebrae),
@@ -149,9 +149,9 @@ def sample_anatomy(rng: np.random.Generator, defect: str = "none") -> Anatomy:
         airway_r=r_aw,
         neck_front=neck_front,
         mandible=np.array([condyle, angle_pt, body_pt, chin]),
-        mandible_r=rng.uniform(0.022, 0.03),
+        mandible_r=rng.uniform(0.026, 0.034),
         back_x=x0 + rng.uniform(0.36, 0.55),
-        skull=(x0 + rng.uniform(0.12, 0.22), y_c1 - rng.uniform(0.3, 0.35), 0.5, 0.3),
+        skull=(x0 + rng.uniform(0.15, 0.25), y_c1 - rng.uniform(0.3, 0.34), 0.52, 0.3),
         shoulder_y=rng.uniform(0.8, 0.9),
         hyoid=(float(np.interp(y_hyoid, ys, aw_x - r_aw)) - 0.045, y_hyoid),
     )

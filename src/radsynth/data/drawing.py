@@ -97,7 +97,8 @@ def _head_bones(grid: Grid, a: Anatomy, rim: float) -> tuple[np.ndarray, np.ndar
     """Skull vault and base, mastoid, palate and mandible; returns (mu, mandible mask)."""
     cx, cy, rx, ry = a.skull
     shell = ellipse(grid.x - cx, grid.y - cy, rx, ry)
-    mu = 0.9 * grid.cover(shell, soft=2) - 0.6 * grid.cover(shell + 0.05, soft=12)
+    # The vault is a cortical shell (inner and outer tables) around soft brain tissue.
+    mu = 0.95 * grid.cover(shell, soft=2) - 0.8 * grid.cover(shell + 0.045, soft=8)
     c1 = a.vertebrae[0]
     mu += 0.8 * grid.cover(
         ellipse(grid.x - c1.cx - 0.07, grid.y - c1.cy + 0.045, 0.035, 0.05), soft=3
@@ -105,10 +106,12 @@ def _head_bones(grid: Grid, a: Anatomy, rim: float) -> tuple[np.ndarray, np.ndar
     palate_y = a.mandible[0, 1] + 0.02
     mu += _bone(
         grid,
-        capsule(grid.x, grid.y, (c1.cx - 0.17, palate_y), (-0.1, palate_y - 0.02), 0.012, 0.02),
+        capsule(
+            grid.x, grid.y, (c1.cx - 0.19, palate_y), (c1.cx - 0.55, palate_y - 0.02), 0.01, 0.016
+        ),
         rim,
     )
-    d = polyline(grid.x, grid.y, a.mandible, np.array([0.7, 1.0, 1.1, 1.2]) * a.mandible_r)
+    d = polyline(grid.x, grid.y, a.mandible, np.array([0.6, 0.85, 1.0, 1.1]) * a.mandible_r)
     mu += _bone(grid, d, max(rim, 0.35 * a.mandible_r), 0.6 * BONE)
     # Maxilla and teeth: a dense, soft-edged mass in front of the upper airway.
     mx, my = a.mandible[3, 0] + 0.12, a.mandible[0, 1] + 0.1
@@ -126,11 +129,14 @@ def draw_anatomy(a: Anatomy, size_px: int) -> tuple[np.ndarray, Masks]:
     bodies = np.zeros((size_px, size_px), dtype=np.int16)
     posterior = np.zeros((size_px, size_px), dtype=bool)
     for v in a.vertebrae:
-        v_mu, body, post = _vertebra(grid, v, -1.0 if a.swapped else 1.0, ref_h)
-        mu += v_mu
-        posterior |= post
+        # Each vertebra is drawn on the square window that can hold it, for speed.
+        reach = 2.0 * v.half_w + v.spinous_len + 3.0 * ref_h
+        sub, sl = grid.window(v.cx, v.cy, reach)
+        v_mu, body, post = _vertebra(sub, v, -1.0 if a.swapped else 1.0, ref_h)
+        mu[sl] += v_mu
+        posterior[sl] |= post
         if body.any():
-            bodies[body & (bodies == 0)] = bodies.max() + 1
+            bodies[sl][body & (bodies[sl] == 0)] = bodies.max() + 1
     airway_d = vertical_tube(grid.x, grid.y, a.airway, a.airway_r)
     mu += AIR * grid.cover(airway_d, soft=1.5) * np.clip(mu, 0.0, 1.0)
     clav_y = a.shoulder_y + 0.07

@@ -92,7 +92,7 @@ def expose(mu: np.ndarray, rng: np.random.Generator, size_px: int) -> tuple[np.n
     img = fog + (0.97 - fog) * np.clip(film, 0.0, 1.0) ** gamma
     heel = rng.uniform(-0.08, 0.08)  # anode heel effect: a gentle gradient along the tube axis
     img *= 1.0 + heel * (np.linspace(-0.5, 0.5, size_px, dtype=np.float32)[:, None])
-    blur_px = rng.uniform(0.35, 0.8) * scale
+    blur_px = rng.uniform(0.35, 0.75) * scale**0.75  # screen blur grows slower than size
     img = ndimage.gaussian_filter(img, blur_px, mode="nearest")
     noise_std = rng.uniform(0.006, 0.02)
     grain = rng.standard_normal(img.shape).astype(np.float32)

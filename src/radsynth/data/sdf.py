@@ -27,6 +27,14 @@ class Grid:
         y, x = np.meshgrid(c, c, indexing="ij")
         return Grid(x=x, y=y, pixel=1.0 / size_px)
 
+    def window(self, cx: float, cy: float, radius: float) -> tuple[Grid, tuple[slice, slice]]:
+        """The sub-grid within ``radius`` (a square) of (cx, cy), and its (row, col) slices."""
+        size = self.x.shape[0]
+        lo = lambda c: int(np.clip(np.floor((c - radius) / self.pixel), 0, size))  # noqa: E731
+        hi = lambda c: int(np.clip(np.ceil((c + radius) / self.pixel), 0, size))  # noqa: E731
+        sl = (slice(lo(cy), hi(cy)), slice(lo(cx), hi(cx)))
+        return Grid(x=self.x[sl], y=self.y[sl], pixel=self.pixel), sl
+
     def local(self, cx: float, cy: float, angle: float) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates in a frame centred at (cx, cy) whose first axis is rotated by ``angle``
         radians from +x (toward +y)."""
