@@ -134,6 +134,14 @@ def test_bad_input_is_one_line_error(tmp_path: Path, capsys, mutate, message: st
     assert not (out / "stats.json").exists()
 
 
+def test_bad_settings_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    csv = write_export(tmp_path / "e.csv", quartet_rows())
+    assert main(["stats", str(csv), "--equivalence-margin", "0"]) == 2
+    assert "equivalence_margin must be > 0" in capsys.readouterr().err
+    assert main(["stats", str(tmp_path / "missing.csv")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
 def test_existing_output_is_not_overwritten(tmp_path: Path, capsys) -> None:
     csv = write_export(tmp_path / "export.csv", quartet_rows())
     _run(csv, tmp_path / "o")

@@ -35,6 +35,10 @@ class ReportConfig:
     n_pairs: int = arg(8, help="memorisation-audit pairs shown (most similar first)")
     overwrite: bool = arg(False, help="replace an existing report file")
 
+    def __post_init__(self) -> None:
+        if self.samples_per_group < 1 or self.n_pairs < 0:
+            raise ValueError("samples_per_group must be >= 1 and n_pairs >= 0")
+
 
 def _numeric(cell: object) -> bool:
     """Whether a table cell reads as a number (right-aligned) rather than text."""

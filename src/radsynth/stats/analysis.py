@@ -17,7 +17,6 @@ from typing import Any, Literal
 import numpy as np
 
 from radsynth.config import arg
-from radsynth.errors import RadsynthError
 from radsynth.stage import (
     StageResult,
     atomic_write_text,
@@ -61,6 +60,14 @@ class StatsConfig:
     scale_min: int = arg(1, help="lowest realism rating")
     scale_max: int = arg(4, help="highest realism rating")
 
+    def __post_init__(self) -> None:
+        if self.n_boot < 10:
+            raise ValueError("n_boot must be at least 10")
+        if not 0 < self.conf_level < 1 or not 0 < self.alpha < 0.5:
+            raise ValueError("conf_level must lie in (0, 1) and alpha in (0, 0.5)")
+        if self.equivalence_margin <= 0 or self.scale_min >= self.scale_max:
+            raise ValueError("equivalence_margin must be > 0 and scale_min < scale_max")
+
 
 def identification(study: Study, cfg: StatsConfig) -> dict[str, Any]:
     """Pooled and per-rater accuracy, binomial test against chance, two-way bootstrap."""
@@ -79,10 +86,10 @@ def identification(study: Study, cfg: StatsConfig) -> dict[str, Any]:
         "pooled": record_dict(accuracy(correct, n, cfg.conf_level)),
         "binomial_test": record_dict(
             binom_test(correct, n, study.chance, "two-sided", cfg.conf_level)
-        ),  # fmt: skip
+        ),
         "bootstrap": record_dict(
             two_way_bootstrap(study.correct, cfg.n_boot, cfg.seed, cfg.conf_level)
-        ),  # fmt: skip
+        ),
         "per_rater": per_rater,
         "choices": picks,
     }
@@ -132,8 +139,9 @@ def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
         t = tost_paired([float(v) for v in ref_mean], [float(v) for v in grp_mean],
                         cfg.equivalence_margin, cfg.alpha)  # fmt: skip
         tost.append({"group": g, "reference": ref, **record_dict(t)})
-    for row, p in zip(tests, holm([row["p_value"] if row["p_value"] is not None
-                                   else float("nan") for row in tests]), strict=True):  # fmt: skip
+    # Holm over the groups tested, explicitly (not statsmodels' Holm-Sidak default).
+    raw = [float("nan") if row["p_value"] is None else row["p_value"] for row in tests]
+    for row, p in zip(tests, holm(raw), strict=True):
         row["p_holm"] = None if np.isnan(p) else p
     return {
         "scale": [cfg.scale_min, cfg.scale_max],
@@ -170,8 +178,6 @@ def _figures(study: Study, result: dict[str, Any], out: Path, cfg: StatsConfig) 
 
 def stats(cfg: StatsConfig) -> StageResult:
     """Analyse a reader-study export and write ``OUT/stats.json`` plus PNG figures."""
-    if cfg.scale_min >= cfg.scale_max:
-        raise RadsynthError("scale_min must be below scale_max")
     rows = read_responses(cfg.responses, (cfg.scale_min, cfg.scale_max))
     study = build_study(rows, cfg.rater_kind, cfg.reference_group)
     out = cfg.out or cfg.responses.resolve().parent.parent / "stats"
