@@ -127,7 +127,7 @@ def _check(cfg: IngestConfig) -> None:
 
 
 def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
-    """Read one file; return (final image, partial row fields) or raise the rejection."""
+    """Read one file; return (final image, partial row fields) or raise the rejection reason."""
     pixels, bits, fmt, mono1 = read_any(path)
     h, w = pixels.shape
     if min(h, w) < MIN_SIDE_PX:
@@ -137,7 +137,6 @@ def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
     digest = pixel_hash(pixels)
     if digest in seen:
         raise RadsynthError(f"duplicate of {seen[digest]}")
-    seen[digest] = rel
     # Polarity is decided on the resampled content, before padding adds black borders.
     scaled = scale_to_fit(pixels, cfg.size_px, cfg.resize)
     polarity = detect_polarity(scaled)
@@ -197,6 +196,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
             rejected.append([rel, f"{type(exc).__name__}: {exc}".splitlines()[0]])
             continue
         write_png(staging / f"{len(kept):06d}.png", image, cfg.bits)
+        seen[fields["pixel_sha256"]] = rel  # only a kept image makes later copies duplicates
         kept.append({**fields, "group": extract_group(regex, rel)})
     if not kept:
         _undo(cfg.out, created)
