@@ -1,0 +1,205 @@
+"""``radsynth sampler-sweep``: FID of each sampler and step count against the real images.
+
+Every row samples the same seeds from the same checkpoint, so rows differ only in the sampler.
+The reference row is DDPM ancestral sampling through every training timestep (Ho et al. 2020;
+1000 steps for the study's schedule), the sampler the study used; each row's FID is also given
+as a ratio to it, so a fast solver can be chosen on evidence (the target: within 5%).
+
+Output folder::
+
+    OUT/samples/ddpm-1000/ ...   one `radsynth sample` folder per row (resumable)
+    OUT/sweep.csv                one row per (sampler, steps), see COLUMNS
+    OUT/fid_vs_steps.png         FID against denoiser calls per image, one line per sampler
+    OUT/cache/                   the real set's features, computed once
+    OUT/config.json, OUT/manifest.json
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from radsynth.config import arg
+from radsynth.errors import RadsynthError
+from radsynth.sampling.sample import SampleConfig, resolved_spacing, sample
+from radsynth.sampling.samplers import function_evaluations, get_sampler
+from radsynth.stage import StageResult, atomic_path, prepare_output_dir, write_manifest
+
+STAGE = "sampler-sweep"
+COLUMNS = (
+    "sampler", "steps", "spacing", "function_evaluations", "reference", "n_real", "n_fake",
+    "fid", "kid_mean", "kid_std", "precision", "recall", "fid_ratio_to_reference",
+    "sample_seconds",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SamplerSweepConfig:
+    """FID of each sampler and step count against real images; full DDPM is the reference."""
+
+    ckpt: Path = arg(
+        help="checkpoint folder, or a training run folder (its latest)", positional=True
+    )
+    real: Path = arg(
+        help="folder of real images (PNG/JPEG/TIFF, searched recursively)", positional=True
+    )
+    out: Path = arg(
+        help="output folder for sweep.csv, fid_vs_steps.png and samples/", positional=True
+    )
+    samplers: tuple[str, ...] = arg(("ddim", "dpmpp", "heun"), help="samplers to compare")
+    steps: tuple[int, ...] = arg((10, 20, 25, 50), help="step counts to try with each sampler")
+    reference_steps: int = arg(
+        0, help="steps of the DDPM ancestral reference row; 0 = every training timestep (1000)"
+    )
+    n: int = arg(1000, help="images per row, seeds seed_start .. seed_start + n - 1")
+    seed_start: int = arg(0, help="first seed (the same seeds in every row)")
+    batch: int = arg(16, help="images per denoiser call, per device")
+    weights: str = arg("ema", help="ema or online weights", choices=("ema", "online"))
+    feature: str = arg("inception", help="FID feature space", choices=("inception", "pixels"))
+    metrics_batch: int = arg(50, help="images per feature-network batch")
+    device: str = arg("auto", help="auto: the GPU if there is one, else cpu")
+    bf16: bool = arg(True, help="bfloat16 autocast on GPU")
+    channels_last: bool = arg(True, help="channels-last memory format on GPU")
+    compile: bool = arg(False, help="torch.compile the network on GPU")
+    progress: bool = arg(True, help="show progress bars")
+
+
+def rows_to_run(cfg: SamplerSweepConfig, num_train_timesteps: int) -> list[tuple[str, int, bool]]:
+    """(sampler, steps, is_reference) for every row, the reference first."""
+    for name in cfg.samplers:
+        get_sampler(name)
+    ref_steps = cfg.reference_steps or num_train_timesteps
+    rows = [("ddpm", ref_steps, True)]
+    rows += [
+        (s, k, False) for s in cfg.samplers for k in cfg.steps if (s, k) != ("ddpm", ref_steps)
+    ]
+    return rows
+
+
+def check(cfg: SamplerSweepConfig) -> None:
+    if cfg.n < 2:
+        raise RadsynthError(f"--n must be at least 2 for FID, got {cfg.n}")
+    if not cfg.samplers or not cfg.steps:
+        raise RadsynthError("give at least one sampler and one step count")
+    if any(k < 1 for k in cfg.steps) or cfg.reference_steps < 0:
+        raise RadsynthError("step counts must be positive")
+    if not cfg.real.is_dir():
+        raise RadsynthError(f"real image folder not found: {cfg.real}")
+    for name in cfg.samplers:
+        get_sampler(name)
+
+
+def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
+    """Sample ``n`` images per (sampler, steps) row and write their FID against ``real``.
+
+    Resumable: rerunning the same config reuses finished samples and cached real features.
+    """
+    import torch
+
+    from radsynth.metrics.compare import compute_metrics
+    from radsynth.training.checkpoint import read_checkpoint_config, resolve_checkpoint
+
+    check(cfg)
+    meta = read_checkpoint_config(resolve_checkpoint(cfg.ckpt))
+    rows = rows_to_run(cfg, int(meta["diffusion"]["num_train_timesteps"]))
+    prepare_output_dir(cfg.out, STAGE, cfg, resume=True)
+    metrics_device = "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
+    extractors: dict[str, Any] = {}  # one feature network for every row
+    results = []
+    for name, steps, is_reference in rows:
+        scfg = row_config(cfg, name, steps)
+        start = time.perf_counter()
+        sample(scfg)
+        seconds = time.perf_counter() - start
+        m = compute_metrics(
+            cfg.real, scfg.out, feature=cfg.feature, cache_dir=cfg.out / "cache",
+            batch_size=cfg.metrics_batch, device=metrics_device, extractors=extractors,
+        )  # fmt: skip
+        results.append(
+            {
+                "sampler": name, "steps": steps, "spacing": resolved_spacing(scfg),
+                "function_evaluations": function_evaluations(name, steps),
+                "reference": is_reference, "sample_seconds": round(seconds, 3),
+                **{k: m.get(k) for k in COLUMNS if k in m},
+            }
+        )  # fmt: skip
+    ref_fid = results[0]["fid"]
+    for row in results:
+        row["fid_ratio_to_reference"] = row["fid"] / ref_fid if ref_fid else None
+    write_csv(cfg.out / "sweep.csv", results)
+    plot(cfg.out / "fid_vs_steps.png", results, cfg)
+    write_manifest(
+        cfg.out, STAGE, cfg, inputs=[], seeds={"start": cfg.seed_start, "n": cfg.n},
+        extra={"checkpoint": str(resolve_checkpoint(cfg.ckpt)), "rows": len(results)},
+    )  # fmt: skip
+    return StageResult(out=cfg.out, summary=summarise(results))
+
+
+def row_config(cfg: SamplerSweepConfig, name: str, steps: int) -> SampleConfig:
+    """The `radsynth sample` config of one row; its images go to OUT/samples/NAME-STEPS."""
+    base = SampleConfig(ckpt=cfg.ckpt, out=cfg.out / "samples" / f"{name}-{steps:04d}")
+    return replace(
+        base, n=cfg.n, sampler=name, steps=steps, batch=cfg.batch, seed_start=cfg.seed_start,
+        weights=cfg.weights, device=cfg.device, bf16=cfg.bf16, channels_last=cfg.channels_last,
+        compile=cfg.compile, progress=cfg.progress,
+    )  # fmt: skip
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+
+
+def _fmt(v: Any) -> Any:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else v
+
+
+def plot(path: Path, rows: list[dict[str, Any]], cfg: SamplerSweepConfig) -> None:
+    """FID against denoiser calls per image, one line per sampler; the reference as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ref = rows[0]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for name in dict.fromkeys(r["sampler"] for r in rows[1:]):
+        mine = sorted((r for r in rows[1:] if r["sampler"] == name), key=lambda r: r["steps"])
+        xs = [r["function_evaluations"] for r in mine]
+        ax.plot(xs, [r["fid"] for r in mine], marker="o", label=name)
+    label = f"ddpm, {ref['steps']} steps (reference)"
+    ax.axhline(ref["fid"], color="black", linestyle="--", linewidth=1, label=label)
+    ax.axhline(1.05 * ref["fid"], color="grey", linestyle=":", linewidth=1, label="reference +5%")
+    ax.set_xscale("log")
+    ax.set_xlabel("denoiser calls per image")
+    ax.set_ylabel(f"FID ({cfg.feature} features, N = {cfg.n})")
+    ax.set_title("Sample quality against sampling cost")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def summarise(rows: list[dict[str, Any]]) -> str:
+    """One line: the reference FID and the cheapest row within 5% of it."""
+    ref = rows[0]
+    close = [r for r in rows[1:] if r["fid"] <= 1.05 * ref["fid"]]
+    text = f"{len(rows)} rows; reference ddpm-{ref['steps']} FID {ref['fid']:.3g}"
+    if close:
+        best = min(close, key=lambda r: r["function_evaluations"])
+        text += (
+            f"; cheapest within 5%: {best['sampler']}-{best['steps']} "
+            f"(FID {best['fid']:.3g}, {best['function_evaluations']} calls)"
+        )
+    else:
+        text += "; no row within 5% of it"
+    return text
