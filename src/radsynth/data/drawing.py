@@ -103,6 +103,10 @@ def _head_bones(grid: Grid, a: Anatomy, rim: float) -> tuple[np.ndarray, np.ndar
     mu += 0.8 * grid.cover(
         ellipse(grid.x - c1.cx - 0.07, grid.y - c1.cy + 0.045, 0.035, 0.05), soft=3
     )
+    # Clivus: the skull base slopes up and forward from the basion above the dens.
+    basion = (c1.cx - 0.01, c1.cy - 0.075)
+    clivus = capsule(grid.x, grid.y, basion, (c1.cx - 0.13, c1.cy - 0.24), 0.014, 0.026)
+    mu += _bone(grid, clivus, rim, 0.8 * BONE)
     palate_y = a.mandible[0, 1] + 0.02
     mu += _bone(
         grid,
