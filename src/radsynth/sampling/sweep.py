@@ -165,6 +165,7 @@ def _fmt(v: Any) -> Any:
 def plot(path: Path, rows: list[dict[str, Any]], cfg: SamplerSweepConfig) -> None:
     """FID against denoiser calls per image, one line per sampler; the reference as a line."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -179,6 +180,9 @@ def plot(path: Path, rows: list[dict[str, Any]], cfg: SamplerSweepConfig) -> Non
     ax.axhline(ref["fid"], color="black", linestyle="--", linewidth=1, label=label)
     ax.axhline(1.05 * ref["fid"], color="grey", linestyle=":", linewidth=1, label="reference +5%")
     ax.set_xscale("log")
+    calls = sorted({r["function_evaluations"] for r in rows[1:]})
+    ax.set_xticks(calls, [str(c) for c in calls])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("denoiser calls per image")
     ax.set_ylabel(f"FID ({cfg.feature} features, N = {cfg.n})")
     ax.set_title("Sample quality against sampling cost")

@@ -1,0 +1,192 @@
+"""``radsynth bench sample``: sampling throughput (images/s) and model FLOPs utilization (MFU).
+
+MFU (Chowdhery et al. 2022, PaLM, appendix B) = achieved model FLOP/s / the device's peak FLOP/s.
+The model FLOPs of one image are those of one denoiser forward pass on one image, counted by
+``torch.utils.flop_counter.FlopCounterMode``, times the sampler's denoiser calls per image; the
+samplers' own elementwise updates are timed but not counted. Peaks come from
+:func:`radsynth.training.bench.peak_flops` (datasheet bf16 peaks for GPUs, an estimate on CPU),
+so training and sampling MFU are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from radsynth.config import arg, build_config
+from radsynth.errors import RadsynthError
+from radsynth.sampling.denoiser import VPDenoiser
+from radsynth.sampling.samplers import (
+    DEFAULT_SPACING,
+    SAMPLERS,
+    SeededNoise,
+    function_evaluations,
+    get_sampler,
+    sampling_sigmas,
+    start_noise,
+)
+from radsynth.stage import StageResult, atomic_write_text
+
+
+@dataclass(frozen=True)
+class BenchSampleConfig:
+    """Measure sampling images/s and MFU for a checkpoint or a preset's random network."""
+
+    ckpt: Path | None = arg(None, help="checkpoint to measure; none: a random net of --preset")
+    preset: Literal["tiny", "demo", "paper"] = arg("tiny", help="TrainConfig preset (no --ckpt)")
+    sampler: str = arg("dpmpp", help="sampler to time", choices=tuple(SAMPLERS))
+    steps: int = arg(20, help="sampler steps; 0 = every training timestep (the DDPM reference)")
+    batch: int = arg(8, help="images per denoiser call")
+    n: int = arg(0, help="images to time (0 = one batch); rounded up to whole batches")
+    warmup_batches: int = arg(1, help="untimed batches first (compilation, allocator, caches)")
+    bf16: Literal["auto", "on", "off"] = arg("auto", help="bf16 autocast; auto: on for GPU")
+    channels_last: Literal["auto", "on", "off"] = arg("auto", help="auto: on for GPU")
+    compile: Literal["auto", "on", "off"] = arg("auto", help="torch.compile; auto: on for GPU")
+    cpu: bool = arg(False, help="measure on the CPU even where a GPU exists")
+    cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
+    seed: int = arg(0, help="seed of the random network and the first image")
+    out: Path | None = arg(None, help="optional JSON file for the measured figures")
+
+    # The preset names the TrainConfig preset measured; it sets no bench fields itself.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "demo": {}, "paper": {}}
+
+
+@dataclass(frozen=True)
+class Network:
+    """What the benchmark samples from."""
+
+    model: torch.nn.Module
+    betas: torch.Tensor  # (T,) float64
+    prediction_type: str
+    image_size_px: int
+    source: str  # checkpoint path or "random <preset>"
+
+
+def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
+    """The checkpoint's EMA network, or a randomly initialised network of ``cfg.preset``."""
+    if cfg.ckpt is not None:
+        from radsynth.training.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(cfg.ckpt, weights="ema", device=device)
+        return Network(ck.model, ck.betas, ck.prediction_type, ck.image_size_px, str(ck.path))
+    from radsynth.models.unet import build_unet
+    from radsynth.training.config import TrainConfig, diffusion_config, model_config
+
+    tcfg = build_config(TrainConfig, {"data": ".", "out": ".", "preset": cfg.preset})
+    torch.manual_seed(cfg.seed)
+    model = build_unet(model_config(tcfg)).to(device).eval()
+    diffusion = diffusion_config(tcfg)
+    return Network(
+        model, diffusion.betas(), diffusion.prediction_type, tcfg.image_size_px,
+        f"random {cfg.preset}",
+    )  # fmt: skip
+
+
+def forward_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
+    """FLOPs of one denoiser forward pass on ``image`` (1, C, H, W).
+
+    torch's counter has no entry for the CPU flash-attention kernel, so it is added with torch's
+    own SDPA formula."""
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_sdpa(q, k, v, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(q, k, v)
+
+    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa}
+    t = torch.full((1,), 500.0, device=image.device)
+    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
+        model(image, t)
+    return counter.get_total_flops()
+
+
+def _auto(value: str, on_gpu: bool) -> bool:
+    return on_gpu if value == "auto" else value == "on"
+
+
+def bench_sample(cfg: BenchSampleConfig) -> StageResult:
+    """Time sampling whole batches with ``cfg.sampler``; print and return images/s and MFU."""
+    from radsynth.training.train import cpu_threads
+
+    get_sampler(cfg.sampler)
+    if cfg.batch < 1 or cfg.n < 0 or cfg.steps < 0 or cfg.warmup_batches < 0:
+        raise RadsynthError("batch must be positive; n, steps and warmup_batches not negative")
+    with cpu_threads(cfg.cpu_threads):
+        return _bench(cfg)
+
+
+def _bench(cfg: BenchSampleConfig) -> StageResult:
+    from radsynth.training.bench import peak_flops
+
+    on_gpu = torch.cuda.is_available() and not cfg.cpu
+    device = torch.device("cuda" if on_gpu else "cpu")
+    net = load_network(cfg, device)
+    bf16, channels_last = _auto(cfg.bf16, on_gpu), _auto(cfg.channels_last, on_gpu)
+    compiled = _auto(cfg.compile, on_gpu)
+    if channels_last:
+        net.model.to(memory_format=torch.channels_last)
+    size = net.image_size_px
+    flops_forward = forward_flops(net.model, torch.randn(1, 1, size, size, device=device))
+    model = torch.compile(net.model) if compiled else net.model
+    den = VPDenoiser(model, net.betas, net.prediction_type, torch.bfloat16 if bf16 else None,
+                     channels_last=channels_last)  # fmt: skip
+    steps = cfg.steps or len(net.betas)
+    sigmas = sampling_sigmas(den.train_sigmas, steps, DEFAULT_SPACING[cfg.sampler])
+    sampler = get_sampler(cfg.sampler)
+    n_batches = max(1, -(-cfg.n // cfg.batch))
+
+    def one_batch(first_seed: int, schedule: torch.Tensor) -> None:
+        noise = SeededNoise(range(first_seed, first_seed + cfg.batch))
+        x = start_noise(noise, (1, size, size), float(schedule[0])).to(device)
+        sampler(den, x, schedule, noise).cpu()  # .cpu() waits for the GPU
+
+    for i in range(cfg.warmup_batches):  # same shapes as the timed batches, fewer steps
+        one_batch(cfg.seed + 10**6 + i * cfg.batch, sigmas[-3:] if len(sigmas) > 3 else sigmas)
+    start = time.perf_counter()
+    for i in range(n_batches):
+        one_batch(cfg.seed + i * cfg.batch, sigmas)
+    seconds = time.perf_counter() - start
+    images = n_batches * cfg.batch
+    nfe = function_evaluations(cfg.sampler, steps)
+    images_per_s = images / seconds
+    achieved = images_per_s * flops_forward * nfe
+    peak, peak_note = peak_flops(device)
+    mfu = achieved / peak if peak else None
+    figures = {
+        "network": net.source, "device": _device_name(device), "threads": torch.get_num_threads(),
+        "image_size_px": size, "sampler": cfg.sampler, "steps": steps,
+        "function_evaluations": nfe, "batch": cfg.batch, "images": images,
+        "precision": "bf16" if bf16 else "fp32", "channels_last": channels_last,
+        "compile": compiled, "forward_flops_per_image": flops_forward,
+        "images_per_s": images_per_s, "seconds": seconds,
+        "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
+        "peak_source": peak_note, "mfu": mfu,
+    }  # fmt: skip
+    print(json.dumps(figures, indent=2))
+    if cfg.out is not None:
+        atomic_write_text(cfg.out, json.dumps(figures, indent=2) + "\n")
+    mfu_text = f"{100 * mfu:.2f}%" if mfu is not None else "unknown"
+    summary = (
+        f"{net.source}: {images_per_s:.3g} images/s with {cfg.sampler} x {steps} steps "
+        f"({nfe} calls) on {figures['device']} (batch {cfg.batch}, {figures['precision']}), "
+        f"{achieved / 1e12:.4f} TFLOP/s, MFU {mfu_text} of {peak_note}"
+    )
+    return StageResult(out=cfg.out or Path("."), summary=summary)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import os
+    import platform
+
+    name = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        models = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        name = models[0].split(":", 1)[1].strip() if models else name
+    return f"CPU {name} x{len(os.sched_getaffinity(0))}"
