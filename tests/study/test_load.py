@@ -16,7 +16,7 @@ from radsynth.study import db as t
 from radsynth.study.export import ExportConfig, export_responses
 
 N_RATERS = 50
-N_ITEMS = 4
+N_ITEMS = 3
 
 
 def _rater_run(url: str, token: str, index: int, barrier: threading.Barrier) -> dict:
@@ -30,10 +30,9 @@ def _rater_run(url: str, token: str, index: int, barrier: threading.Barrier) -> 
             if seq == 2:
                 # The same submission twice at once: the compare-and-set lets exactly one in.
                 with ThreadPoolExecutor(2) as pool:
-                    codes = sorted(
-                        pool.map(lambda _: c.post(f"/api/r/{token}/item/2", json=body).status_code,
-                                 range(2))
-                    )  # fmt: skip
+                    posts = [pool.submit(c.post, f"/api/r/{token}/item/2", json=body)
+                             for _ in range(2)]  # fmt: skip
+                    codes = sorted(f.result().status_code for f in posts)
                 stats["duplicate_status"] = codes
                 stats["accepted"][seq] = body
                 continue

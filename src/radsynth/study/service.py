@@ -95,9 +95,14 @@ def next_seq(session: Session, rater_id: int) -> int | None:
 
 
 def _assignment(session: Session, rater_id: int, seq: int) -> Assignment:
+    """A rater's screen ``seq``; screens past the first unanswered one cannot be opened, so
+    items are seen in the rater's stored order and none is skipped."""
     a = session.get(Assignment, (rater_id, seq))
     if a is None:
         raise StudyError(404, f"there is no item {seq} in this study")
+    first_open = next_seq(session, rater_id)
+    if first_open is not None and seq > first_open:
+        raise StudyError(409, f"answer item {first_open} first; items are shown in order")
     return a
 
 
