@@ -139,3 +139,30 @@ def test_blinding_nothing_in_pages_urls_headers_or_bytes(study_factory, serve) -
     # Another rater's image URL path (with a forged token) serves nothing.
     image_id = next(iter(headers))
     assert c.get(f"/r/{'y' * 43}/img/{image_id}").status_code == 404
+
+
+def test_simulated_raters_are_labelled_and_kept_apart(study_factory, serve) -> None:
+    from radsynth.study.simulate import SimulateConfig, simulate_raters
+
+    study = study_factory()
+    simulate_raters(SimulateConfig(study=study.out, db=study.db, raters=2, seed=1))
+    srv = serve(study)
+    c = httpx.Client(base_url=srv.url)
+    item = c.get(f"/api/r/{study.tokens[0]}/item/1").json()
+    assert c.post(f"/api/r/{study.tokens[0]}/item/1", json=answer_body(item)).is_success
+    html = c.get(f"/admin/{study.admin}").text
+    assert re.search(r"sim-01</td>\s*<td><span class=\"tag sim\">simulated", html)
+    assert re.search(r"rater-01</td>\s*<td>human", html)
+    rows = list(csv_rows(c.get(f"/admin/{study.admin}/export.csv").text))
+    kinds = {(r["rater"], r["rater_kind"]) for r in rows}
+    assert kinds == {("rater-01", "human"), ("sim-01", "simulated"), ("sim-02", "simulated")}
+    # Simulated raters answered their own assignments only: the human still has 3 to go.
+    assert c.get(f"/api/r/{study.tokens[0]}/next").json() == {"seq": 2, "answered": 1, "total": 4}
+    assert c.get(f"/api/r/{study.tokens[1]}/next").json()["answered"] == 0
+
+
+def csv_rows(text: str) -> list[dict]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))

@@ -54,6 +54,11 @@ def test_create_writes_study_and_is_deterministic(tmp_path, cxr_dir, synthetic_d
     assert all(len(r["url"].rsplit("/", 1)[1]) >= 40 for r in links)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["items"] == 6 and manifest["groups"] == ["real", "ckA", "ckB", "ckC"]
+    # Latin square: 4 main quartets of 4 groups, so each group once at each position.
+    items, _ = _layout(out)
+    main_items = {1, 2, 3, 4}
+    seen = {(pos, src[0]) for item_id, pos, src in items if item_id in main_items}
+    assert len(seen) == 16
     # Same seed: same images, positions and orders; tokens and image ids are fresh secrets.
     assert _layout(tmp_path / "a") == _layout(tmp_path / "b")
     assert (out / "links.csv").read_text() != (tmp_path / "b" / "links.csv").read_text()
