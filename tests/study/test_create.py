@@ -42,7 +42,7 @@ def _layout(out: Path) -> list:
 
 
 def test_create_writes_study_and_is_deterministic(tmp_path, cxr_dir, synthetic_dirs) -> None:
-    extra = ("--attention-checks", "1", "--repeats", "1", "--questions", "finding", "cue")
+    extra = ("--attention-checks", "1", "--repeats", "1", "--questions", "finding,cue")
     assert _create(tmp_path / "a", cxr_dir, synthetic_dirs, *extra) == 0
     assert _create(tmp_path / "b", cxr_dir, synthetic_dirs, *extra) == 0
     out = tmp_path / "a"
@@ -61,6 +61,10 @@ def test_create_writes_study_and_is_deterministic(tmp_path, cxr_dir, synthetic_d
     assert len(seen) == 16
     # Same seed: same images, positions and orders; tokens and image ids are fresh secrets.
     assert _layout(tmp_path / "a") == _layout(tmp_path / "b")
+    engine = t.make_engine(f"sqlite:///{out / 'study.db'}")
+    with Session(engine) as s:
+        assert s.get(t.Meta, "questions").value == "finding,cue"
+    engine.dispose()
     assert (out / "links.csv").read_text() != (tmp_path / "b" / "links.csv").read_text()
     assert _create(tmp_path / "c", cxr_dir, synthetic_dirs, "--seed", "12") == 0
     assert _layout(tmp_path / "c") != _layout(tmp_path / "b")

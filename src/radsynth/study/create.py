@@ -92,9 +92,14 @@ def _check(cfg: CreateStudyConfig) -> None:
         raise RadsynthError("--attention-checks, --repeats and --size-px cannot be negative")
     if cfg.repeats > cfg.items:
         raise RadsynthError(f"--repeats {cfg.repeats} is more than --items {cfg.items}")
-    unknown = set(cfg.questions) - {"finding", "cue"}
+    unknown = set(_questions(cfg)) - {"finding", "cue"}
     if unknown:
         raise RadsynthError(f"unknown question(s) {', '.join(sorted(unknown))}; use finding,cue")
+
+
+def _questions(cfg: CreateStudyConfig) -> tuple[str, ...]:
+    """``--questions finding,cue`` and ``--questions finding cue`` alike."""
+    return tuple(q for part in cfg.questions for q in part.split(",") if q)
 
 
 def _choose(folder: Path, n: int, name: str, rng: np.random.Generator) -> list[Path]:
@@ -150,7 +155,7 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     admin_token = secrets.token_urlsafe(32)
     tokens = [secrets.token_urlsafe(32) for _ in range(cfg.raters)]
     meta = {
-        "design": cfg.design, "questions": ",".join(cfg.questions), "finding": cfg.finding,
+        "design": cfg.design, "questions": ",".join(_questions(cfg)), "finding": cfg.finding,
         "size_px": str(size_px), "seed": str(cfg.seed), "groups": json.dumps(groups),
         "admin_token_sha256": tables.token_hash(admin_token),
     }  # fmt: skip
