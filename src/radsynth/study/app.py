@@ -79,11 +79,13 @@ def create_app(db_url: str, *, engine: Engine | None = None) -> FastAPI:
     async def study_error(request: Request, exc: svc.StudyError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": exc.message}, status_code=exc.status)
-        return page(request, "error.html", exc.status, message=exc.message)
+        parts = request.url.path.split("/")
+        back = f"/r/{parts[2]}" if exc.status in (400, 409) and parts[1:2] == ["r"] else ""
+        return page(request, "error.html", exc.status, message=exc.message, back=back)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
-        return page(request, "error.html", message="Open the invitation link you were sent.")
+        return page(request, "error.html", message="open the invitation link you were sent")
 
     # Rater pages.
     @app.get("/r/{token}")
