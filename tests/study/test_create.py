@@ -114,6 +114,7 @@ def test_simulate_and_export_cli(tmp_path, cxr_dir, synthetic_dirs) -> None:
     assert len(rows) == 2 * 4 and {r["rater_kind"] for r in rows} == {"simulated"}
     assert {r["answer"] for r in rows} <= {"real", "fake", "unsure"}
     assert all(1 <= int(r["rating"]) <= 4 for r in rows)
+    assert all(0.5 < float(r["seconds"]) < 100 for r in rows)
 
     def answers(name: str) -> list:
         engine = t.make_engine(f"sqlite:///{tmp_path / name / 'study.db'}")

@@ -7,6 +7,7 @@ protection and the append-only history are the same for both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -194,8 +195,13 @@ def validate(sub: Submission, image_ids: list[str], meta: dict[str, str]) -> Non
         raise StudyError(400, f"a cue may hold at most {MAX_CUE_CHARS} characters")
 
 
-def submit(session: Session, rater: Rater, seq: int, sub: Submission) -> int:
+def submit(
+    session: Session, rater: Rater, seq: int, sub: Submission, *, seconds: float | None = None
+) -> int:
     """Store one answer, append-only. The caller commits the session.
+
+    ``seconds`` (simulated raters only) sets the time spent on the item; otherwise it is the
+    server time between the screen's first opening and this submission.
 
     The assignment's version is bumped with a compare-and-set ``UPDATE ... WHERE version = v``,
     so of two identical (replayed or concurrent) submissions exactly one is stored.
@@ -210,6 +216,8 @@ def submit(session: Session, rater: Rater, seq: int, sub: Submission) -> int:
     validate(sub, item_image_ids(session, a.item_id), study_meta(session))
     now = utcnow()
     opened = a.opened_at or now
+    if seconds is not None:
+        opened = now - timedelta(seconds=seconds)
     result = session.execute(
         update(Assignment)
         .where(

@@ -9,6 +9,7 @@ Observer model (a deliberately simple signal-detection stand-in, cf. Green & Swe
   others uniformly at random;
 - single: a real image is called "real" with probability ``p_pick_real``, a synthetic one with
   probability ``1 - p_pick_real``; a fraction ``p_unsure`` of answers is "unsure";
+- time per item: log-normal with median ``seconds_median`` and log-sd 0.5;
 - ratings: ``round(mean + noise)`` clipped to 1..4, with mean ``rating_real`` for real images,
   ``rating_synthetic`` for synthetic ones, 1 for attention-check noise, and
   ``noise ~ N(0, rating_sd^2)``.
@@ -45,6 +46,7 @@ class SimulateConfig:
     rating_real: float = arg(3.0, help="mean realism rating of real images (1-4)")
     rating_synthetic: float = arg(2.6, help="mean realism rating of synthetic images (1-4)")
     rating_sd: float = arg(0.8, help="standard deviation of the rating noise")
+    seconds_median: float = arg(8.0, help="median time per item in seconds (log-normal, sd 0.5)")
     db: str | None = arg(None, help="database URL; default the one the study was created with")
 
 
@@ -79,6 +81,8 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
     """Add ``cfg.raters`` simulated raters and answer every item for each (see module doc)."""
     if cfg.raters < 1 or not 0 <= cfg.p_pick_real <= 1 or not 0 <= cfg.p_unsure <= 1:
         raise RadsynthError("--raters must be >= 1 and probabilities within 0..1")
+    if cfg.seconds_median <= 0 or cfg.rating_sd < 0:
+        raise RadsynthError("--seconds-median must be > 0 and --rating-sd >= 0")
     engine = t.make_engine(t.resolve_url(cfg.study, cfg.db))
     try:
         t.check_schema(engine)
@@ -117,7 +121,8 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
                     )
                     finding = {i: "yes" for i in ids} if "finding" in svc.questions(meta) else {}
                     sub = svc.Submission(0, picked, answer, ratings, finding)
-                    svc.submit(s, rater, seq, sub)
+                    seconds = cfg.seconds_median * float(np.exp(rng.normal(0, 0.5)))
+                    svc.submit(s, rater, seq, sub, seconds=seconds)
                     answered += 1
     finally:
         engine.dispose()
