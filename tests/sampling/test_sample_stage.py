@@ -159,3 +159,25 @@ def test_kill_9_leaves_no_partial_png_and_rerun_completes(reference_samples, tin
     assert run_cli(tiny_ckpt, out, "--n", "6", "--batch", "3", *REFERENCE) == 0
     assert pngs(out) == pngs(reference_samples)
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_two_processes_split_seeds_and_write_each_once(reference_samples, tiny_ckpt, tmp_path):
+    """Two CPU ranks under torchrun (gloo): rank r takes seeds r, r+2, ...; same images."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out, cfg = tmp_path / "two", tmp_path / "cfg.yaml"
+    cfg.write_text("n: 6\nbatch: 2\nsampler: ddpm\nsteps: 10\nprogress: false\n")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m"]
+    cmd += ["radsynth.cli", "sample", str(tiny_ckpt), str(out), "--config", str(cfg)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    assert pngs(out) == pngs(reference_samples)
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert [x["seed"] for x in lines] == list(range(6))
+    assert [x["process_index"] for x in lines] == [0, 1, 0, 1, 0, 1]
+    assert {x["processes"] for x in lines} == {2}

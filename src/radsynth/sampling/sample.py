@@ -137,34 +137,44 @@ def resolved_spacing(cfg: SampleConfig) -> str:
     return DEFAULT_SPACING[cfg.sampler] if cfg.spacing == "auto" else cfg.spacing
 
 
+def check_identity(out: Path, identity: dict[str, Any]) -> bool:
+    """True when ``out/sampling.json`` exists and matches ``identity``; False when it is absent.
+
+    Raises:
+        RadsynthError: it exists but records another checkpoint, weights, sampler, step count,
+            spacing, eta or bit depth (images are never mixed silently), or is unreadable.
+    """
+    record = out / "sampling.json"
+    if not record.is_file():
+        return False
+    try:
+        previous = json.loads(record.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise RadsynthError(f"{record} is unreadable; remove the folder to start over") from None
+    differ = [k for k in IDENTITY_KEYS if previous.get(k) != identity.get(k)]
+    if differ:
+        detail = ", ".join(f"{k} {previous.get(k)!r} != {identity.get(k)!r}" for k in differ)
+        raise RadsynthError(
+            f"{out} holds images from another setup ({detail}); choose a new folder"
+        )
+    return True
+
+
 def claim_output(out: Path, identity: dict[str, Any], cfg: SampleConfig) -> None:
     """Create ``out`` for these samples, or check that what it holds came from the same setup.
 
     Raises:
-        RadsynthError: ``out`` is a file, holds unrelated files, or holds images from another
-            checkpoint, weights, sampler, step count or bit depth (never mixed silently).
+        RadsynthError: ``out`` is a file, holds unrelated files, or holds images of another
+            setup (see :func:`check_identity`).
     """
     if out.exists() and not out.is_dir():
         raise RadsynthError(f"output path {out} exists and is not a folder")
-    record = out / "sampling.json"
-    if record.is_file():
-        try:
-            previous = json.loads(record.read_text())
-        except (OSError, json.JSONDecodeError):
-            raise RadsynthError(
-                f"{record} is unreadable; remove the folder to start over"
-            ) from None
-        differ = [k for k in IDENTITY_KEYS if previous.get(k) != identity.get(k)]
-        if differ:
-            detail = ", ".join(f"{k} {previous.get(k)!r} != {identity.get(k)!r}" for k in differ)
-            raise RadsynthError(
-                f"{out} holds images from another setup ({detail}); choose a new folder"
-            )
+    if check_identity(out, identity):
         return
     if out.is_dir() and any(out.iterdir()):
         raise RadsynthError(f"output folder {out} already holds other files; choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(record, json.dumps(identity, indent=2) + "\n")
+    atomic_write_text(out / "sampling.json", json.dumps(identity, indent=2) + "\n")
     atomic_write_text(out / "config.json", config_json(cfg))
     atomic_write_text(out / "manifest.json", json.dumps({"stage": STAGE, "complete": False}) + "\n")
 
@@ -228,7 +238,9 @@ def sample(cfg: SampleConfig) -> StageResult:
     from radsynth.training.checkpoint import load_checkpoint
 
     check_config(cfg)
-    state = PartialState(cpu=cfg.device == "cpu")
+    # accelerate runs several CPU processes (gloo) only when told cpu=True.
+    on_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+    state = PartialState(cpu=on_cpu)
     device = pick_device(cfg.device, state)
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
     if ck.channels != 1:
@@ -236,12 +248,19 @@ def sample(cfg: SampleConfig) -> StageResult:
     sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
     identity = identity_of(cfg, ck)
     out = cfg.out
+    refused = None  # the main process claims the folder; a refusal must not strand the others
     if state.is_main_process:
-        claim_output(out, identity, cfg)
-        for stale in out.glob(".*.tmp"):  # left by a kill -9 mid-write; never a finished image
-            stale.unlink(missing_ok=True)
+        try:
+            claim_output(out, identity, cfg)
+        except RadsynthError as exc:
+            refused = exc
+        else:
+            for stale in out.glob(".*.tmp"):  # left by a kill -9 mid-write; never an image
+                stale.unlink(missing_ok=True)
     state.wait_for_everyone()
-    if not (out / "sampling.json").is_file():
+    if refused is not None:
+        raise refused
+    if not check_identity(out, identity):
         raise RadsynthError(f"{out} was not prepared by the main process")
 
     # This process's share of the seeds, by index, minus those already finished.
@@ -259,6 +278,7 @@ def sample(cfg: SampleConfig) -> StageResult:
         "precision": "bf16" if autocast else "fp32",
         "batch": cfg.batch,
         "processes": state.num_processes,
+        "process_index": state.process_index,
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
     bar = tqdm(
