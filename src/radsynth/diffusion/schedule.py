@@ -104,7 +104,7 @@ def v_target(
     x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alpha_bar: torch.Tensor
 ) -> torch.Tensor:
     """The velocity v = sqrt(alpha-bar) eps - sqrt(1 - alpha-bar) x_0 (Salimans & Ho 2022,
-    "Progressive Distillation", arXiv:2202.00512, sec. 4 and appendix D)."""
+    "Progressive Distillation", arXiv:2202.00512)."""
     a = _at(alpha_bar, t, x0)
     return a.sqrt() * noise - (1.0 - a).sqrt() * x0
 
@@ -132,7 +132,7 @@ def predict_x0(
     alpha_bar: torch.Tensor,
 ) -> torch.Tensor:
     """x_0 implied by a network output: x_0 = (x_t - sqrt(1-a) eps) / sqrt(a) for eps, and
-    x_0 = sqrt(a) x_t - sqrt(1-a) v for v (Salimans & Ho 2022, eq. 13 rearranged)."""
+    x_0 = sqrt(a) x_t - sqrt(1-a) v for v (Salimans & Ho 2022, rearranged)."""
     a = _at(alpha_bar, t, x_t)
     if prediction_type == "epsilon":
         return (x_t - (1.0 - a).sqrt() * model_output) / a.sqrt()

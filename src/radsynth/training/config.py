@@ -39,7 +39,7 @@ class TrainConfig:
     # Model: a UNet2DModel (see radsynth.models.unet).
     image_size_px: int = arg(256, help="image side in pixels; must match the ingested images")
     block_channels: tuple[int, ...] = arg(
-        (64, 128, 256, 512), help="feature channels per UNet level"
+        (64, 128, 256, 352), help="feature channels per UNet level"
     )
     layers_per_block: int = arg(2, help="ResNet blocks per UNet level")
     attention_levels: tuple[int, ...] = arg((3,), help="indices of UNet levels with self-attention")
