@@ -41,12 +41,14 @@ def _as_postgres(*cmd: str) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     """A PostgreSQL 15 server on 127.0.0.1 (trust auth) for this test session; yields its URL."""
-    if not (PG_BIN / "initdb").is_file() or shutil.which("runuser") is None:
+    if not (PG_BIN / "initdb").is_file():
         pytest.skip("PostgreSQL 15 binaries are not installed")
     data = Path(tempfile.mkdtemp(prefix="radsynth-pg-"))
     shutil.chown(data, "postgres", "postgres")
     port = free_port()
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres")
+    _as_postgres(
+        str(PG_BIN / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres", "-N"
+    )
     opts = f"-h 127.0.0.1 -p {port} -k {data} -c fsync=on"
     _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-w", "-l",
                  str(data / "log"), "start")  # fmt: skip
