@@ -179,6 +179,25 @@ def claim_output(out: Path, identity: dict[str, Any], cfg: SampleConfig) -> None
     atomic_write_text(out / "manifest.json", json.dumps({"stage": STAGE, "complete": False}) + "\n")
 
 
+def open_output(state: Any, out: Path, identity: dict[str, Any], cfg: SampleConfig) -> None:
+    """The main process claims ``out`` and clears temporary files a ``kill -9`` left; then every
+    process checks it. A refusal is raised on every process, so none waits forever."""
+    refused = None
+    if state.is_main_process:
+        try:
+            claim_output(out, identity, cfg)
+        except RadsynthError as exc:
+            refused = exc
+        else:
+            for stale in [*out.glob(".*.tmp"), *out.glob("meta/.*.tmp")]:
+                stale.unlink(missing_ok=True)  # never a finished file: those are renamed
+    state.wait_for_everyone()
+    if refused is not None:
+        raise refused
+    if not check_identity(out, identity):
+        raise RadsynthError(f"{out} was not prepared by the main process")
+
+
 def prepare_network(model: torch.nn.Module, device: torch.device, cfg: SampleConfig) -> Any:
     """The network as sampling runs it: channels-last and compiled on GPU when asked."""
     if device.type == "cuda" and cfg.channels_last:
@@ -233,7 +252,6 @@ def sample(cfg: SampleConfig) -> StageResult:
             checkpoint, or an output folder holding images of another setup.
     """
     from accelerate import PartialState
-    from tqdm import tqdm
 
     from radsynth.training.checkpoint import load_checkpoint
 
@@ -248,20 +266,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
     identity = identity_of(cfg, ck)
     out = cfg.out
-    refused = None  # the main process claims the folder; a refusal must not strand the others
-    if state.is_main_process:
-        try:
-            claim_output(out, identity, cfg)
-        except RadsynthError as exc:
-            refused = exc
-        else:
-            for stale in out.glob(".*.tmp"):  # left by a kill -9 mid-write; never an image
-                stale.unlink(missing_ok=True)
-    state.wait_for_everyone()
-    if refused is not None:
-        raise refused
-    if not check_identity(out, identity):
-        raise RadsynthError(f"{out} was not prepared by the main process")
+    open_output(state, out, identity, cfg)
 
     # This process's share of the seeds, by index, minus those already finished.
     seeds = list(range(cfg.seed_start, cfg.seed_start + cfg.n))
@@ -273,7 +278,8 @@ def sample(cfg: SampleConfig) -> StageResult:
     den = VPDenoiser(
         net, ck.betas, ck.prediction_type, autocast, channels_last=on_gpu and cfg.channels_last
     )
-    run_facts = {
+    base = {
+        **_short(identity),
         "device": str(device),
         "precision": "bf16" if autocast else "fp32",
         "batch": cfg.batch,
@@ -281,27 +287,8 @@ def sample(cfg: SampleConfig) -> StageResult:
         "process_index": state.process_index,
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
-    bar = tqdm(
-        total=len(mine),
-        unit="img",
-        desc="sample",
-        disable=not (cfg.progress and state.is_main_process),
-    )
-    start = time.perf_counter()
-    for group in batches(mine, cfg.batch):
-        images = to_images(sample_seeds(den, cfg, group, shape, device))
-        for seed, img in zip(group, images, strict=True):
-            write_png(seed_png(out, seed), img, bits=cfg.bits)
-            record = {
-                "image": seed_png(out, seed).name,
-                "seed": seed,
-                **_short(identity),
-                **run_facts,
-            }
-            atomic_write_text(seed_meta(out, seed), json.dumps(record) + "\n")
-        bar.update(len(group))
-    bar.close()
-    seconds = time.perf_counter() - start
+    show = cfg.progress and state.is_main_process
+    seconds = write_samples(den, cfg, mine, shape, device, base, show)
     state.wait_for_everyone()
 
     done = [s for s in seeds if is_done(out, s)]
@@ -314,6 +301,31 @@ def sample(cfg: SampleConfig) -> StageResult:
     if skipped:
         summary += f", {skipped} already there"
     return StageResult(out=out, summary=summary)
+
+
+def write_samples(
+    den: VPDenoiser,
+    cfg: SampleConfig,
+    seeds: list[int],
+    shape: tuple[int, ...],
+    device: torch.device,
+    record: dict[str, Any],
+    show_progress: bool,
+) -> float:
+    """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(seeds), unit="img", desc="sample", disable=not show_progress)
+    start = time.perf_counter()
+    for group in batches(seeds, cfg.batch):
+        images = to_images(sample_seeds(den, cfg, group, shape, device))  # (B, H, W) in [0, 1]
+        for seed, img in zip(group, images, strict=True):
+            write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
+            meta = {"image": seed_png(cfg.out, seed).name, "seed": seed, **record}
+            atomic_write_text(seed_meta(cfg.out, seed), json.dumps(meta) + "\n")
+        bar.update(len(group))
+    bar.close()
+    return time.perf_counter() - start
 
 
 def _short(identity: dict[str, Any]) -> dict[str, Any]:
