@@ -177,3 +177,19 @@ def test_audit_inception_ranks_and_flags_memorized_copies(cxr_dir, tmp_path):
     top = rows[: len(robust)]
     assert {r["synthetic"] for r in top} == robust
     assert all(r["train"] == planted[r["synthetic"]] and r["flagged"] == "1" for r in top)
+
+
+def test_blockwise_memory_is_bounded():
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    q = rng.standard_normal((3000, 32), dtype=np.float32)
+    b = rng.standard_normal((2500, 32), dtype=np.float32)
+    block = 256
+    tracemalloc.start()
+    topk_cosine(q, b, 1, block)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # normalised copies + one similarity block + the running top-1 (see radsynth.audit.search)
+    predicted = 4 * (3000 + 2500) * 32 + 4 * block * block + 12 * 3000
+    assert peak <= 1.1 * predicted  # far below the 30 MB of a dense 3000 x 2500 matrix

@@ -156,7 +156,8 @@ def _calibration(cfg, val_sim, flagged, n_train, n_synth, dim) -> dict:
         "search": "exact blockwise cosine top-1",
         "block_size": cfg.block_size,
         "embedding_dim": dim,
-        "peak_bytes_estimate": int(4 * (block * block + (n_train + n_synth) * dim)),
+        # Search memory: the features, their unit-normalised copies and one similarity block.
+        "peak_bytes_estimate": int(8 * (n_train + n_synth) * dim + 4 * block * block),
     }
 
 
