@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 #: Images per set in the real-radiograph tests: TF-Inception runs at ~5-20 images/s on this CPU.
-N_PER_SET = 20
+N_PER_SET = 16
 
 
 def copy_images(src: Path, dest: Path, n: int) -> Path:

@@ -27,7 +27,7 @@ from radsynth.data.imageio import RASTER_SUFFIXES, list_images, read_image, to_u
 from radsynth.errors import RadsynthError
 from radsynth.metrics import formulas
 from radsynth.metrics.cache import cache_key, load_cached, save_cached
-from radsynth.metrics.features import FeatureExtractor, make_extractor
+from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
 from radsynth.stage import StageResult, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class FidConfig:
     overwrite: bool = arg(False, help="replace an existing --json file")
     feature: Feature = arg("inception", help="feature space of FID, KID, precision/recall")
     extra_features: tuple[str, ...] = arg(
-        ("pixels",), help="more feature spaces whose FID and KID are reported beside"
+        ("pixels",), help="more feature spaces whose FID and KID are reported beside; none: no more"
     )
     inception_weights: str = arg(
         "fid-helper",
@@ -59,7 +59,7 @@ class FidConfig:
     resize_px: int | None = arg(None, help="resize every image to this square side first")
     cache_dir: Path | None = arg(None, help="cache the real set's features in this folder")
     batch_size: int = arg(50, help="images per feature-network batch")
-    device: str = arg("cpu", help="torch device for the feature networks, e.g. cpu or cuda")
+    device: str = arg("auto", help="feature-network device: auto (GPU if any), cpu, cuda ...")
     kid_subsets: int = arg(formulas.KID_SUBSETS, help="KID: number of random subsets")
     kid_subset_size: int = arg(
         formulas.KID_SUBSET_SIZE, help="KID: images per subset (capped at the smaller N)"
@@ -188,12 +188,14 @@ def compute_metrics(
     resize_px = options.pop("resize_px", None)
     metric_opts = {k: options.pop(k) for k in _METRIC_OPTIONS if k in options}
     extractors = {} if extractors is None else extractors
-    result: dict[str, Any] = {}
-    for i, name in enumerate((feature, *[f for f in extra_features if f != feature])):
+    names = [feature, *[f for f in extra_features if f not in (feature, "none", "")]]
+    for name in names:  # all built first: a bad extra fails before the slow Inception pass
         if name not in extractors:
             extractors[name] = make_extractor(name, device=device, **options)
+    result: dict[str, Any] = {}
+    kw = {"batch_size": batch_size, "resize_px": resize_px}
+    for i, name in enumerate(names):
         ext = extractors[name]
-        kw = {"batch_size": batch_size, "resize_px": resize_px}
         real, status = extract(real_paths, ext, cache_dir=cache_dir, **kw)
         fake, _ = extract(fake_paths, ext, **kw)
         values = metrics_from_features(real, fake, precision_recall=i == 0, **metric_opts)
@@ -240,7 +242,8 @@ def fid(cfg: FidConfig) -> StageResult:
     baseline = _read_baseline(cfg.baseline) if cfg.baseline else None
     result = compute_metrics(
         cfg.real, cfg.fake, feature=cfg.feature, cache_dir=cfg.cache_dir,
-        batch_size=cfg.batch_size, device=cfg.device, extra_features=cfg.extra_features,
+        batch_size=cfg.batch_size, device=resolve_device(cfg.device),
+        extra_features=cfg.extra_features,
         resize_px=cfg.resize_px, inception_weights=cfg.inception_weights,
         inception_sha256=cfg.inception_sha256, feature_net=cfg.feature_net,
         feature_net_size_px=cfg.feature_net_size_px, kid_subsets=cfg.kid_subsets,

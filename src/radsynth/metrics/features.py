@@ -158,6 +158,13 @@ def load_torchscript_features(
     return TorchScriptFeatures(module, sha256_file(path), size_px, dim, device)
 
 
+def resolve_device(device: str) -> str:
+    """``auto``: the GPU when torch sees one, else the CPU; anything else as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def make_extractor(
     name: str,
     *,

