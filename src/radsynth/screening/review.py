@@ -100,6 +100,11 @@ def load(out: Path, screen: Path | None, audit: Path | None) -> _Data:
         rows = _read_csv(screen / "screen.csv")
         cfg = json.loads((screen / "config.json").read_text())
         images = Path(cfg["src"])
+        if not images.is_dir():
+            raise RadsynthError(
+                f"the screened images {images} (from {screen / 'config.json'}) are missing; "
+                "run review from the folder the screen ran in"
+            )
         rows.sort(key=lambda r: (-float(r["score"]), r["image"]))
     if audit is not None:
         pairs = _read_csv(audit / "pairs.csv")
