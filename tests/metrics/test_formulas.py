@@ -116,4 +116,6 @@ def test_precision_recall_against_brute_force() -> None:
 
     p, r = formulas.precision_recall(real, fake, k=3)
     assert (p, r) == (coverage(fake, real, 3), coverage(real, fake, 3))
+    # Chunking changes memory use, not the answer.
+    assert formulas.manifold_coverage(fake, real, 3, chunk_rows=7) == p
     assert 0 < p < 1 and 0 < r <= 1

@@ -21,7 +21,13 @@ from radsynth.errors import RadsynthError
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import compute_metrics, extract, image_paths
 from radsynth.metrics.features import make_extractor, resize_bilinear_tf1
-from radsynth.metrics.inception import FID_HELPER_SHA256, fid_helper_file, load_inception
+from radsynth.metrics.inception import (
+    FID_HELPER_SHA256,
+    TORCH_FIDELITY_URL,
+    fid_helper_file,
+    load_inception,
+)
+from radsynth.stage import sha256_file
 
 KID_SUBSET_SIZE = 8  # half of each set: many distinct subsets, so the KID std is not zero
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -90,13 +96,22 @@ def test_parity_with_torch_fidelity(ours, reference, cxr_sets) -> None:
     assert result["fid"] > 10 and result["kid_mean"] > 0
 
 
-def test_rekeyed_torch_fidelity_file_loads_as_the_same_network(reference, tmp_path) -> None:
-    """The torch-fidelity-format file maps back onto the TorchScript tensor for tensor."""
+def test_torch_fidelity_format_from_the_torch_hub_cache(reference, tmp_path, monkeypatch) -> None:
+    """A torch-fidelity state dict in the torch-hub cache maps back onto the TorchScript,
+    tensor for tensor (the online route, without the network)."""
     _, weights = reference
-    module, digest = load_inception(str(weights), sha256=_sha(weights))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = tmp_path / "hub" / "checkpoints" / TORCH_FIDELITY_URL.rsplit("/", 1)[1]
+    cached.parent.mkdir(parents=True)
+    cached.symlink_to(weights)
+    # This re-keyed copy is not the published file, so its hash is refused unless declared.
+    with pytest.raises(RadsynthError, match="sha256"):
+        load_inception("torch-fidelity")
+    module, digest = load_inception("torch-fidelity", sha256=sha256_file(weights))
     shipped = torch.jit.load(str(fid_helper_file())).state_dict()
     loaded = module.state_dict()
-    assert digest == _sha(weights)
+    assert digest == sha256_file(weights)
+    assert set(loaded) == set(shipped)
     assert all(torch.equal(loaded[k], shipped[k]) for k in shipped)
 
 
@@ -164,9 +179,3 @@ def test_weights_hash_mismatch_is_one_line(tmp_path) -> None:
     with pytest.raises(RadsynthError, match="sha256") as err:
         load_inception(str(bad))
     assert "\n" not in str(err.value) and FID_HELPER_SHA256 in str(err.value)
-
-
-def _sha(path: Path) -> str:
-    from radsynth.stage import sha256_file
-
-    return sha256_file(path)

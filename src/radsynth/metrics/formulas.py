@@ -134,32 +134,38 @@ def kid(
     return float(values.mean()), float(values.std()), m
 
 
-def pairwise_distances(a: np.ndarray, b: np.ndarray, chunk_rows: int = 1024) -> np.ndarray:
-    """Euclidean distances (len(a), len(b)) in float64, computed in row chunks."""
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances (len(a), len(b)) in float64."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    b_sq = (b * b).sum(axis=1)
-    out = np.empty((len(a), len(b)))
-    for start in range(0, len(a), chunk_rows):
-        rows = a[start : start + chunk_rows]
-        d2 = (rows * rows).sum(axis=1)[:, None] + b_sq[None, :] - 2.0 * rows @ b.T
-        out[start : start + chunk_rows] = np.sqrt(np.clip(d2, 0.0, None))
-    return out
+    d2 = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.clip(d2, 0.0, None))
 
 
-def knn_radii(x: np.ndarray, k: int = 3) -> np.ndarray:
-    """Distance from each row of ``x`` to its k-th nearest other row (self excluded)."""
+def knn_radii(x: np.ndarray, k: int = 3, chunk_rows: int = 1024) -> np.ndarray:
+    """Distance from each row of ``x`` to its k-th nearest other row (self excluded).
+
+    Rows are processed in chunks, so memory stays O(chunk_rows * N) for large sets.
+    """
     if len(x) <= k:
         raise ValueError(f"k-NN radii with k={k} need more than {k} samples, got {len(x)}")
-    d = pairwise_distances(x, x)
-    # Column k of the sorted row is the k-th neighbour, since column 0 is the point itself.
-    return np.partition(d, k, axis=1)[:, k]
+    radii = np.empty(len(x))
+    for start in range(0, len(x), chunk_rows):
+        d = pairwise_distances(x[start : start + chunk_rows], x)
+        # Column k of the sorted row is the k-th neighbour, since column 0 is the point itself.
+        radii[start : start + chunk_rows] = np.partition(d, k, axis=1)[:, k]
+    return radii
 
 
-def manifold_coverage(queries: np.ndarray, support: np.ndarray, k: int = 3) -> float:
+def manifold_coverage(
+    queries: np.ndarray, support: np.ndarray, k: int = 3, chunk_rows: int = 1024
+) -> float:
     """Fraction of ``queries`` inside at least one k-NN ball around a ``support`` point."""
-    radii = knn_radii(support, k)
-    d = pairwise_distances(queries, support)
-    return float((d <= radii[None, :]).any(axis=1).mean())
+    radii = knn_radii(support, k, chunk_rows)
+    inside = np.empty(len(queries), dtype=bool)
+    for start in range(0, len(queries), chunk_rows):
+        d = pairwise_distances(queries[start : start + chunk_rows], support)
+        inside[start : start + chunk_rows] = (d <= radii[None, :]).any(axis=1)
+    return float(inside.mean())
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
