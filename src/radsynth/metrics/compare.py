@@ -3,6 +3,12 @@
 FID (Heusel et al. 2017), KID (Bińkowski et al. 2018) and precision/recall (Kynkäänniemi et al.
 2019, k = 3) are computed on one feature space (TF-Inception pool3 by default, as torch-fidelity
 and the original TF code do), plus FID and KID on any ``extra_features`` spaces, reported beside.
+FID and KID match torch-fidelity 0.4.0 (same network, resize, KID subsets and seed; tested to
+1e-3 relative). Precision/recall use the same features as FID; Kynkäänniemi et al. (and
+torch-fidelity's default) use VGG-16 features, so those values are not interchangeable.
+
+Images are read as grey; 16-bit images are rounded to 8 bits, the range the networks saw in
+training. Every image of a set must have one size unless ``resize_px`` is given.
 
 Values depend on the sample size N (FID is biased upwards at small N), so every result records
 N, and comparing results computed at different N logs a warning.

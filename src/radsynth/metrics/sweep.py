@@ -102,6 +102,19 @@ def resolve_paths(cfg: FidSweepConfig) -> tuple[Path, Path, Path]:
     return real, out, cfg.cache_dir if cfg.cache_dir is not None else out / "cache"
 
 
+def build_extractors(cfg: FidSweepConfig) -> dict[str, FeatureExtractor]:
+    """The main feature space first, then the extra ones (``none`` means no extra)."""
+    names = [cfg.feature, *[f for f in cfg.extra_features if f not in (cfg.feature, "none", "")]]
+    return {
+        name: make_extractor(
+            name, inception_weights=cfg.inception_weights, inception_sha256=cfg.inception_sha256,
+            feature_net=cfg.feature_net, feature_net_size_px=cfg.feature_net_size_px,
+            device=resolve_device(cfg.device),
+        )
+        for name in names
+    }  # fmt: skip
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         return []
@@ -199,17 +212,11 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     real, out, cache_dir = resolve_paths(cfg)
     real_paths = image_paths(real, "real")
 
-    # The real set's features, once per feature space (and cached across runs).
-    names = [cfg.feature, *[f for f in cfg.extra_features if f not in (cfg.feature, "none", "")]]
-    extractors = {
-        name: make_extractor(
-            name, inception_weights=cfg.inception_weights, inception_sha256=cfg.inception_sha256,
-            feature_net=cfg.feature_net, feature_net_size_px=cfg.feature_net_size_px,
-            device=resolve_device(cfg.device),
-        )
-        for name in names
-    }  # fmt: skip
+    extractors = build_extractors(cfg)
+    names = list(extractors)
     prepare_output_dir(out, STAGE, cfg, resume=True)  # only once the inputs all check out
+
+    # The real set's features, once per feature space (and cached across runs).
     opts = {"batch_size": cfg.batch_size, "resize_px": cfg.resize_px, "cache_dir": cache_dir}
     real_feats = {name: extract(real_paths, ext, **opts)[0] for name, ext in extractors.items()}
 
