@@ -56,14 +56,16 @@ class SamplerSweepConfig:
     )
     n: int = arg(1000, help="images per row, seeds seed_start .. seed_start + n - 1")
     seed_start: int = arg(0, help="first seed (the same seeds in every row)")
-    batch: int = arg(16, help="images per denoiser call, per device")
+    batch: int = arg(32, help="images per denoiser call, per device")
     weights: str = arg("ema", help="ema or online weights", choices=("ema", "online"))
     feature: str = arg("inception", help="FID feature space", choices=("inception", "pixels"))
     metrics_batch: int = arg(50, help="images per feature-network batch")
     device: str = arg("auto", help="auto: the GPU if there is one, else cpu")
     bf16: bool = arg(True, help="bfloat16 autocast on GPU")
     channels_last: bool = arg(True, help="channels-last memory format on GPU")
-    compile: bool = arg(False, help="torch.compile the network on GPU")
+    compile: str = arg(
+        "auto", help="torch.compile on GPU; auto: on for 512+ images", choices=("auto", "on", "off")
+    )
     progress: bool = arg(True, help="show progress bars")
 
 
