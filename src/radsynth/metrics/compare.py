@@ -68,7 +68,9 @@ class FidConfig:
     device: str = arg("auto", help="feature-network device: auto (GPU if any), cpu, cuda ...")
     kid_subsets: int = arg(formulas.KID_SUBSETS, help="KID: number of random subsets")
     kid_subset_size: int = arg(
-        formulas.KID_SUBSET_SIZE, help="KID: images per subset (capped at the smaller N)"
+        formulas.KID_SUBSET_SIZE,
+        help="KID: images per subset, capped at the smaller N (then every subset is the whole "
+        "set and the std is 0)",
     )
     seed: int = arg(formulas.KID_SEED, help="seed of the KID subset draws")
     k_nearest: int = arg(3, help="precision/recall: k of the k-NN radii")
@@ -232,7 +234,8 @@ def format_summary(m: dict[str, Any]) -> str:
     extras = [k[4:] for k in m if k.startswith("fid_")]
     parts = [
         f"FID {m['fid']:.3f}",
-        f"KID {m['kid_mean']:.5f} ± {m['kid_std']:.5f}",
+        f"KID {m['kid_mean']:.5f} ± {m['kid_std']:.5f} ({m['kid_subsets']} subsets of "
+        f"{m['kid_subset_size']})",
         f"precision {num(m.get('precision'), '.3f')}",
         f"recall {num(m.get('recall'), '.3f')}",
         f"N real {m['n_real']} fake {m['n_fake']} ({m['feature']})",
