@@ -132,8 +132,8 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
     size = net.image_size_px
     flops_forward = forward_flops(net.model, torch.randn(1, 1, size, size, device=device))
     model = torch.compile(net.model) if compiled else net.model
-    den = VPDenoiser(model, net.betas, net.prediction_type, torch.bfloat16 if bf16 else None,
-                     channels_last=channels_last)  # fmt: skip
+    autocast = torch.bfloat16 if bf16 else None
+    den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=True)
     steps = cfg.steps or len(net.betas)
     sigmas = sampling_sigmas(den.train_sigmas, steps, DEFAULT_SPACING[cfg.sampler])
     sampler = get_sampler(cfg.sampler)

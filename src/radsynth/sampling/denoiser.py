@@ -32,6 +32,8 @@ class VPDenoiser:
         prediction_type: ``"epsilon"`` or ``"v_prediction"``.
         autocast_dtype: run the network under autocast in this dtype (bf16 on GPU), or None.
         channels_last: feed the network channels-last inputs (faster convolutions on GPU).
+        clip_x0: clamp every x0 estimate to the data range [-1, 1], as the ancestral sampler of
+            Ho et al. 2020 and the study's sampler do ("clip_denoised").
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class VPDenoiser:
         prediction_type: str,
         autocast_dtype: torch.dtype | None = None,
         channels_last: bool = False,
+        clip_x0: bool = False,
     ) -> None:
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}")
@@ -48,6 +51,7 @@ class VPDenoiser:
         self.prediction_type = prediction_type
         self.autocast_dtype = autocast_dtype
         self.channels_last = channels_last
+        self.clip_x0 = clip_x0
         self.train_sigmas = vp_sigmas(betas)  # (T,) float64, increasing in t
         self._log_sigmas = self.train_sigmas.log()
 
@@ -73,9 +77,8 @@ class VPDenoiser:
         x_vp = x * scale
         t = self.sigma_to_t(sigma).to(x.device, torch.float32)
         out = self._net(x_vp, t)
-        if self.prediction_type == "epsilon":
-            return x - sig * out
-        return (x_vp - sig * out) * scale
+        x0 = x - sig * out if self.prediction_type == "epsilon" else (x_vp - sig * out) * scale
+        return x0.clamp(-1, 1) if self.clip_x0 else x0
 
     def _net(self, x_vp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         ctx = (

@@ -46,7 +46,8 @@ from radsynth.stage import StageResult, atomic_write_text, write_manifest
 STAGE = "sample"
 #: Fields of sampling.json that must match for two runs to share an output folder.
 IDENTITY_KEYS = (
-    "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "bits",
+    "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "clip_x0",
+    "bits",
 )  # fmt: skip
 
 
@@ -69,6 +70,7 @@ class SampleConfig:
         "auto", help="noise levels: time-uniform or Karras; auto: time for ddpm/ddim, else karras"
     )
     eta: float = arg(0.0, help="DDIM noise: 0 deterministic, 1 = DDPM posterior (ddim only)")
+    clip_x0: bool = arg(True, help="clamp each x0 estimate to [-1, 1] (Ho et al. 2020; the study)")
     batch: int = arg(32, help="images per denoiser call, per device (hundreds on a big GPU)")
     seed_start: int = arg(0, help="first seed")
     weights: Literal["ema", "online"] = arg("ema", help="EMA (default) or online weights")
@@ -123,6 +125,7 @@ def identity_of(cfg: SampleConfig, ck: Any) -> dict[str, Any]:
         "steps": cfg.steps,
         "spacing": resolved_spacing(cfg),
         "eta": cfg.eta if cfg.sampler == "ddim" else None,
+        "clip_x0": cfg.clip_x0,
         "bits": cfg.bits,
         "function_evaluations": function_evaluations(cfg.sampler, cfg.steps),
         "prediction_type": ck.prediction_type,
@@ -285,9 +288,8 @@ def sample(cfg: SampleConfig) -> StageResult:
     on_gpu = device.type == "cuda"
     autocast = torch.bfloat16 if on_gpu and cfg.bf16 else None
     net = prepare_network(ck.model, device, cfg, len(mine))
-    den = VPDenoiser(
-        net, ck.betas, ck.prediction_type, autocast, channels_last=on_gpu and cfg.channels_last
-    )
+    channels_last = on_gpu and cfg.channels_last
+    den = VPDenoiser(net, ck.betas, ck.prediction_type, autocast, channels_last, cfg.clip_x0)
     base = {
         **_short(identity),
         "device": str(device),
@@ -340,7 +342,7 @@ def write_samples(
 
 def _short(identity: dict[str, Any]) -> dict[str, Any]:
     keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps",
-            "spacing", "eta", "bits")  # fmt: skip
+            "spacing", "eta", "clip_x0", "bits")  # fmt: skip
     return {k: identity[k] for k in keys}
 
 
