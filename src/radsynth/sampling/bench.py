@@ -140,8 +140,8 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
     n_batches = max(1, -(-cfg.n // cfg.batch))
 
     def one_batch(first_seed: int, schedule: torch.Tensor) -> None:
-        noise = SeededNoise(range(first_seed, first_seed + cfg.batch))
-        x = start_noise(noise, (1, size, size), float(schedule[0])).to(device)
+        noise = SeededNoise(range(first_seed, first_seed + cfg.batch), device)
+        x = start_noise(noise, (1, size, size), float(schedule[0]))
         sampler(den, x, schedule, noise).cpu()  # .cpu() waits for the GPU
 
     for i in range(cfg.warmup_batches):  # same shapes as the timed batches, fewer steps

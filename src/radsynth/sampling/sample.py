@@ -237,8 +237,8 @@ def sample_seeds(
     sampler = get_sampler(cfg.sampler)
     sigmas = sampling_sigmas(den.train_sigmas, cfg.steps, resolved_spacing(cfg))
     options = {"eta": cfg.eta} if cfg.sampler == "ddim" else {}
-    noise = SeededNoise(seeds)
-    x = start_noise(noise, shape, float(sigmas[0])).to(device)
+    noise = SeededNoise(seeds, device)
+    x = start_noise(noise, shape, float(sigmas[0]))
     return sampler(den, x, sigmas, noise, **options)
 
 

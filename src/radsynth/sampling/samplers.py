@@ -26,22 +26,27 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class SeededNoise:
-    """Standard normal noise with one ``torch.Generator`` per image, on the CPU.
+    """Standard normal noise with one ``torch.Generator`` per image (EDM's per-seed generators).
 
-    Drawing on the CPU (then moving to ``x``'s device) makes the stream of numbers for seed n the
-    same on every device, batch size and rank, which is what per-seed determinism needs.
+    Image i's noise always comes from generator i, seeded with seed i, so the numbers an image
+    gets do not depend on the batch it shares or the process it runs in. The generators live on
+    ``device``: CPU and CUDA generators give different streams, so a seed's image is fixed per
+    device type (and the ancestral sampler's per-step noise is drawn on the GPU, not the CPU).
     """
 
-    def __init__(self, seeds: Sequence[int]) -> None:
+    def __init__(self, seeds: Sequence[int], device: str | torch.device = "cpu") -> None:
         self.seeds = list(seeds)
-        self.generators = [torch.Generator().manual_seed(int(s)) for s in self.seeds]
+        self.device = torch.device(device)
+        self.generators = [torch.Generator(self.device).manual_seed(int(s)) for s in self.seeds]
 
     def __call__(self, like: torch.Tensor) -> torch.Tensor:
         """Noise shaped like ``like`` (B, ...), row i from generator i; float32 on its device."""
-        if like.shape[0] != len(self.generators):
-            raise ValueError(f"batch of {like.shape[0]} but {len(self.generators)} seeds")
-        rows = [torch.randn(like.shape[1:], generator=g) for g in self.generators]
-        return torch.stack(rows).to(device=like.device, dtype=torch.float32)
+        return self.draw(tuple(like.shape[1:])).to(like.device)
+
+    def draw(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """(B, *shape) float32 standard normal noise on ``self.device``."""
+        rows = [torch.randn(shape, generator=g, device=self.device) for g in self.generators]
+        return torch.stack(rows)
 
 
 def _expand(sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -242,7 +247,6 @@ def start_noise(noise: SeededNoise, shape: tuple[int, ...], sigma_max: float) ->
     first draw of each image's generator; stochastic samplers then continue the same generators.
 
     Returns:
-        (B, *shape) float32 CPU tensor.
+        (B, *shape) float32 tensor on the noise source's device.
     """
-    z = noise(torch.empty(len(noise.seeds), *shape))
-    return z * math.sqrt(1 + sigma_max**2)
+    return noise.draw(shape) * math.sqrt(1 + sigma_max**2)
