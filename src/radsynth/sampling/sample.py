@@ -47,7 +47,7 @@ STAGE = "sample"
 #: Fields of sampling.json that must match for two runs to share an output folder.
 IDENTITY_KEYS = (
     "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "clip_x0",
-    "bits",
+    "bits", "noise_device",
 )  # fmt: skip
 
 
@@ -112,8 +112,9 @@ def pick_device(device: str, state: Any) -> torch.device:
     return dev
 
 
-def identity_of(cfg: SampleConfig, ck: Any) -> dict[str, Any]:
-    """What every image in one output folder shares (``sampling.json``)."""
+def identity_of(cfg: SampleConfig, ck: Any, device: torch.device) -> dict[str, Any]:
+    """What every image in one output folder shares (``sampling.json``). The device type is
+    part of it because CPU and CUDA generators draw different noise for the same seed."""
     meta = ck.config
     return {
         "checkpoint": str(ck.path),
@@ -126,6 +127,7 @@ def identity_of(cfg: SampleConfig, ck: Any) -> dict[str, Any]:
         "spacing": resolved_spacing(cfg),
         "eta": cfg.eta if cfg.sampler == "ddim" else None,
         "clip_x0": cfg.clip_x0,
+        "noise_device": device.type,
         "bits": cfg.bits,
         "function_evaluations": function_evaluations(cfg.sampler, cfg.steps),
         "prediction_type": ck.prediction_type,
@@ -277,7 +279,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     if ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
     sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
-    identity = identity_of(cfg, ck)
+    identity = identity_of(cfg, ck, device)
     out = cfg.out
     open_output(state, out, identity, cfg)
 
@@ -342,7 +344,7 @@ def write_samples(
 
 def _short(identity: dict[str, Any]) -> dict[str, Any]:
     keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps",
-            "spacing", "eta", "clip_x0", "bits")  # fmt: skip
+            "spacing", "eta", "clip_x0", "bits", "noise_device")  # fmt: skip
     return {k: identity[k] for k in keys}
 
 
