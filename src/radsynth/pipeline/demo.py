@@ -56,6 +56,9 @@ def demo_spec(scale: str, seed: int) -> dict[str, Any]:
         "sample": {"n": 16 if tiny else 120, "sampler": "dpmpp", "steps": 8 if tiny else 20},
         "orient": {},
         "screen": {},
+        # The tiny model trains for seconds and draws noise, which the screen rightly rejects;
+        # the tiny run carries every sample on so that the later stages have work to do.
+        "keep": "all" if tiny else "screened",
         "audit": {},
         "study": {
             "design": "quartet",
@@ -63,7 +66,7 @@ def demo_spec(scale: str, seed: int) -> dict[str, Any]:
             "raters": 3 if tiny else 5,
             "seed": seed,
         },  # fmt: skip
-        "simulate": {"seed": seed},
+        "simulate": {"seed": seed, "raters": 3 if tiny else 5},
         "stats": {},
     }
 

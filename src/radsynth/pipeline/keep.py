@@ -26,6 +26,11 @@ def collect_kept(kept_csv: Path, images_root: Path, out: Path) -> StageResult:
         raise RadsynthError(f"screen output {kept_csv} is missing; run the screen stage first")
     with open(kept_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
+    if not rows:
+        raise RadsynthError(
+            f"the screen kept no synthetic images (see {kept_csv.parent / 'excluded.csv'}); "
+            "train longer, review the flags, or set `keep: all` in the pipeline file"
+        )
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     groups: dict[str, int] = {}

@@ -29,8 +29,8 @@ from radsynth.pipeline.choose import (
 from radsynth.pipeline.keep import collect_kept
 from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import PipelineSpec, load_spec
-from radsynth.pipeline.steps import Step, StepOutcome, run_step
-from radsynth.stage import StageResult, atomic_write_text
+from radsynth.pipeline.steps import Step, StepOutcome, run_step, step_key
+from radsynth.stage import StageResult, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +102,20 @@ def run_pipeline(
     do(Step("screen", registry.loader("screen"), run / "screen",
             {"src": run / "oriented", "out": run / "screen", "reference": run / "data" / "val"},
             spec.section("screen"), after=["orient", "ingest"]))  # fmt: skip
-    kept = collect_kept(run / "screen" / "kept.csv", run / "oriented", run / "kept")
+    # keep: all carries flagged images on (they stay marked in screen.csv and the report).
+    listing = "kept.csv" if spec.keep == "screened" else "screen.csv"
+    kept = collect_kept(run / "screen" / listing, run / "oriented", run / "kept")
+    keys["keep"] = step_key(spec.keep, [sha256_file(run / "screen" / listing)])
     echo(f"[    ran] keep: {kept.summary} -> {kept.out}")
     do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
              "synthetic": run / "kept", "out": run / "audit"},
-            spec.section("audit"), after=["screen"]))  # fmt: skip
+            spec.section("audit"), after=["keep"]))  # fmt: skip
 
     synthetic = tuple(f"{_step_label(s)}={run / 'kept' / _step_label(s)}" for s in choice.steps)
     do(Step("study", registry.loader("study create"), run / "study",
             {"out": run / "study", "real": run / "data" / "val", "synthetic": synthetic},
-            spec.section("study"), after=["screen", "ingest"]))  # fmt: skip
+            spec.section("study"), after=["keep", "ingest"]))  # fmt: skip
     if spec.simulate_readers:
         _simulate(spec, run, keys, echo)
     progress = reader_progress(run / "study", "simulated" if spec.simulate_readers else "human")

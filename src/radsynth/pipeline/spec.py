@@ -40,6 +40,7 @@ class PipelineSpec:
     checkpoints: tuple[int, ...] | None  # training steps to sample from; None = propose them
     n_checkpoints: int  # how many to propose when checkpoints is None
     simulate_readers: bool  # answer the reader study with simulated raters (demo only)
+    keep: str  # "screened": flagged images are excluded; "all": flagged ones are only marked
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> its fields
 
     def section(self, stage: str) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         base: folder that relative paths in the file are relative to.
         run_dir: overrides the file's ``run_dir``.
     """
-    known = {"name", "run_dir", "source", "checkpoints", "n_checkpoints", *STAGE_SECTIONS}
+    known = {"name", "run_dir", "source", "checkpoints", "n_checkpoints", "keep", *STAGE_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise RadsynthError(
@@ -82,6 +83,7 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         checkpoints=_parse_checkpoints(data.get("checkpoints", "auto")),
         n_checkpoints=int(data.get("n_checkpoints", 3)),
         simulate_readers=bool(data.get("simulate")),
+        keep=_parse_keep(data.get("keep", "screened")),
         sections=sections,
     )
 
@@ -89,6 +91,12 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
 def _resolve(base: Path, value: Any) -> Path:
     path = Path(str(value)).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def _parse_keep(value: Any) -> str:
+    if value not in ("screened", "all"):
+        raise RadsynthError(f"`keep` must be `screened` or `all`, got {value!r}")
+    return str(value)
 
 
 def _parse_checkpoints(value: Any) -> tuple[int, ...] | None:

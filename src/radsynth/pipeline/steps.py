@@ -65,8 +65,9 @@ def _write_state(run_dir: Path, finished: dict[str, str]) -> None:
 
 
 def step_key(cfg: Any, upstream_keys: Sequence[str]) -> str:
-    """sha256 of a resolved config and its upstream keys."""
-    digest = hashlib.sha256(config_json(cfg).encode())
+    """sha256 of a resolved config (or any plain value) and its upstream keys."""
+    text = config_json(cfg) if dataclasses.is_dataclass(cfg) else json.dumps(cfg)
+    digest = hashlib.sha256(text.encode())
     for key in upstream_keys:
         digest.update(key.encode())
     return digest.hexdigest()
