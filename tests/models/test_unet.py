@@ -30,7 +30,7 @@ def test_config_round_trip():
 )
 def test_bad_shapes(bad, match):
     with pytest.raises(ValueError, match=match):
-        build_unet(UNetConfig(**bad))
+        UNetConfig(**bad)
 
 
 def test_paper_preset_matches_the_study_size():

@@ -132,6 +132,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     for text, expected in [
         ("preset: tiny\nlearning_rate: 0.1\n", "unknown config key(s) learning_rate"),
         ("preset: huge\n", "unknown preset 'huge'"),
+        ("preset: tiny\nnorm_groups: 3\n", "norm_groups=3 must divide every block channel"),
     ]:
         config.write_text(text)
         assert main(["train", str(mixed), out, "--config", str(config)]) == 2

@@ -29,6 +29,24 @@ class UNetConfig:
     attention_head_dim: int = 8  # channels per attention head
     dropout: float = 0.0  # dropout inside the ResNet blocks
 
+    def __post_init__(self) -> None:
+        """Raises ValueError for a shape the network cannot take."""
+        levels = len(self.block_channels)
+        if levels == 0 or any(c <= 0 for c in self.block_channels):
+            raise ValueError("block_channels must be positive widths, one per level")
+        if self.norm_groups <= 0 or any(c % self.norm_groups for c in self.block_channels):
+            raise ValueError(f"norm_groups={self.norm_groups} must divide every block channel")
+        if self.image_size_px % (2 ** (levels - 1)):
+            raise ValueError(
+                f"image size {self.image_size_px} px cannot be halved {levels - 1} times"
+            )
+        if any(not 0 <= i < levels for i in self.attention_levels):
+            raise ValueError(
+                f"attention_levels {self.attention_levels} out of range 0..{levels - 1}"
+            )
+        if self.layers_per_block <= 0 or self.attention_head_dim <= 0:
+            raise ValueError("layers_per_block and attention_head_dim must be positive")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
         return {
@@ -45,17 +63,9 @@ class UNetConfig:
 def build_unet(cfg: UNetConfig) -> UNet2DModel:
     """Build the (randomly initialised) network; maps (B, C, H, W) x timestep -> (B, C, H, W).
 
-    Raises:
-        ValueError: when the shape is inconsistent (a group count that does not divide a width,
-            an image size the levels cannot halve evenly, an attention level out of range).
+    The shape was checked when ``cfg`` was made (see :meth:`UNetConfig.__post_init__`).
     """
     levels = len(cfg.block_channels)
-    if any(c % cfg.norm_groups for c in cfg.block_channels):
-        raise ValueError(f"norm_groups={cfg.norm_groups} must divide every block channel")
-    if cfg.image_size_px % (2 ** (levels - 1)):
-        raise ValueError(f"image size {cfg.image_size_px} px cannot be halved {levels - 1} times")
-    if any(not 0 <= i < levels for i in cfg.attention_levels):
-        raise ValueError(f"attention_levels {cfg.attention_levels} out of range 0..{levels - 1}")
     attn = [i in cfg.attention_levels for i in range(levels)]
     down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attn)
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attn))

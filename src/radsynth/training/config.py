@@ -83,8 +83,8 @@ class TrainConfig:
         "paper": {},
         # Phantoms at 64 px; a few minutes on 2 CPU cores.
         "demo": {
-            "image_size_px": 64, "block_channels": (32, 64, 64), "layers_per_block": 1,
-            "attention_levels": (2,), "norm_groups": 8, "attention_head_dim": 32,
+            "image_size_px": 64, "block_channels": (16, 32, 64, 64), "layers_per_block": 1,
+            "attention_levels": (3,), "norm_groups": 8, "attention_head_dim": 16,
             "beta_schedule": "cosine", "batch_size": 16, "lr": 1e-3, "warmup_steps": 20,
             "total_steps": 400, "checkpoint_every_steps": 100, "ema_decay": 0.99,
             "val_max_images": 64, "val_repeats": 2, "keep_state_checkpoints": 1,
@@ -111,6 +111,7 @@ class TrainConfig:
             raise ValueError("lr must be positive")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in [0, 1)")
+        model_config(self)  # raises ValueError for a UNet shape that cannot be built
 
 
 def model_config(cfg: TrainConfig, channels: int = 1) -> UNetConfig:
