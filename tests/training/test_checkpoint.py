@@ -30,6 +30,7 @@ def test_tiny_checkpoint_loads(tmp_path):
     out = ema.model(torch.zeros(2, 1, 32, 32), torch.tensor([1, 2])).sample
     assert out.shape == (2, 1, 32, 32)
     assert load_training_state(path)["step"] == 3
+    assert load_checkpoint(path / "ema.safetensors").checkpoint_id == ema.checkpoint_id
 
 
 def test_same_seed_same_weights(tmp_path):

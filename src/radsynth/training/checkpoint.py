@@ -156,8 +156,10 @@ def prune_states(train_dir: Path, keep_last: int) -> None:
 
 
 def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint folder from either a checkpoint folder or a run folder (its latest one)."""
+    """A checkpoint folder from a checkpoint folder, a file in one, or a run folder (its latest)."""
     path = Path(path)
+    if path.is_file() and _is_checkpoint(path.parent):
+        return path.parent
     if _is_checkpoint(path):
         return path
     found = list_checkpoints(path)
@@ -201,7 +203,8 @@ def load_checkpoint(
     """Load a checkpoint's network for sampling.
 
     Args:
-        path: a checkpoint folder, or a training run folder (then its latest checkpoint).
+        path: a checkpoint folder (or a file in it), or a training run folder (then its
+            latest checkpoint).
         weights: "ema" (default; what samples should come from) or "online".
         device: where to put the model.
 
