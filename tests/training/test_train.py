@@ -68,6 +68,7 @@ def test_resume_is_bit_identical(fake_ingest, tmp_path):
     run(fake_ingest, tmp_path / "split", total_steps=3, checkpoint_every_steps=3, hflip=True)
     run(fake_ingest, tmp_path / "split", total_steps=6, checkpoint_every_steps=3, hflip=True,
         resume=True)  # fmt: skip
+    assert json.loads((tmp_path / "split" / "manifest.json").read_text())["complete"] is True
     a, b = list_checkpoints(tmp_path / "straight")[-1], list_checkpoints(tmp_path / "split")[-1]
     assert a.name == b.name == "step-0000006"
     for name in ("model.safetensors", "ema.safetensors"):

@@ -86,8 +86,9 @@ def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
     if latest is not None:
         saved = ckpt.read_checkpoint_config(latest)["train"]
     check_resumable(saved, cfg)
-    if is_main:
+    if is_main:  # the run is unfinished again until this call completes
         atomic_write_text(out / "config.json", config_json(cfg))
+        atomic_write_text(out / "manifest.json", json.dumps({"stage": "train", "complete": False}))
     return latest
 
 
