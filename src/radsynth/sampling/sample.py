@@ -14,6 +14,11 @@ Output folder::
                             steps, model and diffusion config; another run must match it
     OUT/samples.jsonl       one line per image (written at the end of each run)
     OUT/config.json, OUT/manifest.json
+
+Several GPUs: ``accelerate launch --multi_gpu --num_processes 8 -m radsynth.cli sample CKPT OUT
+--n 27000``; process r samples seeds r, r + 8, ... (tested on CPU only, with 2 gloo processes:
+``torchrun --nproc_per_node 2 -m radsynth.cli sample CKPT OUT --config cfg.yaml``; torchrun
+mistakes ``--n`` for one of its own flags, so the values go in the config file).
 """
 
 from __future__ import annotations
