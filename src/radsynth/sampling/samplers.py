@@ -119,8 +119,9 @@ def sample_dpmpp_2m(
     """DPM-Solver++(2M), multistep second order in data prediction (Lu et al. 2022, Algorithm 2).
 
     With ``lambda = -log sigma`` and ``h = lambda' - lambda``, one step is
-    ``x' = (sigma' / sigma) x + (1 - e^{-h}) D``, where D is the x0 estimate for the first and
-    last steps and ``(1 + 1/(2r)) x0_i - 1/(2r) x0_{i-1}`` with ``r = h_{i-1} / h_i`` otherwise.
+    ``x' = (sigma' / sigma) x + (1 - e^{-h}) D``, where D is the x0 estimate on the first step
+    and ``(1 + 1/(2r)) x0_i - 1/(2r) x0_{i-1}`` with ``r = h_{i-1} / h_i`` after it; the final
+    step to sigma = 0 returns the x0 estimate.
     """
     previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (x0 estimate, its h)
     for i in range(len(sigmas) - 1):
