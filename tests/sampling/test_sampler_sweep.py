@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def test_sweep_writes_table_and_plot_with_reference_row(tiny_ckpt: Path, tmp_pat
     assert a != (out / "samples" / "ddim-0004" / "000000.png").read_bytes()
     with Image.open(out / "fid_vs_steps.png") as img:
         assert img.size[0] > 300
-    assert (out / "manifest.json").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and len(manifest["checkpoint_id"]) == 64
     # the same command again reuses every sample and gives the same table
     before = (out / "sweep.csv").read_text()
     assert main(args) == 0

@@ -17,6 +17,7 @@ Output folder::
 from __future__ import annotations
 
 import csv
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,14 +106,15 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     from radsynth.training.checkpoint import read_checkpoint_config, resolve_checkpoint
 
     check(cfg)
-    meta = read_checkpoint_config(resolve_checkpoint(cfg.ckpt))
+    ckpt = resolve_checkpoint(cfg.ckpt)  # once: every row samples this very folder
+    meta = read_checkpoint_config(ckpt)
     rows = rows_to_run(cfg, int(meta["diffusion"]["num_train_timesteps"]))
     prepare_output_dir(cfg.out, STAGE, cfg, resume=True)
     metrics_device = "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
     extractors: dict[str, Any] = {}  # one feature network for every row
     results = []
     for name, steps, is_reference in rows:
-        scfg = row_config(cfg, name, steps)
+        scfg = row_config(cfg, ckpt, name, steps)
         start = time.perf_counter()
         sample(scfg)
         seconds = time.perf_counter() - start
@@ -133,16 +135,18 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
         row["fid_ratio_to_reference"] = row["fid"] / ref_fid if ref_fid else None
     write_csv(cfg.out / "sweep.csv", results)
     plot(cfg.out / "fid_vs_steps.png", results, cfg)
+    reference = json.loads((row_config(cfg, ckpt, *rows[0][:2]).out / "sampling.json").read_text())
     write_manifest(
         cfg.out, STAGE, cfg, inputs=[], seeds={"start": cfg.seed_start, "n": cfg.n},
-        extra={"checkpoint": str(resolve_checkpoint(cfg.ckpt)), "rows": len(results)},
+        extra={"checkpoint": str(ckpt), "checkpoint_id": reference["checkpoint_id"],
+               "rows": len(results)},
     )  # fmt: skip
     return StageResult(out=cfg.out, summary=summarise(results))
 
 
-def row_config(cfg: SamplerSweepConfig, name: str, steps: int) -> SampleConfig:
+def row_config(cfg: SamplerSweepConfig, ckpt: Path, name: str, steps: int) -> SampleConfig:
     """The `radsynth sample` config of one row; its images go to OUT/samples/NAME-STEPS."""
-    base = SampleConfig(ckpt=cfg.ckpt, out=cfg.out / "samples" / f"{name}-{steps:04d}")
+    base = SampleConfig(ckpt=ckpt, out=cfg.out / "samples" / f"{name}-{steps:04d}")
     return replace(
         base, n=cfg.n, sampler=name, steps=steps, batch=cfg.batch, seed_start=cfg.seed_start,
         weights=cfg.weights, device=cfg.device, bf16=cfg.bf16, channels_last=cfg.channels_last,
