@@ -203,6 +203,10 @@ def vp_sigmas(betas: torch.Tensor) -> torch.Tensor:
 #: Heun updates (a time-uniform grid ends in one very long step in log sigma).
 DEFAULT_SPACING = {"ddpm": "time", "ddim": "time", "dpmpp": "karras", "heun": "karras"}
 SPACINGS = ("time", "karras")
+#: Top of the Karras ramp: EDM's sigma_max for data in [-1, 1] (Karras et al. 2022, table 1).
+#: VP schedules reach far higher (cosine, T = 1000: 20,291), where a rho = 7 ramp would spend
+#: most steps on pure noise; the first step jumps from the training sigma_max down to this.
+KARRAS_SIGMA_MAX = 80.0
 
 
 def sampling_sigmas(
@@ -217,7 +221,8 @@ def sampling_sigmas(
             spacing, Lin et al. 2024; K = T visits every timestep, as 1000-step DDPM does).
             ``"karras"``: ``sigma_i = (smax^(1/rho) + i/(K-1) (smin^(1/rho) - smax^(1/rho)))^rho``
             between the training extremes (Karras et al. 2022, eq. 5); these fall between
-            training timesteps, which the denoiser interpolates.
+            training timesteps, which the denoiser interpolates. The ramp starts at
+            ``min(smax, KARRAS_SIGMA_MAX)``, after one step from the training smax.
         rho: the Karras exponent (7 in the paper).
 
     Returns:
@@ -229,11 +234,15 @@ def sampling_sigmas(
     if spacing not in SPACINGS:
         raise RadsynthError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     if spacing == "karras":
-        lo, hi = float(train_sigmas[0]) ** (1 / rho), float(train_sigmas[-1]) ** (1 / rho)
-        ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
-        chosen = (hi + ramp * (lo - hi)) ** rho
-        chosen[0] = train_sigmas[-1]  # the ends exactly on the grid despite rounding
-        chosen[-1] = train_sigmas[0] if steps > 1 else chosen[-1]
+        smin, smax = float(train_sigmas[0]), float(train_sigmas[-1])
+        top = min(smax, KARRAS_SIGMA_MAX)
+        jump = smax > top and steps > 1  # first step: smax -> top
+        ramp = torch.linspace(0, 1, steps - jump, dtype=torch.float64)
+        chosen = (top ** (1 / rho) + ramp * (smin ** (1 / rho) - top ** (1 / rho))) ** rho
+        chosen = torch.cat([train_sigmas[-1:].double(), chosen]) if jump else chosen
+        chosen[0] = smax  # the ends exactly on the training grid despite rounding
+        if steps > 1:
+            chosen[-1] = smin
     else:
         timesteps = torch.linspace(total - 1, 0, steps, dtype=torch.float64).round().long()
         chosen = train_sigmas[timesteps]
