@@ -84,9 +84,12 @@ def run_pipeline(
     do(Step("train", registry.loader("train"), run / "train",
             {"data": run / "data", "out": run / "train"}, spec.section("train"),
             after=["ingest"], resumable=True))  # fmt: skip
+    # The real reference set is a folder inside the run: data/train (default) or data/val.
+    sweep = spec.section("fid_sweep")
+    real = run / sweep.pop("real", "data/train")
     do(Step("fid_sweep", registry.loader("fid-sweep"), run / "fid_sweep",
-            {"run": run / "train", "out": run / "fid_sweep", "real": run / "data" / "train"},
-            spec.section("fid_sweep"), after=["train"]))  # fmt: skip
+            {"run": run / "train", "out": run / "fid_sweep", "real": real}, sweep,
+            after=["train"]))  # fmt: skip
 
     choice = _choose(spec, run)
     sample_names = []
