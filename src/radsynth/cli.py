@@ -36,7 +36,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     for f in dataclasses.fields(cls):
         tp, _ = _strip_optional(hints[f.name])
         help_text = f.metadata.get("help", "")
-        if f.default is not dataclasses.MISSING and f.default is not None:
+        if f.default is dataclasses.MISSING:
+            help_text += " (required)"
+        elif f.default is not None:
             help_text += f" (default: {f.default})"
         choices = field_choices(f, hints[f.name])
         if f.metadata.get("positional"):
