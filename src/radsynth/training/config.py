@@ -86,7 +86,7 @@ class TrainConfig:
             "image_size_px": 64, "block_channels": (16, 32, 64, 64), "layers_per_block": 1,
             "attention_levels": (3,), "norm_groups": 8, "attention_head_dim": 16,
             "beta_schedule": "cosine", "batch_size": 16, "lr": 2e-3, "warmup_steps": 40,
-            "total_steps": 400, "checkpoint_every_steps": 100, "ema_decay": 0.99,
+            "total_steps": 1000, "checkpoint_every_steps": 250, "ema_decay": 0.99,
             "val_max_images": 64, "val_repeats": 2, "keep_state_checkpoints": 1,
         },
         # For tests: diffusers' tiny test sizes at 32 px; seconds on a CPU.
