@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
@@ -48,3 +49,22 @@ def collect_kept(kept_csv: Path, images_root: Path, out: Path) -> StageResult:
     os.replace(tmp, out)
     counts = ", ".join(f"{g}: {n}" for g, n in sorted(groups.items()))
     return StageResult(out, f"kept {sum(groups.values())} images ({counts})")
+
+
+def park_unchosen_samples(samples: Path, parked: Path, chosen: Iterable[str]) -> None:
+    """Keep only the chosen checkpoints' folders in ``samples``; park the others in ``parked``.
+
+    Later stages read every sub-folder of ``samples``, so a checkpoint chosen by an earlier run
+    must not linger there. Its images are moved, not deleted, and come back (still cached) if
+    the checkpoint is chosen again.
+    """
+    chosen = set(chosen)
+    for folder in sorted(samples.iterdir()) if samples.is_dir() else []:
+        if folder.is_dir() and folder.name not in chosen:
+            parked.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(parked / folder.name, ignore_errors=True)
+            os.replace(folder, parked / folder.name)
+    for name in chosen:
+        if (parked / name).is_dir() and not (samples / name).exists():
+            samples.mkdir(parents=True, exist_ok=True)
+            os.replace(parked / name, samples / name)

@@ -26,7 +26,7 @@ from radsynth.pipeline.choose import (
     read_curve,
     write_choice,
 )
-from radsynth.pipeline.keep import collect_kept
+from radsynth.pipeline.keep import collect_kept, park_unchosen_samples
 from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import PipelineSpec, load_spec
 from radsynth.pipeline.steps import Step, StepOutcome, run_step, step_key
@@ -92,6 +92,7 @@ def run_pipeline(
             after=["train"]))  # fmt: skip
 
     choice = _choose(spec, run)
+    park_unchosen_samples(run / "samples", run / "samples-unused", map(_step_label, choice.steps))
     sample_names = []
     for step in choice.steps:
         name = f"sample {_step_label(step)}"
