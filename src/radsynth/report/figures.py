@@ -28,7 +28,10 @@ def _png(img: Image.Image) -> bytes:
 def _thumb(path: Path, size_px: int) -> Image.Image:
     arr, _ = read_image(path)  # float (H, W) in [0, 1], whatever the bit depth
     img = Image.fromarray(to_uint(arr, 8))
-    img.thumbnail((size_px, size_px), Image.Resampling.LANCZOS)  # keeps the aspect ratio
+    # Fit the longer side to the tile, enlarging small (e.g. 64 px) images too; keeps the aspect.
+    scale = size_px / max(img.width, img.height)
+    new_size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    img = img.resize(new_size, Image.Resampling.LANCZOS)
     square = Image.new("L", (size_px, size_px), color=0)
     square.paste(img, ((size_px - img.width) // 2, (size_px - img.height) // 2))
     return square

@@ -71,6 +71,12 @@ def fmt_p(p: Any) -> str:
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
+def p_clause(p: Any) -> str:
+    """A p-value inside a sentence: "p = 0.123" or "p < 0.001"."""
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def pct(x: Any, digits: int = 1) -> str:
     return "–" if not np.isfinite(_num(x)) else f"{100 * _num(x):.{digits}f}%"
 

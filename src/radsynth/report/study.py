@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from radsynth.report import figures
-from radsynth.report.sections import Section, fmt, fmt_p, pct
+from radsynth.report.sections import Section, fmt, fmt_p, p_clause, pct
 
 
 def _identification(sec: Section, res: dict[str, Any]) -> None:
@@ -21,12 +21,12 @@ def _identification(sec: Section, res: dict[str, Any]) -> None:
     who = "SIMULATED raters" if res.get("simulated") else "Readers"
     sec.headline = (f"{who} found the real image in {pct(pooled['accuracy'])} of "
                     f"{pooled['n']:,} judgements; chance alone gives {pct(ident['chance'], 0)} "
-                    f"(p = {fmt_p(test['p_value'])}).")  # fmt: skip
+                    f"({p_clause(test['p_value'])}).")  # fmt: skip
     sec.paragraphs.append(
         f"Raters were asked to {task}. They were right in {pct(pooled['accuracy'])} of "
         f"{pooled['n']:,} judgements (95% CI {pct(pooled['wilson_low'])} to "
         f"{pct(pooled['wilson_high'])}); guessing alone would be right {pct(ident['chance'], 0)} "
-        f"of the time. Exact binomial test against chance: p = {fmt_p(test['p_value'])}."
+        f"of the time. Exact binomial test against chance: {p_clause(test['p_value'])}."
     )  # fmt: skip
     sec.paragraphs.append(
         f"Allowing for differences between raters and between cases (resampling both), the "
