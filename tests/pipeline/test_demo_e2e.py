@@ -51,6 +51,11 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     stats = json.loads((run / "stats" / "stats.json").read_text())
     assert stats["simulated"] is True and stats["rater_kind"] == "simulated"
     assert "simulated" in (run / "report.html").read_text().lower()
+    # Readers see real images oriented like the synthetic ones; the audit sees samples as
+    # generated, in the orientation the model learned.
+    assert json.loads((run / "study" / "config.json").read_text())["real"].endswith("real_oriented")
+    audit_cfg = json.loads((run / "audit" / "config.json").read_text())
+    assert audit_cfg["synthetic"].endswith("kept_as_generated")
 
     # 3. Nothing changed: only the export of live answers (and the cheap kept set) re-run.
     assert main(["demo", "--scale", "tiny", "--run-dir", str(run)]) == 0

@@ -109,17 +109,25 @@ def run_pipeline(
     # keep: all carries flagged images on (they stay marked in screen.csv and the report).
     listing = "kept.csv" if spec.keep == "screened" else "screen.csv"
     kept = collect_kept(run / "screen" / listing, run / "oriented", run / "kept")
+    # The audit compares samples as generated, in the orientation the model learned from its
+    # training images: a flipped copy of a training image would not match it.
+    collect_kept(run / "screen" / listing, run / "samples", run / "kept_as_generated")
     keys["keep"] = step_key(spec.keep, [sha256_file(run / "screen" / listing)])
     echo(f"[    ran] keep: {kept.summary} -> {kept.out}")
     do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
-             "synthetic": run / "kept", "out": run / "audit"},
+             "synthetic": run / "kept_as_generated", "out": run / "audit"},
             spec.section("audit"), after=["keep"]))  # fmt: skip
 
+    # Readers must not tell real from synthetic by facing: the real images shown are oriented to
+    # the same canonical side as the synthetic ones.
+    do(Step("orient real", registry.loader("orient"), run / "real_oriented",
+            {"src": run / "data" / "val", "out": run / "real_oriented"}, spec.section("orient"),
+            after=["ingest"]))  # fmt: skip
     synthetic = tuple(f"{_step_label(s)}={run / 'kept' / _step_label(s)}" for s in choice.steps)
     do(Step("study", registry.loader("study create"), run / "study",
-            {"out": run / "study", "real": run / "data" / "val", "synthetic": synthetic},
-            spec.section("study"), after=["keep", "ingest"]))  # fmt: skip
+            {"out": run / "study", "real": run / "real_oriented", "synthetic": synthetic},
+            spec.section("study"), after=["keep", "orient real"]))  # fmt: skip
     if spec.simulate_readers:
         _simulate(spec, run, keys, echo)
     progress = reader_progress(run / "study", "simulated" if spec.simulate_readers else "human")
