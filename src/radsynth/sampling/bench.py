@@ -10,7 +10,6 @@ so training and sampling MFU are comparable.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from radsynth.sampling.samplers import (
     sampling_sigmas,
     start_noise,
 )
-from radsynth.stage import StageResult, atomic_write_text
+from radsynth.stage import StageResult
 
 
 @dataclass(frozen=True)
@@ -92,20 +91,15 @@ def forward_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
 
     torch's counter has no entry for the CPU flash-attention kernel, so it is added with torch's
     own SDPA formula."""
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def cpu_sdpa(q, k, v, *args, out_shape=None, **kwargs) -> int:
-        return sdpa_flop_count(q, k, v)
+    from radsynth.training.bench import sdpa_cpu_flops
 
-    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa}
+    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: sdpa_cpu_flops}
     t = torch.full((1,), 500.0, device=image.device)
     with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
         model(image, t)
     return counter.get_total_flops()
-
-
-def _auto(value: str, on_gpu: bool) -> bool:
-    return on_gpu if value == "auto" else value == "on"
 
 
 def bench_sample(cfg: BenchSampleConfig) -> StageResult:
@@ -120,13 +114,13 @@ def bench_sample(cfg: BenchSampleConfig) -> StageResult:
 
 
 def _bench(cfg: BenchSampleConfig) -> StageResult:
-    from radsynth.training.bench import peak_flops
+    from radsynth.training.bench import auto_flag, device_name, emit_figures, peak_flops
 
     on_gpu = torch.cuda.is_available() and not cfg.cpu
     device = torch.device("cuda" if on_gpu else "cpu")
     net = load_network(cfg, device)
-    bf16, channels_last = _auto(cfg.bf16, on_gpu), _auto(cfg.channels_last, on_gpu)
-    compiled = _auto(cfg.compile, on_gpu)
+    bf16, channels_last = auto_flag(cfg.bf16, on_gpu), auto_flag(cfg.channels_last, on_gpu)
+    compiled = auto_flag(cfg.compile, on_gpu)
     if channels_last:
         net.model.to(memory_format=torch.channels_last)
     size = net.image_size_px
@@ -157,7 +151,7 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
     peak, peak_note = peak_flops(device)
     mfu = achieved / peak if peak else None
     figures = {
-        "network": net.source, "device": _device_name(device), "threads": torch.get_num_threads(),
+        "network": net.source, "device": device_name(device), "threads": torch.get_num_threads(),
         "image_size_px": size, "sampler": cfg.sampler, "steps": steps,
         "function_evaluations": nfe, "batch": cfg.batch, "images": images,
         "precision": "bf16" if bf16 else "fp32", "channels_last": channels_last,
@@ -166,27 +160,10 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
         "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
         "peak_source": peak_note, "mfu": mfu,
     }  # fmt: skip
-    print(json.dumps(figures, indent=2))
-    if cfg.out is not None:
-        atomic_write_text(cfg.out, json.dumps(figures, indent=2) + "\n")
-    mfu_text = f"{100 * mfu:.2f}%" if mfu is not None else "unknown"
+    mfu_text = emit_figures(figures, cfg.out)
     summary = (
         f"{net.source}: {images_per_s:.3g} images/s with {cfg.sampler} x {steps} steps "
         f"({nfe} calls) on {figures['device']} (batch {cfg.batch}, {figures['precision']}), "
         f"{achieved / 1e12:.4f} TFLOP/s, MFU {mfu_text} of {peak_note}"
     )
     return StageResult(out=cfg.out or Path("."), summary=summary)
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import os
-    import platform
-
-    name = platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        models = [ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
-        name = models[0].split(":", 1)[1].strip() if models else name
-    return f"CPU {name} x{len(os.sched_getaffinity(0))}"

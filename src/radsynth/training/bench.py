@@ -64,7 +64,7 @@ class BenchTrainConfig:
 def peak_flops(device: torch.device) -> tuple[float | None, str]:
     """(peak FLOP/s or None, how it was obtained) for the device a benchmark ran on."""
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
+        name = torch.cuda.getdevice_name(device)
         for key, peak in GPU_PEAK_BF16.items():
             if key in name:
                 return peak, f"{name}: datasheet bf16 dense peak"
@@ -89,7 +89,8 @@ def cpu_peak_estimate() -> tuple[float | None, str]:
     return peak, f"ESTIMATE: {cores} cores x {max(mhz):.0f} MHz x {per_cycle} fp32 FLOP/cycle"
 
 
-def _sdpa_cpu_flops(q, k, v, *args, out_shape=None, **kwargs) -> int:
+def sdpa_cpu_flops(q, k, v, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of torch's CPU flash-attention kernel, which FlopCounterMode does not count."""
     from torch.utils.flop_counter import sdpa_flop_count
 
     return sdpa_flop_count(q, k, v)
@@ -110,7 +111,7 @@ def train_step_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
 
     aten = torch.ops.aten
     custom = {
-        aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops,
+        aten._scaled_dot_product_flash_attention_for_cpu: sdpa_cpu_flops,
         aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flops,
     }
     t = torch.zeros(1, dtype=torch.long, device=image.device)
@@ -120,7 +121,8 @@ def train_step_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def _auto(value: str, on_gpu: bool) -> bool:
+def auto_flag(value: str, on_gpu: bool) -> bool:
+    """An on/off/auto option: 'auto' means on for a GPU and off for a CPU."""
     return on_gpu if value == "auto" else value == "on"
 
 
@@ -136,7 +138,7 @@ def _bench(cfg: BenchTrainConfig) -> StageResult:
     on_gpu = torch.cuda.is_available() and not cfg.cpu
     device = torch.device("cuda" if on_gpu else "cpu")
     batch = cfg.batch_size or tcfg.batch_size
-    channels_last, compiled = _auto(cfg.channels_last, on_gpu), _auto(cfg.compile, on_gpu)
+    channels_last, compiled = auto_flag(cfg.channels_last, on_gpu), auto_flag(cfg.compile, on_gpu)
     dtype = torch.bfloat16 if on_gpu else None
     torch.manual_seed(cfg.seed)
     net = build_unet(model_config(tcfg)).to(device)
@@ -176,7 +178,7 @@ def _bench(cfg: BenchTrainConfig) -> StageResult:
     achieved = images_per_s * flops_per_image
     mfu = achieved / peak if peak else None
     figures = {
-        "preset": cfg.preset, "device": _device_name(device), "threads": torch.get_num_threads(),
+        "preset": cfg.preset, "device": device_name(device), "threads": torch.get_num_threads(),
         "batch_size": batch, "image_size_px": tcfg.image_size_px, "steps": cfg.steps,
         "parameters": count_parameters(net), "precision": "bf16" if dtype else "fp32",
         "channels_last": channels_last, "compile": compiled,
@@ -184,10 +186,7 @@ def _bench(cfg: BenchTrainConfig) -> StageResult:
         "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
         "peak_source": peak_note, "mfu": mfu, "seconds": seconds,
     }  # fmt: skip
-    mfu_text = f"{100 * mfu:.2f}%" if mfu is not None else "unknown"
-    print(json.dumps(figures, indent=2))
-    if cfg.out is not None:
-        atomic_write_text(cfg.out, json.dumps(figures, indent=2) + "\n")
+    mfu_text = emit_figures(figures, cfg.out)
     summary = (
         f"{cfg.preset}: {images_per_s:.1f} images/s on {figures['device']} "
         f"(batch {batch}, {figures['precision']}), {achieved / 1e12:.3f} TFLOP/s, "
@@ -196,14 +195,26 @@ def _bench(cfg: BenchTrainConfig) -> StageResult:
     return StageResult(out=cfg.out or Path("."), summary=summary)
 
 
+def emit_figures(figures: dict, out: Path | None) -> str:
+    """Print a benchmark's measured figures as JSON (and write them to ``out`` when given);
+    returns the MFU as text for the summary line."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if out is not None:
+        atomic_write_text(out, text + "\n")
+    mfu = figures.get("mfu")
+    return f"{100 * mfu:.2f}%" if mfu is not None else "unknown"
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU model and how many cores this process may use."""
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+        return torch.cuda.getdevice_name(device)
     for line in (
         Path("/proc/cpuinfo").read_text().splitlines() if os.path.exists("/proc/cpuinfo") else []
     ):
