@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from sampling_reference import REFERENCE
 
 from radsynth.training.testing import make_tiny_checkpoint
-
-#: One reference setup: stochastic (so per-step noise is exercised), 10 denoiser calls per image.
-REFERENCE = ["--sampler", "ddpm", "--steps", "10", "--no-progress"]
 
 
 @pytest.fixture(autouse=True, scope="module")

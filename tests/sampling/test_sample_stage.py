@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REFERENCE
 from PIL import Image
+from sampling_reference import REFERENCE
 
 from radsynth.cli import main
 from radsynth.data.imageio import read_image
