@@ -113,7 +113,7 @@ def run_pipeline(
     # training images: a flipped copy of a training image would not match it.
     collect_kept(run / "screen" / listing, run / "samples", run / "kept_as_generated")
     keys["keep"] = step_key(spec.keep, [sha256_file(run / "screen" / listing)])
-    echo(f"[    ran] keep: {kept.summary} -> {kept.out}")
+    _print(StepOutcome("keep", "ran", kept.summary, kept.out), echo)
     do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
              "synthetic": run / "kept_as_generated", "out": run / "audit"},
