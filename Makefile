@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp changes whenever the dependency list does, so edits to pyproject reinstall.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt Makefile | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench clean gpu-wheels bench-gpu
 
 install: $(STAMP)
 
@@ -36,6 +36,25 @@ test-all: install
 lint: install
 	$(BIN)/ruff format --check src tests
 	$(BIN)/ruff check src tests
+
+# The lent GPU machine has its own Python 3.12 with torch, accelerate and huggingface_hub but
+# no diffusers: download those wheels here, into the ignored .whl/, to carry there.
+GPU_WHEELS := diffusers==0.42.1 importlib_metadata==10.2.0
+gpu-wheels:
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+	  -d .whl $(GPU_WHEELS)
+
+# On the GPU machine (no .venv there): install the carried wheels, then run the suite, which
+# writes bench-gpu.json and bench-gpu.md into BENCH_OUT. `make bench-gpu BENCH_ARGS=--smoke`
+# runs the same code paths on a CPU in seconds.
+BENCH_OUT ?= $(if $(OUT),$(OUT),bench-gpu)
+BENCH_ARGS ?=
+bench-gpu:
+	test ! -d .whl || python3 -m pip install -q --no-index --no-deps --no-compile \
+	  --no-cache-dir --upgrade --target /tmp/radsynth-site .whl/*.whl
+	PYTHONPATH=src:/tmp/radsynth-site PYTHONUNBUFFERED=1 python3 -m radsynth.cli \
+	  bench gpu --out $(BENCH_OUT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) runs

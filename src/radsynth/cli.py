@@ -19,6 +19,7 @@ from typing import Any
 from radsynth import __version__
 from radsynth.config import _strip_optional, build_config, field_choices, load_config_file
 from radsynth.errors import RadsynthError
+from radsynth.hardware.threads import prepare_cpu_runtime
 from radsynth.registry import COMMANDS
 
 
@@ -91,6 +92,7 @@ def _subcommand_parser(name: str, cls: type) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``radsynth`` command. Returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    prepare_cpu_runtime()  # before any stage imports torch
     top = _build_parser()
     # First pass: find the subcommand; its own flags are parsed once its config class is known.
     known, rest = top.parse_known_args(argv)

@@ -133,6 +133,12 @@ def _bench_train():
     return BenchTrainConfig, bench_train
 
 
+def _bench_gpu():
+    from radsynth.hardware.suite import BenchGpuConfig, bench_gpu
+
+    return BenchGpuConfig, bench_gpu
+
+
 def _bench_sample():
     from radsynth.sampling.bench import BenchSampleConfig, bench_sample
 
@@ -170,6 +176,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
         {
             "train": ("training images/s and MFU for a preset", _bench_train),
             "sample": ("sampling images/s and MFU for a checkpoint or preset", _bench_sample),
+            "gpu": ("the GPU suite: train and sample, with and without compile", _bench_gpu),
         },
     ),
 }

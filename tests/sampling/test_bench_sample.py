@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from radsynth.cli import main
-from radsynth.sampling.bench import forward_flops
+from radsynth.hardware.flops import forward_flops
 
 
 class ConvNet(torch.nn.Module):

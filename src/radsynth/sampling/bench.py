@@ -4,7 +4,7 @@ MFU (Chowdhery et al. 2022, PaLM, appendix B) = achieved model FLOP/s / the devi
 The model FLOPs of one image are those of one denoiser forward pass on one image, counted by
 ``torch.utils.flop_counter.FlopCounterMode``, times the sampler's denoiser calls per image; the
 samplers' own elementwise updates are timed but not counted. Peaks come from
-:func:`radsynth.training.bench.peak_flops` (datasheet bf16 peaks for GPUs, an estimate on CPU),
+:func:`radsynth.hardware.device.peak_flops` (datasheet bf16 peaks for GPUs, an estimate on CPU),
 so training and sampling MFU are comparable.
 """
 
@@ -19,6 +19,16 @@ import torch
 
 from radsynth.config import arg, build_config
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import (
+    auto_flag,
+    device_name,
+    peak_flops,
+    peak_memory_gib,
+    resolve_device,
+)
+from radsynth.hardware.figures import emit_figures
+from radsynth.hardware.flops import forward_flops
+from radsynth.hardware.threads import cpu_threads
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.samplers import (
     DEFAULT_SPACING,
@@ -46,7 +56,9 @@ class BenchSampleConfig:
     bf16: Literal["auto", "on", "off"] = arg("auto", help="bf16 autocast; auto: on for GPU")
     channels_last: Literal["auto", "on", "off"] = arg("auto", help="auto: on for GPU")
     compile: Literal["auto", "on", "off"] = arg("auto", help="torch.compile; auto: on for GPU")
-    cpu: bool = arg(False, help="measure on the CPU even where a GPU exists")
+    device: str = arg("auto", help="auto, cpu, cuda or cuda:N")
+    compile_backend: str = arg("inductor", help="torch.compile backend (eager: no codegen)")
+    cpu: bool = arg(False, help="deprecated alias of --device cpu")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
     seed: int = arg(0, help="seed of the random network and the first image")
     out: Path | None = arg(None, help="optional JSON file for the measured figures")
@@ -86,38 +98,32 @@ def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
     )  # fmt: skip
 
 
-def forward_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
-    """FLOPs of one denoiser forward pass on ``image`` (1, C, H, W).
-
-    torch's counter has no entry for the CPU flash-attention kernel, so it is added with torch's
-    own SDPA formula."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from radsynth.training.bench import sdpa_cpu_flops
-
-    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: sdpa_cpu_flops}
-    t = torch.full((1,), 500.0, device=image.device)
-    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
-        model(image, t)
-    return counter.get_total_flops()
+#: The study's sample count, for the projected time of a full sampling run.
+STUDY_IMAGES = 27_000
 
 
 def bench_sample(cfg: BenchSampleConfig) -> StageResult:
     """Time sampling whole batches with ``cfg.sampler``; print and return images/s and MFU."""
-    from radsynth.training.train import cpu_threads
-
     get_sampler(cfg.sampler)
     if cfg.batch < 1 or cfg.n < 0 or cfg.steps < 0 or cfg.warmup_batches < 0:
         raise RadsynthError("batch must be positive; n, steps and warmup_batches not negative")
     with cpu_threads(cfg.cpu_threads):
-        return _bench(cfg)
+        figures = measure_sample(cfg)
+    mfu_text = emit_figures(figures, cfg.out)
+    summary = (
+        f"{figures['network']}: {figures['images_per_s']:.3g} images/s with {cfg.sampler} x "
+        f"{figures['steps']} steps ({figures['function_evaluations']} calls) on "
+        f"{figures['device']} (batch {cfg.batch}, {figures['precision']}), "
+        f"{figures['achieved_tflops']:.4f} TFLOP/s, MFU {mfu_text} of {figures['peak_source']}; "
+        f"{STUDY_IMAGES:,} images would take {figures['minutes_for_27000']:.1f} min"
+    )
+    return StageResult(out=cfg.out or Path("."), summary=summary)
 
 
-def _bench(cfg: BenchSampleConfig) -> StageResult:
-    from radsynth.training.bench import auto_flag, device_name, emit_figures, peak_flops
-
-    on_gpu = torch.cuda.is_available() and not cfg.cpu
-    device = torch.device("cuda" if on_gpu else "cpu")
+def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
+    """The measured figures of one sampling benchmark (see :func:`bench_sample`)."""
+    device = resolve_device("cpu" if cfg.cpu else cfg.device)
+    on_gpu = device.type == "cuda"
     net = load_network(cfg, device)
     bf16, channels_last = auto_flag(cfg.bf16, on_gpu), auto_flag(cfg.channels_last, on_gpu)
     compiled = auto_flag(cfg.compile, on_gpu)
@@ -125,7 +131,7 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
         net.model.to(memory_format=torch.channels_last)
     size = net.image_size_px
     flops_forward = forward_flops(net.model, torch.randn(1, 1, size, size, device=device))
-    model = torch.compile(net.model) if compiled else net.model
+    model = torch.compile(net.model, backend=cfg.compile_backend) if compiled else net.model
     autocast = torch.bfloat16 if bf16 else None
     den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=True)
     steps = cfg.steps or len(net.betas)
@@ -138,6 +144,9 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
         x = start_noise(noise, (1, size, size), float(schedule[0]))
         sampler(den, x, schedule, noise).cpu()  # .cpu() waits for the GPU
 
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(device)
+    warm_start = time.perf_counter()
     for i in range(cfg.warmup_batches):  # same shapes as the timed batches, fewer steps
         one_batch(cfg.seed + 10**6 + i * cfg.batch, sigmas[-3:] if len(sigmas) > 3 else sigmas)
     start = time.perf_counter()
@@ -149,21 +158,16 @@ def _bench(cfg: BenchSampleConfig) -> StageResult:
     images_per_s = images / seconds
     achieved = images_per_s * flops_forward * nfe
     peak, peak_note = peak_flops(device)
-    mfu = achieved / peak if peak else None
-    figures = {
-        "network": net.source, "device": device_name(device), "threads": torch.get_num_threads(),
-        "image_size_px": size, "sampler": cfg.sampler, "steps": steps,
-        "function_evaluations": nfe, "batch": cfg.batch, "images": images,
+    return {
+        "benchmark": "sample", "network": net.source, "device": device_name(device),
+        "threads": torch.get_num_threads(), "image_size_px": size, "sampler": cfg.sampler,
+        "steps": steps, "function_evaluations": nfe, "batch": cfg.batch, "images": images,
         "precision": "bf16" if bf16 else "fp32", "channels_last": channels_last,
-        "compile": compiled, "forward_flops_per_image": flops_forward,
+        "compile": compiled, "warmup_seconds": start - warm_start,
+        "forward_flops_per_image": flops_forward,
         "images_per_s": images_per_s, "seconds": seconds,
+        "minutes_for_27000": STUDY_IMAGES / images_per_s / 60,
         "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
-        "peak_source": peak_note, "mfu": mfu,
+        "peak_source": peak_note, "mfu": achieved / peak if peak else None,
+        "peak_memory_gib": peak_memory_gib(device),
     }  # fmt: skip
-    mfu_text = emit_figures(figures, cfg.out)
-    summary = (
-        f"{net.source}: {images_per_s:.3g} images/s with {cfg.sampler} x {steps} steps "
-        f"({nfe} calls) on {figures['device']} (batch {cfg.batch}, {figures['precision']}), "
-        f"{achieved / 1e12:.4f} TFLOP/s, MFU {mfu_text} of {peak_note}"
-    )
-    return StageResult(out=cfg.out or Path("."), summary=summary)

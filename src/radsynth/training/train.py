@@ -11,13 +11,11 @@ Multi-GPU and multi-node: ``accelerate launch -m radsynth.cli train DATA OUT ...
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from radsynth.config import config_json, config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
+from radsynth.hardware.threads import cpu_threads
 from radsynth.models.unet import build_unet, count_parameters
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 from radsynth.training import checkpoint as ckpt
@@ -179,19 +178,6 @@ def _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta) -> Path
         plot_loss_curves(cfg.out, progress["history"])
     acc.wait_for_everyone()
     return path
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int) -> Iterator[None]:
-    """Use ``n`` torch CPU threads inside the block (0: leave as is), then restore. On a busy
-    shared CPU, fewer threads than cores avoids OpenMP spin-wait contention."""
-    before = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def train(cfg: TrainConfig) -> StageResult:

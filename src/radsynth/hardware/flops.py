@@ -1,0 +1,55 @@
+"""Model FLOPs of a denoiser, counted by ``torch.utils.flop_counter.FlopCounterMode``.
+
+The counter has no entry for torch's CPU flash-attention kernels, so they are added with
+torch's own SDPA formulas; on a GPU the counted kernels are the ones that run.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def sdpa_cpu_flops(q, k, v, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of torch's CPU flash-attention kernel, which FlopCounterMode does not count."""
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    return sdpa_flop_count(q, k, v)
+
+
+def _sdpa_cpu_backward_flops(grad_out, q, k, v, *args, out_shape=None, **kwargs) -> int:
+    from torch.utils.flop_counter import sdpa_backward_flop_count
+
+    return sdpa_backward_flop_count(grad_out, q, k, v)
+
+
+def train_step_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
+    """FLOPs of forward + backward of the denoiser on ``image`` (1, C, H, W).
+
+    torch's counter misses the CPU flash-attention kernels, so they are added with torch's own
+    SDPA formulas."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    aten = torch.ops.aten
+    custom = {
+        aten._scaled_dot_product_flash_attention_for_cpu: sdpa_cpu_flops,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flops,
+    }
+    t = torch.zeros(1, dtype=torch.long, device=image.device)
+    with FlopCounterMode(display=False, custom_mapping=custom) as counter:
+        model(image, t).sample.sum().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def forward_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
+    """FLOPs of one denoiser forward pass on ``image`` (1, C, H, W).
+
+    torch's counter has no entry for the CPU flash-attention kernel, so it is added with torch's
+    own SDPA formula."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: sdpa_cpu_flops}
+    t = torch.full((1,), 500.0, device=image.device)
+    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
+        model(image, t)
+    return counter.get_total_flops()
