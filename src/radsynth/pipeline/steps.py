@@ -13,15 +13,30 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from radsynth.config import build_config, config_json
+from radsynth.errors import RadsynthError
 from radsynth.stage import StageResult, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
+
+#: Every step of ``radsynth run``, by the name recorded in pipeline.json; besides these, one
+#: ``sample step-NNNNNNN`` step per chosen checkpoint.
+PIPELINE_STEPS = frozenset({
+    "phantoms", "ingest", "train", "fid_sweep", "orient", "screen", "keep", "audit",
+    "exclude copies", "orient real", "study", "simulate", "export", "stats", "report",
+})  # fmt: skip
+SAMPLE_STEP = re.compile(r"sample step-\d{7}")
+
+
+def is_pipeline_step(name: str) -> bool:
+    """Whether ``name`` is a step of ``radsynth run`` (see :data:`PIPELINE_STEPS`)."""
+    return name in PIPELINE_STEPS or SAMPLE_STEP.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,15 @@ class Step:
     after: Sequence[str] = ()  # names of the steps whose outputs this one reads
     resumable: bool = False  # the stage itself continues a half-written folder
     always: bool = False  # never cached (its input changes outside the pipeline, e.g. answers)
+
+    def __post_init__(self) -> None:
+        # A misspelt dependency would silently drop out of the cache key: refuse it here.
+        unknown = [a for a in self.after if not is_pipeline_step(a)]
+        if unknown:
+            raise ValueError(
+                f"step {self.name!r} reads from {', '.join(map(repr, unknown))}, which is no "
+                f"pipeline step; steps: {', '.join(sorted(PIPELINE_STEPS))}, sample step-NNNNNNN"
+            )
 
 
 @dataclass(frozen=True)
@@ -81,17 +105,43 @@ def _move_aside(path: Path) -> Path:
     return stale
 
 
-def run_step(step: Step, run_dir: Path, keys: dict[str, str]) -> StepOutcome:
+def upstream_keys(step: Step, keys: dict[str, str], absent: Collection[str] = ()) -> list[str]:
+    """The keys of the steps ``step`` reads from, in its ``after`` order.
+
+    Args:
+        step: the step.
+        keys: keys of the steps run (or found cached) so far in this invocation.
+        absent: pipeline steps that this run legitimately leaves out (``phantoms`` when the
+            pipeline file names a ``source:``); a dependency on one of them adds nothing.
+
+    Raises:
+        RadsynthError: when a dependency has not run yet and is not declared absent: leaving it
+            out would let a change upstream go unnoticed.
+    """
+    missing = [a for a in step.after if a not in keys and a not in absent]
+    if missing:
+        raise RadsynthError(
+            f"pipeline step {step.name!r} reads from {', '.join(missing)}, which has not run "
+            "before it in this run; its cache key would miss that input"
+        )
+    return [keys[a] for a in step.after if a in keys]
+
+
+def run_step(
+    step: Step, run_dir: Path, keys: dict[str, str], absent: Collection[str] = ()
+) -> StepOutcome:
     """Run one step unless it is cached; record its key in ``keys`` and ``pipeline.json``.
 
     Args:
         step: the step.
         run_dir: the run folder, which holds ``pipeline.json``.
         keys: keys of the steps run so far in this invocation (updated in place).
+        absent: pipeline steps this run leaves out (see :func:`upstream_keys`).
     """
+    upstream = upstream_keys(step, keys, absent)
     cls, stage = step.loader()
     cfg = build_config(cls, step.user, step.wired)
-    key = step_key(cfg, [keys[a] for a in step.after if a in keys])
+    key = step_key(cfg, upstream)
     finished = read_state(run_dir)
     keys[step.name] = key
     if step.always:
