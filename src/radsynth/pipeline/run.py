@@ -89,7 +89,7 @@ def run_pipeline(
         data_src = run / "phantoms" / "images"
     do(Step("ingest", registry.loader("ingest"), run / "data",
             {"src": data_src, "out": run / "data"}, spec.section("ingest"),
-            after=["phantoms"]))  # fmt: skip
+            after=["phantoms"], inputs=[spec.source] if spec.source else []))  # fmt: skip
     do(Step("train", registry.loader("train"), run / "train",
             {"data": run / "data", "out": run / "train"}, spec.section("train"),
             after=["ingest"], resumable=True))  # fmt: skip

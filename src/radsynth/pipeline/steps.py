@@ -1,7 +1,9 @@
 """Running one pipeline step with caching: skip it when its config and inputs are unchanged.
 
 Each step's key is the sha256 of its resolved config together with the keys of the steps it
-reads from, so a change anywhere upstream re-runs everything below it. Keys of finished steps
+reads from and the content digests of its input folders from outside the run (the ``source:``
+radiographs, :mod:`radsynth.pipeline.inputs`), so a change anywhere upstream re-runs everything
+below it. Keys of finished steps
 are kept in ``RUN/pipeline.json``. A step whose folder exists but is not recorded as finished
 was interrupted: a resumable stage (train, sample) continues in place; any other stage's partial
 folder is moved aside to ``<name>.stale-N`` (never deleted) and the stage runs again.
@@ -21,6 +23,7 @@ from typing import Any
 
 from radsynth.config import build_config, config_json
 from radsynth.errors import RadsynthError
+from radsynth.pipeline.inputs import HASH_CACHE, folder_digest
 from radsynth.stage import StageResult, atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class Step:
     after: Sequence[str] = ()  # names of the steps whose outputs this one reads
     resumable: bool = False  # the stage itself continues a half-written folder
     always: bool = False  # never cached (its input changes outside the pipeline, e.g. answers)
+    inputs: Sequence[Path] = ()  # folders from outside the run whose contents go into the key
 
     def __post_init__(self) -> None:
         # A misspelt dependency would silently drop out of the cache key: refuse it here.
@@ -139,6 +143,7 @@ def run_step(
         absent: pipeline steps this run leaves out (see :func:`upstream_keys`).
     """
     upstream = upstream_keys(step, keys, absent)
+    upstream += [folder_digest(p, run_dir / HASH_CACHE) for p in step.inputs]
     cls, stage = step.loader()
     cfg = build_config(cls, step.user, step.wired)
     key = step_key(cfg, upstream)
