@@ -25,7 +25,7 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
@@ -49,6 +49,10 @@ COLUMNS = ["step", "checkpoint", "n_real", "n_fake", "fid", "kid_mean", "kid_std
 @dataclass(frozen=True)
 class FidSweepConfig:
     """FID, KID and precision/recall of every K-th checkpoint of a training run."""
+
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
 
     run: Path = arg(help="training output folder (holding checkpoints/step-*/)", positional=True)
     every: int = arg(10, help="score every K-th checkpoint (K, 2K, ...), and always the last")

@@ -92,7 +92,7 @@ def run_pipeline(
             after=["phantoms"], inputs=[spec.source] if spec.source else []))  # fmt: skip
     do(Step("train", registry.loader("train"), run / "train",
             {"data": run / "data", "out": run / "train"}, spec.section("train"),
-            after=["ingest"], resumable=True))  # fmt: skip
+            after=["ingest"]))  # fmt: skip
     # The real reference set is a folder inside the run: data/train (default) or data/val.
     sweep = spec.section("fid_sweep")
     real = run / sweep.pop("real", "data/train")
@@ -108,7 +108,7 @@ def run_pipeline(
         sample_names.append(name)
         do(Step(name, registry.loader("sample"), run / "samples" / _step_label(step),
                 {"ckpt": _checkpoint_path(run, step), "out": run / "samples" / _step_label(step)},
-                spec.section("sample"), after=["train"], resumable=True))  # fmt: skip
+                spec.section("sample"), after=["train"]))  # fmt: skip
     do(Step("orient", registry.loader("orient"), run / "oriented",
             {"src": run / "samples", "out": run / "oriented"}, spec.section("orient"),
             after=sample_names))  # fmt: skip

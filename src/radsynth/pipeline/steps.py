@@ -3,10 +3,10 @@
 Each step's key is the sha256 of its resolved config together with the keys of the steps it
 reads from and the content digests of its input folders from outside the run (the ``source:``
 radiographs, :mod:`radsynth.pipeline.inputs`), so a change anywhere upstream re-runs everything
-below it. Keys of finished steps
-are kept in ``RUN/pipeline.json``. A step whose folder exists but is not recorded as finished
-was interrupted: a resumable stage (train, sample) continues in place; any other stage's partial
-folder is moved aside to ``<name>.stale-N`` (never deleted) and the stage runs again.
+below it. Keys of finished steps are kept in ``RUN/pipeline.json``. A step whose folder exists
+but is not recorded as finished was interrupted: a resumable stage (its config class sets
+``RESUMABLE``: train, sample, fid-sweep, sampler-sweep) continues in place; any other stage's
+partial folder is moved aside to ``<name>.stale-N`` (never deleted) and the stage runs again.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ class Step:
     wired: dict[str, Any]  # fields the pipeline sets: input and output paths
     user: dict[str, Any]  # fields from the user's section of the pipeline file
     after: Sequence[str] = ()  # names of the steps whose outputs this one reads
-    resumable: bool = False  # the stage itself continues a half-written folder
     always: bool = False  # never cached (its input changes outside the pipeline, e.g. answers)
     inputs: Sequence[Path] = ()  # folders from outside the run whose contents go into the key
 
@@ -161,7 +160,9 @@ def run_step(
         return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
     status = "ran"
     if step.out.exists():
-        if step.resumable and finished.get(step.name) is None and _same_config(step.out, cfg):
+        # The stage's config says whether the stage continues a half-written folder (RESUMABLE).
+        resumable = getattr(cls, "RESUMABLE", False)
+        if resumable and finished.get(step.name) is None and _same_config(step.out, cfg):
             status = "resumed"
             if "resume" in {f.name for f in dataclasses.fields(cfg)}:
                 cfg = dataclasses.replace(cfg, resume=True)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -59,6 +59,10 @@ IDENTITY_KEYS = (
 @dataclass(frozen=True)
 class SampleConfig:
     """Sample synthetic images from a checkpoint: {seed:06d}.png, image n from seed n alone."""
+
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
 
     ckpt: Path = arg(
         help="checkpoint folder, or a training run folder (its latest checkpoint)", positional=True

@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
@@ -40,6 +40,10 @@ COLUMNS = (
 @dataclass(frozen=True)
 class SamplerSweepConfig:
     """FID of each sampler and step count against real images; full DDPM is the reference."""
+
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
 
     ckpt: Path = arg(
         help="checkpoint folder, or a training run folder (its latest)", positional=True
