@@ -17,7 +17,7 @@ import pytest
 from radsynth import registry
 from radsynth.pipeline.steps import Step, read_state, run_step
 from radsynth.stage import atomic_write_text
-from radsynth.training.testing import make_fake_ingest, make_tiny_checkpoint
+from radsynth.training.testing import make_fake_ingest
 
 RESUMABLE_COMMANDS = {"train", "sample", "fid-sweep", "sampler-sweep"}
 
@@ -43,16 +43,6 @@ def test_the_resumable_stages_say_so() -> None:
         else:
             assert not resumes, f"{command} resumes but its config does not say RESUMABLE"
     assert declared == RESUMABLE_COMMANDS
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """RUN/train with checkpoints at steps 1 and 2, RUN/data with 10 + 4 real images."""
-    root = tmp_path_factory.mktemp("run")
-    for step in (1, 2):
-        make_tiny_checkpoint(root / "train", steps=step, seed=step)
-    make_fake_ingest(root / "data", n_train=10, n_val=4)
-    return root
 
 
 def _interrupt(run: Path, name: str, out: Path, stage: str) -> None:

@@ -24,6 +24,7 @@ mistakes ``--n`` for one of its own flags, so the values go in the config file).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ import torch
 from radsynth.config import arg, config_json
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.samplers import (
     DEFAULT_SPACING,
@@ -48,6 +50,7 @@ from radsynth.sampling.samplers import (
 )
 from radsynth.stage import StageResult, atomic_write_text, write_manifest
 
+log = logging.getLogger(__name__)
 STAGE = "sample"
 #: Fields of sampling.json that must match for two runs to share an output folder.
 IDENTITY_KEYS = (
@@ -323,6 +326,8 @@ def sample(cfg: SampleConfig) -> StageResult:
     summary += f", {cfg.weights} weights); this process made {len(mine)} at {rate:.2f} images/s"
     if skipped:
         summary += f", {skipped} already there"
+    if state.is_main_process:
+        log_checkpoint(log, STAGE, ck.path.name, summary)
     return StageResult(out=out, summary=summary)
 
 
@@ -336,9 +341,7 @@ def write_samples(
     show_progress: bool,
 ) -> float:
     """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(seeds), unit="img", desc="sample", disable=not show_progress)
+    progress = bar(total=len(seeds), desc="sample", enabled=show_progress)
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
         images = to_images(sample_seeds(den, cfg, group, shape, device))  # (B, H, W) in [0, 1]
@@ -346,8 +349,8 @@ def write_samples(
             write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
             meta = {"image": seed_png(cfg.out, seed).name, "seed": seed, **record}
             atomic_write_text(seed_meta(cfg.out, seed), json.dumps(meta) + "\n")
-        bar.update(len(group))
-    bar.close()
+        progress.update(len(group))
+    progress.close()
     return time.perf_counter() - start
 
 
