@@ -56,8 +56,9 @@ def main() -> None:
     for _ in range(args.steps):
         step()
     seconds = time.perf_counter() - start
+    images_per_s = args.steps * tcfg.batch_size / seconds
     figures = {"loop": "plain diffusers", "preset": args.preset, "batch": tcfg.batch_size,
-               "threads": torch.get_num_threads(), "images_per_s": args.steps * tcfg.batch_size / seconds}  # fmt: skip
+               "threads": torch.get_num_threads(), "images_per_s": images_per_s}  # fmt: skip
     print(json.dumps(figures))
 
 
