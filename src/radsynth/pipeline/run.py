@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,9 @@ def _step_label(step: int) -> str:
     return f"step-{step:07d}"
 
 
-def _print(outcome: StepOutcome, echo: Callable[[str], None]) -> None:
-    echo(f"[{outcome.status:>7}] {outcome.name}: {outcome.summary} -> {outcome.out}")
+def _print(outcome: StepOutcome, echo: Callable[[str], None], seconds: float | None = None) -> None:
+    took = f" ({seconds:.1f} s)" if seconds is not None else ""
+    echo(f"[{outcome.status:>7}] {outcome.name}: {outcome.summary} -> {outcome.out}{took}")
 
 
 def run_pipeline(
@@ -78,8 +80,9 @@ def run_pipeline(
     absent = {"phantoms"} if spec.source is not None else set()
 
     def do(step: Step) -> StepOutcome:
+        start = time.perf_counter()  # wall time per step, so a user sees where the time goes
         outcome = run_step(step, run, keys, absent)
-        _print(outcome, echo)
+        _print(outcome, echo, time.perf_counter() - start)
         return outcome
 
     data_src = spec.source
