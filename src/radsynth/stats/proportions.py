@@ -17,7 +17,7 @@ _R_RELATIVE_ERROR = 1 + 1e-7
 
 @dataclass(frozen=True)
 class Accuracy:
-    """A proportion of correct answers with two 95%-style confidence intervals."""
+    """A proportion of correct answers with two confidence intervals at ``conf_level``."""
 
     correct: int  # number of correct answers
     n: int  # number of answers
