@@ -36,6 +36,7 @@ from radsynth.stage import (
     StageResult,
     atomic_path,
     atomic_write_text,
+    draw_figure,
     prepare_output_dir,
     write_manifest,
 )
@@ -234,7 +235,9 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     warnings = warn_mixed_n(rows)
     n_real, feature = len(real_paths), extractors[cfg.feature].identity.split(":")[0]
     title = f"FID vs training step ({feature}; N real {n_real}, N synthetic {cfg.n})"
-    plot_fid(out / "fid_vs_step.png", rows, cfg.feature, names[1:], title)
+    draw_figure("fid_vs_step.png",
+                lambda: plot_fid(out / "fid_vs_step.png", rows, cfg.feature, names[1:], title),
+                warnings)  # fmt: skip
     best = min(rows, key=lambda r: float(r["fid"]))
     write_manifest(
         out, STAGE, cfg, inputs=[p / "config.json" for p in chosen],

@@ -16,6 +16,7 @@ import numpy as np
 
 from radsynth.data.imageio import list_images
 from radsynth.report import figures
+from radsynth.stage import draw_figure
 
 
 @dataclass
@@ -91,6 +92,13 @@ def chosen_steps(run: Path) -> list[int]:
         return []
 
 
+def _plot_uri(what: str, draw, sec: Section) -> str | None:
+    """A drawn plot (PNG bytes from ``draw()``) as a data URI; a plotting error becomes one of
+    the section's bullets and a logged warning, never a failed report."""
+    png = draw_figure(what, draw, sec.bullets)
+    return None if png is None else figures.data_uri(png)
+
+
 def training(run: Path) -> Section:
     sec = Section(
         "training",
@@ -104,9 +112,9 @@ def training(run: Path) -> Section:
         series = {name: (step, np.array([_num(r.get(col)) for r in rows]))
                   for name, col in (("training loss", "train_loss"),
                                     ("validation loss", "val_loss"))}  # fmt: skip
-        src = figures.data_uri(figures.line_plot(series, "training step", "loss (MSE)",
-                                                 "Loss curves", log_y=True,
-                                                 marks=chosen_steps(run)))  # fmt: skip
+        src = _plot_uri("loss curves", lambda: figures.line_plot(
+            series, "training step", "loss (MSE)", "Loss curves", log_y=True,
+            marks=chosen_steps(run)), sec)  # fmt: skip
         val = [(x, _num(r.get("val_loss"))) for x, r in zip(step, rows, strict=True)]
         val = [(x, v) for x, v in val if np.isfinite(v)]
         if val:
@@ -116,6 +124,8 @@ def training(run: Path) -> Section:
         src = figures.data_uri(png.read_bytes())
     else:
         sec.missing = "Training has not been run for this folder (no train/losses.csv)."
+        return sec
+    if src is None:
         return sec
     sec.figures.append(
         {
@@ -145,20 +155,16 @@ def fid(run: Path) -> Section:
     rows.sort(key=lambda r: _num(r.get("step")))
     step = np.array([_num(r.get("step")) for r in rows])
     f = np.array([_num(r.get("fid")) for r in rows])
-    sec.figures.append(
-        {
-            "src": figures.data_uri(
-                figures.line_plot(
-                    {"FID": (step, f)},
-                    "training step",
-                    "FID (lower is better)",
-                    "FID versus training step",
-                    marks=chosen_steps(run),
-                )
-            ),  # fmt: skip
-            "caption": "Each point scores one saved checkpoint against the real images.",
-        }
-    )
+    src = _plot_uri("FID versus training step", lambda: figures.line_plot(
+        {"FID": (step, f)}, "training step", "FID (lower is better)",
+        "FID versus training step", marks=chosen_steps(run)), sec)  # fmt: skip
+    if src is not None:
+        sec.figures.append(
+            {
+                "src": src,
+                "caption": "Each point scores one saved checkpoint against the real images.",
+            }
+        )
     header = ["Step", "FID", "KID (×1000)", "Precision", "Recall", "Real / synthetic images"]
     body = [[count(r.get("step")), fmt(r.get("fid"), 2),
              f"{fmt(1000 * _num(r.get('kid_mean')), 2)} ± {fmt(1000 * _num(r.get('kid_std')), 2)}",

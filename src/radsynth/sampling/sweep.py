@@ -27,7 +27,13 @@ from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.sampling.sample import SampleConfig, resolved_spacing, sample
 from radsynth.sampling.samplers import function_evaluations, get_sampler
-from radsynth.stage import StageResult, atomic_path, prepare_output_dir, write_manifest
+from radsynth.stage import (
+    StageResult,
+    atomic_path,
+    draw_figure,
+    prepare_output_dir,
+    write_manifest,
+)
 
 STAGE = "sampler-sweep"
 COLUMNS = (
@@ -134,7 +140,7 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     for row in results:
         row["fid_ratio_to_reference"] = row["fid"] / ref_fid if ref_fid else None
     write_csv(cfg.out / "sweep.csv", results)
-    plot(cfg.out / "fid_vs_steps.png", results, cfg)
+    draw_figure("fid_vs_steps.png", lambda: plot(cfg.out / "fid_vs_steps.png", results, cfg))
     reference = json.loads((row_config(cfg, ckpt, *rows[0][:2]).out / "sampling.json").read_text())
     write_manifest(
         cfg.out, STAGE, cfg, inputs=[], seeds={"start": cfg.seed_start, "n": cfg.n},

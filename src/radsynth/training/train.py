@@ -28,7 +28,13 @@ from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
 from radsynth.models.unet import build_unet, count_parameters
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+from radsynth.stage import (
+    StageResult,
+    atomic_write_text,
+    draw_figure,
+    prepare_output_dir,
+    write_manifest,
+)
 from radsynth.training import checkpoint as ckpt
 from radsynth.training.config import (
     TrainConfig,
@@ -176,7 +182,7 @@ def _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta) -> Path
         )
         ckpt.prune_states(cfg.out, cfg.keep_state_checkpoints)
         write_losses_csv(cfg.out, progress["history"])
-        plot_loss_curves(cfg.out, progress["history"])
+        draw_figure("loss_curves.png", lambda: plot_loss_curves(cfg.out, progress["history"]))
     acc.wait_for_everyone()
     return path
 
