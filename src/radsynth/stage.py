@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from radsynth.config import config_json, config_to_dict
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json, read_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -195,16 +196,16 @@ def move_aside(path: Path) -> Path:
 def _same_config(out: Path, cfg: Any) -> bool:
     """True when ``out/config.json`` holds exactly this config."""
     try:
-        return (out / "config.json").read_text(encoding="utf-8") == config_json(cfg)
-    except (OSError, UnicodeDecodeError):
+        return read_text(out / "config.json") == config_json(cfg)
+    except RadsynthError:
         return False
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     """A JSON object from ``path``, or {} when it is missing, unreadable or not an object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(path)
+    except RadsynthError:
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
 from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
@@ -119,8 +120,7 @@ def build_extractors(cfg: FidSweepConfig) -> dict[str, FeatureExtractor]:
 def read_rows(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_csv_rows(path, "FID table")
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -6,8 +6,6 @@ Captions are written for clinicians: what the figure shows and how to read it, i
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from radsynth.data.imageio import list_images
+from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows, read_json
 from radsynth.report import figures
 from radsynth.stage import draw_figure
 
@@ -36,9 +36,9 @@ class Section:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts (a BOM from spreadsheet exports is ignored)."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+    """Rows of a CSV file as dicts (a BOM from spreadsheet exports is ignored); a file that is
+    not UTF-8 or not valid CSV is a one-line error."""
+    return read_csv_rows(path)
 
 
 def _num(value: Any) -> float:
@@ -87,8 +87,8 @@ def chosen_steps(run: Path) -> list[int]:
     if not path.is_file():
         return []
     try:
-        return [int(s) for s in json.loads(path.read_text()).get("chosen", [])]
-    except (ValueError, TypeError, AttributeError, json.JSONDecodeError):
+        return [int(s) for s in read_json(path).get("chosen", [])]
+    except (ValueError, TypeError, AttributeError, RadsynthError):
         return []
 
 
@@ -188,9 +188,9 @@ def checkpoints(run: Path) -> Section | None:
         return None
     sec = Section("checkpoints", "Which checkpoints were chosen, and why")
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
         steps = ", ".join(f"{int(s):,}" for s in data.get("chosen", []))
-    except (ValueError, TypeError, AttributeError, json.JSONDecodeError):
+    except (ValueError, TypeError, AttributeError, RadsynthError):
         sec.missing = "checkpoints.json could not be read."
         return sec
     sec.paragraphs.append(f"Checkpoints used for the reader study: steps {steps}.")
@@ -264,9 +264,10 @@ def _audit_dirs(run: Path) -> dict[str, list[Path]]:
     """Where pairs.csv paths are relative to: the audit's own config.json says, else guesses."""
     dirs = {"synthetic": [run / "oriented", run / "samples"], "train": [run / "data" / "train"]}
     try:
-        cfg = json.loads((run / "audit" / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        cfg = read_json(run / "audit" / "config.json")
+    except RadsynthError:
         cfg = {}
+    cfg = cfg if isinstance(cfg, dict) else {}
     for key in dirs:
         if isinstance(cfg.get(key), str):
             dirs[key].insert(0, Path(cfg[key]))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.report import figures
 from radsynth.report.sections import Section, fmt, fmt_p, p_clause, pct
 from radsynth.stats.plots import conf_label
@@ -147,9 +148,9 @@ def study(run: Path) -> Section:
         sec.missing = "The reader study has not been analysed yet (no stats/stats.json)."
         return sec
     try:
-        res = json.loads(path.read_text())
+        res = read_json(path)
         _ = (res["identification"], res["agreement"], res["realism"], res["n_raters"])
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (RadsynthError, KeyError, TypeError):
         sec.missing = "stats/stats.json is not a radsynth stats file; re-run 'radsynth stats'."
         return sec
     if res.get("simulated"):

@@ -27,6 +27,7 @@ from radsynth.config import config_json, config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.models.unet import build_unet, count_parameters
 from radsynth.stage import (
     StageResult,
@@ -81,9 +82,9 @@ def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
             prepare_output_dir(out, "train", cfg)
         return None
     try:
-        stage = json.loads((out / "manifest.json").read_text()).get("stage")
-        saved = json.loads((out / "config.json").read_text())
-    except (OSError, json.JSONDecodeError, AttributeError):
+        stage = read_json(out / "manifest.json").get("stage")
+        saved = read_json(out / "config.json")
+    except (RadsynthError, AttributeError):
         stage, saved = None, {}
     if stage != "train":
         raise RadsynthError(f"cannot resume: {out} does not hold a radsynth train run")
