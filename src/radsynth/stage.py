@@ -7,7 +7,10 @@ its output folder, and next to its outputs writes
 - ``manifest.json``: the stage name, input files with their sha256, seeds, and package versions.
 
 Nothing already written is silently overwritten: :func:`prepare_output_dir` refuses a folder
-that holds another stage's or another config's output.
+that holds another stage's or another config's output, or a finished run. An unfinished run
+with the same config (``manifest.json`` says ``complete: false``, e.g. after a crash) is resumed
+by stages that can resume, and otherwise moved aside to ``OUT.stale-N`` (never deleted) so
+that the stage starts over in ``OUT``.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import platform
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from radsynth.config import config_json, config_to_dict
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json, read_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Packages whose versions go into every manifest.
 TRACKED_PACKAGES = (
@@ -96,34 +104,79 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def draw_figure(what: str, draw: Callable[[], T], warnings: list[str] | None = None) -> T | None:
+    """Run ``draw()``, which draws one figure; a plotting error becomes a logged warning.
+
+    A figure only shows numbers the stage has already computed (and written), so it must never
+    fail the stage: on any exception from the plotting code this logs one line naming the figure
+    and the error, and returns None (the caller leaves the figure out).
+
+    Args:
+        what: the figure's name for the warning, e.g. ``"accuracy_per_rater.png"``.
+        draw: a callable without arguments that draws and saves the figure.
+        warnings: the stage's list of warnings, if it keeps one; the message is appended.
+
+    Returns:
+        Whatever ``draw`` returned, or None when it failed.
+    """
+    try:
+        return draw()
+    except Exception as exc:  # any plotting failure, by design: see the docstring
+        message = f"figure {what} not drawn: {type(exc).__name__}: {exc}".replace("\n", " ")
+        log.warning("%s", message)
+        if warnings is not None:
+            warnings.append(message)
+        return None
+
+
 def prepare_output_dir(out: Path, stage: str, cfg: Any, *, resume: bool = False) -> bool:
     """Create or check a stage's output folder.
+
+    The rule for a folder that is not empty:
+
+    - another stage's output, or files that are no stage's: refused;
+    - this stage with a different config: refused;
+    - this stage with the same config, finished (``complete: true``): resumed when ``resume``
+      (the stage finds its work done), otherwise refused, never deleted;
+    - this stage with the same config, unfinished: resumed when ``resume``, otherwise moved
+      aside to ``OUT.stale-N`` (nothing is deleted) and started over in ``OUT``.
 
     Args:
         out: the output folder.
         stage: the stage name recorded in ``manifest.json``.
         cfg: the resolved config; written to ``config.json``.
-        resume: allow continuing into a folder written by the same stage with the same config.
+        resume: the stage can continue into a folder of its own with the same config.
 
     Returns:
         True when the folder already held this stage's output with the same config (a resume).
 
     Raises:
-        RadsynthError: when ``out`` is a file, or holds other output (never mixed silently).
+        RadsynthError: when ``out`` is a file, or holds output that may not be replaced.
     """
     if out.exists() and not out.is_dir():
         raise RadsynthError(f"output path {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
-        previous = out / "config.json"
-        manifest = out / "manifest.json"
-        same_stage = manifest.is_file() and _read_json(manifest).get("stage") == stage
-        same_cfg = previous.is_file() and previous.read_text() == config_json(cfg)
-        if resume and same_stage and same_cfg:
+        manifest = _read_json(out / "manifest.json")
+        if manifest.get("stage") != stage:
+            raise RadsynthError(
+                f"output folder {out} already holds other files; choose a new folder or "
+                "remove it first"
+            )
+        if not _same_config(out, cfg):
+            raise RadsynthError(
+                f"output folder {out} already holds a different config; choose a new folder "
+                "or remove it first"
+            )
+        if resume:
             return True
-        why = "a different config" if same_stage else "other files"
-        raise RadsynthError(
-            f"output folder {out} already holds {why}; choose a new folder or remove it first"
-        )
+        if manifest.get("complete") is not False:
+            raise RadsynthError(
+                f"output folder {out} already holds a finished {stage} run with this config; "
+                "choose a new folder or remove it first"
+            )
+        stale = move_aside(out)
+        log.warning("%s: unfinished earlier run in %s moved aside to %s; starting over",
+                    stage, out, stale)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", config_json(cfg))
     # A stub manifest marks the folder as this stage's, so an interrupted run can resume.
@@ -131,11 +184,30 @@ def prepare_output_dir(out: Path, stage: str, cfg: Any, *, resume: bool = False)
     return False
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to the first free ``NAME.stale-N`` beside it (N = 1, 2, ...)."""
+    n = 1
+    while (stale := path.with_name(f"{path.name}.stale-{n}")).exists():
+        n += 1
+    path.rename(stale)
+    return stale
+
+
+def _same_config(out: Path, cfg: Any) -> bool:
+    """True when ``out/config.json`` holds exactly this config."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return read_text(out / "config.json") == config_json(cfg)
+    except RadsynthError:
+        return False
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``, or {} when it is missing, unreadable or not an object."""
+    try:
+        data = read_json(path)
+    except RadsynthError:
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_manifest(
@@ -183,10 +255,8 @@ def write_manifest(
 def is_complete(out: Path, stage: str, cfg: Any) -> bool:
     """True when ``out`` holds a finished run of ``stage`` with exactly this config."""
     manifest = _read_json(out / "manifest.json")
-    previous = out / "config.json"
     return (
         manifest.get("stage") == stage
         and manifest.get("complete") is True
-        and previous.is_file()
-        and previous.read_text() == config_json(cfg)
+        and (_same_config(out, cfg))
     )

@@ -158,3 +158,16 @@ def test_existing_report_not_overwritten(run_dir: Path, capsys: pytest.CaptureFi
     assert (run_dir / "report.html").read_text() == "keep me"
     assert main(["report", str(run_dir), "--overwrite"]) == 0
     assert main(["report", str(run_dir / "nope")]) == 2
+
+
+def test_confidence_level_is_the_one_used(tmp_path: Path) -> None:
+    """--conf-level 0.9 must read "90%" everywhere in the study section, never "95%"."""
+    run = tmp_path / "run"
+    _export(tmp_path / "e.csv", kind="human")
+    assert main(["stats", str(tmp_path / "e.csv"), "--out", str(run / "stats"),
+                 "--n-boot", "50", "--conf-level", "0.9"]) == 0  # fmt: skip
+    assert main(["report", str(run)]) == 0
+    html = (run / "report.html").read_text()
+    assert "95%" not in html
+    assert "90% CI (Wilson)" in html and html.count("90% CI") >= 3  # accuracy, table, kappa
+    assert "90% intervals" in html  # the per-rater figure's caption

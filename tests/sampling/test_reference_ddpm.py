@@ -35,7 +35,14 @@ def test_denoiser_matches_the_training_code_x0(tiny_unet, prediction_type):
     with torch.no_grad():
         out = tiny_unet(x_vp, t).sample
     theirs = predict_x0(prediction_type, out, x_vp, t, abar)
-    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+    # At t = 49 the epsilon x0 reaches ~3e3: float32 rounding in the UNet, amplified by
+    # 1 / sqrt(alpha-bar), moves elements near zero by ~1e-3 depending on the kernel and thread
+    # count, so an element-wise rtol/atol fails on some machines. Compare each image's error
+    # against its own scale instead: measured at most 7e-7 of max|x0| (AVX-512, AVX2 via
+    # ONEDNN_MAX_CPU_ISA / ATEN_CPU_CAPABILITY, 1 and 2 threads).
+    err = (ours - theirs).abs().amax(dim=(1, 2, 3))
+    scale = theirs.abs().amax(dim=(1, 2, 3))
+    assert (err <= 1e-5 * scale).all(), (err / scale).tolist()
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])

@@ -64,8 +64,11 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     kept, excluded = (_read_csv(tmp_path / "screen" / f) for f in ("kept.csv", "excluded.csv"))
     assert len(kept) + len(excluded) == len(rows)
     assert {r["image"] for r in excluded} == {r["image"] for r in rows if r["flagged"] == "1"}
-    assert min(float(r["score"]) for r in excluded) > info["threshold"]
-    assert max(float(r["score"]) for r in kept) <= info["threshold"]
+    # screen.csv prints scores to 6 decimals: a score within half a unit of the threshold may
+    # print on either side of it.
+    half_unit = 5e-7
+    assert min(float(r["score"]) for r in excluded) > info["threshold"] - half_unit
+    assert max(float(r["score"]) for r in kept) <= info["threshold"] + half_unit
 
 
 def test_table_s1_counts_per_checkpoint(reference_phantoms, labelled_phantoms, tmp_path):

@@ -164,3 +164,86 @@ def test_single_image_design(tmp_path: Path) -> None:
     assert res["design"] == "single" and res["identification"]["chance"] == 0.5
     assert res["agreement"]["categories"] == ["real", "fake", "unsure"]
     assert res["identification"]["pooled"]["n"] == 40
+
+
+def _fix_picks(rows: list[dict], rater: str, real: bool) -> list[dict]:
+    """Make ``rater`` pick the real image in every item (real=True) or in none."""
+    for row in rows:
+        if row["rater"] == rater:
+            row["picked"] = int((row["group"] == "real") == real and
+                                (real or row["group"] == "step-0001000"))  # fmt: skip
+    return rows
+
+
+def test_raters_with_none_or_all_right_get_exact_edges(tmp_path: Path) -> None:
+    """0 of n and n of n are ordinary Turing-test outcomes; they crashed the plot (issue 16)."""
+    rows = _fix_picks(_fix_picks(quartet_rows(), "h1", real=False), "h2", real=True)
+    res = _run(write_export(tmp_path / "export.csv", rows), tmp_path / "stats")
+    per_rater = {r["rater"]: r for r in res["identification"]["per_rater"]}
+    assert per_rater["h1"]["correct"] == 0 and per_rater["h1"]["wilson_low"] == 0.0
+    assert per_rater["h2"]["correct"] == 12 and per_rater["h2"]["wilson_high"] == 1.0
+    assert set(res["figures"]) == {"realism_violin", "accuracy_per_rater"}
+    assert not any("figure" in w for w in res["warnings"])
+
+
+def test_a_failing_plot_is_a_warning_not_a_failed_stage(tmp_path: Path, monkeypatch) -> None:
+    from radsynth.stats import plots
+
+    def broken(*args, **kwargs):
+        raise ValueError("'yerr' must not contain negative values")
+
+    monkeypatch.setattr(plots, "accuracy_per_rater", broken)
+    res = _run(write_export(tmp_path / "export.csv", quartet_rows()), tmp_path / "stats")
+    assert res["figures"] == {"realism_violin": "realism_violin.png"}
+    assert any("accuracy_per_rater.png not drawn" in w and "yerr" in w for w in res["warnings"])
+    manifest = json.loads((tmp_path / "stats" / "manifest.json").read_text())
+    assert manifest["complete"] is True
+    assert not (tmp_path / "stats" / "accuracy_per_rater.png").exists()
+
+
+def test_conf_level_reaches_the_plot_label(tmp_path: Path, monkeypatch) -> None:
+    from radsynth.stats import plots
+
+    labels = []
+    real_figure = plots.accuracy_figure
+
+    def spy(*args, **kwargs):
+        fig = real_figure(*args, **kwargs)
+        labels.extend(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+        return fig
+
+    monkeypatch.setattr(plots, "accuracy_figure", spy)
+    res = _run(write_export(tmp_path / "e.csv", quartet_rows()), tmp_path / "o",
+               "--conf-level", "0.9")  # fmt: skip
+    assert res["identification"]["pooled"]["conf_level"] == 0.9
+    assert "rater (90% CI)" in labels and not any("95" in t for t in labels)
+
+
+def test_rerun_after_a_crash_needs_no_hand_work(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A run that died mid-way (here: disk full writing stats.json) leaves config.json, an
+    unfinished manifest and the plots; the same command again must just work (issue 16)."""
+    from radsynth.stats import analysis
+
+    csv, out = write_export(tmp_path / "export.csv", quartet_rows()), tmp_path / "o"
+    real_write = analysis.atomic_write_text
+
+    def disk_full(path: Path, text: str) -> None:
+        if path.name == "stats.json":
+            raise OSError(28, "No space left on device")
+        real_write(path, text)
+
+    monkeypatch.setattr(analysis, "atomic_write_text", disk_full)
+    with pytest.raises(OSError):
+        main(["stats", str(csv), "--out", str(out), "--n-boot", "100"])
+    assert json.loads((out / "manifest.json").read_text())["complete"] is False
+    assert (out / "accuracy_per_rater.png").is_file()
+    monkeypatch.undo()
+    res = _run(csv, out)  # the same config into the same folder
+    assert res["n_raters"] == 8
+    assert json.loads((out / "manifest.json").read_text())["complete"] is True
+    assert (tmp_path / "o.stale-1" / "accuracy_per_rater.png").is_file()  # kept, not deleted
+    # A finished output is never replaced, even by the same config.
+    before = (out / "stats.json").read_bytes()
+    assert main(["stats", str(csv), "--out", str(out), "--n-boot", "100"]) == 2
+    assert "finished stats run" in capsys.readouterr().err
+    assert (out / "stats.json").read_bytes() == before

@@ -1,5 +1,5 @@
-"""Fixtures for the reader-study tests: a throwaway PostgreSQL 15 server, study inputs, and a
-live uvicorn server in a subprocess (so that tests can kill it)."""
+"""Fixtures for the reader-study tests: a throwaway PostgreSQL server (the newest installed),
+study inputs, and a live uvicorn server in a subprocess (so that tests can kill it)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from system_programs import find_chromium, find_pg_bin, require
 
 from radsynth.study.create import CreateStudyConfig, create_study
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def free_port() -> int:
@@ -35,27 +34,30 @@ def free_port() -> int:
 
 
 def _as_postgres(*cmd: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True)
+    """Run a server command as the postgres user (the server refuses to run as root)."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, *cmd], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> str:
-    """A PostgreSQL 15 server on 127.0.0.1 (trust auth) for this test session; yields its URL."""
-    if not (PG_BIN / "initdb").is_file():
-        pytest.skip("PostgreSQL 15 binaries are not installed")
+    """A PostgreSQL server (the newest installed version) on 127.0.0.1, trust auth, for this
+    test session; yields its URL. Skips where none is installed, fails under CI=true."""
+    pg_bin = require(find_pg_bin(), "a PostgreSQL server (initdb, pg_ctl)")
     data = Path(tempfile.mkdtemp(prefix="radsynth-pg-"))
-    shutil.chown(data, "postgres", "postgres")
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
     port = free_port()
     _as_postgres(
-        str(PG_BIN / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres", "-N"
+        str(pg_bin / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres", "-N"
     )
     opts = f"-h 127.0.0.1 -p {port} -k {data} -c fsync=on"
-    _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-w", "-l",
+    _as_postgres(str(pg_bin / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-w", "-l",
                  str(data / "log"), "start")  # fmt: skip
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop")
+        _as_postgres(str(pg_bin / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop")
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -225,14 +227,14 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser():  # noqa: ANN201
-    """Debian's headless Chromium driven by Playwright, shared by the browser tests."""
-    if not Path("/usr/bin/chromium").is_file():
-        pytest.skip("Debian chromium is not installed")
+    """The system's headless Chromium driven by Playwright, shared by the browser tests.
+    Skips where none is installed, fails under CI=true."""
+    chromium = require(find_chromium(), "Chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()

@@ -79,5 +79,5 @@ def test_missing_and_corrupt(tmp_path):
     with pytest.raises(RadsynthError, match="corrupt"):
         load_checkpoint(path)
     (path / "config.json").write_text("{")
-    with pytest.raises(RadsynthError, match="cannot read"):
+    with pytest.raises(RadsynthError, match="checkpoint config .* is not valid JSON"):
         load_checkpoint(path)

@@ -5,13 +5,20 @@ similarity matrix; here queries and base are separate sets and the similarity ma
 held whole. Queries and base are cut into blocks of ``block_size`` rows; each (query block, base
 block) product ``Q_b @ B_b^T`` is merged into a running top-k per query.
 
-Memory beyond the caller's features: their unit-normalised float32 copies, ``4 (Q + N) D``
-bytes, one similarity block of ``4 block_size^2`` bytes, and the running top-k, ``12 Q k``
+Ranking does not depend on the BLAS kernel. A matrix product's float sums run in an order that
+depends on the kernel (AVX2 vs AVX-512) and on where a column falls in the block, so two equal
+base rows can get similarities that differ in the last bit, and which of them wins would then
+depend on the machine and on ``block_size``. Both paths here therefore normalise and multiply
+in float64 (error below ~1e-13 for D <= 4096) and round every similarity to
+``SIMILARITY_DECIMALS`` = 7 decimal places (about the resolution of float32 features, so no
+real difference is lost) before ranking by (-similarity, base index): equal similarities are
+equal bit for bit, and the lower base index wins.
+
+Memory beyond the caller's features: their unit-normalised float64 copies, ``8 (Q + N) D``
+bytes, one similarity block of ``8 block_size^2`` bytes, and the running top-k, ``16 Q k``
 bytes: **O((Q + N) D + block_size^2)**, at most O(block_size x N) for the similarity part (k > 1
 adds a few (block_size, block_size + k) sort buffers). E.g. 100k x 100k, D = 768, block 4096:
-614 MB of normalised features + 67 MB for the block. Measured with tracemalloc on 20k x 20k,
-D = 256, k = 1: 45.5 MB peak at block 1024 (predicted 45.4 MB), 108.5 MB at block 4096
-(predicted 108.3 MB).
+1.2 GB of normalised features + 134 MB for the block.
 """
 
 from __future__ import annotations
@@ -20,12 +27,28 @@ import numpy as np
 
 from radsynth.errors import RadsynthError
 
+SIMILARITY_DECIMALS = 7  # similarities are rounded to this many decimals before ranking
+
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float32); all-zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
+    """Rows scaled to unit L2 norm (float64); all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+def cosine_block(q_unit: np.ndarray, b_unit: np.ndarray) -> np.ndarray:
+    """Cosine similarities of unit rows, rounded to ``SIMILARITY_DECIMALS`` (see module doc).
+
+    Args:
+        q_unit: (bq, D) float64 unit rows.
+        b_unit: (bb, D) float64 unit rows.
+
+    Returns:
+        (bq, bb) float64; values that differ only by the kernel's summation order come out equal.
+    """
+    sims = q_unit @ b_unit.T
+    return np.round(sims, SIMILARITY_DECIMALS, out=sims)  # in place: no second block in memory
 
 
 def topk_cosine(
@@ -41,8 +64,8 @@ def topk_cosine(
             ``block_size^2`` floats.
 
     Returns:
-        (similarity, index): (Q, k) float32 and int64 arrays, best first; ties broken by the
-        lower base index.
+        (similarity, index): (Q, k) float64 (rounded to ``SIMILARITY_DECIMALS``) and int64
+        arrays, best first; ties broken by the lower base index, whatever the BLAS kernel.
     """
     if queries.ndim != 2 or base.ndim != 2 or queries.shape[1] != base.shape[1]:
         raise RadsynthError(f"feature shapes do not match: {queries.shape} vs {base.shape}")
@@ -51,13 +74,13 @@ def topk_cosine(
     if block_size < 1:
         raise RadsynthError(f"block_size must be positive, got {block_size}")
     q, b = normalise_rows(queries), normalise_rows(base)
-    best_sim = np.full((len(q), k), -np.inf, dtype=np.float32)
+    best_sim = np.full((len(q), k), -np.inf, dtype=np.float64)
     best_idx = np.zeros((len(q), k), dtype=np.int64)
     for q0 in range(0, len(q), block_size):
         q_blk = q[q0 : q0 + block_size]
         sim_run, idx_run = best_sim[q0 : q0 + block_size], best_idx[q0 : q0 + block_size]
         for b0 in range(0, len(b), block_size):
-            sims = q_blk @ b[b0 : b0 + block_size].T  # (bq, bb)
+            sims = cosine_block(q_blk, b[b0 : b0 + block_size])  # (bq, bb)
             idx = np.broadcast_to(np.arange(b0, b0 + sims.shape[1]), sims.shape)
             sim_run, idx_run = _merge(sim_run, idx_run, sims, idx, k)
             del sims, idx  # so that the next block's product never coexists with this one
@@ -81,7 +104,7 @@ def _merge(sim_a, idx_a, sim_b, idx_b, k):
 
 def topk_cosine_dense(queries: np.ndarray, base: np.ndarray, k: int = 1):
     """Reference: the same top-k from the full (Q, N) similarity matrix (tests only)."""
-    sims = normalise_rows(queries) @ normalise_rows(base).T
+    sims = cosine_block(normalise_rows(queries), normalise_rows(base))
     idx = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
     order = np.lexsort((idx, -sims), axis=1)[:, :k]
     return np.take_along_axis(sims, order, 1), order.astype(np.int64)

@@ -12,7 +12,6 @@ mirrored copy is caught by also hashing the left-right flip (:func:`pixel_digest
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from radsynth.data.imageio import list_images, read_gray, to_uint
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 
 
 def pixel_digest(pixels: np.ndarray) -> str:
@@ -76,13 +76,7 @@ def pixel_overlaps(
 def read_groups(manifest_csv: Path) -> dict[str, str]:
     """image (relative to the ingest folder) -> patient id, from an ingest ``manifest.csv``;
     images without an id are left out."""
-    try:
-        with manifest_csv.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise RadsynthError(f"ingest manifest not found: {manifest_csv}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise RadsynthError(f"cannot read {manifest_csv}: {exc}".splitlines()[0]) from None
+    rows = read_csv_rows(manifest_csv, "ingest manifest")
     if rows and not {"image", "group"} <= set(rows[0]):
         raise RadsynthError(f"{manifest_csv} has no 'image' and 'group' columns")
     return {r["image"]: r["group"] for r in rows if r.get("group")}

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from radsynth.config import arg
 from radsynth.data.imageio import RASTER_SUFFIXES, list_images, read_image, to_uint
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.metrics import formulas
 from radsynth.metrics.cache import cache_key, load_cached, save_cached
 from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
@@ -275,10 +276,7 @@ def fid(cfg: FidConfig) -> StageResult:
 
 
 def _read_baseline(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RadsynthError(f"cannot read baseline {path}: {exc}".splitlines()[0]) from None
+    data = read_json(path, "baseline")
     if not isinstance(data, dict) or "fid" not in data:
         raise RadsynthError(f"baseline {path} is not a 'radsynth fid --json' result")
     return data

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
 from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
@@ -37,6 +38,7 @@ from radsynth.stage import (
     StageResult,
     atomic_path,
     atomic_write_text,
+    draw_figure,
     prepare_output_dir,
     write_manifest,
 )
@@ -123,8 +125,7 @@ def build_extractors(cfg: FidSweepConfig) -> dict[str, FeatureExtractor]:
 def read_rows(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_csv_rows(path, "FID table")
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -249,7 +250,9 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     warnings = warn_mixed_n(rows)
     n_real, feature = len(real_paths), extractors[cfg.feature].identity.split(":")[0]
     title = f"FID vs training step ({feature}; N real {n_real}, N synthetic {cfg.n})"
-    plot_fid(out / "fid_vs_step.png", rows, cfg.feature, names[1:], title)
+    draw_figure("fid_vs_step.png",
+                lambda: plot_fid(out / "fid_vs_step.png", rows, cfg.feature, names[1:], title),
+                warnings)  # fmt: skip
     best = min(rows, key=lambda r: float(r["fid"]))
     write_manifest(
         out, STAGE, cfg, inputs=[p / "config.json" for p in chosen],

@@ -6,8 +6,6 @@ Captions are written for clinicians: what the figure shows and how to read it, i
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,10 @@ from typing import Any
 import numpy as np
 
 from radsynth.data.imageio import list_images
+from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows, read_json
 from radsynth.report import figures
+from radsynth.stage import draw_figure
 
 
 @dataclass
@@ -35,9 +36,9 @@ class Section:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts (a BOM from spreadsheet exports is ignored)."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+    """Rows of a CSV file as dicts (a BOM from spreadsheet exports is ignored); a file that is
+    not UTF-8 or not valid CSV is a one-line error."""
+    return read_csv_rows(path)
 
 
 def _num(value: Any) -> float:
@@ -86,9 +87,16 @@ def chosen_steps(run: Path) -> list[int]:
     if not path.is_file():
         return []
     try:
-        return [int(s) for s in json.loads(path.read_text()).get("chosen", [])]
-    except (ValueError, TypeError, AttributeError, json.JSONDecodeError):
+        return [int(s) for s in read_json(path).get("chosen", [])]
+    except (ValueError, TypeError, AttributeError, RadsynthError):
         return []
+
+
+def _plot_uri(what: str, draw, sec: Section) -> str | None:
+    """A drawn plot (PNG bytes from ``draw()``) as a data URI; a plotting error becomes one of
+    the section's bullets and a logged warning, never a failed report."""
+    png = draw_figure(what, draw, sec.bullets)
+    return None if png is None else figures.data_uri(png)
 
 
 def training(run: Path) -> Section:
@@ -104,9 +112,9 @@ def training(run: Path) -> Section:
         series = {name: (step, np.array([_num(r.get(col)) for r in rows]))
                   for name, col in (("training loss", "train_loss"),
                                     ("validation loss", "val_loss"))}  # fmt: skip
-        src = figures.data_uri(figures.line_plot(series, "training step", "loss (MSE)",
-                                                 "Loss curves", log_y=True,
-                                                 marks=chosen_steps(run)))  # fmt: skip
+        src = _plot_uri("loss curves", lambda: figures.line_plot(
+            series, "training step", "loss (MSE)", "Loss curves", log_y=True,
+            marks=chosen_steps(run)), sec)  # fmt: skip
         val = [(x, _num(r.get("val_loss"))) for x, r in zip(step, rows, strict=True)]
         val = [(x, v) for x, v in val if np.isfinite(v)]
         if val:
@@ -116,6 +124,8 @@ def training(run: Path) -> Section:
         src = figures.data_uri(png.read_bytes())
     else:
         sec.missing = "Training has not been run for this folder (no train/losses.csv)."
+        return sec
+    if src is None:
         return sec
     sec.figures.append(
         {
@@ -145,20 +155,16 @@ def fid(run: Path) -> Section:
     rows.sort(key=lambda r: _num(r.get("step")))
     step = np.array([_num(r.get("step")) for r in rows])
     f = np.array([_num(r.get("fid")) for r in rows])
-    sec.figures.append(
-        {
-            "src": figures.data_uri(
-                figures.line_plot(
-                    {"FID": (step, f)},
-                    "training step",
-                    "FID (lower is better)",
-                    "FID versus training step",
-                    marks=chosen_steps(run),
-                )
-            ),  # fmt: skip
-            "caption": "Each point scores one saved checkpoint against the real images.",
-        }
-    )
+    src = _plot_uri("FID versus training step", lambda: figures.line_plot(
+        {"FID": (step, f)}, "training step", "FID (lower is better)",
+        "FID versus training step", marks=chosen_steps(run)), sec)  # fmt: skip
+    if src is not None:
+        sec.figures.append(
+            {
+                "src": src,
+                "caption": "Each point scores one saved checkpoint against the real images.",
+            }
+        )
     header = ["Step", "FID", "KID (×1000)", "Precision", "Recall", "Real / synthetic images"]
     body = [[count(r.get("step")), fmt(r.get("fid"), 2),
              f"{fmt(1000 * _num(r.get('kid_mean')), 2)} ± {fmt(1000 * _num(r.get('kid_std')), 2)}",
@@ -182,9 +188,9 @@ def checkpoints(run: Path) -> Section | None:
         return None
     sec = Section("checkpoints", "Which checkpoints were chosen, and why")
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
         steps = ", ".join(f"{int(s):,}" for s in data.get("chosen", []))
-    except (ValueError, TypeError, AttributeError, json.JSONDecodeError):
+    except (ValueError, TypeError, AttributeError, RadsynthError):
         sec.missing = "checkpoints.json could not be read."
         return sec
     sec.paragraphs.append(f"Checkpoints used for the reader study: steps {steps}.")
@@ -285,9 +291,10 @@ def _audit_dirs(run: Path) -> dict[str, list[Path]]:
     """Where pairs.csv paths are relative to: the audit's own config.json says, else guesses."""
     dirs = {"synthetic": [run / "oriented", run / "samples"], "train": [run / "data" / "train"]}
     try:
-        cfg = json.loads((run / "audit" / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        cfg = read_json(run / "audit" / "config.json")
+    except RadsynthError:
         cfg = {}
+    cfg = cfg if isinstance(cfg, dict) else {}
     for key in dirs:
         if isinstance(cfg.get(key), str):
             dirs[key].insert(0, Path(cfg[key]))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.report import figures
 from radsynth.report.sections import Section, fmt, fmt_p, p_clause, pct
+from radsynth.stats.plots import conf_label
+
+
+def _level(record: dict[str, Any]) -> str:
+    """The confidence level a stats.json record was computed at, e.g. "90% " (with a space)."""
+    level = record.get("conf_level")
+    return f"{conf_label(level)} " if isinstance(level, int | float) else ""
 
 
 def _identification(sec: Section, res: dict[str, Any]) -> None:
@@ -24,7 +32,7 @@ def _identification(sec: Section, res: dict[str, Any]) -> None:
                     f"({p_clause(test['p_value'])}).")  # fmt: skip
     sec.paragraphs.append(
         f"Raters were asked to {task}. They were right in {pct(pooled['accuracy'])} of "
-        f"{pooled['n']:,} judgements (95% CI {pct(pooled['wilson_low'])} to "
+        f"{pooled['n']:,} judgements ({_level(pooled)}CI {pct(pooled['wilson_low'])} to "
         f"{pct(pooled['wilson_high'])}); guessing alone would be right {pct(ident['chance'], 0)} "
         f"of the time. Exact binomial test against chance: {p_clause(test['p_value'])}."
     )  # fmt: skip
@@ -47,7 +55,7 @@ def _identification(sec: Section, res: dict[str, Any]) -> None:
     sec.tables.append(
         {
             "caption": "Identification accuracy per rater",
-            "header": ["Rater", "Correct / answered", "Accuracy", "95% CI (Wilson)"],
+            "header": ["Rater", "Correct / answered", "Accuracy", f"{_level(pooled)}CI (Wilson)"],
             "rows": rows,
             "note": f"Chance level: {pct(ident['chance'], 0)}.",
         }
@@ -61,7 +69,8 @@ def _agreement(sec: Section, res: dict[str, Any]) -> None:
         return
     k, boot = agr["fleiss"]["kappa"], agr["bootstrap"]
     sec.paragraphs.append(
-        f"Agreement between raters on which image was real: Fleiss' kappa {fmt(k)} (95% CI "
+        f"Agreement between raters on which image was real: Fleiss' kappa {fmt(k)} "
+        f"({_level(boot)}CI "
         f"{fmt(boot['fleiss_low'])} to {fmt(boot['fleiss_high'])}; free-marginal kappa "
         f"{fmt(agr['randolph_kappa'])}), over {agr['n_items']:,} cases answered by every rater. "
         "Kappa is 1 when raters always agree and 0 when they agree no more than chance "
@@ -91,6 +100,9 @@ def _realism(sec: Section, res: dict[str, Any]) -> None:
             ("yes" if e["equivalent"] else "not shown") if e else "–",
         ])  # fmt: skip
     margin = next(iter(tost.values()))["margin"] if tost else None
+    # The TOST's interval is the (1 - 2 alpha) one (90% at alpha = 0.05), not conf_level's.
+    alpha = next(iter(tost.values()))["alpha"] if tost else 0.05
+    tost_level = conf_label(1 - 2 * alpha)
     significant = [g for g, t in tests.items() if t["p_holm"] is not None and t["p_holm"] < 0.05]
     equivalent = [g for g, e in tost.items() if e["equivalent"]]
     if tests:
@@ -107,15 +119,17 @@ def _realism(sec: Section, res: dict[str, Any]) -> None:
     note = (f"Ratings from {lo} (clearly artificial) to {hi} (fully realistic). p: paired "
             "two-sided Wilcoxon signed-rank test of each rater's mean real-image rating against "
             "their mean rating of that group; Holm: corrected for testing several groups. "
-            "Difference: real minus synthetic, mean over raters, with 90% CI.")  # fmt: skip
+            "Difference: real minus synthetic, mean over raters, with "
+            f"{tost_level} CI.")  # fmt: skip
     if margin is not None:
         note += (
-            f" Equivalent: the 90% CI lies within ±{fmt(margin, 2)} rating points (paired "
+            f" Equivalent: the {tost_level} CI lies within ±{fmt(margin, 2)} rating points (paired "
             "t TOST, Schuirmann 1987); 'not shown' means the data cannot establish it."
         )
     sec.tables.append({"caption": "Realism ratings by group", "rows": rows, "note": note,
                        "header": ["Group", "Mean rating", "Ratings", "p", "p (Holm)",
-                                  "Difference vs real (90% CI)", "Equivalent?"]})  # fmt: skip
+                                  f"Difference vs real ({tost_level} CI)",
+                                  "Equivalent?"]})  # fmt: skip
 
 
 def _diff(e: dict[str, Any] | None) -> str:
@@ -134,9 +148,9 @@ def study(run: Path) -> Section:
         sec.missing = "The reader study has not been analysed yet (no stats/stats.json)."
         return sec
     try:
-        res = json.loads(path.read_text())
+        res = read_json(path)
         _ = (res["identification"], res["agreement"], res["realism"], res["n_raters"])
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (RadsynthError, KeyError, TypeError):
         sec.missing = "stats/stats.json is not a radsynth stats file; re-run 'radsynth stats'."
         return sec
     if res.get("simulated"):
@@ -149,13 +163,14 @@ def study(run: Path) -> Section:
     _identification(sec, res)
     _agreement(sec, res)
     _realism(sec, res)
+    level = _level(res["identification"]["pooled"])
     captions = {
         "realism_violin": "Realism ratings per group. The width of each shape shows how often "
         "each rating was given; black dots are individual raters' averages and the bar the "
         "overall mean. Similar shapes mean raters found the synthetic images about as "
         "realistic as the real ones.",
         "accuracy_per_rater": "Each rater's share of correctly identified real images, with "
-        "95% intervals. Points near the dashed chance line mean that rater was guessing.",
+        f"{level}intervals. Points near the dashed chance line mean that rater was guessing.",
     }
     for key, name in res.get("figures", {}).items():
         png = stats_dir / name

@@ -37,6 +37,7 @@ import torch
 from radsynth.config import arg, config_json
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json, read_text
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.samplers import (
@@ -167,9 +168,11 @@ def check_identity(out: Path, identity: dict[str, Any]) -> bool:
     if not record.is_file():
         return False
     try:
-        previous = json.loads(record.read_text())
-    except (OSError, json.JSONDecodeError):
-        raise RadsynthError(f"{record} is unreadable; remove the folder to start over") from None
+        previous = read_json(record, "sampling record")
+    except RadsynthError as exc:
+        raise RadsynthError(f"{exc}; remove the folder to start over") from None
+    if not isinstance(previous, dict):
+        raise RadsynthError(f"{record} is not a sampling record; remove the folder to start over")
     differ = [k for k in IDENTITY_KEYS if previous.get(k) != identity.get(k)]
     if differ:
         detail = ", ".join(f"{k} {previous.get(k)!r} != {identity.get(k)!r}" for k in differ)
@@ -365,7 +368,7 @@ def finish(out: Path, cfg: SampleConfig, ck: Any, done: list[int]) -> None:
     from radsynth.training.checkpoint import WEIGHT_FILES
 
     present = sorted(int(p.stem) for p in (out / "meta").glob("*.json") if p.stem.isdigit())
-    lines = [seed_meta(out, s).read_text().strip() for s in present if is_done(out, s)]
+    lines = [read_text(seed_meta(out, s)).strip() for s in present if is_done(out, s)]
     atomic_write_text(out / "samples.jsonl", "\n".join(lines) + "\n")
     write_manifest(
         out,
@@ -375,6 +378,6 @@ def finish(out: Path, cfg: SampleConfig, ck: Any, done: list[int]) -> None:
         seeds={"start": cfg.seed_start, "n": cfg.n, "finished_in_range": len(done)},
         extra={
             "images_in_folder": len(lines),
-            "sampling": json.loads((out / "sampling.json").read_text()),
+            "sampling": read_json(out / "sampling.json", "sampling record"),
         },
     )

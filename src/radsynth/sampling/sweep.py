@@ -17,7 +17,6 @@ Output folder::
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -26,10 +25,17 @@ from typing import Any, ClassVar
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.sample import SampleConfig, resolved_spacing, sample
 from radsynth.sampling.samplers import function_evaluations, get_sampler
-from radsynth.stage import StageResult, atomic_path, prepare_output_dir, write_manifest
+from radsynth.stage import (
+    StageResult,
+    atomic_path,
+    draw_figure,
+    prepare_output_dir,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 STAGE = "sampler-sweep"
@@ -144,8 +150,8 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     for row in results:
         row["fid_ratio_to_reference"] = row["fid"] / ref_fid if ref_fid else None
     write_csv(cfg.out / "sweep.csv", results)
-    plot(cfg.out / "fid_vs_steps.png", results, cfg)
-    reference = json.loads((row_config(cfg, ckpt, *rows[0][:2]).out / "sampling.json").read_text())
+    draw_figure("fid_vs_steps.png", lambda: plot(cfg.out / "fid_vs_steps.png", results, cfg))
+    reference = read_json(row_config(cfg, ckpt, *rows[0][:2]).out / "sampling.json")
     write_manifest(
         cfg.out, STAGE, cfg, inputs=[], seeds={"start": cfg.seed_start, "n": cfg.n},
         extra={"checkpoint": str(ckpt), "checkpoint_id": reference["checkpoint_id"],

@@ -18,9 +18,7 @@ module imports neither torch nor numpy, like the reader-study app.
 from __future__ import annotations
 
 import contextlib
-import csv
 import html
-import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows, read_json
 from radsynth.screening.decisions import (
     AuditVerdict,
     ScreenDecision,
@@ -71,8 +70,7 @@ class ReviewConfig:
 def _read_csv(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise RadsynthError(f"{path} is missing")
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    return read_csv_rows(path)
 
 
 @dataclass
@@ -104,7 +102,7 @@ def load(out: Path, screen: Path | None, audit: Path | None) -> _Data:
     rows, images, pairs = [], None, []
     if screen is not None:
         rows = _read_csv(screen / "screen.csv")
-        cfg = json.loads((screen / "config.json").read_text())
+        cfg = read_json(screen / "config.json", "screen config")
         images = Path(cfg["src"])
         if not images.is_dir():
             raise RadsynthError(

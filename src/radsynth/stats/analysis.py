@@ -11,6 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from radsynth.config import arg
 from radsynth.stage import (
     StageResult,
     atomic_write_text,
+    draw_figure,
     prepare_output_dir,
     sha256_file,
     write_manifest,
@@ -153,27 +155,32 @@ def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
     }
 
 
-def _figures(study: Study, result: dict[str, Any], out: Path, cfg: StatsConfig) -> dict:
-    figures = {}
+def _figures(
+    study: Study, result: dict[str, Any], out: Path, cfg: StatsConfig, warnings: list[str]
+) -> dict:
+    """Draw the figures; one that fails is left out with a warning (the numbers stand)."""
     suffix = " (SIMULATED raters)" if study.rater_kind == "simulated" else ""
+    todo = {}
     if study.ratings:
         means: dict[str, list[float]] = {}
         for row in result["realism"]["per_rater_means"]:
             means.setdefault(row["group"], []).append(row["mean"])
         ordered = {g: study.ratings[g] for g in study.groups if g in study.ratings}
-        plots.realism_violins(
-            ordered, means, out / "realism_violin.png", reference=study.reference,
-            scale=(cfg.scale_min, cfg.scale_max), title="Realism ratings by image group" + suffix,
+        todo["realism_violin"] = partial(
+            plots.realism_violins, ordered, means, out / "realism_violin.png",
+            reference=study.reference, scale=(cfg.scale_min, cfg.scale_max),
+            title="Realism ratings by image group" + suffix,
         )  # fmt: skip
-        figures["realism_violin"] = "realism_violin.png"
     rows = result["identification"]["per_rater"]
-    plots.accuracy_per_rater([r["rater"] for r in rows], [r["accuracy"] for r in rows],
-                             [r["wilson_low"] for r in rows], [r["wilson_high"] for r in rows],
-                             study.chance, out / "accuracy_per_rater.png",
-                             pooled=result["identification"]["pooled"]["accuracy"],
-                             title="Could raters pick the real image?" + suffix)  # fmt: skip
-    figures["accuracy_per_rater"] = "accuracy_per_rater.png"
-    return figures
+    todo["accuracy_per_rater"] = partial(
+        plots.accuracy_per_rater, [r["rater"] for r in rows], [r["accuracy"] for r in rows],
+        [r["wilson_low"] for r in rows], [r["wilson_high"] for r in rows], study.chance,
+        out / "accuracy_per_rater.png", conf_level=cfg.conf_level,
+        pooled=result["identification"]["pooled"]["accuracy"],
+        title="Could raters pick the real image?" + suffix,
+    )  # fmt: skip
+    return {key: f"{key}.png" for key, draw in todo.items()
+            if draw_figure(f"{key}.png", draw, warnings)}  # fmt: skip
 
 
 def stats(cfg: StatsConfig) -> StageResult:
@@ -206,10 +213,11 @@ def stats(cfg: StatsConfig) -> StageResult:
     result["realism"] = realism(study, cfg)
     if not study.ratings:
         warnings.append("no realism ratings in the responses; realism tests not run")
-    result["figures"] = _figures(study, result, out, cfg)
-    result["warnings"] = warnings
     for w in warnings:
         log.warning(w)
+    # After the log above: draw_figure logs its own warnings as they happen.
+    result["figures"] = _figures(study, result, out, cfg, warnings)
+    result["warnings"] = warnings
     atomic_write_text(out / "stats.json", json.dumps(result, indent=2) + "\n")
     write_manifest(out, "stats", cfg, inputs=[cfg.responses], seeds=cfg.seed,
                    extra={"rater_kind": study.rater_kind})  # fmt: skip

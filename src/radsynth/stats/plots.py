@@ -17,6 +17,11 @@ from radsynth.stage import atomic_path
 _REAL_COLOUR, _SYNTH_COLOUR = "#4C72B0", "#DD8452"
 
 
+def conf_label(conf_level: float) -> str:
+    """A confidence level as a label: 0.95 -> "95%", 0.9 -> "90%", 0.975 -> "97.5%"."""
+    return f"{100 * conf_level:.4g}%"
+
+
 def _save(fig: Figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
@@ -74,16 +79,37 @@ def accuracy_per_rater(
     chance: float,
     path: Path,
     *,
+    conf_level: float = 0.95,
     pooled: float | None = None,
     title: str = "Could raters pick the real image?",
 ) -> Path:
-    """Each rater's identification accuracy with its 95% interval and the chance line."""
+    """Draw :func:`accuracy_figure` to the PNG ``path``."""
+    fig = accuracy_figure(
+        raters, accuracy, low, high, chance, conf_level=conf_level, pooled=pooled, title=title
+    )
+    return _save(fig, path)
+
+
+def accuracy_figure(
+    raters: Sequence[str],
+    accuracy: Sequence[float],
+    low: Sequence[float],
+    high: Sequence[float],
+    chance: float,
+    *,
+    conf_level: float = 0.95,
+    pooled: float | None = None,
+    title: str = "Could raters pick the real image?",
+) -> Figure:
+    """Each rater's identification accuracy with its interval at ``conf_level`` and the chance
+    line. The intervals must hold the accuracies (low <= accuracy <= high)."""
     fig = Figure(figsize=(max(4.0, 0.7 * len(raters) + 2), 3.6))
     ax = fig.add_subplot()
     x = np.arange(len(raters))
     acc = np.asarray(accuracy)
     err = np.vstack([acc - np.asarray(low), np.asarray(high) - acc])
-    ax.errorbar(x, acc, yerr=err, fmt="o", color=_REAL_COLOUR, capsize=3, label="rater (95% CI)")
+    label = f"rater ({conf_label(conf_level)} CI)"
+    ax.errorbar(x, acc, yerr=err, fmt="o", color=_REAL_COLOUR, capsize=3, label=label)
     ax.axhline(chance, color="grey", ls="--", label=f"chance ({chance:.0%})")
     if pooled is not None:
         ax.axhline(pooled, color=_SYNTH_COLOUR, label=f"all raters ({pooled:.1%})")
@@ -93,4 +119,4 @@ def accuracy_per_rater(
     ax.set_title(title)
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return fig

@@ -17,7 +17,7 @@ _R_RELATIVE_ERROR = 1 + 1e-7
 
 @dataclass(frozen=True)
 class Accuracy:
-    """A proportion of correct answers with two 95%-style confidence intervals."""
+    """A proportion of correct answers with two confidence intervals at ``conf_level``."""
 
     correct: int  # number of correct answers
     n: int  # number of answers
@@ -48,15 +48,19 @@ class BinomTest:
 def wilson_ci(x: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
     """Wilson (1927) score interval without continuity correction.
 
-    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``; equals R's
-    ``prop.test(x, n, correct = FALSE)$conf.int``.
+    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, computed as R's
+    ``prop.test(x, n, correct = FALSE)$conf.int`` does: the lower bound is exactly 0 at x = 0 and
+    the upper exactly 1 at x = n (in floating point, centre - half would give ~1e-17 and
+    1 - 1e-16 there). Always low <= x / n <= high.
     """
     _check_counts(x, n)
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
     p = x / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    z22n = z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z22n / (2 * n))
+    low = 0.0 if x == 0 else (p + z22n - half) / (1 + 2 * z22n)
+    high = 1.0 if x == n else (p + z22n + half) / (1 + 2 * z22n)
+    return min(max(low, 0.0), p), max(min(high, 1.0), p)
 
 
 def clopper_pearson_ci(

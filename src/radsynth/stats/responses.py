@@ -14,7 +14,6 @@ and repeated items measure the raters, not the images, and would double-count ju
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 
 #: Columns the statistics read; an export without any of them is refused by name.
 REQUIRED_COLUMNS = ("rater", "rater_kind", "item", "image_id", "group", "picked", "rating",
@@ -79,29 +79,24 @@ def _int_or_none(text: str, column: str, line: int, allowed: range) -> int | Non
 
 
 def read_responses(path: Path, scale: tuple[int, int] = (1, 4)) -> list[Response]:
-    """Read the export CSV; one-line :class:`RadsynthError` for a missing file or column."""
-    if not path.is_file():
-        raise RadsynthError(f"responses file not found: {path}")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise RadsynthError(f"{path.name} lacks column(s) {', '.join(missing)}")
-        rows = []
-        for line, rec in enumerate(reader, start=2):
-            kind = rec["rater_kind"].strip().lower()
-            if kind not in ("human", "simulated"):
-                raise RadsynthError(f"line {line}: rater_kind {kind!r} is not human or simulated")
-            answer = rec["answer"].strip().lower()
-            if answer and answer not in ANSWERS:
-                raise RadsynthError(f"line {line}: answer {answer!r} is not real, fake or unsure")
-            rows.append(Response(
-                rater=rec["rater"].strip(), kind=kind, item=rec["item"].strip(),
-                image_id=rec["image_id"].strip(), group=rec["group"].strip(),
-                picked=_int_or_none(rec["picked"], "picked", line, range(0, 2)),
-                rating=_int_or_none(rec["rating"], "rating", line, range(scale[0], scale[1] + 1)),
-                answer=answer, item_kind=(rec.get("item_kind") or "main").strip() or "main",
-            ))  # fmt: skip
+    """Read the export CSV; one-line :class:`RadsynthError` for a missing file or column, a
+    file that is not UTF-8 CSV (e.g. a Latin-1 or UTF-16 spreadsheet export), or a bad value."""
+    rows = []
+    records = read_csv_rows(path, "responses file", required=REQUIRED_COLUMNS)
+    for line, rec in enumerate(records, start=2):
+        kind = rec["rater_kind"].strip().lower()
+        if kind not in ("human", "simulated"):
+            raise RadsynthError(f"line {line}: rater_kind {kind!r} is not human or simulated")
+        answer = rec["answer"].strip().lower()
+        if answer and answer not in ANSWERS:
+            raise RadsynthError(f"line {line}: answer {answer!r} is not real, fake or unsure")
+        rows.append(Response(
+            rater=rec["rater"].strip(), kind=kind, item=rec["item"].strip(),
+            image_id=rec["image_id"].strip(), group=rec["group"].strip(),
+            picked=_int_or_none(rec["picked"], "picked", line, range(0, 2)),
+            rating=_int_or_none(rec["rating"], "rating", line, range(scale[0], scale[1] + 1)),
+            answer=answer, item_kind=(rec.get("item_kind") or "main").strip() or "main",
+        ))  # fmt: skip
     if not rows:
         raise RadsynthError(f"{path.name} holds no responses")
     return rows

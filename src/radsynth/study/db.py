@@ -15,7 +15,6 @@ writers wait on ``busy_timeout`` instead of failing on a read-to-write lock upgr
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 
 #: Bump on any change to the tables below; a server refuses a database of another version.
 SCHEMA_VERSION = 1
@@ -237,7 +237,7 @@ def resolve_url(study: Path, db: str | None) -> str:
         return db
     config = study / "config.json"
     if config.is_file():
-        recorded = json.loads(config.read_text()).get("db")
+        recorded = read_json(config, "study config").get("db")
         if recorded:
             return recorded
     path = study / "study.db"

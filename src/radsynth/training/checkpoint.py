@@ -32,6 +32,7 @@ import torch
 
 from radsynth.diffusion.schedule import DiffusionConfig
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.models.unet import UNetConfig, build_unet
 from radsynth.stage import sha256_file
 
@@ -174,10 +175,7 @@ def resolve_checkpoint(path: Path) -> Path:
 
 def read_checkpoint_config(path: Path) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint folder, checked for format and version."""
-    try:
-        meta = json.loads((Path(path) / CONFIG_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RadsynthError(f"cannot read {path / CONFIG_FILE}: {exc}".splitlines()[0]) from None
+    meta = read_json(Path(path) / CONFIG_FILE, "checkpoint config")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise RadsynthError(f"{path} is not a radsynth checkpoint (config.json lacks its format)")
     if meta.get("version") != VERSION:

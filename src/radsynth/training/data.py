@@ -7,8 +7,6 @@ The ingest contract: ``DATA/manifest.csv`` (columns ``image`` = path relative to
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import torch
 
 from radsynth.data.imageio import read_gray
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows, read_json
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,7 @@ def _check_ingest_folder(data: Path) -> Path:
         raise RadsynthError(
             f"{data} was not written by radsynth ingest (no manifest.csv/manifest.json)"
         )
-    try:
-        meta = json.loads(json_path.read_text())
-    except (OSError, json.JSONDecodeError):
-        meta = {}
+    meta = read_json(json_path, "ingest manifest")
     if not isinstance(meta, dict) or meta.get("stage") != "ingest":
         raise RadsynthError(f"{data} was not written by radsynth ingest (manifest.json stage)")
     if meta.get("complete") is False:
@@ -53,11 +49,7 @@ def _check_ingest_folder(data: Path) -> Path:
 
 
 def _read_rows(csv_path: Path) -> list[dict[str, str]]:
-    with open(csv_path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not {"image", "split"} <= set(reader.fieldnames or ()):
-            raise RadsynthError(f"{csv_path} lacks the columns 'image' and 'split'")
-        return list(reader)
+    return read_csv_rows(csv_path, "ingest manifest", required=("image", "split"))
 
 
 def _stack(paths: list[Path], size_px: int) -> torch.Tensor:

@@ -26,9 +26,16 @@ from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
 from radsynth.hardware.threads import cpu_threads
+from radsynth.io import read_json
 from radsynth.models.unet import build_unet, count_parameters
 from radsynth.progress import log_checkpoint
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+from radsynth.stage import (
+    StageResult,
+    atomic_write_text,
+    draw_figure,
+    prepare_output_dir,
+    write_manifest,
+)
 from radsynth.training import checkpoint as ckpt
 from radsynth.training.config import (
     TrainConfig,
@@ -75,9 +82,9 @@ def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
             prepare_output_dir(out, "train", cfg)
         return None
     try:
-        stage = json.loads((out / "manifest.json").read_text()).get("stage")
-        saved = json.loads((out / "config.json").read_text())
-    except (OSError, json.JSONDecodeError, AttributeError):
+        stage = read_json(out / "manifest.json").get("stage")
+        saved = read_json(out / "config.json")
+    except (RadsynthError, AttributeError):
         stage, saved = None, {}
     if stage != "train":
         raise RadsynthError(f"cannot resume: {out} does not hold a radsynth train run")
@@ -176,7 +183,7 @@ def _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta) -> Path
         )
         ckpt.prune_states(cfg.out, cfg.keep_state_checkpoints)
         write_losses_csv(cfg.out, progress["history"])
-        plot_loss_curves(cfg.out, progress["history"])
+        draw_figure("loss_curves.png", lambda: plot_loss_curves(cfg.out, progress["history"]))
     acc.wait_for_everyone()
     return path
 
