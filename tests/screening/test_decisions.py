@@ -138,5 +138,5 @@ def test_bad_decision_files_are_one_line_errors(tmp_path, text):
 
 def test_non_utf8_decision_file_is_one_line_error(tmp_path):
     (tmp_path / "audit_adjudication.csv").write_bytes("rank,synthétic\n".encode("utf-16"))
-    with pytest.raises(RadsynthError, match="not a UTF-8"):
+    with pytest.raises(RadsynthError, match="not UTF-8"):
         read_audit_verdicts(tmp_path)

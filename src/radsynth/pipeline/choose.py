@@ -14,12 +14,12 @@ then, while fewer than ``count`` distinct checkpoints are chosen, the next-lowes
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 from radsynth.stage import atomic_write_text
 
 
@@ -35,8 +35,7 @@ def read_curve(path: Path, column: str) -> dict[int, float]:
     """Read ``step -> value`` from a CSV with a ``step`` column; empty values are skipped."""
     if not path.is_file():
         return {}
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_csv_rows(path, "curve", ("step",))
     curve = {}
     for row in rows:
         value = row.get(column, "")

@@ -23,8 +23,9 @@ from typing import Any
 
 from radsynth.config import build_config, config_json
 from radsynth.errors import RadsynthError
+from radsynth.io import read_json
 from radsynth.pipeline.inputs import HASH_CACHE, folder_digest
-from radsynth.stage import StageResult, atomic_write_text, sha256_file
+from radsynth.stage import StageResult, atomic_write_text, move_aside, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,9 @@ def read_state(run_dir: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        return dict(json.loads(path.read_text()).get("finished", {}))
-    except (json.JSONDecodeError, AttributeError):
-        return {}
+        return dict(read_json(path, "pipeline state").get("finished", {}))
+    except (RadsynthError, AttributeError):
+        return {}  # a damaged state file only costs re-running steps
 
 
 def _write_state(run_dir: Path, finished: dict[str, str]) -> None:
@@ -98,14 +99,6 @@ def step_key(cfg: Any, upstream_keys: Sequence[str]) -> str:
     for key in upstream_keys:
         digest.update(key.encode())
     return digest.hexdigest()
-
-
-def _move_aside(path: Path) -> Path:
-    n = 1
-    while (stale := path.with_name(f"{path.name}.stale-{n}")).exists():
-        n += 1
-    path.rename(stale)
-    return stale
 
 
 def upstream_keys(step: Step, keys: dict[str, str], absent: Collection[str] = ()) -> list[str]:
@@ -167,7 +160,7 @@ def run_step(
             if "resume" in {f.name for f in dataclasses.fields(cfg)}:
                 cfg = dataclasses.replace(cfg, resume=True)
         else:
-            stale = _move_aside(step.out)
+            stale = move_aside(step.out)
             log.warning("%s: earlier output moved aside to %s", step.name, stale)
     result = stage(cfg)
     finished = read_state(run_dir)
@@ -183,8 +176,8 @@ def _same_config(out: Path, cfg: Any) -> bool:
     if not path.is_file():
         return False
     try:
-        previous = json.loads(path.read_text())
-    except json.JSONDecodeError:
+        previous = read_json(path, "stage config")
+    except RadsynthError:
         return False
     current = json.loads(config_json(cfg))
     previous.pop("resume", None)

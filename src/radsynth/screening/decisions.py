@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 from radsynth.stage import atomic_write_text
 
 SCREEN_DECISIONS = "screen_decisions.csv"
@@ -167,19 +168,7 @@ def write_fates(path: Path, fates: Iterable[ImageFate]) -> None:
 
 def read_rows(path: Path, columns: Iterable[str]) -> list[dict[str, str]]:
     """Rows of a UTF-8 CSV file that must have ``columns``; any problem is one RadsynthError."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = reader.fieldnames or []
-    except UnicodeDecodeError:
-        raise RadsynthError(f"{path} is not a UTF-8 text file") from None
-    except (OSError, csv.Error) as exc:
-        raise RadsynthError(f"cannot read {path}: {exc}") from None
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise RadsynthError(f"{path} lacks the column(s) {', '.join(missing)}")
-    return rows
+    return read_csv_rows(path, "decisions file", tuple(columns))
 
 
 def _choice(value: str, allowed: tuple[str, ...], where: str) -> str:
