@@ -96,12 +96,14 @@ class SensitiveTokens:
         return cls(frozenset(keep), min_chars)
 
     def find(self, text: str) -> list[str]:
-        """The sensitive tokens that occur as whole tokens in ``text`` (sorted)."""
+        """The sensitive tokens that occur as whole tokens in ``text`` (sorted; a stem is left
+        out when its file name is found as well)."""
         hits = set()
         for raw in TOKEN_RE.findall(text):
             if len(raw) >= self.min_chars:
                 hits.update(self.tokens.intersection(token_variants(raw)))
-        return sorted(hits)
+        # A stem found inside a file name found too is the same occurrence: name it once.
+        return sorted(h for h in hits if not any(h != o and h in o for o in hits))
 
 
 def absolute_source_paths(root: str, sources: Iterable[str]) -> list[str]:
