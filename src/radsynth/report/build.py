@@ -55,6 +55,7 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
         sections.screening(run),
         sections.audit(run, n_pairs),
         study(run),
+        sections.release(run),
     ]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
