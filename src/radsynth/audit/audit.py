@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,8 +31,11 @@ from radsynth.audit.sheets import empirical_percentile, pair_sheet, pairs_html
 from radsynth.config import arg
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
+from radsynth.progress import log_checkpoint
+from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
+log = logging.getLogger(__name__)
 PAIR_COLUMNS = ("rank", "synthetic", "train", "similarity", "percentile", "flagged")
 
 
@@ -92,9 +96,11 @@ def audit(cfg: AuditConfig) -> StageResult:
     prepare_output_dir(cfg.out, "audit", cfg)
 
     # Embed, then exact cosine NN of val and synthetic images among the training images.
-    f_train = embed_files(embed, train, cfg.batch)
-    val_sim, _ = topk_cosine(embed_files(embed, val, cfg.batch), f_train, 1, cfg.block_size)
-    syn_sim, syn_idx = topk_cosine(embed_files(embed, synth, cfg.batch), f_train, 1, cfg.block_size)
+    f_train = embed_files(embed, train, cfg.batch, "audit: train")
+    f_val = embed_files(embed, val, cfg.batch, "audit: val")
+    val_sim, _ = topk_cosine(f_val, f_train, 1, cfg.block_size)
+    f_syn = embed_files(embed, synth, cfg.batch, "audit: synthetic")
+    syn_sim, syn_idx = topk_cosine(f_syn, f_train, 1, cfg.block_size)
     val_sim, syn_sim, syn_idx = val_sim[:, 0], syn_sim[:, 0], syn_idx[:, 0]
 
     # Calibrate: a synthetic NN similarity's percentile among the real held-out NN similarities.
@@ -110,6 +116,7 @@ def audit(cfg: AuditConfig) -> StageResult:
             "flagged": int(flagged[i]),
         })  # fmt: skip
     _write_csv(cfg.out / "neighbours.csv", PAIR_COLUMNS[1:], rows)
+    _log_groups(rows, syn_sim, flagged)
     order = sorted(range(len(rows)), key=lambda i: (-float(syn_sim[i]), rows[i]["synthetic"]))
     top = [{"rank": r + 1, **rows[i]} for r, i in enumerate(order[: cfg.top_k])]
     _write_csv(cfg.out / "pairs.csv", PAIR_COLUMNS, top)
@@ -136,6 +143,17 @@ def audit(cfg: AuditConfig) -> StageResult:
         f"{int(flagged.sum())} of {len(synth)} synthetic images flagged "
         f"(NN similarity >= {cfg.flag_percentile} percentile of {len(val)} real held-out images)",
     )
+
+
+def _log_groups(rows: list[dict], similarity: np.ndarray, flagged: np.ndarray) -> None:
+    """One summary line per checkpoint (the synthetic images' first sub-folder)."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(group_of(Path(row["synthetic"])), []).append(i)
+    for name, idx in sorted(groups.items()):
+        top = float(similarity[idx].max())
+        message = f"{int(flagged[idx].sum())} of {len(idx)} images flagged; highest NN "
+        log_checkpoint(log, "audit", name, message + f"similarity {top:.4f}")
 
 
 def _calibration(cfg, val_sim, flagged, n_train, n_synth, dim) -> dict:
