@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from radsynth import registry
 from radsynth.config import build_config
-from radsynth.pipeline.keep import collect_kept
+from radsynth.pipeline.keep import collect_kept, decide_kept
 from radsynth.release.build import ReleaseConfig, release
 from radsynth.screening.review import create_app, load
 from radsynth.stage import StageResult
@@ -71,7 +71,10 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     run_stage("orient", src=run / "samples", out=run / "oriented")
     run_stage("screen", src=run / "oriented", out=run / "screen", reference=run / "data" / "val")
-    collect_kept(run / "screen" / "screen.csv", run / "samples", run / "kept_as_generated")
+    # The audit sees every sample (as the pipeline's `keep: all`), so reviewers may keep any.
+    collect_kept(
+        decide_kept(run, "all", with_audit=False), run / "samples", run / "kept_as_generated"
+    )
     run_stage(
         "audit",
         train=run / "data" / "train",

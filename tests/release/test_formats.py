@@ -4,6 +4,7 @@ tiny hand-made inputs."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PIL import Image, PngImagePlugin
 
 from radsynth.errors import RadsynthError
 from radsynth.release.checks import SensitiveTokens, png_metadata_chunks
-from radsynth.release.collect import decide, pseudonyms, table_s1
+from radsynth.release.collect import decide, pseudonyms
 from radsynth.release.formats import (
     check_synthetic_tags,
     dicom_bytes,
@@ -22,7 +23,7 @@ from radsynth.release.formats import (
     encode_png,
     uid,
 )
-from radsynth.release.inputs import ScreenRow
+from radsynth.screening.decisions import read_screen, write_screen_decisions
 
 
 def test_dicom_release_reads_back_as_synthetic_secondary_capture(tiny_run, tmp_path) -> None:
@@ -107,19 +108,25 @@ def test_sensitive_tokens_match_whole_tokens_only() -> None:
     assert tokens.find("xIM-0115-0001") == []
 
 
-def test_review_decisions_change_table_s1() -> None:
-    rows = [ScreenRow("a/1.png", "a", "1.0", False), ScreenRow("a/2.png", "a", "9.0", True),
-            ScreenRow("b/1.png", "b", "9.0", True)]  # fmt: skip
-    decisions = {"a/2.png": ("keep", "x@y.org"), "a/1.png": ("exclude", "z")}
-    chosen = decide(rows, decisions)
-    assert [c.image for c in chosen if c.released] == ["a/2.png"]
-    table = {r["checkpoint"]: r for r in table_s1(chosen)}
-    assert table["a"] == {"checkpoint": "a", "generated": 2, "auto_excluded": 1,
-                          "overridden": 2, "excluded": 1, "kept": 1, "released": 1}  # fmt: skip
-    assert table["total"]["generated"] == 3 and table["total"]["excluded"] == 2
-    assert [c.image for c in decide(rows, decisions, keep="all", checkpoints=["b"])] == ["b/1.png"]
+def test_review_decisions_and_checkpoint_choice(tmp_path: Path) -> None:
+    (tmp_path / "screen").mkdir()
+    (tmp_path / "screen" / "screen.csv").write_text(
+        "image,group,score,flagged\na/1.png,a,1.0,0\na/2.png,a,9.0,1\nb/1.png,b,9.0,1\n"
+    )
+    screened = {d.image: d for d in read_screen(tmp_path / "screen")}
+    reviewed = [replace(screened["a/2.png"], final="keep", decided_by="x@y.org"),
+                replace(screened["a/1.png"], final="exclude", decided_by="z")]  # fmt: skip
+    write_screen_decisions(tmp_path / "review", reviewed)
+    chosen = decide(tmp_path / "screen", tmp_path / "review")
+    assert [f.image for f in chosen.released] == ["a/2.png"]
+    assert chosen.flagged == {"a/1.png": False, "a/2.png": True, "b/1.png": True}
+    assert chosen.reviewers == ["x@y.org", "z"]
+    total = chosen.table()[-1]
+    assert (total["generated"], total["overridden_by_reviewer"], total["kept"]) == (3, 2, 1)
+    only_b = decide(tmp_path / "screen", None, keep="all", checkpoints=["b"])
+    assert [f.image for f in only_b.released] == ["b/1.png"]
     with pytest.raises(RadsynthError, match="were not screened"):
-        decide(rows, {}, checkpoints=["c"])
+        decide(tmp_path / "screen", None, checkpoints=["c"])
     assert pseudonyms(["x@y.org", "auto", "z", "x@y.org"]) == {
         "auto": "auto", "x@y.org": "reviewer-1", "z": "reviewer-2"}  # fmt: skip
 

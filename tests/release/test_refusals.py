@@ -140,3 +140,15 @@ def test_every_problem_is_named_in_the_one_line(run_copy, tmp_path) -> None:
     message = _refused(run_copy, tmp_path)
     assert "2 image(s) with metadata inside" in message
     assert "2 image(s) changed after the audit" in message
+
+
+def test_an_agreed_memorized_copy_is_left_out_not_refused(run_copy, tmp_path) -> None:
+    image = _kept(run_copy)[0]
+    client = TestClient(create_app(load(run_copy / "review", None, run_copy / "audit")))
+    for who in (REVIEWER, "bob"):
+        data = {"reviewer": who, "synthetic": image, "verdict": "memorized"}
+        assert client.post("/audit/decide", data=data).status_code == 200
+    do_release(run_copy, tmp_path / "out")
+    table = read_csv(tmp_path / "out" / "table_s1.csv")[-1]
+    assert table["excluded_as_copy"] == "1"
+    assert len(read_csv(tmp_path / "out" / "metadata.csv")) == len(_kept(run_copy)) - 1

@@ -165,11 +165,11 @@ def run_pipeline(
             {"responses": responses, "out": run / "stats"}, spec.section("stats"),
             after=["export"]))  # fmt: skip
     # The release reads the review page's decisions too, which change outside the pipeline.
-    decisions = sorted((run / "review").glob("*.csv")) if (run / "review").is_dir() else []
-    keys["review"] = step_key("review", [sha256_file(p) for p in decisions])
+    review = [run / REVIEW_DIR] if (run / REVIEW_DIR).is_dir() else []
     do(Step("release", registry.loader("release"), run / "release",
             {"run": run, "out": run / "release", "keep": spec.keep}, spec.section("release"),
-            after=["stats", "audit", "keep", "fid_sweep", "ingest", "review"]))  # fmt: skip
+            after=["stats", "audit", "exclude copies", "fid_sweep", "ingest"],
+            inputs=review))  # fmt: skip
     do(Step("report", registry.loader("report"), run / "report.html",
             {"run": run, "out": run / "report.html"}, spec.section("report"),
             after=["stats", "audit", "fid_sweep", "release"]))  # fmt: skip

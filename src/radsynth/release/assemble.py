@@ -17,6 +17,7 @@ from radsynth.data.leaks import digest_folder
 from radsynth.errors import RadsynthError
 from radsynth.release import card, checks, collect, inputs, manifest
 from radsynth.release.formats import DicomSeries, check_synthetic_tags, dicom_bytes, dicom_text
+from radsynth.screening.decisions import TABLE_S1_COLUMNS, ImageFate
 from radsynth.stage import package_versions, sha256_file
 
 if TYPE_CHECKING:
@@ -34,11 +35,10 @@ class Plan:
     ingest: inputs.IngestRecord
     source_licence: str
     attribution: str
-    candidates: list[collect.Candidate]  # every screened image of the chosen checkpoints
-    released: list[collect.Candidate]  # those that go out
-    table: list[dict[str, int | str]]  # Table S1
+    decisions: collect.Decisions  # the screen's and the reviewers' decisions
+    released: list[ImageFate]  # the images that go out
+    table: list[dict[str, object]]  # Table S1
     names: dict[str, str]  # reviewer id -> pseudonym
-    verdicts: dict[str, tuple[str, tuple[str, ...]]]  # image -> audit verdict, reviewers
     flips: dict[str, bool] | None  # image -> mirrored by orient; None: not oriented
     audit_rows: dict[str, inputs.AuditRow]
     audit_hashes: dict[str, str] | None  # image -> sha256 the audit read; None: not audited
@@ -60,7 +60,7 @@ class DicomAdder:
         tokens: checks.SensitiveTokens,
         row: dict[str, Any],
         img: Image.Image,
-        c: collect.Candidate,
+        c: ImageFate,
     ) -> None:
         ds = self.series.dataset(c.group, row["id"], np.asarray(img))
         problems = check_synthetic_tags(ds) + tokens.find(dicom_text(ds))
@@ -127,18 +127,11 @@ def plan_release(
         refusals.add(f"the audit has not run (no finished audit in {parts.audit})", "")
     record = inputs.ingest_record(parts.ingest)
     source_licence = _licence(cfg, record, refusals)
-    decisions = inputs.screen_decisions(parts.review)
-    verdicts = inputs.audit_verdicts(parts.review)
-    reviewers = [who for _, who in decisions.values()] + [
-        r for _, rs in verdicts.values() for r in rs
-    ]
-    candidates = collect.decide(
-        inputs.screen_rows(parts.screen), decisions, cfg.keep, cfg.checkpoints
-    )
-    released = [c for c in candidates if c.released]
+    decisions = collect.decide(parts.screen, parts.review, cfg.keep, cfg.checkpoints)
+    released = decisions.released
     if not released:
         refusals.add("nothing to release: the screen and the reviewers kept no image", "")
-    names = collect.pseudonyms(reviewers)
+    names = collect.pseudonyms(decisions.reviewers)
     dicom = None
     if cfg.format == "dicom":
         key = "|".join([cfg.name or "", cfg.version, *(c.image for c in released)])
@@ -150,11 +143,10 @@ def plan_release(
         ingest=record,
         source_licence=source_licence,
         attribution=cfg.attribution or record.attribution or "",
-        candidates=candidates,
+        decisions=decisions,
         released=released,
-        table=collect.table_s1(candidates),
+        table=decisions.table(),
         names=names,
-        verdicts=verdicts,
         flips=inputs.orientation_flips(parts.orient) if parts.orient is not None else None,
         audit_rows=inputs.audit_rows(parts.audit) if audited else {},
         audit_hashes=inputs.audited_hashes(parts.audit) if audited else None,
@@ -278,7 +270,7 @@ def finish_release(
     columns = manifest.metadata_columns(stream.rows)
     texts = {
         "README.md": card.render_card(_facts(cfg, plan, stream)),
-        "table_s1.csv": manifest.csv_text(collect.TABLE_S1_COLUMNS, plan.table),
+        "table_s1.csv": manifest.csv_text(TABLE_S1_COLUMNS, plan.table),
         "config.json": json.dumps(public_config(cfg, plan.inputs.run), indent=2) + "\n",
         "manifest.json": json.dumps(_manifest(cfg, plan, stream), indent=2) + "\n",
     }

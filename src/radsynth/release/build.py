@@ -36,6 +36,7 @@ from radsynth.release import checks, collect, inputs
 from radsynth.release.assemble import Plan, finish_release, plan_release
 from radsynth.release.formats import encode_png, sample_json
 from radsynth.release.writer import ReleaseWriter, check_out
+from radsynth.screening.decisions import ImageFate
 from radsynth.stage import StageResult
 
 
@@ -143,7 +144,7 @@ def _check_image(plan: Plan, image: str, data: bytes, refusals: checks.Refusals)
 
 def _row(
     plan: Plan,
-    c: collect.Candidate,
+    c: ImageFate,
     image_id: str,
     digest: str,
     meta: dict[str, Any],
@@ -152,7 +153,7 @@ def _row(
     flipped: bool,
 ) -> dict[str, Any]:
     audit = plan.audit_rows.get(c.image)
-    verdict = plan.verdicts.get(c.image, ("", ()))[0]
+    verdict = plan.decisions.verdicts.get(c.image)
     return {
         "file_name": f"images/{image_id}.png",
         "id": image_id,
@@ -164,15 +165,15 @@ def _row(
         "steps": meta.get("steps", ""),
         "guidance": meta.get("guidance", ""),
         "class": meta.get("class", ""),
-        "screen_score": c.score,
-        "screen_flagged": int(c.auto_flagged),
-        "screen_decision": c.decision,
+        "screen_score": f"{c.score:.6f}",
+        "screen_flagged": int(plan.decisions.flagged[c.image]),
+        "screen_decision": c.final,
         "decided_by": plan.names.get(c.decided_by, "auto"),
         "orientation_flipped": int(flipped),
         "audit_similarity": audit.similarity if audit else "",
         "audit_percentile": audit.percentile if audit else "",
         "audit_flagged": int(audit.flagged) if audit else "",
-        "audit_verdict": verdict,
+        "audit_verdict": verdict.final if verdict else "",
         "width_px": img.width,
         "height_px": img.height,
         "bits": bits,
@@ -182,7 +183,7 @@ def _row(
 
 def _one(
     plan: Plan,
-    c: collect.Candidate,
+    c: ImageFate,
     refusals: checks.Refusals,
     stream: Stream,
     writer: ReleaseWriter | None,
@@ -210,7 +211,8 @@ def _one(
             )
             break
     audit = plan.audit_rows.get(c.image)
-    if audit is not None and audit.flagged and plan.verdicts.get(c.image, ("",))[0] != "not":
+    verdict = plan.decisions.verdicts.get(c.image)
+    if audit is not None and audit.flagged and (verdict is None or verdict.final != "not"):
         refusals.add(
             "audit-flagged image(s) not adjudicated 'not a copy' on the review page", c.image
         )
@@ -262,7 +264,7 @@ def release(cfg: ReleaseConfig, echo: Callable[[str], None] = print) -> StageRes
             echo(f"would refuse: {line}" if refusals else line)
         return StageResult(
             out,
-            f"dry run: {plan.table[-1]['released']} images would be "
+            f"dry run: {len(plan.released)} images would be "
             f"released{', refused' if refusals else ''}; nothing written",
         )
     if refusals:
@@ -278,5 +280,5 @@ def release(cfg: ReleaseConfig, echo: Callable[[str], None] = print) -> StageRes
     except BaseException:
         writer.abort()
         raise
-    counts = ", ".join(f"{r['checkpoint']}: {r['released']}" for r in plan.table[:-1])
+    counts = ", ".join(f"{r['group']}: {r['kept']}" for r in plan.table[:-1])
     return StageResult(out, f"released {len(stream.rows)} images ({counts}) into {out}")

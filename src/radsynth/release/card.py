@@ -174,32 +174,15 @@ def _how_made(f: CardFacts) -> list[str]:
 
 
 def _table_s1(f: CardFacts) -> list[str]:
-    header = [
-        "Checkpoint",
-        "Generated",
-        "Excluded by screen",
-        "Overridden by reviewers",
-        "Excluded",
-        "Kept",
-        "Released",
-    ]
-    keys = (
-        "checkpoint",
-        "generated",
-        "auto_excluded",
-        "overridden",
-        "excluded",
-        "kept",
-        "released",
-    )
+    header = ["Checkpoint", "Generated", "Excluded by the screen", "Decisions overridden by "
+              "reviewers", "Excluded as memorized copies", "Kept and released"]  # fmt: skip
+    keys = ("group", "generated", "excluded_by_screen", "overridden_by_reviewer",
+            "excluded_as_copy", "kept")  # fmt: skip
     rows = [[r[k] for k in keys] for r in f.table]
     lines = ["## Table S1: images per checkpoint", "", *_md_table(header, rows), ""]
     if f.keep == "all":
-        lines += [
-            "Images the screen or a reviewer excluded are **included** in this release "
-            "(`screen_decision = exclude` in metadata.csv).",
-            "",
-        ]
+        lines += ["Images the screen flagged are **included** in this release unless a reviewer "
+                  "excluded them (`screen_flagged = 1` in metadata.csv).", ""]  # fmt: skip
     return lines
 
 
@@ -288,7 +271,7 @@ def _limitations(f: CardFacts) -> list[str]:
     if f.study and f.study.get("simulated"):
         items.append("The reader study used simulated raters; it is no evidence of realism.")
     if f.keep == "all":
-        items.append("Images excluded by the screen are included (see Table S1).")
+        items.append("Images the screen flagged are included (see Table S1).")
     return ["## Known limitations", "", *(f"- {i}" for i in items), ""]
 
 

@@ -1,118 +1,104 @@
 """Which screened images go into a release, and the study's Table S1 of counts per checkpoint.
 
-The final decision on each image is the review page's latest one where a reviewer made one,
-else the screen's automatic flag, so a reviewer who overrides the screen changes both the
-released set and Table S1 (Supplementary Table S1 of the study: generated, excluded and kept
-images per checkpoint).
+Each image's fate comes from :func:`radsynth.screening.decisions.decide_images`, the same rule
+``keep`` and the report use: the screen's flag, overridden either way by a reviewer on the review
+page, and an image that reviewers agreed is a memorized copy never goes out. So a reviewer who
+overrides the screen changes both the released set and Table S1 (Supplementary Table S1 of the
+study: generated, excluded and kept images per checkpoint).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from radsynth.errors import RadsynthError
-from radsynth.release.inputs import ScreenRow
-
-#: Table S1 columns, in order.
-TABLE_S1_COLUMNS = (
-    "checkpoint",
-    "generated",
-    "auto_excluded",
-    "overridden",
-    "excluded",
-    "kept",
-    "released",
+from radsynth.screening.decisions import (
+    TABLE_S1_COLUMNS,
+    AuditVerdict,
+    ImageFate,
+    decide_images,
+    read_audit_verdicts,
+    read_screen,
+    read_screen_decisions,
+    table_s1,
+    unmatched,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One screened image and what was decided about it."""
+class Decisions:
+    """The screen's and the reviewers' decisions on the images of the chosen checkpoints."""
 
-    image: str  # <checkpoint>/<seed>.png, relative to the samples folder
-    group: str  # checkpoint folder name
-    score: str  # the screen's implausibility score
-    auto_flagged: bool  # the screen's automatic decision was "exclude"
-    decision: str  # final decision: "keep" | "exclude"
-    decided_by: str  # the reviewer who made the final decision, or "auto"
-    released: bool  # goes into the release
+    fates: list[ImageFate]  # every screened image of the chosen checkpoints, in release order
+    flagged: dict[str, bool]  # image -> the screen flagged it (whatever the keep mode)
+    verdicts: dict[str, AuditVerdict]  # image -> the reviewers' verdicts on its audit pair
+    reviewers: list[str]  # every reviewer id that made a decision (to pseudonymise)
+
+    @property
+    def released(self) -> list[ImageFate]:
+        return [f for f in self.fates if f.kept]
+
+    def table(self) -> list[dict[str, object]]:
+        """Table S1 (see :func:`radsynth.screening.decisions.table_s1`)."""
+        return table_s1(self.fates)
 
 
 def decide(
-    rows: Sequence[ScreenRow],
-    decisions: Mapping[str, tuple[str, str]],
-    keep: str = "screened",
-    checkpoints: Sequence[str] = (),
-) -> list[Candidate]:
+    screen: Path, review: Path | None, keep: str = "screened", checkpoints: Sequence[str] = ()
+) -> Decisions:
     """Apply the reviewers' decisions to the screen and pick the released images.
 
     Args:
-        rows: screen.csv rows.
-        decisions: image -> (final decision, decided_by) from the review page.
-        keep: "screened" releases the images finally kept; "all" releases every screened image
-            (excluded ones stay marked in the metadata and the card says so).
+        screen: the screen's folder (screen.csv).
+        review: the review page's folder, or None when nobody reviewed.
+        keep: "screened" releases the images kept after screening and review; "all" carries
+            flagged images too unless a reviewer excluded them (as the pipeline's ``keep: all``).
         checkpoints: checkpoint folder names to release; empty = every screened checkpoint.
 
     Raises:
-        RadsynthError: a named checkpoint was not screened, or a decision is neither keep nor
-            exclude.
+        RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
     """
-    groups = sorted({r.group for r in rows})
+    screened = read_screen(screen)
+    groups = sorted({s.group for s in screened})
     unknown = sorted(set(checkpoints) - set(groups))
     if unknown:
         raise RadsynthError(
             f"checkpoint(s) {', '.join(unknown)} were not screened; screened: {', '.join(groups)}"
         )
     chosen = set(checkpoints) or set(groups)
-    out = []
-    for r in rows:
-        if r.group not in chosen:
-            continue
-        auto = "exclude" if r.flagged else "keep"
-        final, who = decisions.get(r.image, (auto, "auto"))
-        if final not in ("keep", "exclude"):
-            raise RadsynthError(f"review decision for {r.image} is {final!r}, not keep or exclude")
-        released = final == "keep" or keep == "all"
-        out.append(Candidate(r.image, r.group, r.score, r.flagged, final, who or "auto", released))
-    return sorted(out, key=lambda c: (c.group, c.image))
+    screened = [s for s in screened if s.group in chosen]
+    reviewed = read_screen_decisions(review) if review is not None else {}
+    verdicts = read_audit_verdicts(review) if review is not None else {}
+    stale = unmatched(reviewed, read_screen(screen))
+    if stale:
+        log.warning("%d reviewer decision(s) name images the screen does not list (first: %s); "
+                    "they do not apply", len(stale), stale[0])  # fmt: skip
+    fates = decide_images(screened, reviewed, verdicts, screen_excludes=keep == "screened")
+    names = [d.decided_by for d in reviewed.values()]
+    names += [who for v in verdicts.values() for who, _ in v.verdicts]
+    return Decisions(
+        fates=sorted(fates, key=lambda f: (f.group, f.image)),
+        flagged={s.image: s.auto == "exclude" for s in screened},
+        verdicts=dict(verdicts),
+        reviewers=sorted({n for n in names if n and n != "auto"}),
+    )
 
 
-def table_s1(candidates: Iterable[Candidate]) -> list[dict[str, int | str]]:
-    """Per checkpoint: generated, excluded by the screen, overridden by a reviewer, finally
-    excluded, kept and released; then a ``total`` row."""
-    counts: dict[str, Counter[str]] = {}
-    for c in candidates:
-        n = counts.setdefault(c.group, Counter())
-        n["generated"] += 1
-        n["auto_excluded"] += c.auto_flagged
-        n["overridden"] += (c.decision == "exclude") != c.auto_flagged
-        n["excluded"] += c.decision == "exclude"
-        n["kept"] += c.decision == "keep"
-        n["released"] += c.released
-    total = sum(counts.values(), Counter())
-    return [
-        {"checkpoint": group, **{k: n[k] for k in TABLE_S1_COLUMNS[1:]}}
-        for group, n in [*sorted(counts.items()), ("total", total)]
-    ]
-
-
-def format_table(rows: Sequence[Mapping[str, int | str]]) -> str:
+def format_table(rows: Sequence[Mapping[str, object]]) -> str:
     """Table S1 as aligned plain text, for the terminal."""
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in TABLE_S1_COLUMNS}
-    lines = [
-        "  ".join(
-            k.rjust(widths[k]) if i else k.ljust(widths[k]) for i, k in enumerate(TABLE_S1_COLUMNS)
-        )
-    ]
-    for r in rows:
-        cells = [
-            str(r[k]).rjust(widths[k]) if i else str(r[k]).ljust(widths[k])
-            for i, k in enumerate(TABLE_S1_COLUMNS)
-        ]
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+    cols = TABLE_S1_COLUMNS
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in cols}
+
+    def line(cells: Mapping[str, object]) -> str:
+        return "  ".join(str(cells[k]).rjust(widths[k]) if i else str(cells[k]).ljust(widths[k])
+                         for i, k in enumerate(cols))  # fmt: skip
+
+    return "\n".join([line({k: k for k in cols}), *(line(r) for r in rows)])
 
 
 def pseudonyms(names: Iterable[str]) -> dict[str, str]:

@@ -9,13 +9,13 @@ key (the audit's synthetic folder is a copy of the samples, as generated).
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
 from radsynth.errors import RadsynthError
+from radsynth.screening.decisions import read_rows
 
 
 @dataclass(frozen=True)
@@ -73,23 +73,6 @@ def resolve_inputs(run: Path | None, **given: Path | None) -> ReleaseInputs:
     return ReleaseInputs(run=run, **parts)  # type: ignore[arg-type]
 
 
-def read_rows(path: Path, needed: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a UTF-8 CSV file that must have the ``needed`` columns (one-line errors)."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            columns = set(reader.fieldnames or ())
-    except FileNotFoundError:
-        raise RadsynthError(f"{path} is missing") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise RadsynthError(f"cannot read {path}: {exc}".splitlines()[0]) from None
-    lacking = [c for c in needed if c not in columns]
-    if lacking:
-        raise RadsynthError(f"{path} has no column(s) {', '.join(lacking)}")
-    return rows
-
-
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from a file (one-line errors)."""
     try:
@@ -113,22 +96,6 @@ def finished(folder: Path, stage: str) -> bool:
     except RadsynthError:
         return False
     return manifest.get("stage") == stage and manifest.get("complete") is True
-
-
-@dataclass(frozen=True)
-class ScreenRow:
-    """One screened image (a row of screen.csv)."""
-
-    image: str  # <checkpoint>/<seed>.png
-    group: str  # checkpoint folder name
-    score: str  # implausibility score, as written
-    flagged: bool  # the screen's automatic decision: exclude
-
-
-def screen_rows(screen: Path) -> list[ScreenRow]:
-    """Every screened image, from ``screen.csv``."""
-    rows = read_rows(screen / "screen.csv", ("image", "group", "score", "flagged"))
-    return [ScreenRow(r["image"], r["group"], r["score"], r["flagged"] == "1") for r in rows]
 
 
 def orientation_flips(orient: Path) -> dict[str, bool]:
@@ -172,28 +139,6 @@ def audited_hashes(audit: Path) -> dict[str, str]:
         if path.is_relative_to(root):
             hashes[path.relative_to(root).as_posix()] = item.get("sha256", "")
     return hashes
-
-
-# Readers of the review page's decisions. TODO(fix-pipeline): replace with
-# radsynth.screening.decisions once that branch lands.
-def screen_decisions(review: Path | None) -> dict[str, tuple[str, str]]:
-    """image -> (final decision "keep" | "exclude", who decided: a reviewer id or "auto")."""
-    path = review / "screen_decisions.csv" if review is not None else None
-    if path is None or not path.is_file():
-        return {}
-    rows = read_rows(path, ("image", "final", "decided_by"))
-    return {r["image"]: (r["final"], r["decided_by"]) for r in rows}
-
-
-def audit_verdicts(review: Path | None) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """image -> (agreed verdict "memorized" | "not" | "" while pending, reviewer ids)."""
-    path = review / "audit_adjudication.csv" if review is not None else None
-    if path is None or not path.is_file():
-        return {}
-    rows = read_rows(path, ("synthetic", "final", "reviewers"))
-    return {
-        r["synthetic"]: (r["final"], tuple(x for x in r["reviewers"].split(";") if x)) for r in rows
-    }
 
 
 @dataclass(frozen=True)

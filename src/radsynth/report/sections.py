@@ -365,11 +365,11 @@ def release(run: Path) -> Section | None:
     sec = Section("release", "Released dataset", "The kept images as a dataset others can "
                   "download: per-image provenance, checksums and a dataset card.")  # fmt: skip
     rows = read_csv(table)
-    total = next((r for r in rows if r.get("checkpoint") == "total"), None)
+    total = next((r for r in rows if r.get("group") == "total"), None)
     if total is not None:
-        sec.headline = f"{count(total.get('released'))} images released with a dataset card."
+        sec.headline = f"{count(total.get('kept'))} images released with a dataset card."
         sec.paragraphs.append(
-            f"{count(total.get('released'))} of {count(total.get('generated'))} "
+            f"{count(total.get('kept'))} of {count(total.get('generated'))} "
             "synthetic images were released, checked against every training image (as "
             "generated and mirrored) and for source names; the dataset card states how they "
             "were made, the licence, and the known limitations."
