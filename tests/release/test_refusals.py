@@ -92,7 +92,7 @@ def test_samples_changed_after_the_audit_are_refused(run_copy, tmp_path) -> None
         img.putpixel((0, 0), (img.getpixel((0, 0)) + 1) % 256)
         img.save(path)
     message = _refused(run_copy, tmp_path)
-    assert f"changed after the audit (sha256 differs) ({image})" in message
+    assert "changed after the audit" in message and f"generated) ({image})" in message
 
 
 @pytest.mark.parametrize("stage", ["audit", "screen"])

@@ -113,9 +113,12 @@ def test_shards_hold_the_same_images_and_rows(released: Path) -> None:
 
 
 def test_loads_with_hugging_face_datasets(released: Path, tmp_path: Path, monkeypatch) -> None:
-    datasets = pytest.importorskip("datasets")
+    # Offline, with its caches in tmp_path; set before `datasets` reads its config at import.
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    import datasets  # a test dependency (pyproject's test extra)
+
     ds = datasets.load_dataset("imagefolder", data_dir=str(released),
                                cache_dir=str(tmp_path / "cache"))["train"]  # fmt: skip
     rows = read_csv(released / "metadata.csv")

@@ -125,15 +125,17 @@ def bench_release(cfg: BenchReleaseConfig) -> StageResult:
         release_cfg = ReleaseConfig(run=work / "run", out=work / "release",
                                     source_licence="CC0-1.0", shard_size=cfg.shard_size,
                                     format=cfg.format)  # fmt: skip
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = release(release_cfg, echo=lambda _: None)
-        seconds = time.perf_counter() - start
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     finally:
         if cfg.work is None:
             shutil.rmtree(work, ignore_errors=True)
     line = (
         f"released {cfg.n:,} {cfg.size_px} px images (checked against {cfg.n_train:,} training "
-        f"images) in {seconds:.1f} s = {cfg.n / seconds:,.0f} images/s; set-up {setup_s:.1f} s; "
-        f"{os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}"
+        f"images) in {seconds:.1f} s wall ({cfg.n / seconds:,.0f} images/s), {cpu_s:.1f} s CPU "
+        f"({cfg.n / cpu_s:,.0f} images per CPU second); set-up {setup_s:.1f} s; load average "
+        f"{os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs, {cpu_model()}, "
+        f"Python {platform.python_version()}"
     )
     return StageResult(result.out, line)

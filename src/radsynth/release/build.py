@@ -132,7 +132,8 @@ def _check_image(plan: Plan, image: str, data: bytes, refusals: checks.Refusals)
         if audited is None:
             refusals.add("image(s) not audited (run the audit on the current kept set)", image)
         elif audited != hashlib.sha256(data).hexdigest():
-            refusals.add("image(s) changed after the audit (sha256 differs)", image)
+            refusals.add("image(s) changed after the audit, or audited in another orientation "
+                         "(audit the samples as generated)", image)
     try:
         chunks = checks.png_metadata_chunks(data)
     except RadsynthError as exc:
