@@ -14,6 +14,7 @@ from conftest import do_release, read_csv
 from PIL import Image, PngImagePlugin
 
 from radsynth.errors import RadsynthError
+from radsynth.release.build import public_sidecar
 from radsynth.release.checks import SensitiveTokens, png_metadata_chunks
 from radsynth.release.collect import decide, pseudonyms
 from radsynth.release.formats import (
@@ -134,3 +135,9 @@ def test_review_decisions_and_checkpoint_choice(tmp_path: Path) -> None:
 def test_parts_can_be_named_without_a_run(tmp_path: Path) -> None:
     with pytest.raises(RadsynthError, match="--images DIR --screen DIR --audit DIR --ingest"):
         do_release(None, tmp_path / "out")
+
+
+def test_provenance_drops_file_names_and_local_paths() -> None:
+    meta = {"image": "000012.png", "seed": 12, "checkpoint": "/home/alice/run/step-0000004",
+            "win": "C:\\runs\\x", "sampler": "dpmpp", "device": "cuda:0"}  # fmt: skip
+    assert public_sidecar(meta) == {"seed": 12, "sampler": "dpmpp", "device": "cuda:0"}

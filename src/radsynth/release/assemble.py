@@ -193,9 +193,13 @@ def _checkpoints(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def _training_steps(plan: Plan) -> int | None:
+def _training_steps(plan: Plan, sampling: dict[str, Any]) -> int | None:
+    """Total training steps: the run's train config, else the sampled checkpoint's own."""
     run = plan.inputs.run
     train = _optional_json(run / "train" / "config.json") if run is not None else {}
+    if "total_steps" not in train and sampling.get("checkpoint"):
+        ckpt = _optional_json(Path(sampling["checkpoint"]) / "config.json")
+        train = ckpt.get("train") or {}
     return train.get("total_steps")
 
 
@@ -222,7 +226,7 @@ def _facts(cfg: ReleaseConfig, plan: Plan, stream: Stream) -> card.CardFacts:
         table=plan.table,
         checkpoints=ckpts,
         model=sampling,
-        training_steps=_training_steps(plan),
+        training_steps=_training_steps(plan, sampling),
         n_train=plan.ingest.n_train,
         n_val=plan.ingest.n_val,
         trained_px=plan.ingest.size_px,

@@ -132,8 +132,11 @@ def _check_image(plan: Plan, image: str, data: bytes, refusals: checks.Refusals)
         if audited is None:
             refusals.add("image(s) not audited (run the audit on the current kept set)", image)
         elif audited != hashlib.sha256(data).hexdigest():
-            refusals.add("image(s) changed after the audit, or audited in another orientation "
-                         "(audit the samples as generated)", image)
+            refusals.add(
+                "image(s) changed after the audit, or audited in another orientation "
+                "(audit the samples as generated)",
+                image,
+            )
     try:
         chunks = checks.png_metadata_chunks(data)
     except RadsynthError as exc:
@@ -221,9 +224,7 @@ def _one(
     digest = hashlib.sha256(png).hexdigest()
     image_id = digest[:16]
     row = _row(plan, c, image_id, digest, meta, img, bits, bool(flipped))
-    line = json.dumps(
-        {"id": image_id, **{k: v for k, v in meta.items() if k != "image"}}, sort_keys=True
-    )
+    line = json.dumps({"id": image_id, **public_sidecar(meta)}, sort_keys=True)
     for token in plan.tokens.find(json.dumps(row) + "\n" + line):
         refusals.add("source name(s) or patient id(s) in the release", f"{token} ({c.image})")
     stream.rows.append(row)
@@ -234,6 +235,16 @@ def _one(
         writer.shard(image_id, {"png": png, "json": sample_json(row)})
         if plan.dicom is not None:
             plan.dicom.add(writer, refusals, plan.tokens, row, img, c)
+
+
+def public_sidecar(meta: dict[str, Any]) -> dict[str, Any]:
+    """A sampling sidecar without its seed-named file name (the id replaces it) and without
+    local absolute paths (a user's folders say nothing about the image)."""
+    return {k: v for k, v in meta.items() if k != "image" and not _local_path(v)}
+
+
+def _local_path(value: Any) -> bool:
+    return isinstance(value, str) and (value.startswith(("/", "~")) or value[1:3] == ":\\")
 
 
 def stream_images(plan: Plan, refusals: checks.Refusals, writer: ReleaseWriter | None) -> Stream:
