@@ -4,40 +4,15 @@ review page. Built once per session (about half a minute on 2 CPU cores)."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from release_setup import N_KEPT_BY_REVIEWER, REVIEWER, do_release, read_csv, run_stage
 
-from radsynth import registry
-from radsynth.config import build_config
 from radsynth.pipeline.keep import collect_kept, decide_kept
-from radsynth.release.build import ReleaseConfig, release
 from radsynth.screening.review import create_app, load
-from radsynth.stage import StageResult
-
-REVIEWER = "alice.smith@example.org"  # an e-mail address: must leave only as a pseudonym
-N_KEPT_BY_REVIEWER = 6
-
-
-def run_stage(name: str, **fields: Any) -> StageResult:
-    """Run a stage the way the CLI and the pipeline do: its config built from field values."""
-    cls, stage = registry.load(name)
-    return stage(build_config(cls, fields))
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def do_release(run: Path | None, out: Path, **fields: Any) -> StageResult:
-    """``radsynth release RUN OUT`` with extra fields; printed lines are dropped."""
-    values = {"out": out, **fields} | ({"run": run} if run is not None else {})
-    return release(build_config(ReleaseConfig, values), echo=lambda _: None)
 
 
 @pytest.fixture(scope="session")

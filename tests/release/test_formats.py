@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import do_release, read_csv
 from PIL import Image, PngImagePlugin
+from release_setup import do_release, read_csv
 
 from radsynth.errors import RadsynthError
 from radsynth.release.build import public_sidecar

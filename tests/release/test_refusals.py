@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REVIEWER, do_release, read_csv
 from fastapi.testclient import TestClient
 from PIL import Image, PngImagePlugin
+from release_setup import REVIEWER, do_release, read_csv
 
 from radsynth.errors import RadsynthError
 from radsynth.screening.review import create_app, load

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import N_KEPT_BY_REVIEWER, REVIEWER, do_release, read_csv
 from PIL import Image
+from release_setup import N_KEPT_BY_REVIEWER, REVIEWER, do_release, read_csv
 
 from radsynth.cli import main
 from radsynth.release.manifest import parse_sha256sums
