@@ -24,6 +24,7 @@ from radsynth.release.formats import (
     encode_png,
     uid,
 )
+from radsynth.release.manifest import metadata_columns
 from radsynth.screening.decisions import read_screen, write_screen_decisions
 
 
@@ -141,3 +142,11 @@ def test_provenance_drops_file_names_and_local_paths() -> None:
     meta = {"image": "000012.png", "seed": 12, "checkpoint": "/home/alice/run/step-0000004",
             "win": "C:\\runs\\x", "sampler": "dpmpp", "device": "cuda:0"}  # fmt: skip
     assert public_sidecar(meta) == {"seed": 12, "sampler": "dpmpp", "device": "cuda:0"}
+
+
+def test_conditional_columns_appear_only_when_a_sidecar_has_them() -> None:
+    plain = metadata_columns([{"seed": 1}, {"seed": 2, "class": ""}])
+    assert plain[0] == "file_name" and "class" not in plain and "guidance" not in plain
+    conditional = metadata_columns([{"seed": 1}, {"seed": 2, "class": "PNEUMONIA", "guidance": 2}])
+    assert conditional.index("guidance") == conditional.index("steps") + 1
+    assert conditional.index("class") == conditional.index("guidance") + 1

@@ -152,3 +152,11 @@ def test_an_agreed_memorized_copy_is_left_out_not_refused(run_copy, tmp_path) ->
     table = read_csv(tmp_path / "out" / "table_s1.csv")[-1]
     assert table["excluded_as_copy"] == "1"
     assert len(read_csv(tmp_path / "out" / "metadata.csv")) == len(_kept(run_copy)) - 1
+
+
+def test_a_truncated_sample_is_refused_in_one_line(run_copy, tmp_path) -> None:
+    image = _kept(run_copy)[0]
+    path = run_copy / "samples" / image
+    path.write_bytes(path.read_bytes()[:60])
+    _reaudit(run_copy, image)
+    assert f"1 unreadable image(s) ({image}: truncated PNG file)" in _refused(run_copy, tmp_path)

@@ -11,6 +11,8 @@ train/val by patient. Output (the contract other stages read)::
     OUT/config.json, OUT/manifest.json
 
 Output images carry no DICOM tags and no source names; only manifest.csv links to the sources.
+``--source-licence`` and ``--attribution`` are kept in manifest.json (and config.json) for the
+release's dataset card; a release refuses while the source licence is unknown.
 """
 
 from __future__ import annotations

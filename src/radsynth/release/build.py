@@ -125,8 +125,9 @@ class Stream:
     bits: int = 8
 
 
-def _check_image(plan: Plan, image: str, data: bytes, refusals: checks.Refusals) -> None:
-    """The per-file checks that need only the bytes: audited, unchanged, no metadata."""
+def _check_image(plan: Plan, image: str, data: bytes, refusals: checks.Refusals) -> bool:
+    """The per-file checks that need only the bytes: audited, unchanged, no metadata.
+    Returns False when the file is no PNG at all."""
     if plan.audit_hashes is not None:
         audited = plan.audit_hashes.get(image)
         if audited is None:
@@ -141,9 +142,10 @@ def _check_image(plan: Plan, image: str, data: bytes, refusals: checks.Refusals)
         chunks = checks.png_metadata_chunks(data)
     except RadsynthError as exc:
         refusals.add("unreadable image(s)", f"{image}: {exc}")
-        return
+        return False
     if chunks:
         refusals.add("image(s) with metadata inside", f"{image}: {' '.join(chunks)}")
+    return True
 
 
 def _row(
@@ -199,14 +201,19 @@ def _one(
     except (OSError, RadsynthError) as exc:
         refusals.add("image(s) or sidecar(s) missing or unreadable", f"{c.image}: {exc}")
         return
-    _check_image(plan, c.image, data, refusals)
+    if not _check_image(plan, c.image, data, refusals):
+        return
     flipped = plan.flips.get(c.image) if plan.flips is not None else False
     if flipped is None:
         refusals.add("image(s) missing from orientation.csv", c.image)
         return
-    with Image.open(io.BytesIO(data)) as opened:
-        opened.load()
-        img = opened.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flipped else opened.copy()
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            img = opened.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flipped else opened.copy()
+    except (OSError, ValueError, SyntaxError) as exc:
+        refusals.add("unreadable image(s)", f"{c.image}: {exc}".splitlines()[0])
+        return
     pixels, bits = pil_to_array(img)
     for mirrored, d in enumerate(pixel_digests(pixels, mirror=True)):
         if d in plan.real_digests:
