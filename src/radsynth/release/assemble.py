@@ -238,6 +238,7 @@ def _facts(cfg: ReleaseConfig, plan: Plan, stream: Stream) -> card.CardFacts:
         audit=audit,
         study=_optional_json(parts.stats) or None,
         formats=formats,
+        n_screen_flagged=sum(r["screen_flagged"] == 1 for r in stream.rows),
     )
 
 

@@ -61,6 +61,7 @@ class CardFacts:
     audit: Mapping[str, Any]  # calibration.json plus released counts
     study: Mapping[str, Any] | None  # stats.json, when a reader study ran
     formats: Sequence[str] = field(default_factory=tuple)  # extra formats: "shards", "dicom"
+    n_screen_flagged: int = 0  # released images the screen flagged (keep "all", or overridden)
 
 
 def hub_licence(spdx: str) -> str:
@@ -144,7 +145,7 @@ def _how_made(f: CardFacts) -> list[str]:
         f"{model.get('block_channels', 'n/a')} at {model.get('image_size_px', 'n/a')} px, "
         f"{diffusion.get('num_train_timesteps', 'n/a')} diffusion steps, "
         f"{diffusion.get('beta_schedule', 'n/a')} noise schedule, "
-        f"{diffusion.get('prediction_type', 'n/a')} prediction."
+        f"prediction type {diffusion.get('prediction_type', 'n/a')}."
     )
     lines.append(
         f"- **Training data**: {f.n_train if f.n_train is not None else 'n/a'} {data} "
@@ -181,8 +182,9 @@ def _table_s1(f: CardFacts) -> list[str]:
     rows = [[r[k] for k in keys] for r in f.table]
     lines = ["## Table S1: images per checkpoint", "", *_md_table(header, rows), ""]
     if f.keep == "all":
-        lines += ["Images the screen flagged are **included** in this release unless a reviewer "
-                  "excluded them (`screen_flagged = 1` in metadata.csv).", ""]  # fmt: skip
+        lines += [f"Images the screen flagged are **included** in this release unless a reviewer "
+                  f"excluded them: {f.n_screen_flagged} of the {f.n_images} released images "
+                  "(`screen_flagged = 1` in metadata.csv).", ""]  # fmt: skip
     return lines
 
 
