@@ -115,6 +115,18 @@ def _report():
     return ReportConfig, report
 
 
+def _release():
+    from radsynth.release.build import ReleaseConfig, release
+
+    return ReleaseConfig, release
+
+
+def _bench_release():
+    from radsynth.release.bench import BenchReleaseConfig, bench_release
+
+    return BenchReleaseConfig, bench_release
+
+
 def _run():
     from radsynth.pipeline.run import RunConfig, run
 
@@ -169,6 +181,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     ),
     "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),
     "report": ("one self-contained HTML report for a pipeline run", _report),
+    "release": ("release the kept images as a dataset: card, checksums, leak checks", _release),
     "run": ("run the whole pipeline from a YAML config", _run),
     "demo": ("run the whole pipeline on built-in phantoms", _demo),
     "bench": (
@@ -177,6 +190,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "train": ("training images/s and MFU for a preset", _bench_train),
             "sample": ("sampling images/s and MFU for a checkpoint or preset", _bench_sample),
             "gpu": ("the GPU suite: train and sample, with and without compile", _bench_gpu),
+            "release": ("seconds to release N images, leak checks included", _bench_release),
         },
     ),
 }

@@ -39,8 +39,13 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["demo", "--scale", "tiny", "--run-dir", str(run)]) == 0
     second = _outcomes(capsys)
     assert all(second[s] == "cached" for s in STAGES if s != "keep"), second
-    for stage in ["simulate", "export", "stats", "report"]:
+    for stage in ["simulate", "export", "stats", "release", "report"]:
         assert second[stage] == "ran", second
+    # The demo ends with a release whose card says what the images and the readers were.
+    card = (run / "release" / "README.md").read_text()
+    assert "come from phantoms, not from patients" in card
+    assert "The readers were simulated" in card
+    assert 'href="release/README.md"' in (run / "report.html").read_text()
 
     # Every stage left its outputs where the report looks for them.
     assert (run / "report.html").stat().st_size > 10_000

@@ -11,6 +11,8 @@ train/val by patient. Output (the contract other stages read)::
     OUT/config.json, OUT/manifest.json
 
 Output images carry no DICOM tags and no source names; only manifest.csv links to the sources.
+``--source-licence`` and ``--attribution`` are kept in manifest.json (and config.json) for the
+release's dataset card; a release refuses while the source licence is unknown.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ class IngestConfig:
         None, help="regex giving a patient id from the source path; a patient stays in one split"
     )
     bits: Literal[8, 16] = arg(8, help="bit depth of the output PNGs")
+    source_licence: str | None = arg(
+        None, help="SPDX licence of the source images (e.g. CC-BY-4.0); a release needs it"
+    )
+    attribution: str | None = arg(
+        None, help="how the source images must be credited (authors, title, DOI), for a release"
+    )
 
 
 @dataclass
@@ -217,7 +225,16 @@ def ingest(cfg: IngestConfig) -> StageResult:
         "n_rejected": len(rejected),
     }
     write_stage_manifest(
-        cfg.out, "ingest", cfg, seeds=cfg.seed, extra={"source_root": str(cfg.src), **counts}
+        cfg.out,
+        "ingest",
+        cfg,
+        seeds=cfg.seed,
+        extra={
+            "source_root": str(cfg.src),
+            "source_licence": cfg.source_licence,
+            "attribution": cfg.attribution,
+            **counts,
+        },
     )
     log.info("ingest counts: %s", counts)
     return StageResult(

@@ -2,7 +2,9 @@
 
 It runs exactly what ``radsynth run`` runs, with the ``demo`` training preset, and with
 simulated raters standing in for the reader study. Simulated raters are labelled as such in the
-study export, the statistics and the report, and are never mixed with real answers.
+study export, the statistics and the report, and are never mixed with real answers. It ends
+with a release folder (``RUN_DIR/release``) whose dataset card says plainly that the images come
+from phantoms and that the readers were simulated; the report links to that card.
 """
 
 from __future__ import annotations
@@ -44,7 +46,14 @@ def demo_spec(scale: str, seed: int) -> dict[str, Any]:
             "negative_fraction": 0.1,
             "right_facing_fraction": 0.5,
         },
-        "ingest": {"size_px": size_px, "resize": "stretch", "seed": seed},
+        "ingest": {
+            "size_px": size_px,
+            "resize": "stretch",
+            "seed": seed,
+            # radsynth draws the phantoms itself: no third party's data, so no restriction.
+            "source_licence": "CC0-1.0",
+            "attribution": "lateral C-spine phantoms drawn by radsynth (no patient data)",
+        },
         "train": {"preset": scale, "seed": seed},
         # FID against the held-out real images, with enough samples per checkpoint to show the
         # trend on a CPU; the tiny run uses the cheap pixel feature space.
@@ -73,6 +82,9 @@ def demo_spec(scale: str, seed: int) -> dict[str, Any]:
         },  # fmt: skip
         "simulate": {"seed": seed, "raters": 3 if tiny else 5},
         "stats": {},
+        "release": {
+            "name": f"radsynth {scale} demo: synthetic lateral C-spine phantom radiographs"
+        },
     }
 
 

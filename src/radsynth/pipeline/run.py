@@ -1,7 +1,7 @@
 """``radsynth run``: the whole pipeline from one YAML file into one run folder.
 
     ingest -> train -> FID sweep -> choose checkpoints -> sample -> orient -> screen -> keep
-    -> audit -> create the reader study -> (readers answer) -> stats -> report
+    -> audit -> create the reader study -> (readers answer) -> stats -> release -> report
 
 Every stage is the same function its subcommand calls, with the same fields. The reader study is
 the one step that waits for people: ``run`` stops after creating it and prints the rater links;
@@ -167,9 +167,15 @@ def run_pipeline(
     do(Step("stats", registry.loader("stats"), run / "stats",
             {"responses": responses, "out": run / "stats"}, spec.section("stats"),
             after=["export"]))  # fmt: skip
+    # The release reads the review page's decisions too, which change outside the pipeline.
+    review = [run / REVIEW_DIR] if (run / REVIEW_DIR).is_dir() else []
+    do(Step("release", registry.loader("release"), run / "release",
+            {"run": run, "out": run / "release", "keep": spec.keep}, spec.section("release"),
+            after=["stats", "audit", "exclude copies", "fid_sweep", "ingest"],
+            inputs=review))  # fmt: skip
     do(Step("report", registry.loader("report"), run / "report.html",
             {"run": run, "out": run / "report.html"}, spec.section("report"),
-            after=["stats", "audit", "fid_sweep"]))  # fmt: skip
+            after=["stats", "audit", "fid_sweep", "release"]))  # fmt: skip
     return StageResult(run, f"report at {run / 'report.html'}")
 
 

@@ -57,6 +57,7 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
         sections.audit(run, n_pairs),
         reviewer_decisions(run),
         study(run),
+        sections.release(run),
     ]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),

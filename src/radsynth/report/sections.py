@@ -32,6 +32,7 @@ class Section:
     figures: list[dict[str, str]] = field(default_factory=list)  # src, caption
     tables: list[dict[str, Any]] = field(default_factory=list)  # caption, header, rows, note
     bullets: list[str] = field(default_factory=list)
+    links: list[dict[str, str]] = field(default_factory=list)  # href (relative to RUN), text
     headline: str | None = None  # one line for the "at a glance" summary
 
 
@@ -360,4 +361,25 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
                        "note": "Percentile: where this similarity falls among similarities "
                        "between different real patients; near 100% means closer than almost "
                        "any two distinct patients."})  # fmt: skip
+    return sec
+
+
+def release(run: Path) -> Section | None:
+    """The released dataset (``RUN/release``) with a link to its card; None when not released."""
+    card, table = run / "release" / "README.md", run / "release" / "table_s1.csv"
+    if not card.is_file() or not table.is_file():
+        return None
+    sec = Section("release", "Released dataset", "The kept images as a dataset others can "
+                  "download: per-image provenance, checksums and a dataset card.")  # fmt: skip
+    rows = read_csv(table)
+    total = next((r for r in rows if r.get("group") == "total"), None)
+    if total is not None:
+        sec.headline = f"{count(total.get('kept'))} images released with a dataset card."
+        sec.paragraphs.append(
+            f"{count(total.get('kept'))} of {count(total.get('generated'))} "
+            "synthetic images were released, checked against every training image (as "
+            "generated and mirrored) and for source names; the dataset card states how they "
+            "were made, the licence, and the known limitations."
+        )
+    sec.links.append({"href": "release/README.md", "text": "Dataset card (release/README.md)"})
     return sec

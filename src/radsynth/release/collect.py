@@ -1,0 +1,111 @@
+"""Which screened images go into a release, and the study's Table S1 of counts per checkpoint.
+
+Each image's fate comes from :func:`radsynth.screening.decisions.decide_images`, the same rule
+``keep`` and the report use: the screen's flag, overridden either way by a reviewer on the review
+page, and an image that reviewers agreed is a memorized copy never goes out. So a reviewer who
+overrides the screen changes both the released set and Table S1 (Supplementary Table S1 of the
+study: generated, excluded and kept images per checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from radsynth.errors import RadsynthError
+from radsynth.screening.decisions import (
+    TABLE_S1_COLUMNS,
+    AuditVerdict,
+    ImageFate,
+    decide_images,
+    read_audit_verdicts,
+    read_screen,
+    read_screen_decisions,
+    table_s1,
+    unmatched,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The screen's and the reviewers' decisions on the images of the chosen checkpoints."""
+
+    fates: list[ImageFate]  # every screened image of the chosen checkpoints, in release order
+    flagged: dict[str, bool]  # image -> the screen flagged it (whatever the keep mode)
+    verdicts: dict[str, AuditVerdict]  # image -> the reviewers' verdicts on its audit pair
+    reviewers: list[str]  # every reviewer id that made a decision (to pseudonymise)
+
+    @property
+    def released(self) -> list[ImageFate]:
+        return [f for f in self.fates if f.kept]
+
+    def table(self) -> list[dict[str, object]]:
+        """Table S1 (see :func:`radsynth.screening.decisions.table_s1`)."""
+        return table_s1(self.fates)
+
+
+def decide(
+    screen: Path, review: Path | None, keep: str = "screened", checkpoints: Sequence[str] = ()
+) -> Decisions:
+    """Apply the reviewers' decisions to the screen and pick the released images.
+
+    Args:
+        screen: the screen's folder (screen.csv).
+        review: the review page's folder, or None when nobody reviewed.
+        keep: "screened" releases the images kept after screening and review; "all" carries
+            flagged images too unless a reviewer excluded them (as the pipeline's ``keep: all``).
+        checkpoints: checkpoint folder names to release; empty = every screened checkpoint.
+
+    Raises:
+        RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
+    """
+    screened = read_screen(screen)
+    groups = sorted({s.group for s in screened})
+    unknown = sorted(set(checkpoints) - set(groups))
+    if unknown:
+        raise RadsynthError(
+            f"checkpoint(s) {', '.join(unknown)} were not screened; screened: {', '.join(groups)}"
+        )
+    chosen = set(checkpoints) or set(groups)
+    screened = [s for s in screened if s.group in chosen]
+    reviewed = read_screen_decisions(review) if review is not None else {}
+    verdicts = read_audit_verdicts(review) if review is not None else {}
+    stale = unmatched(reviewed, read_screen(screen))
+    if stale:
+        log.warning("%d reviewer decision(s) name images the screen does not list (first: %s); "
+                    "they do not apply", len(stale), stale[0])  # fmt: skip
+    fates = decide_images(screened, reviewed, verdicts, screen_excludes=keep == "screened")
+    names = [d.decided_by for d in reviewed.values()]
+    names += [who for v in verdicts.values() for who, _ in v.verdicts]
+    return Decisions(
+        fates=sorted(fates, key=lambda f: (f.group, f.image)),
+        flagged={s.image: s.auto == "exclude" for s in screened},
+        verdicts=dict(verdicts),
+        reviewers=sorted({n for n in names if n and n != "auto"}),
+    )
+
+
+def format_table(rows: Sequence[Mapping[str, object]]) -> str:
+    """Table S1 as aligned plain text, for the terminal."""
+    cols = TABLE_S1_COLUMNS
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in cols}
+
+    def line(cells: Mapping[str, object]) -> str:
+        return "  ".join(str(cells[k]).rjust(widths[k]) if i else str(cells[k]).ljust(widths[k])
+                         for i, k in enumerate(cols))  # fmt: skip
+
+    return "\n".join([line({k: k for k in cols}), *(line(r) for r in rows)])
+
+
+def pseudonyms(names: Iterable[str]) -> dict[str, str]:
+    """Reviewer id -> ``reviewer-N`` (N in sorted order of the ids); ``auto`` stays ``auto``.
+
+    Reviewer ids may be e-mail addresses; the release carries only the pseudonyms.
+    """
+    real = sorted({n for n in names if n and n != "auto"})
+    width = len(str(len(real)))
+    return {"auto": "auto", **{n: f"reviewer-{i:0{width}d}" for i, n in enumerate(real, 1)}}
