@@ -19,3 +19,23 @@ def answer_body(item: dict, version: int | None = None, pick: int = 0, rating: i
         "picked": ids[pick],
         "ratings": dict.fromkeys(ids, rating),
     }
+
+
+def start(client, token: str, **body) -> str:  # noqa: ANN001
+    """Read the instructions (and consent/questionnaire when given) through the JSON API."""
+    r = client.post(f"/api/r/{token}/start", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["step"]
+
+
+def csrf_of(html: str, action: str | None = None) -> str:
+    """The form token of a page (of the form posting to ``action`` when given)."""
+    import re
+
+    forms = re.findall(
+        r'<form[^>]*action="([^"]+)"[^>]*>.*?name="csrf" value="([^"]+)"', html, re.S
+    )
+    for path, token in forms:
+        if action is None or path == action:
+            return token
+    raise AssertionError(f"no form token for {action} in the page")

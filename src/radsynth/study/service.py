@@ -14,17 +14,22 @@ from sqlalchemy.orm import Session
 
 from radsynth.study.db import (
     Assignment,
+    Item,
     ItemImage,
     Meta,
     Rater,
     Rating,
     Response,
+    Visit,
     token_hash,
     utcnow,
 )
 
 ANSWERS = ("real", "fake", "unsure")
 MAX_CUE_CHARS = 2000
+#: Largest integer accepted anywhere (versions, screen numbers): the 32-bit column range, so an
+#: out-of-range number is a 4xx before it reaches either database.
+MAX_INT = 2**31 - 1
 
 
 class StudyError(Exception):
@@ -55,6 +60,15 @@ def study_meta(session: Session) -> dict[str, str]:
 
 def questions(meta: dict[str, str]) -> tuple[str, ...]:
     return tuple(q for q in meta.get("questions", "").split(",") if q)
+
+
+def allow_back(meta: dict[str, str]) -> bool:
+    """Whether raters may go back and change answers (``--allow-back``)."""
+    return meta.get("allow_back") == "1"
+
+
+def n_practice(meta: dict[str, str]) -> int:
+    return int(meta.get("practice") or 0)
 
 
 def find_rater(session: Session, token: str) -> Rater:
@@ -95,15 +109,20 @@ def next_seq(session: Session, rater_id: int) -> int | None:
     )
 
 
-def _assignment(session: Session, rater_id: int, seq: int) -> Assignment:
+def _assignment(session: Session, rater_id: int, seq: int, meta: dict[str, str]) -> Assignment:
     """A rater's screen ``seq``; screens past the first unanswered one cannot be opened, so
-    items are seen in the rater's stored order and none is skipped."""
+    items are seen in the rater's stored order and none is skipped. Unless going back is
+    allowed, an answered screen can be neither opened again nor changed."""
+    if not 1 <= seq <= MAX_INT:
+        raise StudyError(404, f"there is no item {seq} in this study")
     a = session.get(Assignment, (rater_id, seq))
     if a is None:
         raise StudyError(404, f"there is no item {seq} in this study")
     first_open = next_seq(session, rater_id)
     if first_open is not None and seq > first_open:
         raise StudyError(409, f"answer item {first_open} first; items are shown in order")
+    if a.version > 0 and not allow_back(meta):
+        raise StudyError(409, "answers are locked: an answered item cannot be opened or changed")
     return a
 
 
@@ -133,21 +152,33 @@ def latest_response(session: Session, rater_id: int, seq: int) -> tuple[Response
 
 
 def open_item(session: Session, rater: Rater, seq: int) -> dict:
-    """What a rater sees on screen ``seq``; records the server time the screen was first opened.
+    """What a rater sees on screen ``seq``; records the visit and the server time the screen
+    was first opened (since its last answer).
 
     Returns:
-        dict with seq, total, version, image_ids (position order), and the rater's latest
-        answer (picked, answer, ratings, finding, cue), all free of group information.
+        dict with seq, total, answered, practice, number, count, allow_back, version,
+        image_ids (position order), and the rater's latest answer (picked, answer, ratings,
+        finding, cue), all free of group information.
     """
-    a = _assignment(session, rater.id, seq)
+    meta = study_meta(session)
+    a = _assignment(session, rater.id, seq, meta)
+    now = utcnow()
     if a.opened_at is None:
-        a.opened_at = utcnow()
+        a.opened_at = now
+    session.add(Visit(rater_id=rater.id, seq=seq, opened_at=now))
     resp, ratings = latest_response(session, rater.id, seq)
     answered, total = progress(session, rater.id)
+    practice = n_practice(meta)
+    kind = session.scalar(select(Item.kind).where(Item.id == a.item_id))
     return {
         "seq": seq,
         "total": total,
         "answered": answered,
+        "practice": kind == "practice",
+        # Shown to the rater: "Practice 1 of 2", then "Item 1 of N" without the practice items.
+        "number": seq if kind == "practice" else seq - practice,
+        "count": practice if kind == "practice" else total - practice,
+        "allow_back": allow_back(meta),
         "version": a.version,
         "image_ids": item_image_ids(session, a.item_id),
         "picked": resp.picked if resp else None,
@@ -212,8 +243,11 @@ def submit(
     Raises:
         StudyError: 404 unknown item, 400 invalid answer, 409 stale or replayed submission.
     """
-    a = _assignment(session, rater.id, seq)
-    validate(sub, item_image_ids(session, a.item_id), study_meta(session))
+    meta = study_meta(session)
+    if not 0 <= sub.version <= MAX_INT:
+        raise StudyError(400, f"version must be a whole number from 0 to {MAX_INT}")
+    a = _assignment(session, rater.id, seq, meta)
+    validate(sub, item_image_ids(session, a.item_id), meta)
     now = utcnow()
     opened = a.opened_at or now
     if seconds is not None:
