@@ -10,7 +10,8 @@ import httpx
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from study_helpers import answer_body, read_csv, start
+from study_helpers import answer_body, read_csv
+from study_helpers import start as start_rater
 
 from radsynth.study import db as t
 from radsynth.study.export import ExportConfig, export_responses
@@ -24,7 +25,7 @@ def _rater_run(url: str, token: str, index: int, barrier: threading.Barrier) -> 
     stats = {"latency_s": [], "accepted": {}, "replay_status": [], "duplicate_status": []}
     with httpx.Client(base_url=url, timeout=60) as c:
         barrier.wait()
-        start(c, token)
+        start_rater(c, token)
         while (seq := c.get(f"/api/r/{token}/next").json()["seq"]) is not None:
             item = c.get(f"/api/r/{token}/item/{seq}").json()
             body = answer_body(item, pick=(index + seq) % 4, rating=1 + (index + seq) % 4)
@@ -94,8 +95,8 @@ def test_server_killed_mid_study_loses_nothing_answered(study_factory, serve) ->
     srv = serve(study, subprocess=True)
     a, b = study.tokens
     c = httpx.Client(base_url=srv.url, timeout=10)
-    start(c, a)
-    start(c, b)
+    start_rater(c, a)
+    start_rater(c, b)
     for seq in (1, 2, 3):
         item = c.get(f"/api/r/{a}/item/{seq}").json()
         assert c.post(f"/api/r/{a}/item/{seq}", json=answer_body(item, rating=seq)).is_success
