@@ -150,7 +150,8 @@ def redact_url(url: str) -> str:
         parsed = make_url(url)
     except ArgumentError:
         return "<unparseable database URL>"
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    # URL.set(password=None) would keep the password: None there means "unchanged".
+    return parsed._replace(password=None).render_as_string(hide_password=False)
 
 
 def url_password(url: str) -> str | None:
