@@ -1,4 +1,4 @@
-"""Raters in real headless Chromium: the whole flow by keyboard, locked answers, resume and edits."""
+"""Raters in real headless Chromium: the whole flow by keyboard, locked answers, resume, edits."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from playwright.sync_api import Page, expect
 from study_helpers import read_csv
 
 from radsynth.study.export import ExportConfig, export_responses
+
+IMAGES_LOADED = (
+    "Array.from(document.querySelectorAll('.viewer img')).every(i => i.complete && i.naturalWidth)"
+)
 
 
 def _export(url: str, admin: str, tmp: Path, history: bool = False) -> list[dict]:
@@ -53,7 +57,9 @@ def test_rater_walks_through_the_whole_study_with_the_keyboard(
     study_factory, serve, browser, tmp_path
 ) -> None:
     consent = tmp_path / "consent.md"
-    consent.write_text("You will judge chest radiographs.\n\nYour answers are stored without your name.")
+    consent.write_text(
+        "You will judge chest radiographs.\n\nYour answers are stored without your name."
+    )
     study = study_factory(items=2, practice=1, consent=consent, questionnaire=True,
                           questions=("finding",), attention_checks=1)  # fmt: skip
     srv = serve(study)
@@ -80,16 +86,14 @@ def test_rater_walks_through_the_whole_study_with_the_keyboard(
         page.keyboard.press("Enter")
     # Practice first, marked as such; then the items, numbered without it.
     expect(page.locator("#progress")).to_contain_text("Practice 1 of 1")
-    page.wait_for_function("Array.from(document.querySelectorAll('.viewer img')).every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function(IMAGES_LOADED)
     _answer_with_keys(page, "1", ["a", "s", "d", "f"])
     with page.expect_navigation():
         page.keyboard.press("Enter")
     for n in (1, 2, 3):
         expect(page.locator("#progress")).to_contain_text(f"Item {n} of 3")
         expect(page.locator("a.back")).to_have_count(0)  # no going back when locked
-        page.wait_for_function(
-            "Array.from(document.querySelectorAll('.viewer img')).every(i => i.complete && i.naturalWidth)"
-        )
+        page.wait_for_function(IMAGES_LOADED)
         if n == 1:
             _shot(page, tmp_path, "study-quartet")
             # Enlarge the current image; rating keys still answer it, and it stays current.

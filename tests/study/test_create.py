@@ -151,7 +151,9 @@ def test_repeats_share_no_image_id_or_layout_with_their_originals(
         slots: dict[int, list[str]] = {}
         for ii in s.scalars(select(t.ItemImage).order_by(t.ItemImage.item_id, "position")):
             slots.setdefault(ii.item_id, []).append(ii.image_id)
-        repeats = {i.id: i.repeat_of for i in s.scalars(select(t.Item).where(t.Item.kind == "repeat"))}
+        repeats = {
+            i.id: i.repeat_of for i in s.scalars(select(t.Item).where(t.Item.kind == "repeat"))
+        }
         orders = {}
         for a in s.scalars(select(t.Assignment)):
             orders.setdefault(a.rater_id, {})[a.item_id] = a.seq

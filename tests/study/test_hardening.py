@@ -113,7 +113,7 @@ def test_out_of_range_integers_and_malformed_paths_are_4xx(study_factory, serve)
     cases = [
         c.post(f"/api/r/{a}/item/1", json=answer_body(item, version=huge)),
         c.post(f"/api/r/{a}/item/1", json=answer_body(item, version=-1)),
-        c.post(f"/api/r/{a}/item/1", json={**answer_body(item), "ratings": dict.fromkeys(item["image_ids"], huge)}),
+        c.post(f"/api/r/{a}/item/1", json=answer_body(item, rating=huge)),
         c.get(f"/api/r/{a}/item/{2**64 + 1}"),
         c.post(f"/api/r/{a}/item/{huge}", json=answer_body(item)),
         c.get(f"/r/{a}/item/{huge}"),
