@@ -18,7 +18,7 @@ ones), never on the event loop. On SQLite, writers take an in-process lock befor
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -38,7 +38,13 @@ from radsynth.study import db as t
 from radsynth.study import service as svc
 from radsynth.study.admin_view import admin_progress
 from radsynth.study.migrate import open_study, upgrade
-from radsynth.study.security import MAX_BODY_BYTES, BodyLimit, BodyTooLarge, form_token
+from radsynth.study.security import (
+    MAX_BODY_BYTES,
+    BodyLimit,
+    BodyTooLarge,
+    SecurityHeaders,
+    form_token,
+)
 
 __all__ = ["create_app", "admin_progress", "AppContext"]
 
@@ -61,6 +67,7 @@ class AppContext:
     templates: Jinja2Templates
     secret: str
     write_lock: threading.Lock | None  # SQLite only: one writer at a time in this process
+    meta: dict[str, str]  # the study settings, fixed when the study was created
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -68,8 +75,11 @@ class AppContext:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        with self.write_lock or nullcontext(), t.session_scope(self.engine, write=True) as s:
+    def write(self, durable: bool = True) -> Iterator[Session]:
+        with (
+            self.write_lock or nullcontext(),
+            t.session_scope(self.engine, write=True, durable=durable) as s,
+        ):
             yield s
 
     def page(self, request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -99,11 +109,12 @@ def create_app(db_url: str, *, engine: Engine | None = None) -> FastAPI:
     else:
         upgrade(engine)
     with t.session_scope(engine, write=False) as s:
-        secret = s.get(t.Meta, "csrf_secret").value
+        meta = svc.study_meta(s)
+    secret = meta["csrf_secret"]
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf"] = partial(form_token, secret)
     lock = threading.Lock() if engine.dialect.name == "sqlite" else None
-    ctx = AppContext(engine, templates, secret, lock)
+    ctx = AppContext(engine, templates, secret, lock, meta)
     app = FastAPI(title="radsynth reader study", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.state.engine = engine
@@ -127,12 +138,7 @@ def _too_large(ctx: AppContext, scope: dict) -> Response:
 
 def _handlers(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, reject=partial(_too_large, ctx))
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable) -> Response:
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
 
     @app.exception_handler(svc.StudyError)
     async def study_error(request: Request, exc: svc.StudyError) -> Response:

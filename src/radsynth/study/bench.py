@@ -11,6 +11,7 @@ POSTs alone), and checks the database afterwards: every rater's every screen sto
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import subprocess
@@ -146,7 +147,8 @@ def bench_study(cfg: BenchStudyConfig) -> StageResult:
             wall = time.perf_counter() - start
         finally:
             server.terminate()
-            server.wait(30)
+            _, _, usage = os.wait4(server.pid, 0)
+        server_cpu_s = usage.ru_utime + usage.ru_stime
         stored, keys = _count(url)
     lat = np.array([x[1] for x in log]) * 1000
     post = np.array([x[1] for x in log if x[0] == "post"]) * 1000
@@ -159,6 +161,8 @@ def bench_study(cfg: BenchStudyConfig) -> StageResult:
         f"{bad} answered 4xx/5xx",
         f"  all requests: p50 {np.percentile(lat, 50):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms",
         f"  POSTs: p50 {np.percentile(post, 50):.1f} ms, p95 {np.percentile(post, 95):.1f} ms",
+        f"  server CPU {server_cpu_s:.1f} s (start-up included) = "
+        f"{1000 * server_cpu_s / len(log):.2f} ms per request",
         f"  answers stored {stored} of {expected}: lost {expected - keys}, "
         f"duplicated {stored - keys}",
     ]

@@ -5,7 +5,8 @@ their upgrades in :mod:`radsynth.study.migrate`.
 
 SQLite runs in WAL mode. A transaction that writes starts with ``BEGIN IMMEDIATE`` (so
 concurrent writers queue for the lock instead of failing on a read-to-write upgrade); a read-only
-one starts with a plain deferred ``BEGIN`` and never waits for writers. The database file is
+one starts with a plain deferred ``BEGIN`` and never waits for writers. Answers are committed
+with ``synchronous=FULL`` (fsync before the rater hears "saved"). The database file is
 created mode 0600 before SQLite opens it, and SQLite gives its ``-wal`` and ``-shm`` files the
 mode of the database file.
 
@@ -59,6 +60,7 @@ PASSWORD_ENV = "RADSYNTH_STUDY_DB_PASSWORD"
 #: File in the study folder holding that password (mode 0600), written by ``study create``.
 PASSWORD_FILE = "db-password"
 _WRITE = "radsynth_write"  # execution option: this transaction writes (BEGIN IMMEDIATE)
+_DURABLE = "radsynth_durable"  # execution option: fsync the commit (SQLite synchronous=FULL)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -96,8 +98,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        write = conn.get_execution_options().get(_WRITE, True)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        durable = options.get(_DURABLE, True)
+        conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, True) else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -131,11 +135,19 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine, *, write: bool) -> Iterator[Session]:
+def session_scope(engine: Engine, *, write: bool, durable: bool = True) -> Iterator[Session]:
     """One transaction, committed on success: ``write=False`` for read-only work (on SQLite a
-    deferred BEGIN that never waits for writers), ``write=True`` for anything that writes."""
+    deferred BEGIN that never waits for writers), ``write=True`` for anything that writes.
+
+    ``durable=False`` (SQLite) commits without an fsync (``synchronous=NORMAL`` in WAL mode):
+    the commit survives a crash of the server process but may be lost with the machine's power
+    until the next durable commit, which fsyncs the log up to and including it. The app uses it
+    only to record screen visits, never for answers (an fsync costs ~7 ms on the test machine,
+    and every screen opening would otherwise pay one under the write lock).
+    """
     with Session(engine, expire_on_commit=False) as session:
-        session.connection(execution_options={_WRITE: write})  # begins the transaction
+        # Begins the transaction.
+        session.connection(execution_options={_WRITE: write, _DURABLE: durable})
         try:
             yield session
         except BaseException:

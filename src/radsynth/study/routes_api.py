@@ -40,7 +40,7 @@ def register(app: FastAPI, ctx: Any) -> None:
         with ctx.read() as s:
             rater = svc.find_rater(s, token)
             answered, total = svc.progress(s, rater.id)
-            step = flow.next_step(s, rater, svc.study_meta(s))
+            step = flow.next_step(s, rater, ctx.meta)
             seq = svc.next_seq(s, rater.id)
         return {"step": step, "seq": seq, "answered": answered, "total": total}
 
@@ -53,7 +53,7 @@ def register(app: FastAPI, ctx: Any) -> None:
         def store() -> str:
             with ctx.write() as s:
                 rater = svc.find_rater(s, token)
-                meta = svc.study_meta(s)
+                meta = ctx.meta
                 flow.start(rater)
                 if meta.get("consent") and rater.consented_at is None:
                     flow.consent(rater, meta, body.get("consent") is True)
@@ -71,10 +71,10 @@ def register(app: FastAPI, ctx: Any) -> None:
 
     @app.get("/api/r/{token}/item/{seq}")
     def api_item(token: str, seq: int) -> dict:
-        with ctx.write() as s:
+        with ctx.write(durable=False) as s:  # opening records the visit
             rater = svc.find_rater(s, token)
-            flow.require_items(s, rater, svc.study_meta(s))
-            return svc.open_item(s, rater, seq)
+            flow.require_items(s, rater, ctx.meta)
+            return svc.open_item(s, rater, seq, ctx.meta)
 
     @app.post("/api/r/{token}/item/{seq}")
     async def api_submit(request: Request, token: str, seq: int) -> dict:
@@ -83,7 +83,7 @@ def register(app: FastAPI, ctx: Any) -> None:
         def store() -> int:
             with ctx.write() as s:
                 rater = svc.find_rater(s, token)
-                flow.require_items(s, rater, svc.study_meta(s))
-                return svc.submit(s, rater, seq, sub)
+                flow.require_items(s, rater, ctx.meta)
+                return svc.submit(s, rater, seq, sub, meta=ctx.meta)
 
         return {"version": await run_in_threadpool(store)}

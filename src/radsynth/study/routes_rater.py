@@ -43,7 +43,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     def resume_path(token: str) -> str:
         with ctx.read() as s:
             rater = svc.find_rater(s, token)
-            step = flow.next_step(s, rater, svc.study_meta(s))
+            step = flow.next_step(s, rater, ctx.meta)
             seq = svc.next_seq(s, rater.id) if step == "items" else None
         return f"/r/{token}/item/{seq}" if seq else f"/r/{token}/{STEP_PATHS[step]}"
 
@@ -55,7 +55,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     def instructions(request: Request, token: str) -> HTMLResponse:
         with ctx.read() as s:
             svc.find_rater(s, token)
-            meta = svc.study_meta(s)
+            meta = ctx.meta
             _, total = svc.progress(s, svc.find_rater(s, token).id)
         return ctx.page(request, "instructions.html", token=token, design=meta["design"],
                         questions=svc.questions(meta), finding=meta["finding"],
@@ -77,7 +77,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     def consent(request: Request, token: str, error: str = "", status: int = 200) -> HTMLResponse:
         with ctx.read() as s:
             svc.find_rater(s, token)
-            text = svc.study_meta(s).get("consent", "")
+            text = ctx.meta.get("consent", "")
         if not text:
             raise svc.StudyError(404, "this study asks for no consent")
         return ctx.page(request, "consent.html", status, token=token, text=consent_html(text),
@@ -90,7 +90,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         def store() -> None:
             agreed = form.get("agree") == "yes"
             with ctx.write() as s:
-                flow.consent(svc.find_rater(s, token), svc.study_meta(s), agreed)
+                flow.consent(svc.find_rater(s, token), ctx.meta, agreed)
 
         try:
             await run_in_threadpool(store)
@@ -116,7 +116,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
                                        form.get("subspecialty", ""))  # fmt: skip
             with ctx.write() as s:
                 rater = svc.find_rater(s, token)
-                flow.answer_questionnaire(s, rater, svc.study_meta(s), answers)
+                flow.answer_questionnaire(s, rater, ctx.meta, answers)
 
         try:
             await run_in_threadpool(store)
@@ -130,17 +130,17 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     def done(request: Request, token: str) -> HTMLResponse:
         with ctx.read() as s:
             rater = svc.find_rater(s, token)
-            meta = svc.study_meta(s)
+            meta = ctx.meta
             answered, total = svc.progress(s, rater.id)
         return ctx.page(request, "done.html", token=token, answered=answered, total=total,
                         allow_back=svc.allow_back(meta))  # fmt: skip
 
     def render_item(request: Request, token: str, seq: int, status: int = 200, error: str = ""):  # noqa: ANN202
-        with ctx.write() as s:  # opening records the visit
+        meta = ctx.meta
+        with ctx.write(durable=False) as s:  # opening records the visit
             rater = svc.find_rater(s, token)
-            meta = svc.study_meta(s)
             flow.require_items(s, rater, meta)
-            view = svc.open_item(s, rater, seq)
+            view = svc.open_item(s, rater, seq, meta)
         return ctx.page(
             request, "item.html", status, token=token, v=view, error=error,
             design=meta["design"], questions=svc.questions(meta), finding=meta["finding"],
@@ -158,8 +158,8 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             sub = submission_from_form(form)
             with ctx.write() as s:
                 rater = svc.find_rater(s, token)
-                flow.require_items(s, rater, svc.study_meta(s))
-                svc.submit(s, rater, seq, sub)
+                flow.require_items(s, rater, ctx.meta)
+                svc.submit(s, rater, seq, sub, meta=ctx.meta)
 
         try:
             await run_in_threadpool(store)

@@ -67,6 +67,29 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class SecurityHeaders:
+    """ASGI middleware adding fixed headers to every response (a plain ASGI wrapper: Starlette's
+    ``@app.middleware("http")`` costs a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self.names = {k for k, _ in self.raw}
+
+    async def __call__(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k not in self.names]
+                message = {**message, "headers": kept + self.raw}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def form_token(secret: str, action: str) -> str:
     """A fresh per-page token for a form that posts to ``action`` (a URL path)."""
     nonce = secrets.token_hex(8)

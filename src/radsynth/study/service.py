@@ -151,7 +151,7 @@ def latest_response(session: Session, rater_id: int, seq: int) -> tuple[Response
     return resp, {r.image_id: r for r in ratings}
 
 
-def open_item(session: Session, rater: Rater, seq: int) -> dict:
+def open_item(session: Session, rater: Rater, seq: int, meta: dict[str, str] | None = None) -> dict:
     """What a rater sees on screen ``seq``; records the visit and the server time the screen
     was first opened (since its last answer).
 
@@ -160,7 +160,7 @@ def open_item(session: Session, rater: Rater, seq: int) -> dict:
         image_ids (position order), and the rater's latest answer (picked, answer, ratings,
         finding, cue), all free of group information.
     """
-    meta = study_meta(session)
+    meta = meta or study_meta(session)
     a = _assignment(session, rater.id, seq, meta)
     now = utcnow()
     if a.opened_at is None:
@@ -227,12 +227,19 @@ def validate(sub: Submission, image_ids: list[str], meta: dict[str, str]) -> Non
 
 
 def submit(
-    session: Session, rater: Rater, seq: int, sub: Submission, *, seconds: float | None = None
+    session: Session,
+    rater: Rater,
+    seq: int,
+    sub: Submission,
+    *,
+    seconds: float | None = None,
+    meta: dict[str, str] | None = None,
 ) -> int:
     """Store one answer, append-only. The caller commits the session.
 
     ``seconds`` (simulated raters only) sets the time spent on the item; otherwise it is the
-    server time between the screen's first opening and this submission.
+    server time between the screen's first opening and this submission. ``meta`` is
+    :func:`study_meta`, read here when not given (settings do not change while a study runs).
 
     The assignment's version is bumped with a compare-and-set ``UPDATE ... WHERE version = v``,
     so of two identical (replayed or concurrent) submissions exactly one is stored.
@@ -243,7 +250,7 @@ def submit(
     Raises:
         StudyError: 404 unknown item, 400 invalid answer, 409 stale or replayed submission.
     """
-    meta = study_meta(session)
+    meta = meta or study_meta(session)
     if not 0 <= sub.version <= MAX_INT:
         raise StudyError(400, f"version must be a whole number from 0 to {MAX_INT}")
     a = _assignment(session, rater.id, seq, meta)
