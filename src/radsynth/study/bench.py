@@ -4,8 +4,10 @@ Creates a throwaway quartet study from generated images (no data needed), serves
 ``radsynth study serve`` in its own process on 127.0.0.1 only, and lets ``raters`` closed-loop
 raters (threads here) each answer ``screens`` screens the way a browser does: the item page,
 its four images, a think time drawn uniformly from ``[think_min_s, think_max_s]`` (0 and 0: the
-server's ceiling), then the form POST. Prints requests/s and p50/p95 latency (all requests and
-POSTs alone), and checks the database afterwards: every rater's every screen stored exactly once.
+server's ceiling), then the form POST. Each rater first reads the instructions page and posts
+it; raters start after one think time each, so they do not all arrive in the same millisecond.
+Prints requests/s, p50/p95 latency (all requests and POSTs alone) and the server's CPU time per
+request, and checks the database afterwards: every rater's every screen stored exactly once.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def _rater(url: str, token: str, cfg: BenchStudyConfig, seed: int, log: list) ->
     import httpx
 
     rng = np.random.default_rng(seed)
+    # Raters arrive spread over one think time, as people do (0: all at once, the worst burst).
+    time.sleep(float(rng.uniform(cfg.think_min_s, cfg.think_max_s)))
     with httpx.Client(base_url=url, timeout=120) as c:
 
         def timed(kind: str, method: str, path: str, **kw) -> httpx.Response:

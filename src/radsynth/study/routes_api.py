@@ -71,19 +71,24 @@ def register(app: FastAPI, ctx: Any) -> None:
 
     @app.get("/api/r/{token}/item/{seq}")
     def api_item(token: str, seq: int) -> dict:
-        with ctx.write(durable=False) as s:  # opening records the visit
+        with ctx.read() as s:
             rater = svc.find_rater(s, token)
             flow.require_items(s, rater, ctx.meta)
-            return svc.open_item(s, rater, seq, ctx.meta)
+            view = svc.view_item(s, rater, seq, ctx.meta)
+        with ctx.write(durable=False) as s:  # a short write, apart from the reads above
+            svc.record_visit(s, rater.id, seq)
+        return view
 
     @app.post("/api/r/{token}/item/{seq}")
     async def api_submit(request: Request, token: str, seq: int) -> dict:
         sub = submission_from_json(await read_json(request))
 
         def store() -> int:
-            with ctx.write() as s:
+            with ctx.read() as s:  # validate outside the write lock
                 rater = svc.find_rater(s, token)
                 flow.require_items(s, rater, ctx.meta)
-                return svc.submit(s, rater, seq, sub, meta=ctx.meta)
+                checked = svc.check_answer(s, rater, seq, sub, ctx.meta)
+            with ctx.write() as s:
+                return svc.store_answer(s, checked)
 
         return {"version": await run_in_threadpool(store)}

@@ -137,10 +137,12 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
     def render_item(request: Request, token: str, seq: int, status: int = 200, error: str = ""):  # noqa: ANN202
         meta = ctx.meta
-        with ctx.write(durable=False) as s:  # opening records the visit
+        with ctx.read() as s:
             rater = svc.find_rater(s, token)
             flow.require_items(s, rater, meta)
-            view = svc.open_item(s, rater, seq, meta)
+            view = svc.view_item(s, rater, seq, meta)
+        with ctx.write(durable=False) as s:  # a short write, apart from the reads above
+            svc.record_visit(s, rater.id, seq)
         return ctx.page(
             request, "item.html", status, token=token, v=view, error=error,
             design=meta["design"], questions=svc.questions(meta), finding=meta["finding"],
@@ -154,20 +156,23 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     async def item_post(request: Request, token: str, seq: int) -> Response:
         form = await read_form(ctx, request)
 
-        def store() -> None:
+        def store() -> str:
             sub = submission_from_form(form)
-            with ctx.write() as s:
+            with ctx.read() as s:  # validate outside the write lock
                 rater = svc.find_rater(s, token)
                 flow.require_items(s, rater, ctx.meta)
-                svc.submit(s, rater, seq, sub, meta=ctx.meta)
+                checked = svc.check_answer(s, rater, seq, sub, ctx.meta)
+            with ctx.write() as s:
+                svc.store_answer(s, checked)
+            return resume_path(token)
 
         try:
-            await run_in_threadpool(store)
+            target = await run_in_threadpool(store)
         except svc.StudyError as exc:
             if exc.status != 400:
                 raise
             return await run_in_threadpool(render_item, request, token, seq, 400, exc.message)
-        return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
+        return RedirectResponse(target, status_code=303)
 
     @app.get("/r/{token}/img/{image_id}")
     def image(token: str, image_id: str) -> Response:

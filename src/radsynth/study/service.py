@@ -7,7 +7,7 @@ protection and the append-only history are the same for both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -151,21 +151,15 @@ def latest_response(session: Session, rater_id: int, seq: int) -> tuple[Response
     return resp, {r.image_id: r for r in ratings}
 
 
-def open_item(session: Session, rater: Rater, seq: int, meta: dict[str, str] | None = None) -> dict:
-    """What a rater sees on screen ``seq``; records the visit and the server time the screen
-    was first opened (since its last answer).
+def view_item(session: Session, rater: Rater, seq: int, meta: dict[str, str]) -> dict:
+    """What a rater sees on screen ``seq`` (reads only; see :func:`open_item`).
 
     Returns:
         dict with seq, total, answered, practice, number, count, allow_back, version,
         image_ids (position order), and the rater's latest answer (picked, answer, ratings,
         finding, cue), all free of group information.
     """
-    meta = meta or study_meta(session)
     a = _assignment(session, rater.id, seq, meta)
-    now = utcnow()
-    if a.opened_at is None:
-        a.opened_at = now
-    session.add(Visit(rater_id=rater.id, seq=seq, opened_at=now))
     resp, ratings = latest_response(session, rater.id, seq)
     answered, total = progress(session, rater.id)
     practice = n_practice(meta)
@@ -187,6 +181,29 @@ def open_item(session: Session, rater: Rater, seq: int, meta: dict[str, str] | N
         "finding": {k: r.finding for k, r in ratings.items() if r.finding},
         "cue": {k: r.cue for k, r in ratings.items() if r.cue},
     }
+
+
+def record_visit(session: Session, rater_id: int, seq: int) -> None:
+    """Record an opening of screen ``seq`` and, if it is the first since the screen's last
+    answer, its server time (two small writes, kept apart from :func:`view_item`'s reads so
+    that the write lock is held briefly)."""
+    now = utcnow()
+    session.execute(
+        update(Assignment)
+        .where(
+            Assignment.rater_id == rater_id, Assignment.seq == seq, Assignment.opened_at.is_(None)
+        )
+        .values(opened_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(Visit(rater_id=rater_id, seq=seq, opened_at=now))
+
+
+def open_item(session: Session, rater: Rater, seq: int, meta: dict[str, str] | None = None) -> dict:
+    """:func:`view_item` and :func:`record_visit` in one transaction."""
+    view = view_item(session, rater, seq, meta or study_meta(session))
+    record_visit(session, rater.id, seq)
+    return view
 
 
 def validate(sub: Submission, image_ids: list[str], meta: dict[str, str]) -> None:
@@ -226,44 +243,58 @@ def validate(sub: Submission, image_ids: list[str], meta: dict[str, str]) -> Non
         raise StudyError(400, f"a cue may hold at most {MAX_CUE_CHARS} characters")
 
 
-def submit(
-    session: Session,
-    rater: Rater,
-    seq: int,
-    sub: Submission,
-    *,
-    seconds: float | None = None,
-    meta: dict[str, str] | None = None,
-) -> int:
-    """Store one answer, append-only. The caller commits the session.
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """A submission that passed :func:`check_answer`, ready for :func:`store_answer`."""
 
-    ``seconds`` (simulated raters only) sets the time spent on the item; otherwise it is the
-    server time between the screen's first opening and this submission. ``meta`` is
-    :func:`study_meta`, read here when not given (settings do not change while a study runs).
+    rater_id: int
+    seq: int
+    item_id: int
+    opened_at: datetime | None  # first opening since the last answer (None: never opened)
+    sub: Submission
 
-    The assignment's version is bumped with a compare-and-set ``UPDATE ... WHERE version = v``,
-    so of two identical (replayed or concurrent) submissions exactly one is stored.
+
+def check_answer(
+    session: Session, rater: Rater, seq: int, sub: Submission, meta: dict[str, str]
+) -> CheckedAnswer:
+    """Validate one answer against the rater's screen and the study design (reads only).
+
+    Raises:
+        StudyError: 404 unknown item, 400 invalid answer, 409 locked, stale or out of order.
+    """
+    if not 0 <= sub.version <= MAX_INT:
+        raise StudyError(400, f"version must be a whole number from 0 to {MAX_INT}")
+    a = _assignment(session, rater.id, seq, meta)
+    if sub.version != 0 and not allow_back(meta):
+        # Locked answers are given once: only version 0 may be answered, so the write's
+        # compare-and-set (version = 0) refuses a second answer however the two interleave.
+        raise StudyError(409, "answers are locked: an answered item cannot be opened or changed")
+    validate(sub, item_image_ids(session, a.item_id), meta)
+    return CheckedAnswer(rater.id, seq, a.item_id, a.opened_at, sub)
+
+
+def store_answer(session: Session, checked: CheckedAnswer, seconds: float | None = None) -> int:
+    """Store a checked answer, append-only; the caller commits.
+
+    The assignment's version is bumped with a compare-and-set ``UPDATE ... WHERE version = v``
+    (and, unless going back is allowed, ``v = 0``, enforced by :func:`check_answer` seeing
+    version 0), so of two identical (replayed or concurrent) submissions exactly one is stored.
 
     Returns:
         The new version of the item (1 after the first answer).
 
     Raises:
-        StudyError: 404 unknown item, 400 invalid answer, 409 stale or replayed submission.
+        StudyError: 409 when another submission got there first.
     """
-    meta = meta or study_meta(session)
-    if not 0 <= sub.version <= MAX_INT:
-        raise StudyError(400, f"version must be a whole number from 0 to {MAX_INT}")
-    a = _assignment(session, rater.id, seq, meta)
-    validate(sub, item_image_ids(session, a.item_id), meta)
-    now = utcnow()
-    opened = a.opened_at or now
+    sub, now = checked.sub, utcnow()
+    opened = checked.opened_at or now
     if seconds is not None:
         opened = now - timedelta(seconds=seconds)
     result = session.execute(
         update(Assignment)
         .where(
-            Assignment.rater_id == rater.id,
-            Assignment.seq == seq,
+            Assignment.rater_id == checked.rater_id,
+            Assignment.seq == checked.seq,
             Assignment.version == sub.version,
         )
         .values(version=Assignment.version + 1, opened_at=None)
@@ -273,11 +304,10 @@ def submit(
         raise StudyError(
             409, "this answer was already submitted (or changed in another tab); reload the page"
         )
-    session.expire(a)
     resp = Response(
-        rater_id=rater.id,
-        seq=seq,
-        item_id=a.item_id,
+        rater_id=checked.rater_id,
+        seq=checked.seq,
+        item_id=checked.item_id,
         version=sub.version + 1,
         picked=sub.picked,
         answer=sub.answer,
@@ -298,3 +328,21 @@ def submit(
             )
         )
     return sub.version + 1
+
+
+def submit(
+    session: Session,
+    rater: Rater,
+    seq: int,
+    sub: Submission,
+    *,
+    seconds: float | None = None,
+    meta: dict[str, str] | None = None,
+) -> int:
+    """:func:`check_answer` and :func:`store_answer` in one transaction (simulated raters).
+
+    ``seconds`` (simulated raters only) sets the time spent on the item; otherwise it is the
+    server time between the screen's first opening and this submission.
+    """
+    checked = check_answer(session, rater, seq, sub, meta or study_meta(session))
+    return store_answer(session, checked, seconds)
