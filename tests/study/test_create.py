@@ -172,3 +172,15 @@ def test_repeats_share_no_image_id_or_layout_with_their_originals(
             assert abs(order[rep] - order[orig]) >= (len(order) - 1) // 4
     # Practice comes first for every rater.
     assert all(kinds[min(o, key=o.get)] == "practice" for o in orders.values())
+
+
+def test_practice_answers_never_reach_the_statistics(tmp_path, cxr_dir, synthetic_dirs) -> None:
+    from radsynth.stats.responses import build_study, read_responses
+
+    assert _create(tmp_path / "p", cxr_dir, synthetic_dirs, "--practice", "2") == 0
+    assert main(["study", "simulate", str(tmp_path / "p"), "--raters", "3"]) == 0
+    assert main(["study", "export", str(tmp_path / "p")]) == 0
+    rows = read_responses(tmp_path / "p" / "export.csv")
+    assert sum(r.item_kind == "practice" for r in rows) == 3 * 2 * 4
+    study = build_study(rows)
+    assert study.excluded_rows == {"practice": 24} and len(study.items) == 4
