@@ -39,3 +39,18 @@ def csrf_of(html: str, action: str | None = None) -> str:
         if action is None or path == action:
             return token
     raise AssertionError(f"no form token for {action} in the page")
+
+
+def count_responses(url: str) -> tuple[int, int]:
+    """(responses, ratings) stored in a study database."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from radsynth.study import db as t
+
+    engine = t.make_engine(url)
+    with Session(engine) as s:
+        n = s.scalar(select(func.count()).select_from(t.Response))
+        m = s.scalar(select(func.count()).select_from(t.Rating))
+    engine.dispose()
+    return n, m

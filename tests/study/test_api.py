@@ -7,20 +7,11 @@ import re
 
 import httpx
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from study_helpers import answer_body, csrf_of, start
+from study_helpers import answer_body, count_responses, csrf_of, start
 
 from radsynth.study import db as t
-
-
-def _count_responses(url: str) -> tuple[int, int]:
-    engine = t.make_engine(url)
-    with Session(engine) as s:
-        n = s.scalar(select(func.count()).select_from(t.Response))
-        m = s.scalar(select(func.count()).select_from(t.Rating))
-    engine.dispose()
-    return n, m
 
 
 def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> None:
@@ -57,7 +48,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> Non
         assert r.json()["error"], name
     headers = {"content-type": "application/json"}
     assert c.post(f"/api/r/{a}/item/1", content=b"{not json", headers=headers).status_code == 400
-    assert _count_responses(study.db) == (0, 0)
+    assert count_responses(study.db) == (0, 0)
     # A valid answer is stored once; replaying the identical request is refused.
     assert c.post(f"/api/r/{a}/item/1", json=answer_body(item)).json() == {"version": 1}
     replay = c.post(f"/api/r/{a}/item/1", json=answer_body(item))
@@ -69,7 +60,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> Non
             **{f"rating_{i}": "7" for i in ids2}}  # fmt: skip
     r = c.post(f"/r/{a}/item/2", data=form)
     assert r.status_code == 400 and "1 to 4" in r.text
-    assert _count_responses(study.db) == (1, 4)
+    assert count_responses(study.db) == (1, 4)
 
 
 def test_rater_b_cannot_read_or_change_a_and_neither_reaches_admin(study_factory, serve) -> None:

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from study_helpers import read_csv
 
+from radsynth.study import db as t
 from radsynth.study.export import ExportConfig, export_responses
 
 IMAGES_LOADED = (
@@ -38,6 +41,28 @@ def _shot(page: Page, tmp: Path, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
+def _first_main_item(url: str) -> tuple[int, int]:
+    """rater-01's first main item (numbered after practice) and the position of its real image."""
+    engine = t.make_engine(url)
+    with Session(engine) as s:
+        rows = s.execute(
+            select(t.Assignment.seq, t.Item.kind, t.Assignment.item_id)
+            .join(t.Rater, t.Rater.id == t.Assignment.rater_id)
+            .join(t.Item, t.Item.id == t.Assignment.item_id)
+            .where(t.Rater.name == "rater-01")
+            .order_by(t.Assignment.seq)
+        ).all()
+        n_practice = sum(kind == "practice" for _, kind, _ in rows)
+        seq, item = next((q, i) for q, kind, i in rows if kind == "main")
+        position = s.scalar(
+            select(t.ItemImage.position)
+            .join(t.Image, t.Image.id == t.ItemImage.image_id)
+            .where(t.ItemImage.item_id == item, t.Image.group == "real")
+        )
+    engine.dispose()
+    return seq - n_practice, position
+
+
 def _answer_with_keys(page: Page, pick: str, keys: list[str], done: int = 0) -> None:
     """Pick with a digit, then per image a rating key and a finding key; the current image
     must stay the same between the two. Image ``done`` was answered already: skip it."""
@@ -63,20 +88,23 @@ def test_rater_walks_through_the_whole_study_with_the_keyboard(
     study = study_factory(items=2, practice=1, consent=consent, questionnaire=True,
                           questions=("finding",), attention_checks=1)  # fmt: skip
     srv = serve(study)
+    shown, real_at = _first_main_item(study.db)  # where the screenshots show a real radiograph
     page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
     link = f"{srv.url}/r/{study.tokens[0]}"
     page.goto(link)
     expect(page.locator("#instructions")).to_contain_text("4")
     expect(page.locator(".anchors")).to_contain_text("fully realistic")
     _shot(page, tmp_path, "study-instructions")
+    expect(page.locator("#begin")).to_be_focused()  # autofocus
     with page.expect_navigation():
-        page.keyboard.press("Enter")  # "Begin" has the focus
+        page.keyboard.press("Enter")
     expect(page.locator("#consent")).to_contain_text("stored without your name")
+    expect(page.locator("#agree")).to_be_focused()
     page.keyboard.press("Space")
     page.keyboard.press("Tab")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    expect(page.locator("#questionnaire")).to_be_visible()
+    expect(page.locator("#role")).to_be_focused()
     page.keyboard.press("r")  # the role list has the focus: "radiologist"
     page.keyboard.press("Tab")
     page.keyboard.type("12")
@@ -94,23 +122,25 @@ def test_rater_walks_through_the_whole_study_with_the_keyboard(
         expect(page.locator("#progress")).to_contain_text(f"Item {n} of 3")
         expect(page.locator("a.back")).to_have_count(0)  # no going back when locked
         page.wait_for_function(IMAGES_LOADED)
-        if n == 1:
+        if n == shown:
             _shot(page, tmp_path, "study-quartet")
             # Enlarge the current image; rating keys still answer it, and it stays current.
-            page.keyboard.press("ArrowRight")
+            for _ in range(real_at - 1):
+                page.keyboard.press("ArrowRight")
             page.keyboard.press("z")
             expect(page.locator("#overlay")).to_be_visible()
             page.keyboard.press("+")
             assert "scale(1.25)" in page.locator("#overlay-img").get_attribute("style")
             page.keyboard.press("d")
             page.keyboard.press("y")
-            expect(page.locator("#card-2")).to_have_class(re.compile("active"))
-            assert page.locator("#card-2 .rating input[value='3']").is_checked()
+            expect(page.locator(f"#card-{real_at}")).to_have_class(re.compile("active"))
+            assert page.locator(f"#card-{real_at} .rating input[value='3']").is_checked()
             _shot(page, tmp_path, "study-enlarged")
             page.keyboard.press("Escape")
             expect(page.locator("#overlay")).to_be_hidden()
-            page.keyboard.press("ArrowLeft")
-        _answer_with_keys(page, "2", ["d", "d", "d", "d"], done=2 if n == 1 else 0)
+            for _ in range(real_at - 1):
+                page.keyboard.press("ArrowLeft")
+        _answer_with_keys(page, "2", ["d", "d", "d", "d"], done=real_at if n == shown else 0)
         with page.expect_navigation():
             page.keyboard.press("Enter")
     expect(page.locator("#finish")).to_contain_text("answered 4 of 4")
@@ -144,6 +174,7 @@ def test_rater_reloads_halfway_resumes_and_edits(study_factory, serve, browser, 
     page = browser.new_page(bypass_csp=True)
     link = f"{srv.url}/r/{study.tokens[1]}"
     page.goto(link)
+    expect(page.locator("#begin")).to_be_focused()
     with page.expect_navigation():
         page.keyboard.press("Enter")  # instructions
     for seq, key in ((1, "1"), (2, "2")):  # 1 = real, 2 = synthetic

@@ -9,8 +9,7 @@ import stat
 
 import httpx
 import pytest
-from study_helpers import answer_body, csrf_of, read_csv, start
-from test_api import _count_responses
+from study_helpers import answer_body, count_responses, csrf_of, read_csv, start
 
 from radsynth.errors import RadsynthError
 from radsynth.study import db as t
@@ -60,7 +59,7 @@ def test_bodies_over_64_kib_are_refused_before_parsing(study_factory, serve) -> 
     r = c.post(f"/api/r/{a}/item/1", content=chunks(),
                headers={"content-type": "application/json"})  # fmt: skip
     assert r.status_code == 413
-    assert _count_responses(study.db) == (0, 0)
+    assert count_responses(study.db) == (0, 0)
     # Just under the limit is fine.
     assert c.post(f"/api/r/{a}/item/1", json=answer_body(item)).status_code == 200
 
@@ -93,7 +92,7 @@ def test_cross_site_posts_are_refused_and_own_pages_work_with_origin_null(
     body = json.dumps(answer_body(c.get(f"/api/r/{a}/item/1").json()))
     r = c.post(f"/api/r/{a}/item/1", content=body, headers={"content-type": "text/plain"})
     assert r.status_code == 415
-    assert _count_responses(study.db) == (0, 0)
+    assert count_responses(study.db) == (0, 0)
     ok = c.post(f"/r/{a}/item/1", data={**form, "csrf": csrf_of(html)}, headers={"origin": "null"})
     assert ok.status_code == 303
     # Admin actions need their page's token too.
@@ -132,7 +131,7 @@ def test_out_of_range_integers_and_malformed_paths_are_4xx(study_factory, serve)
         assert 'class="notice"' in r.text and "detail" not in r.text
     r = c.get(f"/api/r/{a}/item/abc")
     assert r.status_code == 404 and set(r.json()) == {"error"}
-    assert _count_responses(study.db) == (0, 0)
+    assert count_responses(study.db) == (0, 0)
 
 
 def test_database_files_are_private_and_password_stays_out(
