@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from radsynth.config import arg
@@ -169,11 +169,6 @@ def rows_to_csv(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
-
-
-def export_csv_text(engine: Engine, *, history: bool = False, rater_kind: str = "all") -> str:
-    with Session(engine) as session:
-        return rows_to_csv(export_rows(session, history=history, rater_kind=rater_kind))
 
 
 def export_responses(cfg: ExportConfig) -> StageResult:

@@ -178,10 +178,12 @@ def manage_links(cfg: LinksConfig) -> StageResult:
             names = list(cfg.rater)
             if cfg.action == "add":
                 names = [name for name, _ in add_raters(s, cfg.count, admin, "cli")]
-            for name in names if cfg.action in ("reissue",) else []:
-                reissue(s, name, admin, "cli")
-            for name in names if cfg.action in ("close", "reopen") else []:
-                set_closed(s, name, cfg.action == "close", "cli")
+            elif cfg.action == "reissue":
+                for name in names:
+                    reissue(s, name, admin, "cli")
+            elif cfg.action in ("close", "reopen"):
+                for name in names:
+                    set_closed(s, name, cfg.action == "close", "cli")
             s.flush()
             rows = link_rows(s, admin, base_url)
     finally:

@@ -53,9 +53,8 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
     @app.get("/r/{token}/instructions", response_class=HTMLResponse)
     def instructions(request: Request, token: str) -> HTMLResponse:
+        meta = ctx.meta
         with ctx.read() as s:
-            svc.find_rater(s, token)
-            meta = ctx.meta
             _, total = svc.progress(s, svc.find_rater(s, token).id)
         return ctx.page(request, "instructions.html", token=token, design=meta["design"],
                         questions=svc.questions(meta), finding=meta["finding"],
