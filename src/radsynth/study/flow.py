@@ -28,14 +28,22 @@ class About:
     subspecialty: str
 
 
-def next_step(session: Session, rater: Rater, meta: dict[str, str]) -> str:
-    """``"instructions"``, ``"consent"``, ``"questionnaire"``, ``"items"`` or ``"done"``."""
+def pending_step(session: Session, rater: Rater, meta: dict[str, str]) -> str | None:
+    """The step before the items still to do (instructions, consent, questionnaire), or None."""
     if rater.started_at is None:
         return "instructions"
     if meta.get("consent") and rater.consented_at is None:
         return "consent"
     if meta.get("questionnaire") == "1" and session.get(Questionnaire, rater.id) is None:
         return "questionnaire"
+    return None
+
+
+def next_step(session: Session, rater: Rater, meta: dict[str, str]) -> str:
+    """``"instructions"``, ``"consent"``, ``"questionnaire"``, ``"items"`` or ``"done"``."""
+    step = pending_step(session, rater, meta)
+    if step is not None:
+        return step
     return "items" if svc.next_seq(session, rater.id) is not None else "done"
 
 
@@ -45,8 +53,8 @@ def require_items(session: Session, rater: Rater, meta: dict[str, str]) -> None:
     Raises:
         StudyError: 409 naming the step still to do.
     """
-    step = next_step(session, rater, meta)
-    if step not in ("items", "done"):
+    step = pending_step(session, rater, meta)
+    if step is not None:
         raise svc.StudyError(409, f"please complete the {step} page first")
 
 

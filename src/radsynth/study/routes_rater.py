@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from radsynth.study import db as t
@@ -19,6 +19,11 @@ from radsynth.study import service as svc
 from radsynth.study.forms import submission_from_form
 from radsynth.study.security import form_token_ok
 
+IMAGE_SQL = text(
+    "SELECT i.png FROM image i JOIN item_image ii ON ii.image_id = i.id"
+    " JOIN assignment a ON a.item_id = ii.item_id JOIN rater r ON r.id = a.rater_id"
+    " WHERE i.id = :image AND r.token_sha256 = :h AND r.closed = false LIMIT 1"
+)
 STEP_PATHS = {"instructions": "instructions", "consent": "consent", "questionnaire": "about",
               "done": "done"}  # fmt: skip
 
@@ -161,9 +166,10 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
                 rater = svc.find_rater(s, token)
                 flow.require_items(s, rater, ctx.meta)
                 checked = svc.check_answer(s, rater, seq, sub, ctx.meta)
+                after = svc.next_seq(s, rater.id, skip=seq)  # where the rater goes next
             with ctx.write() as s:
                 svc.store_answer(s, checked)
-            return resume_path(token)
+            return f"/r/{token}/item/{after}" if after else f"/r/{token}/done"
 
         try:
             target = await run_in_threadpool(store)
@@ -175,15 +181,11 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
     @app.get("/r/{token}/img/{image_id}")
     def image(token: str, image_id: str) -> Response:
+        # Two of three requests are images: one plain SQL query (no ORM), which also checks
+        # the token and that the image belongs to one of the rater's items.
         with ctx.read() as s:
-            rater = svc.find_rater(s, token)
-            png = s.scalar(
-                select(t.Image.png)
-                .join(t.ItemImage, t.ItemImage.image_id == t.Image.id)
-                .join(t.Assignment, t.Assignment.item_id == t.ItemImage.item_id)
-                .where(t.Image.id == image_id, t.Assignment.rater_id == rater.id)
-                .limit(1)
-            )
-        if png is None:
-            raise svc.StudyError(404, "no such image")
+            png = s.execute(IMAGE_SQL, {"image": image_id, "h": t.token_hash(token)}).scalar()
+            if png is None:
+                svc.find_rater(s, token)  # 404 unknown link, 403 closed link
+                raise svc.StudyError(404, "no such image")
         return Response(content=png, media_type="image/png")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from radsynth.study.db import (
@@ -100,13 +100,15 @@ def progress(session: Session, rater_id: int) -> tuple[int, int]:
     return int(rows[1]), int(rows[0])
 
 
-def next_seq(session: Session, rater_id: int) -> int | None:
-    """The first screen the rater has not answered yet, or None when all are done."""
-    return session.scalar(
-        select(func.min(Assignment.seq)).where(
-            Assignment.rater_id == rater_id, Assignment.version == 0
-        )
+def next_seq(session: Session, rater_id: int, skip: int | None = None) -> int | None:
+    """The first screen the rater has not answered yet (other than ``skip``, the one being
+    answered now), or None when all are done."""
+    query = select(func.min(Assignment.seq)).where(
+        Assignment.rater_id == rater_id, Assignment.version == 0
     )
+    if skip is not None:
+        query = query.where(Assignment.seq != skip)
+    return session.scalar(query)
 
 
 def _assignment(session: Session, rater_id: int, seq: int, meta: dict[str, str]) -> Assignment:
@@ -160,10 +162,17 @@ def view_item(session: Session, rater: Rater, seq: int, meta: dict[str, str]) ->
         finding, cue), all free of group information.
     """
     a = _assignment(session, rater.id, seq, meta)
-    resp, ratings = latest_response(session, rater.id, seq)
+    # Version 0 has no answer yet: skip the two queries that would find none.
+    resp, ratings = latest_response(session, rater.id, seq) if a.version else (None, {})
     answered, total = progress(session, rater.id)
     practice = n_practice(meta)
-    kind = session.scalar(select(Item.kind).where(Item.id == a.item_id))
+    rows = session.execute(
+        select(Item.kind, ItemImage.image_id)
+        .join(ItemImage, ItemImage.item_id == Item.id)
+        .where(Item.id == a.item_id)
+        .order_by(ItemImage.position)
+    ).all()
+    kind, image_ids = rows[0][0], [r[1] for r in rows]
     return {
         "seq": seq,
         "total": total,
@@ -174,7 +183,7 @@ def view_item(session: Session, rater: Rater, seq: int, meta: dict[str, str]) ->
         "count": practice if kind == "practice" else total - practice,
         "allow_back": allow_back(meta),
         "version": a.version,
-        "image_ids": item_image_ids(session, a.item_id),
+        "image_ids": image_ids,
         "picked": resp.picked if resp else None,
         "answer": resp.answer if resp else None,
         "ratings": {k: r.rating for k, r in ratings.items()},
@@ -316,17 +325,12 @@ def store_answer(session: Session, checked: CheckedAnswer, seconds: float | None
     )
     session.add(resp)
     session.flush()
-    for image_id, rating in sub.ratings.items():
-        cue = (sub.cue.get(image_id) or "").strip() or None
-        session.add(
-            Rating(
-                response_id=resp.id,
-                image_id=image_id,
-                rating=rating,
-                finding=sub.finding.get(image_id),
-                cue=cue,
-            )
-        )
+    rows = [
+        {"response_id": resp.id, "image_id": image_id, "rating": rating,
+         "finding": sub.finding.get(image_id), "cue": (sub.cue.get(image_id) or "").strip() or None}
+        for image_id, rating in sub.ratings.items()
+    ]  # fmt: skip
+    session.execute(insert(Rating), rows)  # one executemany, not one ORM insert per image
     return sub.version + 1
 
 
