@@ -212,4 +212,6 @@ def test_rater_reloads_halfway_resumes_and_edits(study_factory, serve, browser, 
     # The latest answer keeps the first one, the visits, and the time of every answered visit.
     first = latest[0]
     assert (first["first_answer"], first["answer"], first["visits"]) == ("real", "unsure", "2")
+    times = first["visit_times"].split(";")
+    assert len(times) == 2 and times == sorted(times) and times[-1] <= first["answered_at"]
     assert float(first["total_seconds"]) > float(first["seconds"])

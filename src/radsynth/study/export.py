@@ -6,7 +6,8 @@ One row per (rater, screen, image) of the latest accepted answer (or of every an
 ``item_kind`` is main, attention, repeat or practice; the statistics analyse main items only.
 
 Where going back was allowed, ``first_picked``/``first_rating``/``first_answer`` keep the first
-answer next to the final one, ``visits`` counts the openings of the screen and
+answer next to the final one, ``visits`` counts the openings of the screen, ``visit_times``
+lists their server times (ISO 8601, ``;``-separated), and
 ``total_seconds`` adds up the time of every answered visit (``seconds`` is the last one's).
 ``original_image_id`` maps an image of a repeat item to the same picture in its original item.
 
@@ -35,7 +36,7 @@ COLUMNS = (
     "rater", "rater_kind", "item", "item_kind", "repeat_of", "seq", "image_id", "group",
     "position", "picked", "rating", "answer", "finding", "cue", "version", "started_at",
     "answered_at", "seconds", "original_image_id", "first_picked", "first_rating",
-    "first_answer", "visits", "total_seconds",
+    "first_answer", "visits", "visit_times", "total_seconds",
 )  # fmt: skip
 RATER_COLUMNS = (
     "rater", "rater_kind", "role", "years", "subspecialty", "started_at", "consented_at",
@@ -98,13 +99,14 @@ def export_rows(session: Session, *, history: bool = False, rater_kind: str = "a
             "original_image_id": image.original_id or "",
             "first_picked": "" if design != "quartet" else int(f_resp.picked == image.id),
             "first_rating": f_rating.rating, "first_answer": f_resp.answer or "",
-            "visits": visits.get(key, 0), "total_seconds": round(spent.get(key, 0.0), 3),
+            "visits": len(visits.get(key, [])), "visit_times": ";".join(visits.get(key, [])),
+            "total_seconds": round(spent.get(key, 0.0), 3),
         })  # fmt: skip
     return rows
 
 
 def _per_screen(session: Session) -> tuple[dict, dict, dict]:
-    """First answers per (rater, seq, image); seconds summed over answers and visit counts
+    """First answers per (rater, seq, image); seconds summed over answers and the visit times
     per (rater, seq)."""
     first = {}
     query = (
@@ -118,10 +120,10 @@ def _per_screen(session: Session) -> tuple[dict, dict, dict]:
     for resp in session.scalars(select(t.Response)):
         key = (resp.rater_id, resp.seq)
         spent[key] = spent.get(key, 0.0) + _seconds(resp.opened_at, resp.answered_at)
-    counts = session.execute(
-        select(t.Visit.rater_id, t.Visit.seq, func.count()).group_by(t.Visit.rater_id, t.Visit.seq)
-    )
-    return first, spent, {(r, q): n for r, q, n in counts}
+    visits: dict[tuple[int, int], list[str]] = {}
+    for v in session.scalars(select(t.Visit).order_by(t.Visit.id)):
+        visits.setdefault((v.rater_id, v.seq), []).append(_iso(v.opened_at))
+    return first, spent, visits
 
 
 def rater_rows(session: Session, rater_kind: str = "all") -> list[dict]:
