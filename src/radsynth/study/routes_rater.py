@@ -77,8 +77,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         await run_in_threadpool(store)
         return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
 
-    @app.get("/r/{token}/consent", response_class=HTMLResponse)
-    def consent(request: Request, token: str, error: str = "", status: int = 200) -> HTMLResponse:
+    def consent_page(request: Request, token: str, error: str = "", status: int = 200):  # noqa: ANN202
         with ctx.read() as s:
             svc.find_rater(s, token)
             text = ctx.meta.get("consent", "")
@@ -86,6 +85,10 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             raise svc.StudyError(404, "this study asks for no consent")
         return ctx.page(request, "consent.html", status, token=token, text=consent_html(text),
                         error=error)  # fmt: skip
+
+    @app.get("/r/{token}/consent", response_class=HTMLResponse)
+    def consent(request: Request, token: str) -> HTMLResponse:
+        return consent_page(request, token)
 
     @app.post("/r/{token}/consent")
     async def consent_post(request: Request, token: str) -> Response:
@@ -101,15 +104,18 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         except svc.StudyError as exc:
             if exc.status != 400:
                 raise
-            return await run_in_threadpool(consent, request, token, exc.message, 400)
+            return await run_in_threadpool(consent_page, request, token, exc.message, 400)
         return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
 
-    @app.get("/r/{token}/about", response_class=HTMLResponse)
-    def about(request: Request, token: str, error: str = "", status: int = 200) -> HTMLResponse:
+    def about_page(request: Request, token: str, error: str = "", status: int = 200):  # noqa: ANN202
         with ctx.read() as s:
             svc.find_rater(s, token)
         return ctx.page(request, "questionnaire.html", status, token=token, roles=flow.ROLES,
                         max_years=flow.MAX_YEARS, error=error)  # fmt: skip
+
+    @app.get("/r/{token}/about", response_class=HTMLResponse)
+    def about(request: Request, token: str) -> HTMLResponse:
+        return about_page(request, token)
 
     @app.post("/r/{token}/about")
     async def about_post(request: Request, token: str) -> Response:
@@ -127,7 +133,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         except svc.StudyError as exc:
             if exc.status != 400:
                 raise
-            return await run_in_threadpool(about, request, token, exc.message, 400)
+            return await run_in_threadpool(about_page, request, token, exc.message, 400)
         return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
 
     @app.get("/r/{token}/done", response_class=HTMLResponse)
