@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -54,3 +55,14 @@ def count_responses(url: str) -> tuple[int, int]:
         m = s.scalar(select(func.count()).select_from(t.Rating))
     engine.dispose()
     return n, m
+
+
+@dataclass
+class StudyRef:
+    """What the ``serve`` fixture needs of a study (``conftest.Study`` without importing
+    conftest, which resolves to another folder's when several test folders run)."""
+
+    out: Path
+    db: str
+    tokens: list[str]
+    admin: str

@@ -9,7 +9,7 @@ import stat
 
 import httpx
 import pytest
-from study_helpers import answer_body, count_responses, csrf_of, read_csv, start
+from study_helpers import StudyRef, answer_body, count_responses, csrf_of, read_csv, start
 
 from radsynth.errors import RadsynthError
 from radsynth.study import db as t
@@ -147,14 +147,22 @@ def test_database_files_are_private_and_password_stays_out(
             assert stat.S_IMODE((study.out / name).stat().st_mode) == 0o600, name
         return
     # PostgreSQL: a password in --db goes to a 0600 file, never to config, manifest or logs.
-    from conftest import Study, make_study
-
     from radsynth.cli import main
+    from radsynth.study.create import CreateStudyConfig, create_study
 
     secret = "Pw-never-in-files-7Q"
     with_pw = db_url.replace("postgres@", f"postgres:{secret}@")
     out = tmp_path / "pw"
-    make_study(out, cxr_dir, synthetic_dirs, with_pw)
+    create_study(
+        CreateStudyConfig(
+            out=out,
+            real=cxr_dir,
+            db=with_pw,
+            items=4,
+            raters=2,
+            synthetic=tuple(f"{k}={v}" for k, v in synthetic_dirs.items()),
+        )
+    )
     for name in ("config.json", "manifest.json"):
         assert secret not in (out / name).read_text(), name
     assert json.loads((out / "config.json").read_text())["db"] == db_url
@@ -163,7 +171,7 @@ def test_database_files_are_private_and_password_stays_out(
     monkeypatch.setenv(t.PASSWORD_ENV, "from-env")
     assert t.resolve_url(out, None) == db_url.replace("postgres@", "postgres:from-env@")
     monkeypatch.delenv(t.PASSWORD_ENV)
-    srv = serve(Study(out, db_url, [], ""), subprocess=True)
+    srv = serve(StudyRef(out, db_url, [], ""), subprocess=True)
     assert httpx.get(srv.url + "/").status_code == 200
     assert main(["study", "export", str(out)]) == 0
     assert main(["study", "create", str(tmp_path / "bad"), "--real", str(cxr_dir),

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
-from study_helpers import answer_body, start
+from study_helpers import StudyRef, answer_body, start
 from v1_schema import make_v1_study
 
 from radsynth.errors import RadsynthError
@@ -55,9 +55,7 @@ def test_v1_database_is_upgraded_once_and_keeps_every_answer(v1_url, db_kind, tm
 
 
 def test_rater_goes_on_after_upgrade_and_newer_schema_is_refused(v1_url, serve, tmp_path) -> None:
-    from conftest import Study
-
-    srv = serve(Study(tmp_path, v1_url, ["r" * 43], "a" * 43))
+    srv = serve(StudyRef(tmp_path, v1_url, ["r" * 43], "a" * 43))
     c = httpx.Client(base_url=srv.url)
     token = "r" * 43
     assert start(c, token) == "items"  # the upgrade counts old raters as having started
