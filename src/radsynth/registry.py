@@ -103,6 +103,18 @@ def _study_simulate():
     return SimulateConfig, simulate_raters
 
 
+def _study_links():
+    from radsynth.study.links import LinksConfig, manage_links
+
+    return LinksConfig, manage_links
+
+
+def _bench_study():
+    from radsynth.study.bench import BenchStudyConfig, bench_study
+
+    return BenchStudyConfig, bench_study
+
+
 def _stats():
     from radsynth.stats.analysis import StatsConfig, stats
 
@@ -177,6 +189,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "serve": ("serve the reader-study web app", _study_serve),
             "export": ("export answers as a long-format CSV", _study_export),
             "simulate": ("answer a study with simulated raters", _study_simulate),
+            "links": ("invitation links: add, reissue, close, reopen, show", _study_links),
         },
     ),
     "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),
@@ -191,6 +204,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "sample": ("sampling images/s and MFU for a checkpoint or preset", _bench_sample),
             "gpu": ("the GPU suite: train and sample, with and without compile", _bench_gpu),
             "release": ("seconds to release N images, leak checks included", _bench_release),
+            "study": ("reader-study server requests/s and latency under N raters", _bench_study),
         },
     ),
 }

@@ -7,20 +7,11 @@ import re
 
 import httpx
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from study_helpers import answer_body
+from study_helpers import answer_body, count_responses, csrf_of, start
 
 from radsynth.study import db as t
-
-
-def _count_responses(url: str) -> tuple[int, int]:
-    engine = t.make_engine(url)
-    with Session(engine) as s:
-        n = s.scalar(select(func.count()).select_from(t.Response))
-        m = s.scalar(select(func.count()).select_from(t.Rating))
-    engine.dispose()
-    return n, m
 
 
 def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> None:
@@ -28,6 +19,8 @@ def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> Non
     srv = serve(study)
     c = httpx.Client(base_url=srv.url)
     a = study.tokens[0]
+    assert c.get(f"/api/r/{a}/item/1").status_code == 409  # instructions first
+    assert start(c, a) == "items"
     item = c.get(f"/api/r/{a}/item/1").json()
     ids = item["image_ids"]
     engine = t.make_engine(study.db)
@@ -53,17 +46,21 @@ def test_bad_input_is_refused_and_nothing_is_stored(study_factory, serve) -> Non
         r = c.post(path, json=body)
         assert r.status_code == status, name
         assert r.json()["error"], name
-    assert c.post(f"/api/r/{a}/item/1", content=b"{not json").status_code == 400
-    assert _count_responses(study.db) == (0, 0)
+    headers = {"content-type": "application/json"}
+    assert c.post(f"/api/r/{a}/item/1", content=b"{not json", headers=headers).status_code == 400
+    assert count_responses(study.db) == (0, 0)
     # A valid answer is stored once; replaying the identical request is refused.
     assert c.post(f"/api/r/{a}/item/1", json=answer_body(item)).json() == {"version": 1}
     replay = c.post(f"/api/r/{a}/item/1", json=answer_body(item))
-    assert replay.status_code == 409 and "already submitted" in replay.json()["error"]
+    assert replay.status_code == 409 and "locked" in replay.json()["error"]
     # The HTML form path: a bad rating re-renders the page with a 400 and stores nothing.
-    form = {"version": "1", "pick": ids[0], **{f"rating_{i}": "7" for i in ids}}
-    r = c.post(f"/r/{a}/item/1", data=form)
+    page = c.get(f"/r/{a}/item/2").text
+    ids2 = re.findall(r'name="rating_([0-9a-f]+)"', page)
+    form = {"version": "0", "pick": ids2[0], "csrf": csrf_of(page),
+            **{f"rating_{i}": "7" for i in ids2}}  # fmt: skip
+    r = c.post(f"/r/{a}/item/2", data=form)
     assert r.status_code == 400 and "1 to 4" in r.text
-    assert _count_responses(study.db) == (1, 4)
+    assert count_responses(study.db) == (1, 4)
 
 
 def test_rater_b_cannot_read_or_change_a_and_neither_reaches_admin(study_factory, serve) -> None:
@@ -71,6 +68,8 @@ def test_rater_b_cannot_read_or_change_a_and_neither_reaches_admin(study_factory
     srv = serve(study)
     c = httpx.Client(base_url=srv.url)
     a, b = study.tokens
+    start(c, a)
+    start(c, b)
     item_a = c.get(f"/api/r/{a}/item/1").json()
     assert (
         c.post(f"/api/r/{a}/item/1", json=answer_body(item_a, pick=2, rating=1)).status_code == 200
@@ -83,8 +82,11 @@ def test_rater_b_cannot_read_or_change_a_and_neither_reaches_admin(study_factory
         assert c.post(f"/api/r/{b}/item/{seq}", json=answer_body(view, rating=4)).is_success
         if same:
             break
-    again_a = c.get(f"/api/r/{a}/item/1").json()
-    assert again_a["picked"] == item_a["image_ids"][2] and set(again_a["ratings"].values()) == {1}
+    # A's answer is untouched (answers are locked, so read it from the admin export).
+    rows_a = [r for r in csv_rows(c.get(f"/admin/{study.admin}/export.csv").text)
+              if r["rater"] == "rater-01"]  # fmt: skip
+    assert {r["image_id"] for r in rows_a if r["picked"] == "1"} == {item_a["image_ids"][2]}
+    assert {r["rating"] for r in rows_a} == {"1"}
     for token in (a, b, "nope"):
         assert c.get(f"/admin/{token}").status_code == 404
         assert c.get(f"/admin/{token}/export.csv").status_code == 404
@@ -92,10 +94,13 @@ def test_rater_b_cannot_read_or_change_a_and_neither_reaches_admin(study_factory
     # The admin sees both, and closing A's link locks A out while B goes on.
     progress = c.get(f"/api/admin/{study.admin}/progress").json()
     assert [(p["rater"], p["answered"]) for p in progress] == [("rater-01", 1), ("rater-02", seq)]
-    assert c.post(f"/admin/{study.admin}/close/rater-01").status_code == 303
+    close = f"/admin/{study.admin}/close/rater-01"
+    token = csrf_of(c.get(close).text)
+    assert c.post(close, data={"csrf": token}).status_code == 400  # not confirmed
+    assert c.post(close, data={"csrf": token, "confirm": "yes"}).status_code == 303
     assert c.get(f"/api/r/{a}/item/1").status_code == 403
     assert c.get(f"/r/{a}").status_code == 403
-    assert c.get(f"/api/r/{b}/item/1").status_code == 200
+    assert c.get(f"/api/r/{b}/next").json()["answered"] == seq
 
 
 def test_blinding_nothing_in_pages_urls_headers_or_bytes(study_factory, serve) -> None:
@@ -106,6 +111,7 @@ def test_blinding_nothing_in_pages_urls_headers_or_bytes(study_factory, serve) -
              "000000", "group", "synthetic"]  # fmt: skip
     headers, sizes, orders = {}, set(), []
     for token in study.tokens:
+        start(c, token)
         order = []
         for seq in range(1, 6):
             html = c.get(f"/r/{token}/item/{seq}").text
@@ -148,6 +154,7 @@ def test_simulated_raters_are_labelled_and_kept_apart(study_factory, serve) -> N
     simulate_raters(SimulateConfig(study=study.out, db=study.db, raters=2, seed=1))
     srv = serve(study)
     c = httpx.Client(base_url=srv.url)
+    start(c, study.tokens[0])
     item = c.get(f"/api/r/{study.tokens[0]}/item/1").json()
     assert c.post(f"/api/r/{study.tokens[0]}/item/1", json=answer_body(item)).is_success
     html = c.get(f"/admin/{study.admin}").text
@@ -157,7 +164,9 @@ def test_simulated_raters_are_labelled_and_kept_apart(study_factory, serve) -> N
     kinds = {(r["rater"], r["rater_kind"]) for r in rows}
     assert kinds == {("rater-01", "human"), ("sim-01", "simulated"), ("sim-02", "simulated")}
     # Simulated raters answered their own assignments only: the human still has 3 to go.
-    assert c.get(f"/api/r/{study.tokens[0]}/next").json() == {"seq": 2, "answered": 1, "total": 4}
+    assert c.get(f"/api/r/{study.tokens[0]}/next").json() == {
+        "step": "items", "seq": 2, "answered": 1, "total": 4,
+    }  # fmt: skip
     assert c.get(f"/api/r/{study.tokens[1]}/next").json()["answered"] == 0
 
 

@@ -138,3 +138,49 @@ def test_study_app_never_imports_torch() -> None:
         "radsynth.study.export, radsynth.study.simulate; assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_repeats_share_no_image_id_or_layout_with_their_originals(
+    tmp_path, cxr_dir, synthetic_dirs
+) -> None:
+    assert _create(tmp_path / "r", cxr_dir, synthetic_dirs, "--items", "8", "--repeats", "3",
+                   "--practice", "1") == 0  # fmt: skip
+    engine = t.make_engine(f"sqlite:///{tmp_path / 'r' / 'study.db'}")
+    with Session(engine) as s:
+        images = {i.id: i for i in s.scalars(select(t.Image))}
+        slots: dict[int, list[str]] = {}
+        for ii in s.scalars(select(t.ItemImage).order_by(t.ItemImage.item_id, "position")):
+            slots.setdefault(ii.item_id, []).append(ii.image_id)
+        repeats = {
+            i.id: i.repeat_of for i in s.scalars(select(t.Item).where(t.Item.kind == "repeat"))
+        }
+        orders = {}
+        for a in s.scalars(select(t.Assignment)):
+            orders.setdefault(a.rater_id, {})[a.item_id] = a.seq
+        kinds = {i.id: i.kind for i in s.scalars(select(t.Item))}
+    engine.dispose()
+    assert len(repeats) == 3
+    for rep, orig in repeats.items():
+        new, old = slots[rep], slots[orig]
+        assert not set(new) & set(old)  # no shared image id
+        # The same pictures, each mapped back to its original, at other positions.
+        assert [images[i].original_id for i in new] != old
+        assert sorted(images[i].original_id for i in new) == sorted(old)
+        assert all(images[i].png == images[images[i].original_id].png for i in new)
+        assert [images[i].group for i in new] != [images[i].group for i in old]
+        for order in orders.values():
+            assert abs(order[rep] - order[orig]) >= (len(order) - 1) // 4
+    # Practice comes first for every rater.
+    assert all(kinds[min(o, key=o.get)] == "practice" for o in orders.values())
+
+
+def test_practice_answers_never_reach_the_statistics(tmp_path, cxr_dir, synthetic_dirs) -> None:
+    from radsynth.stats.responses import build_study, read_responses
+
+    assert _create(tmp_path / "p", cxr_dir, synthetic_dirs, "--practice", "2") == 0
+    assert main(["study", "simulate", str(tmp_path / "p"), "--raters", "3"]) == 0
+    assert main(["study", "export", str(tmp_path / "p")]) == 0
+    rows = read_responses(tmp_path / "p" / "export.csv")
+    assert sum(r.item_kind == "practice" for r in rows) == 3 * 2 * 4
+    study = build_study(rows)
+    assert study.excluded_rows == {"practice": 24} and len(study.items) == 4

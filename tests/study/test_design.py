@@ -44,11 +44,37 @@ def test_single_design_groups_are_balanced() -> None:
 
 
 def test_rater_orders_are_seeded_permutations_and_differ_between_raters() -> None:
-    a = rater_order(20, seed=5, rater_index=0)
-    assert a == rater_order(20, seed=5, rater_index=0)
+    plans = plan_items(["real", "A"], 20, "single", n_attention=0, n_repeats=0, seed=0)
+    a = rater_order(plans, seed=5, rater_index=0)
+    assert a == rater_order(plans, seed=5, rater_index=0)
     assert sorted(a) == list(range(20))
-    assert a != rater_order(20, seed=5, rater_index=1)
-    assert a != rater_order(20, seed=6, rater_index=0)
+    assert a != rater_order(plans, seed=5, rater_index=1)
+    assert a != rater_order(plans, seed=6, rater_index=0)
+
+
+def test_practice_first_and_repeats_far_from_their_originals() -> None:
+    groups = ["real", "A", "B", "C"]
+    plans = plan_items(groups, 12, "quartet", n_attention=2, n_repeats=4, seed=1, n_practice=2)
+    kinds = [p.kind for p in plans]
+    assert kinds == ["main"] * 12 + ["attention"] * 2 + ["repeat"] * 4 + ["practice"] * 2
+    for p in plans:
+        if p.kind == "repeat":
+            original = plans[p.repeat_of].slots
+            # Same pictures, and none of them at its old position.
+            assert sorted(p.slots) == sorted(original)
+            assert all(a != b for a, b in zip(p.slots, original, strict=True))
+    for rater in range(6):
+        order = rater_order(plans, seed=1, rater_index=rater)
+        assert sorted(order) == list(range(len(plans)))
+        assert [plans[i].kind for i in order[:2]] == ["practice"] * 2
+        screens = len(order) - 2
+        for seq, i in enumerate(order):
+            if plans[i].kind == "repeat":
+                gap = abs(seq - order.index(plans[i].repeat_of))
+                # The farthest point is at least half the study away; "far" is half of that.
+                assert gap >= screens // 4, (rater, gap)
+    # Practice items draw images of their own: 12 main + 2 practice per group.
+    assert images_needed(plans) == {"real": 16, "A": 14, "B": 14, "C": 14, "attention": 6}
 
 
 def test_plan_items_attention_and_repeats() -> None:
@@ -57,8 +83,8 @@ def test_plan_items_attention_and_repeats() -> None:
     assert [p.kind for p in plans] == ["main"] * 8 + ["attention"] * 2 + ["repeat"] * 3
     for p in plans[8:10]:
         assert sorted(g for g, _ in p.slots) == ["attention"] * 3 + ["real"]
-    for p in plans[10:]:
-        assert p.slots == plans[p.repeat_of].slots
+    for p in plans[10:]:  # the same pictures, moved (see the practice/repeat test)
+        assert sorted(p.slots) == sorted(plans[p.repeat_of].slots)
     # 8 main + 2 attention quartets need 10 real images, 8 per synthetic set, 6 noise images.
     assert images_needed(plans) == {"real": 10, "A": 8, "B": 8, "C": 8, "attention": 6}
     assert plans == plan_items(groups, 8, "quartet", 2, 3, seed=3)

@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from radsynth.study import db as study_db
-from radsynth.study.app import admin_progress
+from radsynth.study.admin_view import admin_progress
+from radsynth.study.migrate import open_study
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,8 @@ class ReaderProgress:
 
 def reader_progress(study: Path, kind: str = "human") -> ReaderProgress:
     """Progress of the raters of one kind in a study folder made by ``radsynth study create``."""
-    engine = study_db.make_engine(study_db.resolve_url(study, None))
+    engine = open_study(study_db.resolve_url(study, None))
     try:
-        study_db.check_schema(engine)
         with Session(engine) as session:
             rows = [r for r in admin_progress(session) if r["kind"] == kind]
     finally:

@@ -2,11 +2,16 @@
 
 Writes into OUT:
 
-- ``study.db``: the SQLite database (unless ``--db`` names another), holding every image
-  re-encoded identically (:mod:`radsynth.study.images`), the items, each rater's seeded order;
+- ``study.db``: the SQLite database (unless ``--db`` names another, mode 0600), holding every
+  image re-encoded identically (:mod:`radsynth.study.images`), the items, each rater's seeded
+  order and the study settings (practice, answer locking, consent text, questionnaire);
 - ``links.csv`` (rater, kind, url) and ``admin.txt``: invitation and admin links with
   unguessable tokens (``secrets.token_urlsafe``), both readable by the owner only (mode 0600);
+- ``db-password`` (mode 0600) when ``--db`` holds a password, which config.json never does;
 - ``config.json`` and ``manifest.json``.
+
+A repeat item shows the same pictures as its original under new opaque ids (``Image.original_id``
+maps them back) at other positions, and each rater sees it far from the original.
 
 The design (which images, positions, orders) depends on ``--seed`` alone. Tokens and opaque image
 ids come from :mod:`secrets`, so they are new on every run and cannot be derived from the seed.
@@ -20,12 +25,11 @@ import json
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from radsynth.config import arg
@@ -39,8 +43,10 @@ from radsynth.stage import (
     write_manifest,
 )
 from radsynth.study import db as tables
-from radsynth.study.design import images_needed, plan_items, rater_order
+from radsynth.study.design import images_needed, plan_items
 from radsynth.study.images import attention_image, blind_encode
+from radsynth.study.links import add_raters
+from radsynth.study.migrate import create_schema
 
 STAGE = "study-create"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -66,8 +72,16 @@ class CreateStudyConfig:
     attention_checks: int = arg(0, help="attention-check items (real vs obvious noise)")
     repeats: int = arg(0, help="main items shown twice, for intra-rater agreement")
     size_px: int = arg(0, help="side of every served image in pixels; 0 = the first real image's")
-    db: str | None = arg(None, help="database URL; default sqlite:///OUT/study.db")
+    db: str | None = arg(
+        None,
+        help="database URL; default sqlite:///OUT/study.db (a password "
+        f"is kept in OUT/{tables.PASSWORD_FILE} or ${tables.PASSWORD_ENV})",
+    )
     base_url: str = arg("http://127.0.0.1:8000", help="server address written into the links")
+    practice: int = arg(0, help="practice items shown first, marked as practice, never analysed")
+    allow_back: bool = arg(False, help="let raters go back and change answers (default: locked)")
+    consent: Path | None = arg(None, help="consent text (Markdown/plain) raters must agree to")
+    questionnaire: bool = arg(False, help="ask each rater's role, experience and subspecialty")
 
 
 def parse_synthetic(specs: tuple[str, ...]) -> dict[str, Path]:
@@ -88,8 +102,10 @@ def parse_synthetic(specs: tuple[str, ...]) -> dict[str, Path]:
 def _check(cfg: CreateStudyConfig) -> None:
     if cfg.items < 1 or cfg.raters < 1:
         raise RadsynthError("--items and --raters must be at least 1")
-    if cfg.attention_checks < 0 or cfg.repeats < 0 or cfg.size_px < 0:
-        raise RadsynthError("--attention-checks, --repeats and --size-px cannot be negative")
+    if min(cfg.attention_checks, cfg.repeats, cfg.size_px, cfg.practice) < 0:
+        raise RadsynthError("--attention-checks, --repeats, --practice, --size-px cannot be < 0")
+    if cfg.consent is not None and not cfg.consent.is_file():
+        raise RadsynthError(f"--consent file not found: {cfg.consent}")
     if cfg.repeats > cfg.items:
         raise RadsynthError(f"--repeats {cfg.repeats} is more than --items {cfg.items}")
     unknown = set(_questions(cfg)) - {"finding", "cue"}
@@ -118,21 +134,37 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def _consent_text(cfg: CreateStudyConfig) -> str:
+    if cfg.consent is None:
+        return ""
+    text = cfg.consent.read_text(encoding="utf-8").strip()
+    if not text or len(text) > 20000:
+        raise RadsynthError(f"--consent file {cfg.consent} must hold 1-20000 characters")
+    return text
+
+
 def create_study(cfg: CreateStudyConfig) -> StageResult:
     """Create the study database, invitation links and admin token (see module docstring)."""
     _check(cfg)
     sets = parse_synthetic(cfg.synthetic)
     groups = ["real", *sets]
     folders = {"real": cfg.real, **sets}
-    plans = plan_items(groups, cfg.items, cfg.design, cfg.attention_checks, cfg.repeats, cfg.seed)
+    consent = _consent_text(cfg)
+    plans = plan_items(groups, cfg.items, cfg.design, cfg.attention_checks, cfg.repeats,
+                       cfg.seed, n_practice=cfg.practice)  # fmt: skip
     need = images_needed(plans)
     rng = np.random.default_rng([cfg.seed, 0])
     chosen = {g: _choose(folders[g], need.get(g, 0), g, rng) for g in groups}
     size_px = cfg.size_px or read_gray(chosen["real"][0]).shape[0]
-    prepare_output_dir(cfg.out, STAGE, cfg)
     url = cfg.db or default_db_url(cfg.out)
+    password = tables.url_password(url)
+    # config.json and manifest.json record the URL without its password.
+    recorded = replace(cfg, db=tables.redact_url(cfg.db) if cfg.db else None)
+    prepare_output_dir(cfg.out, STAGE, recorded)
+    if password:
+        _write_private(cfg.out / tables.PASSWORD_FILE, password + "\n")
     engine = tables.make_engine(url)
-    tables.create_schema(engine)
+    create_schema(engine)
 
     # Encode every image; opaque ids are random so they reveal neither group nor order.
     ids: dict[tuple[str, int], str] = {}
@@ -150,14 +182,30 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
         png = attention_image(size_px, noise_rng)
         rows.append(tables.Image(id=ids["attention", j], group="attention",
                                  source=f"noise-{j}", source_sha256="", png=png))  # fmt: skip
+    # Repeat items show the same pictures under new ids, so nothing links them to the originals.
+    item_ids: list[list[str]] = []
+    originals = {row.id: row for row in rows}
+    for plan in plans:
+        if plan.kind != "repeat":
+            item_ids.append([ids[slot] for slot in plan.slots])
+            continue
+        fresh = []
+        for slot in plan.slots:
+            src = originals[ids[slot]]
+            fresh.append(secrets.token_hex(8))
+            rows.append(tables.Image(id=fresh[-1], group=src.group, source=src.source,
+                                     source_sha256=src.source_sha256, png=src.png,
+                                     original_id=src.id))  # fmt: skip
+        item_ids.append(fresh)
     secrets.SystemRandom().shuffle(rows)
 
     admin_token = secrets.token_urlsafe(32)
-    tokens = [secrets.token_urlsafe(32) for _ in range(cfg.raters)]
     meta = {
         "design": cfg.design, "questions": ",".join(_questions(cfg)), "finding": cfg.finding,
         "size_px": str(size_px), "seed": str(cfg.seed), "groups": json.dumps(groups),
-        "admin_token_sha256": tables.token_hash(admin_token),
+        "admin_token_sha256": tables.token_hash(admin_token), "base_url": cfg.base_url,
+        "allow_back": str(int(cfg.allow_back)), "practice": str(cfg.practice),
+        "consent": consent, "questionnaire": str(int(cfg.questionnaire)),
     }  # fmt: skip
     with Session(engine) as session, session.begin():
         session.add_all(tables.Meta(key=k, value=v) for k, v in meta.items())
@@ -167,35 +215,30 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
             repeat_of = plan.repeat_of + 1 if plan.repeat_of is not None else None
             session.add(tables.Item(id=i, kind=plan.kind, repeat_of=repeat_of))
         session.flush()
-        for i, plan in enumerate(plans, start=1):
-            for pos, slot in enumerate(plan.slots, start=1):
-                session.add(tables.ItemImage(item_id=i, position=pos, image_id=ids[slot]))
-        for r, token in enumerate(tokens):
-            rater = tables.Rater(name=f"rater-{r + 1:02d}", kind="human", closed=False,
-                                 token_sha256=tables.token_hash(token),
-                                 created_at=tables.utcnow())  # fmt: skip
-            session.add(rater)
-            session.flush()
-            for seq, k in enumerate(rater_order(len(plans), cfg.seed, r), start=1):
-                session.add(tables.Assignment(rater_id=rater.id, seq=seq, item_id=k + 1))
+        for i, image_ids in enumerate(item_ids, start=1):
+            for pos, image_id in enumerate(image_ids, start=1):
+                session.add(tables.ItemImage(item_id=i, position=pos, image_id=image_id))
+        session.flush()
+        links = add_raters(session, cfg.raters, admin_token, via="create")
     engine.dispose()
 
     base = cfg.base_url.rstrip("/")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["rater", "kind", "url"])
-    for r, token in enumerate(tokens):
-        writer.writerow([f"rater-{r + 1:02d}", "human", f"{base}/r/{token}"])
+    for name, token in links:
+        writer.writerow([name, "human", f"{base}/r/{token}"])
     _write_private(cfg.out / "links.csv", buf.getvalue())
     _write_private(cfg.out / "admin.txt", f"token {admin_token}\nurl {base}/admin/{admin_token}\n")
     inputs = [p for g in groups for p in chosen[g]]
-    write_manifest(cfg.out, STAGE, cfg, inputs=inputs, seeds=cfg.seed, extra={
+    write_manifest(cfg.out, STAGE, recorded, inputs=inputs, seeds=cfg.seed, extra={
         "groups": groups, "items": len(plans), "images": len(rows), "size_px": size_px,
-        "database": make_url(url).render_as_string(hide_password=True),
+        "database": tables.redact_url(url),
     })  # fmt: skip
     n_main = sum(p.kind == "main" for p in plans)
     summary = (
-        f"{cfg.design} study with {n_main} main + {len(plans) - n_main} extra items, "
+        f"{cfg.design} study with {n_main} main + {len(plans) - n_main} extra items "
+        f"(practice, attention checks, repeats), "
         f"{len(groups)} groups, {cfg.raters} raters in {cfg.out}"
     )
     return StageResult(cfg.out, summary)

@@ -1,148 +1,87 @@
-"""The reader-study database: SQLAlchemy 2 models, engine set-up and the schema version check.
+"""The reader-study database: engines, sessions, file permissions and the database password.
 
-One database holds one study. The key that links an image to its group (``Image.group``) lives
-only here, on the server; pages and URLs carry opaque image ids.
+The tables are in :mod:`radsynth.study.models` (re-exported here, so ``db.Image`` works) and
+their upgrades in :mod:`radsynth.study.migrate`.
 
-Answers are append-only: every submission adds a :class:`Response` row (with its per-image
-:class:`Rating` rows) and never updates one, so edits keep their history and the latest
-submission for an item wins. Each :class:`Assignment` carries a ``version`` that a submission must
-quote; an accepted submission bumps it, so a replayed or stale form is refused.
+SQLite runs in WAL mode. A transaction that writes starts with ``BEGIN IMMEDIATE`` (so
+concurrent writers queue for the lock instead of failing on a read-to-write upgrade); a read-only
+one starts with a plain deferred ``BEGIN`` and never waits for writers. Answers are committed
+with ``synchronous=FULL`` (fsync before the rater hears "saved"). The database file is
+created mode 0600 before SQLite opens it, and SQLite gives its ``-wal`` and ``-shm`` files the
+mode of the database file.
 
-SQLite runs in WAL mode and every transaction starts with ``BEGIN IMMEDIATE``, so concurrent
-writers wait on ``busy_timeout`` instead of failing on a read-to-write lock upgrade.
+A PostgreSQL password never reaches ``config.json``, ``manifest.json`` or the logs: the URL is
+recorded without it, and the password is read back from the environment variable
+:data:`PASSWORD_ENV` or from the study's ``db-password`` file (mode 0600).
 """
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    select,
-)
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
 
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
+from radsynth.study.models import (
+    SCHEMA_VERSION,
+    AdminLog,
+    Assignment,
+    Base,
+    Image,
+    Item,
+    ItemImage,
+    Meta,
+    Questionnaire,
+    Rater,
+    Rating,
+    Response,
+    SchemaVersion,
+    Visit,
+    token_hash,
+    utcnow,
+)
 
-#: Bump on any change to the tables below; a server refuses a database of another version.
-SCHEMA_VERSION = 1
+__all__ = [
+    "SCHEMA_VERSION", "AdminLog", "Assignment", "Base", "Image", "Item", "ItemImage", "Meta",
+    "Questionnaire", "Rater", "Rating", "Response", "SchemaVersion", "Visit", "token_hash",
+    "utcnow", "make_engine", "session_scope", "resolve_url", "redact_url", "PASSWORD_ENV",
+    "PASSWORD_FILE", "sqlite_path", "create_private_file",
+]  # fmt: skip
 
-
-def utcnow() -> datetime:
-    """The server's clock in UTC (all stored times come from here, never from the browser)."""
-    return datetime.now(UTC)
-
-
-def token_hash(token: str) -> str:
-    """sha256 of an invitation token: the database stores only hashes, never the tokens."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class SchemaVersion(Base):
-    __tablename__ = "schema_version"
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-
-
-class Meta(Base):
-    """Study-wide settings as key/value text (design, questions, admin token hash, ...)."""
-
-    __tablename__ = "meta"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-class Image(Base):
-    """One re-encoded image. ``group`` is the blinding key and never leaves the server."""
-
-    __tablename__ = "image"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # opaque random id
-    group: Mapped[str] = mapped_column(String(128))  # "real", a synthetic set name, "attention"
-    source: Mapped[str] = mapped_column(Text)  # source path relative to its input folder
-    source_sha256: Mapped[str] = mapped_column(String(64))
-    png: Mapped[bytes] = mapped_column(LargeBinary)
+#: Environment variable holding the PostgreSQL password of the study database.
+PASSWORD_ENV = "RADSYNTH_STUDY_DB_PASSWORD"
+#: File in the study folder holding that password (mode 0600), written by ``study create``.
+PASSWORD_FILE = "db-password"
+_WRITE = "radsynth_write"  # execution option: this transaction writes (BEGIN IMMEDIATE)
+_DURABLE = "radsynth_durable"  # execution option: fsync the commit (SQLite synchronous=FULL)
 
 
-class Item(Base):
-    """One screen of the study: a quartet (1 + k images) or a single image."""
-
-    __tablename__ = "item"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1..n, in creation order
-    kind: Mapped[str] = mapped_column(String(16))  # "main" | "attention" | "repeat"
-    repeat_of: Mapped[int | None] = mapped_column(ForeignKey("item.id"), nullable=True)
-
-
-class ItemImage(Base):
-    __tablename__ = "item_image"
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based, left to right
-    image_id: Mapped[str] = mapped_column(ForeignKey("image.id"))
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///PATH`` URL, or None (memory or another database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
-class Rater(Base):
-    __tablename__ = "rater"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "human" | "simulated"
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class Assignment(Base):
-    """Item ``item_id`` is the ``seq``-th screen of a rater (order seeded per rater)."""
-
-    __tablename__ = "assignment"
-    rater_id: Mapped[int] = mapped_column(ForeignKey("rater.id"), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
-    version: Mapped[int] = mapped_column(Integer, default=0)  # accepted submissions so far
-    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    __table_args__ = (UniqueConstraint("rater_id", "item_id"),)
-
-
-class Response(Base):
-    """One accepted submission (append-only; the highest ``version`` per assignment wins)."""
-
-    __tablename__ = "response"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    rater_id: Mapped[int] = mapped_column(ForeignKey("rater.id"))
-    seq: Mapped[int] = mapped_column(Integer)
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
-    version: Mapped[int] = mapped_column(Integer)  # 1 for the first answer, 2 after one edit...
-    picked: Mapped[str | None] = mapped_column(String(32), nullable=True)  # image id (quartet)
-    answer: Mapped[str | None] = mapped_column(String(16), nullable=True)  # real|fake|unsure
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (UniqueConstraint("rater_id", "seq", "version"),)
-
-
-class Rating(Base):
-    """Per-image part of a response: realism rating 1-4 and the optional questions."""
-
-    __tablename__ = "rating"
-    response_id: Mapped[int] = mapped_column(ForeignKey("response.id"), primary_key=True)
-    image_id: Mapped[str] = mapped_column(ForeignKey("image.id"), primary_key=True)
-    rating: Mapped[int] = mapped_column(Integer)
-    finding: Mapped[str | None] = mapped_column(String(8), nullable=True)  # "yes" | "no"
-    cue: Mapped[str | None] = mapped_column(Text, nullable=True)
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists; make an existing one 0600 too."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists() and part.stat().st_mode & 0o077 and os.access(part, os.W_OK):
+            os.chmod(part, 0o600)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -159,17 +98,23 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        durable = options.get(_DURABLE, True)
+        conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, True) else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``sqlite:///path`` (WAL) or ``postgresql+psycopg://...``.
+    """An engine for ``sqlite:///path`` (WAL, file made 0600) or ``postgresql+psycopg://...``.
 
     Raises:
-        RadsynthError: for a URL that is neither.
+        RadsynthError: for a URL that is neither (the message never shows a password).
     """
     try:
         if url.startswith("sqlite"):
+            path = sqlite_path(url)
+            if path is not None and path.parent.is_dir():
+                create_private_file(path)
             engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30},
@@ -180,66 +125,89 @@ def make_engine(url: str) -> Engine:
             return engine
         if url.startswith("postgresql"):
             return create_engine(url, pool_size=8, max_overflow=16, pool_pre_ping=True)
-    except (ArgumentError, ImportError) as exc:
-        raise RadsynthError(f"bad database URL {url!r}: {exc}".splitlines()[0]) from None
-    raise RadsynthError(f"database URL must start with sqlite:// or postgresql+psycopg://: {url}")
+    except ArgumentError:  # its message would quote the URL, password and all
+        raise RadsynthError(f"bad database URL {redact_url(url)!r}") from None
+    except ImportError as exc:
+        raise RadsynthError(f"database driver missing for {redact_url(url)!r}: {exc}") from None
+    raise RadsynthError(
+        f"database URL must start with sqlite:// or postgresql+psycopg://: {redact_url(url)}"
+    )
 
 
-def create_schema(engine: Engine) -> None:
-    """Create all tables in an empty database and record :data:`SCHEMA_VERSION`.
+@contextmanager
+def session_scope(engine: Engine, *, write: bool, durable: bool = True) -> Iterator[Session]:
+    """One transaction, committed on success: ``write=False`` for read-only work (on SQLite a
+    deferred BEGIN that never waits for writers), ``write=True`` for anything that writes.
 
-    Raises:
-        RadsynthError: when the database already holds a study.
+    ``durable=False`` (SQLite) commits without an fsync (``synchronous=NORMAL`` in WAL mode):
+    the commit survives a crash of the server process but may be lost with the machine's power
+    until the next durable commit, which fsyncs the log up to and including it. The app uses it
+    only to record screen visits, never for answers (an fsync costs ~7 ms on the test machine,
+    and every screen opening would otherwise pay one under the write lock).
     """
-    from sqlalchemy import inspect
-    from sqlalchemy.orm import Session
+    with Session(engine, expire_on_commit=False) as session:
+        # Begins the transaction.
+        session.connection(execution_options={_WRITE: write, _DURABLE: durable})
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
+
+def redact_url(url: str) -> str:
+    """The URL without its password (for config.json, manifest.json, messages and logs)."""
     try:
-        existing = inspect(engine).get_table_names()
-    except OperationalError as exc:
-        raise RadsynthError(f"cannot open database: {exc.orig}".splitlines()[0]) from None
-    if existing:
-        raise RadsynthError("the database already holds tables; use an empty database per study")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session, session.begin():
-        session.add(SchemaVersion(version=SCHEMA_VERSION))
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    # URL.set(password=None) would keep the password: None there means "unchanged".
+    return parsed._replace(password=None).render_as_string(hide_password=False)
 
 
-def check_schema(engine: Engine) -> None:
-    """Refuse a database whose schema version differs from this code's.
-
-    Raises:
-        RadsynthError: missing study tables or a version mismatch (one line, both versions).
-    """
-    from sqlalchemy.orm import Session
-
+def url_password(url: str) -> str | None:
+    """The password written in a database URL, if any."""
     try:
-        with Session(engine) as session:
-            found = session.scalars(select(SchemaVersion.version)).all()
-    except (OperationalError, ProgrammingError) as exc:
-        msg = str(getattr(exc, "orig", exc)).splitlines()[0]
-        raise RadsynthError(f"database holds no reader study ({msg})") from None
-    if found != [SCHEMA_VERSION]:
-        raise RadsynthError(
-            f"database schema version {found} does not match this radsynth's version "
-            f"{SCHEMA_VERSION}; export the answers with the radsynth that created the study"
-        )
+        return make_url(url).password
+    except ArgumentError:
+        return None
+
+
+def _read_password_file(path: Path) -> str:
+    if path.stat().st_mode & 0o077:
+        raise RadsynthError(f"{path} must be readable by its owner only (chmod 600 {path})")
+    return path.read_text().rstrip("\n")
+
+
+def with_password(url: str, study: Path | None) -> str:
+    """Fill in a PostgreSQL URL's missing password from :data:`PASSWORD_ENV` or the study's
+    :data:`PASSWORD_FILE`; other URLs come back unchanged."""
+    parsed: URL = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.password or not parsed.username:
+        return url
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None and study is not None and (study / PASSWORD_FILE).is_file():
+        password = _read_password_file(study / PASSWORD_FILE)
+    if not password:
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def resolve_url(study: Path, db: str | None) -> str:
     """The database of a study folder: ``db`` if given, else the URL its config.json recorded,
-    else ``sqlite:///STUDY/study.db``.
+    else ``sqlite:///STUDY/study.db``; a PostgreSQL password comes from :func:`with_password`.
 
     Raises:
         RadsynthError: when the folder holds no study and no URL is given.
     """
     if db:
-        return db
+        return with_password(db, study)
     config = study / "config.json"
     if config.is_file():
         recorded = read_json(config, "study config").get("db")
         if recorded:
-            return recorded
+            return with_password(recorded, study)
     path = study / "study.db"
     if not path.is_file():
         raise RadsynthError(f"no study found in {study} (no study.db); run 'radsynth study create'")

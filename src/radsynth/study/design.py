@@ -52,9 +52,22 @@ def balanced_groups(n_items: int, m: int, rng: np.random.Generator) -> list[int]
 class ItemPlan:
     """One item before it is stored: its kind and the (group, image index) at each position."""
 
-    kind: str  # "main" | "attention" | "repeat"
+    kind: str  # "main" | "attention" | "repeat" | "practice"
     slots: tuple[tuple[str, int], ...]  # per position: (group name, index into that group's pool)
     repeat_of: int | None = None  # 0-based index of the repeated main item
+
+
+def derangement(m: int, rng: np.random.Generator) -> list[int]:
+    """A random permutation of ``range(m)`` that moves every position (identity for m < 2).
+
+    Drawn by rejection; the chance of a derangement is about 1/e, so this takes ~3 draws.
+    """
+    if m < 2:
+        return list(range(m))
+    while True:
+        perm = [int(p) for p in rng.permutation(m)]
+        if all(p != i for i, p in enumerate(perm)):
+            return perm
 
 
 def plan_items(
@@ -64,8 +77,9 @@ def plan_items(
     n_attention: int,
     n_repeats: int,
     seed: int,
+    n_practice: int = 0,
 ) -> list[ItemPlan]:
-    """All items of a study, main items first, then attention checks, then repeats.
+    """All items of a study: main items, attention checks, repeats, then practice items.
 
     Args:
         groups: group names, ``groups[0] == "real"``, then the synthetic sets.
@@ -73,8 +87,12 @@ def plan_items(
         design: ``"quartet"`` (one image of every group per item) or ``"single"``.
         n_attention: attention-check items: one real image among obvious noise images
             (quartet), or one noise image (single); the expected answer is known.
-        n_repeats: main items shown a second time, to measure intra-rater agreement.
+        n_repeats: main items shown a second time, to measure intra-rater agreement. A repeat
+            shows the same pictures at other positions (a derangement: none stays where it was);
+            the study stores them under new image ids.
         seed: the study seed.
+        n_practice: practice items, built like main items from images of their own; shown
+            first and never analysed.
 
     Returns:
         Item plans; image index ``j`` of group ``g`` means the ``j``-th image drawn for ``g``.
@@ -101,7 +119,18 @@ def plan_items(
         for _ in range(n_attention):
             items.append(ItemPlan("attention", (take("attention"),)))
     for i in sorted(rng.choice(n_items, size=min(n_repeats, n_items), replace=False).tolist()):
-        items.append(ItemPlan("repeat", items[i].slots, repeat_of=int(i)))
+        slots = items[i].slots
+        moved = tuple(slots[p] for p in derangement(len(slots), rng))
+        items.append(ItemPlan("repeat", moved, repeat_of=int(i)))
+    # Practice items come last in the plan so that the main items' positions do not depend on
+    # --practice; their own rng stream keeps them seed-determined.
+    prng = np.random.default_rng([seed, 4])
+    if design == "quartet":
+        for row in balanced_positions(n_practice, m, prng) if n_practice else []:
+            items.append(ItemPlan("practice", tuple(take(groups[g]) for g in row)))
+    else:
+        for g in balanced_groups(n_practice, m, prng):
+            items.append(ItemPlan("practice", (take(groups[g]),)))
     return items
 
 
@@ -116,14 +145,28 @@ def images_needed(items: list[ItemPlan]) -> dict[str, int]:
     return need
 
 
-def rater_order(n_items: int, seed: int, rater_index: int) -> list[int]:
-    """A rater's item order: a permutation of ``range(n_items)`` seeded by (seed, rater).
+def rater_order(plans: list[ItemPlan], seed: int, rater_index: int) -> list[int]:
+    """A rater's order of the items (indices into ``plans``), seeded by (seed, rater).
 
-    A repeat is kept away from its original only by chance; with ``n`` items the expected gap
-    is about ``n / 3`` screens.
+    Practice items come first. Main and attention items follow in a random order, and each
+    repeat is then inserted far from its original: at a random one of the insertion points at
+    least half as far from the original as the farthest point, so the gap is at least about a
+    quarter of the study (a uniform shuffle would leave a repeat next to its original by chance).
     """
     rng = np.random.default_rng([seed, 2, rater_index])
-    return [int(i) for i in rng.permutation(n_items)]
+    practice = [i for i, p in enumerate(plans) if p.kind == "practice"]
+    order = [i for i, p in enumerate(plans) if p.kind not in ("practice", "repeat")]
+    order = [order[int(j)] for j in rng.permutation(len(order))]
+    repeats = [i for i, p in enumerate(plans) if p.kind == "repeat"]
+    for j in rng.permutation(len(repeats)):
+        item = repeats[int(j)]
+        at = order.index(plans[item].repeat_of)  # type: ignore[arg-type]
+        # Screens between the two once the repeat sits at index k.
+        dist = [at + 1 - k if k <= at else k - at for k in range(len(order) + 1)]
+        far = [k for k, d in enumerate(dist) if 2 * d >= max(dist)]
+        order.insert(far[int(rng.integers(len(far)))], item)
+    practice = [practice[int(j)] for j in rng.permutation(len(practice))]
+    return practice + order
 
 
 def position_counts(layout: list[list[int]], m: int) -> np.ndarray:

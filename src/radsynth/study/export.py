@@ -3,6 +3,17 @@
 One row per (rater, screen, image) of the latest accepted answer (or of every answer with
 ``--history``). ``group`` is the unblinding key, joined in only here and in the admin export.
 ``rater_kind`` says whether a row came from a person (``human``) or a simulated rater.
+``item_kind`` is main, attention, repeat or practice; the statistics analyse main items only.
+
+Where going back was allowed, ``first_picked``/``first_rating``/``first_answer`` keep the first
+answer next to the final one, ``visits`` counts the openings of the screen, ``visit_times``
+lists their server times (ISO 8601, ``;``-separated), and
+``total_seconds`` adds up the time of every answered visit (``seconds`` is the last one's).
+``original_image_id`` maps an image of a repeat item to the same picture in its original item.
+
+A second file, ``NAME-raters.csv`` next to the export, holds one row per rater: the
+questionnaire (role, years, subspecialty), when instructions and consent were done, progress
+and total time.
 """
 
 from __future__ import annotations
@@ -13,17 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from radsynth.config import arg
 from radsynth.stage import StageResult, atomic_write_text
 from radsynth.study import db as t
+from radsynth.study.migrate import open_study
 
 COLUMNS = (
     "rater", "rater_kind", "item", "item_kind", "repeat_of", "seq", "image_id", "group",
     "position", "picked", "rating", "answer", "finding", "cue", "version", "started_at",
-    "answered_at", "seconds",
+    "answered_at", "seconds", "original_image_id", "first_picked", "first_rating",
+    "first_answer", "visits", "visit_times", "total_seconds",
+)  # fmt: skip
+RATER_COLUMNS = (
+    "rater", "rater_kind", "role", "years", "subspecialty", "started_at", "consented_at",
+    "answered", "total", "total_seconds",
 )  # fmt: skip
 
 
@@ -65,9 +82,12 @@ def export_rows(session: Session, *, history: bool = False, rater_kind: str = "a
     if rater_kind != "all":
         query = query.where(r.kind == rater_kind)
     design = session.get(t.Meta, "design").value
+    first, spent, visits = _per_screen(session)
     rows = []
     for rater, resp, item, slot, image, rating in session.execute(query):
         picked = "" if design != "quartet" else int(resp.picked == image.id)
+        key = (resp.rater_id, resp.seq)
+        f_resp, f_rating = first.get((*key, image.id), (resp, rating))
         rows.append({
             "rater": rater.name, "rater_kind": rater.kind, "item": item.id,
             "item_kind": item.kind, "repeat_of": item.repeat_of or "", "seq": resp.seq,
@@ -76,6 +96,56 @@ def export_rows(session: Session, *, history: bool = False, rater_kind: str = "a
             "finding": rating.finding or "", "cue": rating.cue or "", "version": resp.version,
             "started_at": _iso(resp.opened_at), "answered_at": _iso(resp.answered_at),
             "seconds": round(_seconds(resp.opened_at, resp.answered_at), 3),
+            "original_image_id": image.original_id or "",
+            "first_picked": "" if design != "quartet" else int(f_resp.picked == image.id),
+            "first_rating": f_rating.rating, "first_answer": f_resp.answer or "",
+            "visits": len(visits.get(key, [])), "visit_times": ";".join(visits.get(key, [])),
+            "total_seconds": round(spent.get(key, 0.0), 3),
+        })  # fmt: skip
+    return rows
+
+
+def _per_screen(session: Session) -> tuple[dict, dict, dict]:
+    """First answers per (rater, seq, image); seconds summed over answers and the visit times
+    per (rater, seq)."""
+    first = {}
+    query = (
+        select(t.Response, t.Rating)
+        .join(t.Rating, t.Rating.response_id == t.Response.id)
+        .where(t.Response.version == 1)
+    )
+    for resp, rating in session.execute(query):
+        first[resp.rater_id, resp.seq, rating.image_id] = (resp, rating)
+    spent: dict[tuple[int, int], float] = {}
+    for resp in session.scalars(select(t.Response)):
+        key = (resp.rater_id, resp.seq)
+        spent[key] = spent.get(key, 0.0) + _seconds(resp.opened_at, resp.answered_at)
+    visits: dict[tuple[int, int], list[str]] = {}
+    for v in session.scalars(select(t.Visit).order_by(t.Visit.id)):
+        visits.setdefault((v.rater_id, v.seq), []).append(_iso(v.opened_at))
+    return first, spent, visits
+
+
+def rater_rows(session: Session, rater_kind: str = "all") -> list[dict]:
+    """One row per rater (see :data:`RATER_COLUMNS`)."""
+    about = {q.rater_id: q for q in session.scalars(select(t.Questionnaire))}
+    _, spent, _ = _per_screen(session)
+    rows = []
+    for rater in session.scalars(select(t.Rater).order_by(t.Rater.name)):
+        if rater_kind not in ("all", rater.kind):
+            continue
+        q = about.get(rater.id)
+        total = session.scalar(select(func.count()).where(t.Assignment.rater_id == rater.id))
+        answered = session.scalar(
+            select(func.count()).where(t.Assignment.rater_id == rater.id, t.Assignment.version > 0)
+        )
+        rows.append({
+            "rater": rater.name, "rater_kind": rater.kind, "role": q.role if q else "",
+            "years": q.years if q else "", "subspecialty": q.subspecialty if q else "",
+            "started_at": _iso(rater.started_at) if rater.started_at else "",
+            "consented_at": _iso(rater.consented_at) if rater.consented_at else "",
+            "answered": answered, "total": total,
+            "total_seconds": round(sum(v for (r, _), v in spent.items() if r == rater.id), 3),
         })  # fmt: skip
     return rows
 
@@ -95,29 +165,25 @@ def _seconds(start, end) -> float:  # noqa: ANN001
     return (_utc(end) - _utc(start)).total_seconds()
 
 
-def rows_to_csv(rows: list[dict]) -> str:
+def rows_to_csv(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
 
 
-def export_csv_text(engine: Engine, *, history: bool = False, rater_kind: str = "all") -> str:
-    with Session(engine) as session:
-        return rows_to_csv(export_rows(session, history=history, rater_kind=rater_kind))
-
-
 def export_responses(cfg: ExportConfig) -> StageResult:
     """Write the long-format CSV of a study's answers (see module docstring)."""
-    engine = t.make_engine(t.resolve_url(cfg.study, cfg.db))
+    engine = open_study(t.resolve_url(cfg.study, cfg.db))
     try:
-        t.check_schema(engine)
         with Session(engine) as session:
             rows = export_rows(session, history=cfg.history, rater_kind=cfg.rater_kind)
+            raters = rater_rows(session, cfg.rater_kind)
     finally:
         engine.dispose()
     out = cfg.out or cfg.study / "export.csv"
     atomic_write_text(out, rows_to_csv(rows))
+    atomic_write_text(out.with_name(f"{out.stem}-raters.csv"), rows_to_csv(raters, RATER_COLUMNS))
     answers = len({(row["rater"], row["seq"], row["version"]) for row in rows})
     return StageResult(out.parent, f"exported {len(rows)} rows ({answers} answers) to {out}")

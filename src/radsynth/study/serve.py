@@ -25,7 +25,7 @@ class ServeConfig:
 
 
 def serve(cfg: ServeConfig) -> StageResult:
-    """Check the database schema, then serve until interrupted."""
+    """Open the study (upgrading an older schema version), then serve until interrupted."""
     import uvicorn
 
     from radsynth.study.app import create_app

@@ -32,6 +32,7 @@ from radsynth.errors import RadsynthError
 from radsynth.stage import StageResult
 from radsynth.study import db as t
 from radsynth.study import service as svc
+from radsynth.study.migrate import open_study
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,8 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
         raise RadsynthError("--raters must be >= 1 and probabilities within 0..1")
     if cfg.seconds_median <= 0 or cfg.rating_sd < 0:
         raise RadsynthError("--seconds-median must be > 0 and --rating-sd >= 0")
-    engine = t.make_engine(t.resolve_url(cfg.study, cfg.db))
+    engine = open_study(t.resolve_url(cfg.study, cfg.db))
     try:
-        t.check_schema(engine)
         with Session(engine) as s:
             meta = svc.study_meta(s)
             template = s.scalar(select(t.Rater).where(t.Rater.kind == "human").limit(1))
@@ -106,7 +106,7 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
             with Session(engine) as s, s.begin():
                 rater = t.Rater(name=f"sim-{k + 1:02d}", kind="simulated", closed=False,
                                 token_sha256=t.token_hash(secrets.token_urlsafe(32)),
-                                created_at=t.utcnow())  # fmt: skip
+                                created_at=t.utcnow(), started_at=t.utcnow())  # fmt: skip
                 s.add(rater)
                 s.flush()
                 # Each simulated rater gets its own shuffled order, like a human rater.
