@@ -20,10 +20,13 @@ from radsynth.study.app import create_app
 
 
 def _create(out: Path, cxr_dir: Path, syn: dict[str, Path], *extra: str) -> int:
+    """``study create`` with 4 items, 3 raters and seed 11, unless ``extra`` (flag, value
+    pairs) sets them: the CLI refuses a flag given twice."""
+    flags = {"--items": "4", "--raters": "3", "--seed": "11"}
+    flags.update(zip(extra[::2], extra[1::2], strict=True))
     return main([
         "study", "create", str(out), "--real", str(cxr_dir), "--synthetic",
-        *(f"{k}={v}" for k, v in syn.items()), "--items", "4", "--raters", "3", "--seed", "11",
-        *extra,
+        *(f"{k}={v}" for k, v in syn.items()), *(x for kv in flags.items() for x in kv),
     ])  # fmt: skip
 
 
