@@ -145,6 +145,18 @@ def _bench_sample():
     return BenchSampleConfig, bench_sample
 
 
+def _bench_polarity():
+    from radsynth.screening.bench import BenchFilmsConfig, bench_polarity
+
+    return BenchFilmsConfig, bench_polarity
+
+
+def _bench_orient():
+    from radsynth.screening.bench import BenchFilmsConfig, bench_orient
+
+    return BenchFilmsConfig, bench_orient
+
+
 #: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
 COMMANDS: dict[str, tuple[str, Any]] = {
     "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
@@ -177,6 +189,8 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "train": ("training images/s and MFU for a preset", _bench_train),
             "sample": ("sampling images/s and MFU for a checkpoint or preset", _bench_sample),
             "gpu": ("the GPU suite: train and sample, with and without compile", _bench_gpu),
+            "polarity": ("accuracy of negative/rotated-film detection, planted", _bench_polarity),
+            "orient": ("accuracy of mirrored-film / facing detection, planted", _bench_orient),
         },
     ),
 }

@@ -10,8 +10,9 @@ Evidence, strongest first:
    films by cross-fitted hard EM and temperature-calibrated, started from the hand-made central
    band cue of :mod:`radsynth.data.polarity` (polarity) and from "upright" (rotation). Its
    marginals give each film a calibrated P(negative) and P(rotation).
-3. For collections too small to learn from (fewer than ``min_films``), the hand-made cue alone
-   decides the polarity with its ``tanh`` confidence, and rotation is not checked.
+3. For collections too small to learn from (fewer than ``min_films``, 30 by default), the
+   hand-made cue alone decides the polarity with its ``tanh`` confidence, and rotation is not
+   checked.
 
 Films whose confidence in either decision is below ``review_below`` are not guessed: ingest
 keeps them out of the training set and lists them in ``review.csv``.
@@ -44,7 +45,7 @@ class CheckSettings:
     """Knobs of :func:`check_films` (ingest passes its config's values)."""
 
     review_below: float = 0.9  # confidence below which a film goes to review
-    min_films: int = 20  # smaller collections use the hand-made cue only
+    min_films: int = 30  # smaller collections use the hand-made cue only
     seed: int = 0  # seed of the cross-fitting folds
 
 
@@ -71,22 +72,23 @@ def check_films(
     n = len(films)
     if n < settings.min_films:
         return [_cue_only(s, h, settings) for s, h in zip(cue_scores, header_negative, strict=True)]
-    init_neg = np.array([h if h is not None else s < 0 for s, h in zip(cue_scores, header_negative,
-                                                                      strict=True)])  # fmt: skip
-    fit = detect_transforms(films, POLARITY_ROTATION, np.where(init_neg, 4, 0), seed=settings.seed)
+    # The model learns what the films look like, so every film starts from its image cue; a
+    # header overrides only the final polarity decision, never what the model is taught.
+    init = np.where(np.asarray(cue_scores) < 0, 4, 0)
+    fit = detect_transforms(films, POLARITY_ROTATION, init, seed=settings.seed)
     by_polarity = fit.probs.reshape(n, 2, 4)
     p_negative = by_polarity[:, 1].sum(1)
     p_rotation = by_polarity.sum(1)
     out = []
     for i in range(n):
         if header_negative[i] is not None:
+            # The header fixes the polarity; the rotation is read over both polarities, since
+            # a header may rightly display a film the model would call negative.
             negative, pconf, source = bool(header_negative[i]), 1.0, "header"
-            rot = by_polarity[i, int(negative)]
-            p_rot = rot / rot.sum()
         else:
             negative = bool(p_negative[i] > 0.5)
             pconf, source = float(max(p_negative[i], 1.0 - p_negative[i])), "collection"
-            p_rot = p_rotation[i]
+        p_rot = p_rotation[i]
         turns = int(p_rot.argmax())
         reasons = []
         if pconf < settings.review_below:
