@@ -157,6 +157,12 @@ def _bench_orient():
     return BenchFilmsConfig, bench_orient
 
 
+def _bench_screen():
+    from radsynth.screening.bench import BenchScreenConfig, bench_screen
+
+    return BenchScreenConfig, bench_screen
+
+
 #: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
 COMMANDS: dict[str, tuple[str, Any]] = {
     "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
@@ -191,6 +197,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "gpu": ("the GPU suite: train and sample, with and without compile", _bench_gpu),
             "polarity": ("accuracy of negative/rotated-film detection, planted", _bench_polarity),
             "orient": ("accuracy of mirrored-film / facing detection, planted", _bench_orient),
+            "screen": ("screen recall per planted implausibility and measured FRR", _bench_screen),
         },
     ),
 }
