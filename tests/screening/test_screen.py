@@ -51,7 +51,7 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     truth = {Path(r["image"]).name: r for r in _read_csv(labelled_phantoms / "manifest.csv")}
     rows = _read_csv(tmp_path / "screen" / "screen.csv")
     assert list(rows[0]) == ["image", "group", "score", "flagged", "p_anatomy", "p_layout",
-                             "p_novelty"]  # fmt: skip
+                             "p_novelty", "p_symmetry"]  # fmt: skip
     bad = [r["flagged"] == "1" for r in rows if truth[r["image"]]["plausible"] == "0"]
     good = [r["flagged"] == "1" for r in rows if truth[r["image"]]["plausible"] == "1"]
     recall, frr = np.mean(bad), np.mean(good)
@@ -67,9 +67,9 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     kept, excluded = (_read_csv(tmp_path / "screen" / f) for f in ("kept.csv", "excluded.csv"))
     assert len(kept) + len(excluded) == len(rows)
     assert {r["image"] for r in excluded} == {r["image"] for r in rows if r["flagged"] == "1"}
-    assert info["parts"] == 3 and 0 < info["min_p_cut"] < 0.05
+    assert info["parts"] == 4 and 0 < info["min_p_cut"] < 0.05
     for r in rows:  # flagged exactly when the smallest p-value is below the calibrated cut
-        p_min = min(float(r[k]) for k in ("p_anatomy", "p_layout", "p_novelty"))
+        p_min = min(float(r[k]) for k in ("p_anatomy", "p_layout", "p_novelty", "p_symmetry"))
         assert (r["flagged"] == "1") == (p_min < info["min_p_cut"] - 1e-5)
 
 

@@ -183,6 +183,7 @@ class BenchScreenConfig:
     n_per_kind: int = arg(20, help="films planted with each implausibility kind")
     size_px: int = arg(128, help="films are resampled to size_px x size_px (padded)")
     frr: float = arg(0.05, help="the screen's false-rejection target")
+    canonicalize: bool = arg(True, help="passed to screen: turn films to face left first")
     seed: int = arg(0, help="seed of the draw")
 
 
@@ -212,11 +213,17 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
             truth[name] = kind
             write_png(scr / name, f if kind == "plausible" else IMPLAUSIBLE[kind](f))
         out = Path(tmp) / "out"
-        screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr))
+        screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr,
+                            canonicalize=cfg.canonicalize))  # fmt: skip
         import csv
 
         with open(out / "screen.csv", newline="") as fh:
-            flagged = {r["image"]: r["flagged"] == "1" for r in csv.DictReader(fh)}
+            table = list(csv.DictReader(fh))
+    flagged = {r["image"]: r["flagged"] == "1" for r in table}
+    parts = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
+    # Which part gave the smallest p-value of each falsely rejected plausible film.
+    why = [min(parts, key=lambda k: float(r[k])) for r in table
+           if r["flagged"] == "1" and truth[r["image"]] == "plausible"]  # fmt: skip
     head = (
         f"{len(films)} films from {cfg.src}: {cfg.n_reference} reference, "
         f"{cfg.n_plausible} plausible, {cfg.n_per_kind} per planted kind (frr {cfg.frr})"
@@ -226,6 +233,8 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
         hits = [flagged[n] for n, k in truth.items() if k == kind]
         what = "false rejections" if kind == "plausible" else "flagged"
         lines.append(f"{kind}: {what} {np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
+        if kind == "plausible" and why:
+            lines[-1] += " by " + ", ".join(f"{k} {why.count(k)}" for k in parts)
     bad = [flagged[n] for n, k in truth.items() if k != "plausible"]
     lines.append(f"all planted: flagged {np.mean(bad):.3f} ({sum(bad)}/{len(bad)})")
     return StageResult(cfg.src, "\n".join(lines))

@@ -9,6 +9,10 @@ on the other half, so that the calibration films are new to the model as screene
   film is recognised as "as is"; a film that is upside down, on its side, has its sides swapped
   or one side mirrored onto the other (exactly symmetric: "as is" and "mirrored" tie) is not.
   Score: ``1 - P(as is)``.
+- **Symmetry**: the same classifier's margin between "as is" and "mirrored",
+  ``-|z_as_is - z_mirrored|``. Real radiographs are asymmetric (the heart, the stomach, the
+  patient's facing), so a film with one side mirrored onto the other, which is exactly
+  symmetric, has a margin near 0 where real films have a large one.
 - **Novelty**: the mean Euclidean distance from the film's standardised 16 x 16 grid to its
   ``k`` nearest real films (k-NN novelty, as in :mod:`radsynth.screening.screen`), which sees
   halves swapped top-bottom or left-right and other gross re-arrangements.
@@ -53,7 +57,7 @@ class ConsistencyModel:
     weights: np.ndarray  # (D + 1, len(LAYOUTS)) softmax regression
     temperature: float  # softmax temperature fitted on the calibration half
     base: np.ndarray  # (n_fit, g*g) standardised grids of the fitting half (novelty)
-    calibration: np.ndarray  # (n_cal, 2) scores of the calibration half
+    calibration: np.ndarray  # (n_cal, 3) scores of the calibration half
     calibration_index: np.ndarray  # (n_cal,) positions of the calibration films in the reference
 
 
@@ -62,13 +66,15 @@ def _grids(films: list[Film]) -> np.ndarray:
 
 
 def raw_scores(model: ConsistencyModel, films: list[Film]) -> np.ndarray:
-    """(N, 2) scores (1 - P(as is), k-NN novelty) of films; higher = less plausible."""
+    """(N, 3) scores (1 - P(as is), k-NN novelty, symmetry); higher = less plausible."""
     from radsynth.screening.screen import knn_scores  # screen imports this module
 
     x = np.stack([features(f) for f in films])
-    p_as_is = softmax(logits(model.weights, x) / model.temperature)[:, 0]
+    z = logits(model.weights, x) / model.temperature
+    p_as_is = softmax(z)[:, 0]
     novelty = knn_scores(_grids(films), model.base, min(NOVELTY_K, len(model.base)))
-    return np.stack([1.0 - p_as_is, novelty], axis=1)
+    symmetry = -np.abs(z[:, 0] - z[:, LAYOUTS.index((False, 0, True))])
+    return np.stack([1.0 - p_as_is, novelty, symmetry], axis=1)
 
 
 def fit_consistency(reference: list[Film], seed: int = 0) -> ConsistencyModel:
@@ -81,7 +87,7 @@ def fit_consistency(reference: list[Film], seed: int = 0) -> ConsistencyModel:
     w = fit_logistic(x, y, len(LAYOUTS), 1e-2)
     xc, yc = _expand(cal, LAYOUTS)
     temperature = fit_temperature(logits(w, xc), yc)
-    model = ConsistencyModel(w, temperature, _grids(fit), np.zeros((0, 2)), order[:half])
+    model = ConsistencyModel(w, temperature, _grids(fit), np.zeros((0, 3)), order[:half])
     return ConsistencyModel(w, temperature, model.base, raw_scores(model, cal), order[:half])
 
 

@@ -14,7 +14,7 @@ set is then flagged with probability at most about ``frr``.
 
 A projection-independent part learned from the reference films themselves
 (:mod:`radsynth.screening.consistency`: a layout-consistency classifier and k-NN novelty on a
-coarse grid, fitted on one half of the reference and calibrated on the other) adds two more
+coarse grid, fitted on one half of the reference and calibrated on the other) adds three more
 conformal p-values. A film is flagged when the smallest of the p-values is at most
 ``frr / parts`` (Bonferroni), so plausible films are flagged with probability at most ``frr``.
 
@@ -22,8 +22,8 @@ The anatomy features see both sets first turned to face left with
 :mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
 so the features see one canonical side.
 
-Outputs: screen.csv (image, group, score, flagged, p_anatomy, p_layout, p_novelty; score is the
-anatomy k-NN score), kept.csv and excluded.csv (image, group,
+Outputs: screen.csv (image, group, score, flagged, p_anatomy, p_layout, p_novelty,
+p_symmetry; score is the anatomy k-NN score), kept.csv and excluded.csv (image, group,
 score), threshold.json, table_s1.csv (group, generated, excluded, final; the study's Table S1,
 with a ``total`` row), config.json, manifest.json.
 """
@@ -156,7 +156,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
     if _use_projection_free(cfg, len(ref_paths)):
         scores, p, flagged, threshold, cut, ref_scores = _score_split(cfg, ref, feats, ref_paths,
                                                                       paths)  # fmt: skip
-        parts = 3
+        parts = 4
     else:
         # Features standardised by the reference set; calibrated leave-one-out on it.
         mu, sd = ref.mean(0), ref.std(0) + 1e-6
@@ -164,7 +164,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
         ref_scores = knn_scores(ref_z, ref_z, cfg.k, cfg.block_size, leave_one_out=True)
         threshold = conformal_threshold(ref_scores, cfg.frr)
         scores = knn_scores(z, ref_z, cfg.k, cfg.block_size)
-        p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 2))])
+        p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 3))])
         flagged, parts, cut = scores > threshold, 1, None
 
     rows = []
@@ -172,8 +172,11 @@ def screen(cfg: ScreenConfig) -> StageResult:
         rel = path.relative_to(cfg.src)
         rows.append({"image": rel.as_posix(), "group": group_of(rel),
                      "score": f"{score:.6f}", "flagged": int(flag), "p_anatomy": f"{pv[0]:.5f}",
-                     "p_layout": f"{pv[1]:.5f}", "p_novelty": f"{pv[2]:.5f}"})  # fmt: skip
-    columns = ["image", "group", "score", "flagged", "p_anatomy", "p_layout", "p_novelty"]
+                     "p_layout": f"{pv[1]:.5f}", "p_novelty": f"{pv[2]:.5f}",
+                     "p_symmetry": f"{pv[3]:.5f}"})  # fmt: skip
+    columns = [
+        "image", "group", "score", "flagged", "p_anatomy", "p_layout", "p_novelty", "p_symmetry",
+    ]  # fmt: skip
     _write_csv(cfg.out / "screen.csv", columns, rows)
     cols = ["image", "group", "score"]
     _write_csv(cfg.out / "kept.csv", cols, [r for r in rows if not r["flagged"]])
