@@ -58,9 +58,10 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     # Measured on this fixed set (64 px, 100 implausible + 100 plausible): recall 0.96 (96/100:
     # airway posterior 20/20, elements swapped 32/32, missing vertebra 27/27, duplicated
     # vertebra 17/21), false-rejection rate 0.05 (5/100) at frr=0.05.
-    # With the projection-free part (min-p combination of three conformal p-values) the same set
-    # measured recall 0.91 and false-rejection rate 0.03.
-    assert recall >= 0.88
+    # With the projection-free part (split-conformal min-p combination of four p-values, the
+    # anatomy part calibrated on 100 of the 200 reference films) the same set measured recall
+    # 0.89 and false-rejection rate 0.03.
+    assert recall >= 0.86
     assert frr <= 0.08
     info = json.loads((tmp_path / "screen" / "threshold.json").read_text())
     assert info["n_reference"] == 200 and info["frr_reference_leave_one_out"] <= 0.05

@@ -103,13 +103,16 @@ def p_values(calibration: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def p_values_loo(calibration: np.ndarray) -> np.ndarray:
-    """Each calibration film's p-value against the other calibration films:
-    (1 + #{others >= s}) / n, column by column."""
+    """Each calibration film's p-value against the other calibration films, on the same scale
+    as a new film's (:func:`p_values`): (1 + #{others >= s}) / (n + 1), column by column. With
+    the same denominator, a calibration film and a new film of the same rank tie, and the strict
+    comparison in screen keeps the tie unflagged (a denominator of n made new films' p-values
+    smaller than equally ranked calibration films' and inflated the false rejections)."""
     n = len(calibration)
     cal = np.sort(calibration, axis=0)
     out = np.empty_like(calibration, dtype=np.float64)
     for j in range(calibration.shape[1]):
-        out[:, j] = (n - np.searchsorted(cal[:, j], calibration[:, j], side="left")) / n
+        out[:, j] = (n - np.searchsorted(cal[:, j], calibration[:, j], side="left")) / (n + 1.0)
     return out
 
 
