@@ -149,7 +149,8 @@ def _check(cfg: IngestConfig) -> None:
 
 
 def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
-    """Read one file; return (final image, partial row fields) or raise the rejection reason."""
+    """Read one file; return (scaled unpadded image, partial row fields, film-check inputs:
+    representation, hand cue, header polarity or None) or raise the rejection reason."""
     pixels, bits, fmt, mono1 = read_any(path, cfg.allow_modality)
     h, w = pixels.shape
     if min(h, w) < MIN_SIDE_PX:

@@ -13,10 +13,11 @@ a Random World*, 2005; Lei et al., JASA 2018). A plausible image exchangeable wi
 set is then flagged with probability at most about ``frr``.
 
 A projection-independent part learned from the reference films themselves
-(:mod:`radsynth.screening.consistency`: a layout-consistency classifier and k-NN novelty on a
-coarse grid, fitted on one half of the reference and calibrated on the other) adds three more
-conformal p-values. A film is flagged when the smallest of the p-values is at most
-``frr / parts`` (Bonferroni), so plausible films are flagged with probability at most ``frr``.
+(:mod:`radsynth.screening.consistency`: layout consistency, k-NN novelty on a coarse grid and
+symmetry) adds three more conformal p-values when the reference is large enough. Then every
+part, the anatomy k-NN included, is fitted on one half of the reference and calibrated on the
+other, and a film is flagged when its smallest p-value is below the ``frr`` quantile of the
+same statistic on the calibration films (split-conformal, so the rate holds for new films).
 
 The anatomy features see both sets first turned to face left with
 :mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
@@ -212,7 +213,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
 
 
 def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
-    """All three parts, split-conformal: fitted on one half of the reference, calibrated on the
+    """All four parts, split-conformal: fitted on one half of the reference, calibrated on the
     other. Returns (anatomy scores, (N, 3) p-values, flagged, anatomy threshold, min-p cut,
     calibration anatomy scores)."""
     model = fit_consistency(load_films(ref_paths), cfg.seed)
