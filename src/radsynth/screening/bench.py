@@ -25,7 +25,15 @@ from radsynth.config import arg
 from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.ingest import find_files, pixel_hash, read_any
 from radsynth.data.resample import scale_to_fit
-from radsynth.data.selfsup import MIRROR, _expand, features, fit_logistic, logits, represent
+from radsynth.data.selfsup import (
+    MIRROR,
+    POLARITY_ROTATION,
+    _expand,
+    features,
+    fit_logistic,
+    logits,
+    represent,
+)
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
 from radsynth.screening.mirror import MIRROR_GRID_PX, detect_mirrored
@@ -44,7 +52,10 @@ class BenchFilmsConfig:
     size_px: int = arg(224, help="films are scaled to fit size_px (as ingest does)")
     review_below: float = arg(0.9, help="confidence below which a film goes to review")
     view: Literal["frontal", "lateral"] = arg("frontal", help="orient: the projection")
-    fit_on: Path | None = arg(None, help="orient: learn the mirror template on this folder")
+    fit_on: Path | None = arg(
+        None,
+        help="learn the model on this folder's films (taken as standard) instead: cross-source",
+    )
     seed: int = arg(0, help="seed of the draw and of the planting")
 
 
@@ -90,6 +101,19 @@ def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
                for f, inv, k in zip(films, inverted, turns, strict=True)]  # fmt: skip
     cues = np.array([cue_score(f) for f in planted])
     reps = [represent(f) for f in planted]
+    head = (f"{len(films)} films from {cfg.src}, {int(inverted.sum())} inverted, "
+            f"{int((turns > 0).sum())} rotated (seed {cfg.seed})")  # fmt: skip
+    if cfg.fit_on is not None:
+        source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
+                                             seed=cfg.seed))  # fmt: skip
+        x, y = _expand([represent(f) for f in source], POLARITY_ROTATION)
+        w = fit_logistic(x, y, len(POLARITY_ROTATION), 1e-2)
+        k = logits(w, np.stack([features(r) for r in reps])).argmax(1)
+        none = np.zeros(len(films), bool)
+        what = f"model learned on {cfg.fit_on}"
+        lines = [head, score_line(f"polarity, {what}", (k >= 4) == inverted, none),
+                 score_line(f"rotation, {what}", k % 4 == turns, none)]  # fmt: skip
+        return StageResult(cfg.src, "\n".join(lines))
     settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
     checks = check_films(reps, cues, [None] * len(films), settings)
     neg = np.array([c.negative for c in checks])
@@ -98,8 +122,7 @@ def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
     rot_review = np.array([c.rotation_confidence < cfg.review_below for c in checks])
     any_review = np.array([bool(c.review) for c in checks])
     lines = [
-        f"{len(films)} films from {cfg.src}, {int(inverted.sum())} inverted, "
-        f"{int((turns > 0).sum())} rotated (seed {cfg.seed})",
+        head,
         score_line("polarity (combined)", neg == inverted, pol_review),
         score_line("polarity (hand cue alone)", (cues < 0) == inverted, np.zeros(len(films), bool)),
         score_line("rotation", rot == turns, rot_review),
