@@ -169,6 +169,24 @@ def _bench_sample():
     return BenchSampleConfig, bench_sample
 
 
+def _bench_polarity():
+    from radsynth.screening.bench import BenchFilmsConfig, bench_polarity
+
+    return BenchFilmsConfig, bench_polarity
+
+
+def _bench_orient():
+    from radsynth.screening.bench import BenchFilmsConfig, bench_orient
+
+    return BenchFilmsConfig, bench_orient
+
+
+def _bench_screen():
+    from radsynth.screening.bench import BenchScreenConfig, bench_screen
+
+    return BenchScreenConfig, bench_screen
+
+
 #: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
 COMMANDS: dict[str, tuple[str, Any]] = {
     "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
@@ -205,6 +223,9 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "gpu": ("the GPU suite: train and sample, with and without compile", _bench_gpu),
             "release": ("seconds to release N images, leak checks included", _bench_release),
             "study": ("reader-study server requests/s and latency under N raters", _bench_study),
+            "polarity": ("accuracy of negative/rotated-film detection, planted", _bench_polarity),
+            "orient": ("accuracy of mirrored-film / facing detection, planted", _bench_orient),
+            "screen": ("screen recall per planted implausibility and measured FRR", _bench_screen),
         },
     ),
 }

@@ -231,7 +231,11 @@ def test_jpeg_and_8bit_tiff_and_voi_lut_dicom(cxr_dir: Path, tmp_path: Path) -> 
     film.save(src / "deep" / "a.jpg", quality=90)
     film.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(src / "deep" / "er" / "b.tiff")
     shutil.copy(data.get_testdata_file("vlut_04.dcm"), src / "c")  # no extension: sniffed
-    rows = run_ingest(src, tmp_path / "out", size_px=32, val_fraction=0.0)
+    # vlut_04 is a secondary capture (Modality OT): accepted only when named.
+    rows = run_ingest(src, tmp_path / "out0", size_px=32, val_fraction=0.0)
+    assert [r["source_path"] for r in rows] == ["deep/a.jpg", "deep/er/b.tiff"]
+    assert read_csv(tmp_path / "out0" / "rejected.csv")[0]["reason"].startswith("modality OT:")
+    rows = run_ingest(src, tmp_path / "out", size_px=32, val_fraction=0.0, allow_modality=("ot",))
     got = {r["source_path"]: (r["format"], r["bit_depth"]) for r in rows}
     assert got == {
         "c": ("dicom", "8"),

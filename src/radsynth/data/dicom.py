@@ -20,6 +20,11 @@ from radsynth.errors import RadsynthError
 #: File endings that are tried as DICOM; files without an ending are tried too.
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
 
+#: Modalities (PS3.3 C.7.3.1.1.1) whose images are projection radiographs: computed and digital
+#: radiography, mammography, radiographic imaging, intra-oral and panoramic X-ray, fluoroscopy,
+#: angiography.
+PROJECTION_MODALITIES = ("CR", "DX", "MG", "RG", "IO", "PX", "RF", "XA", "DF", "DS")
+
 
 @dataclass(frozen=True)
 class DicomImage:
@@ -40,6 +45,25 @@ def is_dicom_file(path: Path) -> bool:
     except OSError:
         return False
     return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def check_modality(modality: str, allow: tuple[str, ...] = ()) -> None:
+    """Refuse a DICOM that is not a projection radiograph, unless ``allow`` names its modality.
+
+    Args:
+        modality: the Modality tag (empty when absent; ``allow`` names that ``none``).
+        allow: extra modalities to accept, case-insensitive (e.g. ``("OT",)``).
+
+    Raises:
+        RadsynthError: one line naming the modality, which becomes the rejected.csv reason.
+    """
+    name = modality.strip().upper() or "NONE"
+    if name in PROJECTION_MODALITIES or name in {a.strip().upper() for a in allow}:
+        return
+    what = "no Modality tag" if name == "NONE" else f"modality {name}"
+    raise RadsynthError(
+        f"{what}: not a projection radiograph (accept it with --allow-modality {name.lower()})"
+    )
 
 
 def _voi_output_range(ds, applied: str, values: np.ndarray) -> tuple[float, float]:

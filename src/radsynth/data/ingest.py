@@ -1,13 +1,15 @@
 """``radsynth ingest SRC OUT``: turn a folder of radiographs into a clean, split training set.
 
 Every file below SRC is read (PNG, JPEG, TIFF at 8 or 16 bits; DICOM with its display pipeline),
-exact pixel duplicates are dropped, negative scans are detected and inverted
-(:mod:`radsynth.data.polarity`), each image is resampled to size x size, and the set is split
+exact pixel duplicates are dropped, DICOMs that are not projection radiographs are rejected,
+each image is resampled to size x size, negative and rotated films are detected and corrected
+(:mod:`radsynth.data.filmchecks`; a DICOM header decides polarity), and the set is split
 train/val by patient. Output (the contract other stages read)::
 
     OUT/train/000000.png ...   OUT/val/000007.png ...   (numbered in source order; no PHI)
     OUT/manifest.csv           one row per kept image, linking it back to its source
     OUT/rejected.csv           source_path, reason (unreadable, unsupported, duplicate of ...)
+    OUT/review.csv, OUT/review/ films whose polarity or rotation is uncertain: not in train/val
     OUT/config.json, OUT/manifest.json
 
 Output images carry no DICOM tags and no source names; only manifest.csv links to the sources.
@@ -30,10 +32,12 @@ from typing import Literal
 import numpy as np
 
 from radsynth.config import arg
-from radsynth.data.dicom import DICOM_SUFFIXES, is_dicom_file, read_dicom
+from radsynth.data.dicom import DICOM_SUFFIXES, check_modality, is_dicom_file, read_dicom
+from radsynth.data.filmchecks import CheckSettings, cue_score
 from radsynth.data.imageio import RASTER_SUFFIXES, read_image, to_uint, write_png
-from radsynth.data.polarity import detect_polarity
-from radsynth.data.resample import pad_to_square, scale_to_fit
+from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks
+from radsynth.data.resample import scale_to_fit
+from radsynth.data.selfsup import represent
 from radsynth.data.splits import compile_group_regex, extract_group, split_groups
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
@@ -68,6 +72,14 @@ class IngestConfig:
     attribution: str | None = arg(
         None, help="how the source images must be credited (authors, title, DOI), for a release"
     )
+    allow_modality: tuple[str, ...] = arg(
+        (),
+        help="DICOM modalities to accept besides projection radiographs (e.g. OT; 'none' for "
+        "a missing Modality tag)",
+    )
+    review_below: float = arg(
+        0.9, help="films whose polarity or rotation confidence is below this go to review.csv"
+    )
 
 
 @dataclass
@@ -82,16 +94,22 @@ class Row:
     orig_width: int  # source width in pixels
     orig_height: int  # source height in pixels
     bit_depth: int  # source bit depth (BitsStored for DICOM)
-    inverted: int  # 1 when the polarity detector inverted a negative scan
-    polarity_confidence: float  # tanh(|score| / 0.05) in [0, 1)
+    inverted: int  # 1 when the film checks inverted a negative scan (never for a DICOM)
+    polarity_confidence: float  # calibrated probability of the polarity decision
     group: str  # patient id from --group-by, or empty
-    polarity_score: float  # > 0 for a positive film, see radsynth.data.polarity
+    polarity_score: float  # hand-made cue, > 0 for a positive film (radsynth.data.polarity)
     format: str  # png | jpeg | tiff | dicom
     monochrome1: int  # 1 when a DICOM MONOCHROME1 source was inverted by its header
+    polarity_source: str  # header (DICOM) | collection (learned) | cue (small collection)
+    rotated_deg: int  # counter-clockwise rotation ingest applied to make the film upright
+    rotation_confidence: float  # calibrated probability of the rotation decision
 
 
-def read_any(path: Path) -> tuple[np.ndarray, int, str, bool]:
+def read_any(path: Path, allow_modality: tuple[str, ...] = ()) -> tuple[np.ndarray, int, str, bool]:
     """Read a raster or DICOM file as (float32 (H, W) in [0, 1], bit depth, format, mono1).
+
+    A DICOM must be a projection radiograph (:func:`radsynth.data.dicom.check_modality`)
+    unless ``allow_modality`` names its modality.
 
     Raises:
         RadsynthError: for an unsupported, unreadable or empty file (the rejection reason).
@@ -103,6 +121,7 @@ def read_any(path: Path) -> tuple[np.ndarray, int, str, bool]:
         return pixels, bits, fmt, False
     if suffix in DICOM_SUFFIXES or is_dicom_file(path):
         dcm = read_dicom(path)
+        check_modality(dcm.modality, allow_modality)
         return dcm.pixels, dcm.bit_depth, "dicom", dcm.monochrome1
     raise RadsynthError(f"unsupported file type {suffix or '(no extension)'!r}")
 
@@ -131,13 +150,16 @@ def _check(cfg: IngestConfig) -> None:
         raise RadsynthError(f"--size-px must be in 8..4096, got {cfg.size_px}")
     if not 0.0 <= cfg.val_fraction < 1.0:
         raise RadsynthError(f"--val-fraction must be in [0, 1), got {cfg.val_fraction}")
+    if not 0.0 <= cfg.review_below <= 1.0:
+        raise RadsynthError(f"--review-below must be in [0, 1], got {cfg.review_below}")
     if cfg.out.resolve().is_relative_to(cfg.src.resolve()):
         raise RadsynthError(f"output folder {cfg.out} must not lie inside the source folder")
 
 
 def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
-    """Read one file; return (final image, partial row fields) or raise the rejection reason."""
-    pixels, bits, fmt, mono1 = read_any(path)
+    """Read one file; return (scaled unpadded image, partial row fields, film-check inputs:
+    representation, hand cue, header polarity or None) or raise the rejection reason."""
+    pixels, bits, fmt, mono1 = read_any(path, cfg.allow_modality)
     h, w = pixels.shape
     if min(h, w) < MIN_SIDE_PX:
         raise RadsynthError(f"image too small ({w}x{h} px)")
@@ -146,11 +168,9 @@ def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
     digest = pixel_hash(pixels)
     if digest in seen:
         raise RadsynthError(f"duplicate of {seen[digest]}")
-    # Polarity is decided on the resampled content, before padding adds black borders.
+    # Polarity and rotation are decided later, on the resampled content before padding.
     scaled = scale_to_fit(pixels, cfg.size_px, cfg.resize)
-    polarity = detect_polarity(scaled)
-    if polarity.negative:
-        scaled = 1.0 - scaled
+    cue = cue_score(scaled)
     fields = dict(
         source_path=rel,
         source_sha256=sha256_file(path),
@@ -158,13 +178,13 @@ def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
         orig_width=w,
         orig_height=h,
         bit_depth=bits,
-        inverted=int(polarity.negative),
-        polarity_confidence=round(polarity.confidence, 6),
-        polarity_score=round(polarity.score, 6),
+        polarity_score=round(cue, 6),
         format=fmt,
         monochrome1=int(mono1),
     )
-    return pad_to_square(scaled, cfg.size_px), fields
+    # A DICOM's header already fixed the displayed polarity: no score may invert it back.
+    check = (represent(scaled), cue, False if fmt == "dicom" else None)
+    return scaled, fields, check
 
 
 def _csv_text(header: list[str], rows: list[list]) -> str:
@@ -193,11 +213,12 @@ def ingest(cfg: IngestConfig) -> StageResult:
     staging.mkdir()
     seen: dict[str, str] = {}
     kept: list[dict] = []
+    checks: list[tuple] = []
     rejected: list[list[str]] = []
     for path in bar(files, desc="ingest", unit="file"):
         rel = path.relative_to(cfg.src).as_posix()
         try:
-            image, fields = _process(path, cfg, seen, rel)
+            image, fields, check = _process(path, cfg, seen, rel)
         except RadsynthError as exc:
             rejected.append([rel, str(exc).replace(str(path), rel)])
             continue
@@ -207,12 +228,19 @@ def ingest(cfg: IngestConfig) -> StageResult:
         write_png(staging / f"{len(kept):06d}.png", image, cfg.bits)
         seen[fields["pixel_sha256"]] = rel  # only a kept image makes later copies duplicates
         kept.append({**fields, "group": extract_group(regex, rel)})
+        checks.append(check)
+    if kept:
+        films, cues, headers = (list(c) for c in zip(*checks, strict=True))
+        settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
+        kept, review = apply_checks(kept, films, cues, headers, staging, cfg.out, cfg.size_px,
+                                    cfg.bits, settings)  # fmt: skip
     if not kept:
         _undo(cfg.out, created)
         first = f" (e.g. {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
         raise RadsynthError(f"no usable images in {cfg.src}: {len(rejected)} rejected{first}")
     rows = _place(cfg, kept, staging)
     _write_tables(cfg, rows, rejected)
+    atomic_write_text(cfg.out / "review.csv", _csv_text(list(REVIEW_COLUMNS), review))
     n_val = sum(r.split == "val" for r in rows)
     n_dup = sum(reason.startswith("duplicate of") for _, reason in rejected)
     counts = {
@@ -223,6 +251,8 @@ def ingest(cfg: IngestConfig) -> StageResult:
         "n_inverted": sum(r.inverted for r in rows),
         "n_duplicates": n_dup,
         "n_rejected": len(rejected),
+        "n_review": len(review),
+        "n_rotated": sum(r.rotated_deg != 0 for r in rows),
     }
     write_stage_manifest(
         cfg.out,
@@ -240,7 +270,8 @@ def ingest(cfg: IngestConfig) -> StageResult:
     return StageResult(
         cfg.out,
         f"ingested {len(rows)} images ({len(rows) - n_val} train, {n_val} val, "
-        f"{counts['n_inverted']} inverted; {n_dup} duplicates and "
+        f"{counts['n_inverted']} inverted, {counts['n_rotated']} rotated; {len(review)} "
+        f"uncertain films listed in review.csv; {n_dup} duplicates and "
         f"{len(rejected) - n_dup} other files rejected) into {cfg.out}",
     )
 
@@ -268,6 +299,7 @@ def _write_tables(cfg: IngestConfig, rows: list[Row], rejected: list[list[str]])
 def _undo(out: Path, created: bool) -> None:
     """Remove what this run wrote into ``out`` (it was empty or absent before)."""
     shutil.rmtree(out / ".staging", ignore_errors=True)
+    shutil.rmtree(out / "review", ignore_errors=True)
     for name in ("config.json", "manifest.json"):
         (out / name).unlink(missing_ok=True)
     if created:

@@ -49,7 +49,7 @@ from radsynth.stage import (
 )
 
 #: Columns of orientation.csv.
-ORIENTATION_COLUMNS = ("image", "group", "detected", "confidence", "flipped")
+ORIENTATION_COLUMNS = ("image", "group", "detected", "confidence", "flipped", "review")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ class OrientConfig:
     )
     grid_px: int = arg(32, help="side of the coarse grid the self-supervised filter works on (px)")
     iterations: int = arg(10, help="hard-EM refinement rounds of the self-supervised filter")
+    review_below: float = arg(
+        0.9,
+        help="frontal: films whose calibrated mirror confidence is below this (or whose two "
+        "detectors disagree) are not flipped but listed in review.csv",
+    )
 
 
 # ---------------------------------------------------------------------------- priors
@@ -223,6 +228,8 @@ def orient(cfg: OrientConfig) -> StageResult:
     """
     if cfg.grid_px < 4 or cfg.grid_px % 2:
         raise RadsynthError(f"grid_px must be an even number >= 4, got {cfg.grid_px}")
+    if not 0.0 <= cfg.review_below <= 1.0:
+        raise RadsynthError(f"review_below must be in [0, 1], got {cfg.review_below}")
     paths = list_images(cfg.src)
     if not paths:
         raise RadsynthError(f"no PNG images found in {cfg.src}")
@@ -230,29 +237,54 @@ def orient(cfg: OrientConfig) -> StageResult:
         raise RadsynthError("orient needs an output folder different from its input folder")
     prepare_output_dir(cfg.out, "orient", cfg)
     side = cfg.side or ("left" if cfg.view == "lateral" else "right")
-    # Pass 1 keeps only a coarse copy per image, so memory is O(N * grid_px^2).
-    parts = [analyse(_read(p), cfg.view, cfg.grid_px) for p in bar(paths, desc="orient: detect")]
-    prior = np.array([p for p, _ in parts])
-    scores, confidence = detect(prior, np.stack([g for _, g in parts]), cfg.iterations)
+    scores, confidence, review = _detect_all(cfg, paths)
     rows = []
-    detected_all = zip(paths, scores, confidence, strict=True)
-    for path, score, conf in bar(detected_all, total=len(paths), desc="orient: write"):
+    detected_all = zip(paths, scores, confidence, review, strict=True)
+    for path, score, conf, unsure in bar(detected_all, total=len(paths), desc="orient: write"):
         rel = path.relative_to(cfg.src)
         detected = _side_of(float(score), cfg.view)
-        flipped = detected != side
+        flipped = detected != side and not unsure
         _write(cfg.out / rel, path, flipped)
-        rows.append((rel.as_posix(), group_of(rel), detected, f"{conf:.4f}", int(flipped)))
+        rows.append((rel.as_posix(), group_of(rel), detected, f"{conf:.4f}", int(flipped),
+                     int(unsure)))  # fmt: skip
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(ORIENTATION_COLUMNS)
     writer.writerows(rows)
     atomic_write_text(cfg.out / "orientation.csv", buf.getvalue())
+    review_rows = [r[:4] for r in rows if r[5]]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([ORIENTATION_COLUMNS[:4], *review_rows])
+    atomic_write_text(cfg.out / "review.csv", buf.getvalue())
     n_flipped = sum(r[4] for r in rows)
-    write_manifest(
-        cfg.out, "orient", cfg, inputs=[cfg.src], extra={"n": len(rows), "flipped": n_flipped}
-    )
+    extra = {"n": len(rows), "flipped": n_flipped, "review": len(review_rows)}
+    write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src], extra=extra)
     what = "face" if cfg.view == "lateral" else "have the heart on the"
-    return StageResult(cfg.out, f"{len(rows)} images, {n_flipped} flipped to {what} {side}")
+    return StageResult(
+        cfg.out,
+        f"{len(rows)} images, {n_flipped} flipped to {what} {side}, {len(review_rows)} uncertain "
+        "(left as they were, listed in review.csv)",
+    )
+
+
+def _detect_all(cfg: OrientConfig, paths: list[Path]):
+    """(scores, confidence, review) arrays for every image; pass 1 keeps only coarse copies,
+    so memory is O(N * grid_px^2)."""
+    from radsynth.data.selfsup import represent
+    from radsynth.screening.mirror import MIRROR_GRID_PX, decide_mirrored
+
+    parts, films = [], []
+    for p in bar(paths, desc="orient: detect"):
+        img = _read(p)
+        parts.append(analyse(img, cfg.view, cfg.grid_px))
+        if cfg.view == "frontal":
+            films.append(represent(img, MIRROR_GRID_PX))
+    prior, coarse = np.array([p for p, _ in parts]), np.stack([g for _, g in parts])
+    if cfg.view == "lateral":
+        scores, confidence = detect(prior, coarse, cfg.iterations)
+        return scores, confidence, np.zeros(len(paths), dtype=bool)
+    call = decide_mirrored(prior, coarse, films, cfg.review_below)
+    return np.where(call.mirrored, -1.0, 1.0), call.confidence, call.review
 
 
 def _write(dest: Path, src: Path, flipped: bool) -> None:

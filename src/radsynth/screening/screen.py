@@ -12,10 +12,19 @@ smallest of those n scores, the split-conformal quantile (Vovk et al., *Algorith
 a Random World*, 2005; Lei et al., JASA 2018). A plausible image exchangeable with the reference
 set is then flagged with probability at most about ``frr``.
 
-Both sets are first turned to face left with :mod:`radsynth.screening.orient` (the reference
-folder, e.g. ``RUN/data/val``, is not oriented), so the features see one canonical side.
+A projection-independent part learned from the reference films themselves
+(:mod:`radsynth.screening.consistency`: layout consistency, k-NN novelty on a coarse grid and
+symmetry) adds three more conformal p-values when the reference is large enough. Then every
+part, the anatomy k-NN included, is fitted on one half of the reference and calibrated on the
+other, and a film is flagged when its smallest p-value is below the ``frr`` quantile of the
+same statistic on the calibration films (split-conformal, so the rate holds for new films).
 
-Outputs: screen.csv (image, group, score, flagged), kept.csv and excluded.csv (image, group,
+The anatomy features see both sets first turned to face left with
+:mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
+so the features see one canonical side.
+
+Outputs: screen.csv (image, group, score, flagged, p_anatomy, p_layout, p_novelty,
+p_symmetry; score is the anatomy k-NN score), kept.csv and excluded.csv (image, group,
 score), threshold.json, table_s1.csv (group, generated, excluded, final; the study's Table S1,
 with a ``total`` row), config.json, manifest.json.
 """
@@ -29,13 +38,22 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
+from radsynth.data.selfsup import represent
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar, log_checkpoint
+from radsynth.screening.consistency import (
+    fit_consistency,
+    min_p_threshold,
+    p_values,
+    p_values_loo,
+    raw_scores,
+)
 from radsynth.screening.features import anatomy_features
 from radsynth.screening.orient import analyse, detect, group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
@@ -56,6 +74,12 @@ class ScreenConfig:
         True, help="turn every image to face left (orient's detector) before measuring"
     )
     block_size: int = arg(1024, help="query rows per block of the k-NN search; memory O(block N)")
+    projection_free: Literal["auto", "on", "off"] = arg(
+        "auto",
+        help="add the layout/novelty part learned from the reference films; auto: on when "
+        "the reference has enough films to calibrate it (2 * ceil(3 / frr))",
+    )
+    seed: int = arg(0, help="seed of the reference's fit/calibration split (projection-free part)")
 
 
 def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
@@ -128,24 +152,33 @@ def screen(cfg: ScreenConfig) -> StageResult:
     paths, ref_paths = _check(cfg)
     prepare_output_dir(cfg.out, "screen", cfg)
 
-    # Features, standardised by the reference set.
     ref = load_features(ref_paths, cfg.canonicalize)
     feats = load_features(paths, cfg.canonicalize)
-    mu, sd = ref.mean(0), ref.std(0) + 1e-6
-    ref_z, z = (ref - mu) / sd, (feats - mu) / sd
-
-    # Calibrate on the reference (leave-one-out), then score.
-    ref_scores = knn_scores(ref_z, ref_z, cfg.k, cfg.block_size, leave_one_out=True)
-    threshold = conformal_threshold(ref_scores, cfg.frr)
-    scores = knn_scores(z, ref_z, cfg.k, cfg.block_size)
-    flagged = scores > threshold
+    if _use_projection_free(cfg, len(ref_paths)):
+        scores, p, flagged, threshold, cut, ref_scores = _score_split(cfg, ref, feats, ref_paths,
+                                                                      paths)  # fmt: skip
+        parts = 4
+    else:
+        # Features standardised by the reference set; calibrated leave-one-out on it.
+        mu, sd = ref.mean(0), ref.std(0) + 1e-6
+        ref_z, z = (ref - mu) / sd, (feats - mu) / sd
+        ref_scores = knn_scores(ref_z, ref_z, cfg.k, cfg.block_size, leave_one_out=True)
+        threshold = conformal_threshold(ref_scores, cfg.frr)
+        scores = knn_scores(z, ref_z, cfg.k, cfg.block_size)
+        p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 3))])
+        flagged, parts, cut = scores > threshold, 1, None
 
     rows = []
-    for path, score, flag in zip(paths, scores, flagged, strict=True):
+    for path, score, flag, pv in zip(paths, scores, flagged, p, strict=True):
         rel = path.relative_to(cfg.src)
         rows.append({"image": rel.as_posix(), "group": group_of(rel),
-                     "score": f"{score:.6f}", "flagged": int(flag)})  # fmt: skip
-    _write_csv(cfg.out / "screen.csv", ["image", "group", "score", "flagged"], rows)
+                     "score": f"{score:.6f}", "flagged": int(flag), "p_anatomy": f"{pv[0]:.5f}",
+                     "p_layout": f"{pv[1]:.5f}", "p_novelty": f"{pv[2]:.5f}",
+                     "p_symmetry": f"{pv[3]:.5f}"})  # fmt: skip
+    columns = [
+        "image", "group", "score", "flagged", "p_anatomy", "p_layout", "p_novelty", "p_symmetry",
+    ]  # fmt: skip
+    _write_csv(cfg.out / "screen.csv", columns, rows)
     cols = ["image", "group", "score"]
     _write_csv(cfg.out / "kept.csv", cols, [r for r in rows if not r["flagged"]])
     _write_csv(cfg.out / "excluded.csv", cols, [r for r in rows if r["flagged"]])
@@ -158,7 +191,10 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "threshold": threshold,
         "frr_target": cfg.frr,
         "frr_reference_leave_one_out": float((ref_scores > threshold).mean()),
+        "parts": parts,
+        "min_p_cut": cut,
         "n_reference": len(ref_paths),
+        "n_calibration": len(ref_scores),
         "k": cfg.k,
         "score": "mean Euclidean distance to the k nearest reference images, standardised "
         "anatomy features (radsynth.screening.features)",
@@ -174,6 +210,39 @@ def screen(cfg: ScreenConfig) -> StageResult:
         f"{int(flagged.sum())} of {len(rows)} images excluded (threshold {threshold:.4g}, "
         f"calibrated to frr {cfg.frr} on {len(ref_paths)} real images)",
     )
+
+
+def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
+    """All four parts, split-conformal: fitted on one half of the reference, calibrated on the
+    other. Returns (anatomy scores, (N, 3) p-values, flagged, anatomy threshold, min-p cut,
+    calibration anatomy scores)."""
+    model = fit_consistency(load_films(ref_paths), cfg.seed)
+    cal = model.calibration_index
+    fit = np.setdiff1d(np.arange(len(ref)), cal)
+    mu, sd = ref[fit].mean(0), ref[fit].std(0) + 1e-6
+    base = (ref[fit] - mu) / sd
+    k = min(cfg.k, len(fit))
+    cal_scores = knn_scores((ref[cal] - mu) / sd, base, k, cfg.block_size)
+    scores = knn_scores((feats - mu) / sd, base, k, cfg.block_size)
+    p = np.hstack([
+        p_values(cal_scores[:, None], scores[:, None]),
+        p_values(model.calibration, raw_scores(model, load_films(paths))),
+    ])  # fmt: skip
+    cal_p = np.hstack([p_values_loo(cal_scores[:, None]), p_values_loo(model.calibration)])
+    cut = min_p_threshold(cal_p.min(1), cfg.frr)
+    threshold = conformal_threshold(cal_scores, cfg.frr)
+    return scores, p, p.min(1) < cut, threshold, cut, cal_scores
+
+
+def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
+    if cfg.projection_free == "auto":
+        return n_reference >= 2 * math.ceil(3 / cfg.frr)
+    return cfg.projection_free == "on"
+
+
+def load_films(paths: list[Path]) -> list:
+    """The coarse :class:`radsynth.data.selfsup.Film` of each image file, as stored."""
+    return [represent(read_gray(p)) for p in bar(paths, desc="screen: layout")]
 
 
 def table_s1(rows: list[dict]) -> list[dict]:

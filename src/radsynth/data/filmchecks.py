@@ -1,0 +1,116 @@
+"""Ingest's film checks: negative films and films stored rotated (90, 180, 270 degrees).
+
+Evidence, strongest first:
+
+1. **The DICOM header.** PhotometricInterpretation MONOCHROME1 / MONOCHROME2 (with the VOI LUT
+   or window already applied by :mod:`radsynth.data.dicom`) fixes the polarity; no image score
+   may overrule it.
+2. **The collection itself** (:mod:`radsynth.data.selfsup`): a softmax classifier over the eight
+   transforms {as is, inverted} x {0, 90, 180, 270 degrees}, learned from the collection's own
+   films by cross-fitted hard EM and temperature-calibrated, started from the hand-made central
+   band cue of :mod:`radsynth.data.polarity` (polarity) and from "upright" (rotation). Its
+   marginals give each film a calibrated P(negative) and P(rotation).
+3. For collections too small to learn from (fewer than ``min_films``, 30 by default), the
+   hand-made cue alone decides the polarity with its ``tanh`` confidence, and rotation is not
+   checked.
+
+Films whose confidence in either decision is below ``review_below`` are not guessed: ingest
+keeps them out of the training set and lists them in ``review.csv``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from radsynth.data.polarity import detect_polarity
+from radsynth.data.selfsup import POLARITY_ROTATION, Film, detect_transforms
+
+
+@dataclass(frozen=True)
+class FilmCheck:
+    """The polarity and rotation decision for one film."""
+
+    negative: bool  # the film is stored inverted (bone dark): invert it
+    polarity_confidence: float  # calibrated probability of the polarity decision
+    polarity_source: str  # header | collection | cue
+    rotation_deg: int  # counter-clockwise quarter turns x 90 the film was stored with
+    rotation_confidence: float  # calibrated probability of the rotation decision (1: unchecked)
+    review: str  # why the film needs a person ("" when it does not)
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Knobs of :func:`check_films` (ingest passes its config's values)."""
+
+    review_below: float = 0.9  # confidence below which a film goes to review
+    min_films: int = 30  # smaller collections use the hand-made cue only
+    seed: int = 0  # seed of the cross-fitting folds
+
+
+def check_films(
+    films: list[Film],
+    cue_scores: np.ndarray,
+    header_negative: list[bool | None],
+    settings: CheckSettings,
+) -> list[FilmCheck]:
+    """Decide polarity and rotation for a collection.
+
+    Args:
+        films: each film's representation (:func:`radsynth.data.selfsup.represent`), taken as
+            read (a DICOM already displayed through its header's polarity).
+        cue_scores: (N,) the hand-made polarity score of each film (> 0: positive).
+        header_negative: per film, None when no header says anything, otherwise whether the
+            header made the film's displayed form (``films[i]``) need an inversion (always False
+            after :func:`radsynth.data.dicom.read_dicom`, which already applied it).
+        settings: thresholds and seed.
+
+    Returns:
+        One :class:`FilmCheck` per film, in order.
+    """
+    n = len(films)
+    if n < settings.min_films:
+        return [_cue_only(s, h, settings) for s, h in zip(cue_scores, header_negative, strict=True)]
+    # The model learns what the films look like, so every film starts from its image cue; a
+    # header overrides only the final polarity decision, never what the model is taught.
+    init = np.where(np.asarray(cue_scores) < 0, 4, 0)
+    fit = detect_transforms(films, POLARITY_ROTATION, init, seed=settings.seed)
+    by_polarity = fit.probs.reshape(n, 2, 4)
+    p_negative = by_polarity[:, 1].sum(1)
+    p_rotation = by_polarity.sum(1)
+    out = []
+    for i in range(n):
+        if header_negative[i] is not None:
+            # The header fixes the polarity; the rotation is read over both polarities, since
+            # a header may rightly display a film the model would call negative.
+            negative, pconf, source = bool(header_negative[i]), 1.0, "header"
+        else:
+            negative = bool(p_negative[i] > 0.5)
+            pconf, source = float(max(p_negative[i], 1.0 - p_negative[i])), "collection"
+        p_rot = p_rotation[i]
+        turns = int(p_rot.argmax())
+        reasons = []
+        if pconf < settings.review_below:
+            reasons.append(f"polarity uncertain (P={pconf:.3f})")
+        if p_rot[turns] < settings.review_below:
+            reasons.append(f"rotation uncertain (P={p_rot[turns]:.3f})")
+        out.append(FilmCheck(negative, pconf, source, 90 * turns, float(p_rot[turns]),
+                             "; ".join(reasons)))  # fmt: skip
+    return out
+
+
+def _cue_only(score: float, header: bool | None, settings: CheckSettings) -> FilmCheck:
+    if header is not None:
+        return FilmCheck(bool(header), 1.0, "header", 0, 1.0, "")
+    conf = float(np.tanh(abs(score) / 0.05))
+    uncertain = conf < settings.review_below
+    review = f"polarity uncertain (cue confidence {conf:.3f})" if uncertain else ""
+    return FilmCheck(bool(score < 0), conf, "cue", 0, 1.0, review)
+
+
+def cue_score(img: np.ndarray) -> float:
+    """The hand-made polarity cue of a float (H, W) image (> 0: positive), after stretching its
+    values to [0, 1] (which commutes with inversion), so a low-contrast film scores like others."""
+    lo, hi = float(img.min()), float(img.max())
+    return detect_polarity((img - lo) / (hi - lo) if hi > lo else img).score

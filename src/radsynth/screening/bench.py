@@ -1,0 +1,263 @@
+"""``radsynth bench polarity`` and ``radsynth bench orient``: accuracy of the film checks.
+
+Both take a folder of films stored the standard way (positive, upright, standard side; PNG,
+JPEG, TIFF or DICOM, read through ingest's reader, so a DICOM is displayed through its header),
+draw ``--n`` of them at random (seeded), plant the defect in a random ``--fraction`` (inversion
+and, for ``polarity``, a random quarter turn in ``--rotate-fraction``; a left-right mirror for
+``orient``) and run the label-free detector on the result, as ingest and orient would. Printed:
+accuracy on all films, the fraction sent to review and the accuracy on the films not sent to
+review, for each check, plus the hand-made cue alone for comparison. Exact pixel duplicates are
+dropped first (the CR fixtures hold the same two films in several transfer syntaxes).
+
+``bench orient --fit-on OTHER`` instead learns the mirror template from another source (its films
+taken as standard) and applies it to this one: a cross-source test of the learned part alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from radsynth.config import arg
+from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
+from radsynth.data.ingest import find_files, pixel_hash, read_any
+from radsynth.data.resample import scale_to_fit
+from radsynth.data.selfsup import (
+    MIRROR,
+    POLARITY_ROTATION,
+    _expand,
+    features,
+    fit_logistic,
+    logits,
+    represent,
+)
+from radsynth.errors import RadsynthError
+from radsynth.progress import bar
+from radsynth.screening.mirror import MIRROR_GRID_PX, detect_mirrored
+from radsynth.screening.orient import detect_images
+from radsynth.stage import StageResult
+
+
+@dataclass(frozen=True)
+class BenchFilmsConfig:
+    """Plant defects into standard films and measure the label-free checks."""
+
+    src: Path = arg(help="folder of standard films (PNG/JPEG/TIFF/DICOM)", positional=True)
+    n: int = arg(600, help="films drawn at random (seeded); 0 = all")
+    fraction: float = arg(0.5, help="share of the films inverted (polarity) or mirrored (orient)")
+    rotate_fraction: float = arg(0.1, help="polarity: share also turned by 90, 180 or 270 deg")
+    size_px: int = arg(224, help="films are scaled to fit size_px (as ingest does)")
+    review_below: float = arg(0.9, help="confidence below which a film goes to review")
+    view: Literal["frontal", "lateral"] = arg("frontal", help="orient: the projection")
+    fit_on: Path | None = arg(
+        None,
+        help="learn the model on this folder's films (taken as standard) instead: cross-source",
+    )
+    seed: int = arg(0, help="seed of the draw and of the planting")
+
+
+def load_films(cfg: BenchFilmsConfig) -> list[np.ndarray]:
+    """``cfg.n`` distinct readable films of ``cfg.src``, scaled to fit ``cfg.size_px``."""
+    files = find_files(cfg.src)
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(files))
+    films, seen = [], set()
+    for i in bar(order, desc="bench: read"):
+        try:
+            pixels = read_any(files[i])[0]
+        except RadsynthError:
+            continue
+        digest = pixel_hash(pixels)
+        if digest not in seen:
+            seen.add(digest)
+            films.append(scale_to_fit(pixels, cfg.size_px, "pad"))
+        if cfg.n and len(films) == cfg.n:
+            break
+    if len(films) < 2:
+        raise RadsynthError(f"bench needs at least 2 distinct readable films in {cfg.src}")
+    return films
+
+
+def score_line(name: str, correct: np.ndarray, review: np.ndarray) -> str:
+    """One result line: accuracy, review fraction, accuracy on the films not reviewed."""
+    kept = ~review
+    acc_kept = f"{correct[kept].mean():.4f} ({int(correct[kept].sum())}/{int(kept.sum())})"
+    return (f"{name}: accuracy {correct.mean():.4f} ({int(correct.sum())}/{len(correct)}), "
+            f"review {review.mean():.4f} ({int(review.sum())}), "
+            f"accuracy on non-reviewed {acc_kept if kept.any() else 'n/a'}")  # fmt: skip
+
+
+def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
+    """Plant inversions and rotations; print the checks' accuracy and review fraction."""
+    films = load_films(cfg)
+    rng = np.random.default_rng(cfg.seed + 1)
+    inverted = rng.random(len(films)) < cfg.fraction
+    turns = np.where(rng.random(len(films)) < cfg.rotate_fraction,
+                     rng.integers(1, 4, len(films)), 0)  # fmt: skip
+    planted = [np.rot90(1.0 - f if inv else f, int(k))
+               for f, inv, k in zip(films, inverted, turns, strict=True)]  # fmt: skip
+    cues = np.array([cue_score(f) for f in planted])
+    reps = [represent(f) for f in planted]
+    head = (f"{len(films)} films from {cfg.src}, {int(inverted.sum())} inverted, "
+            f"{int((turns > 0).sum())} rotated (seed {cfg.seed})")  # fmt: skip
+    if cfg.fit_on is not None:
+        source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
+                                             seed=cfg.seed))  # fmt: skip
+        x, y = _expand([represent(f) for f in source], POLARITY_ROTATION)
+        w = fit_logistic(x, y, len(POLARITY_ROTATION), 1e-2)
+        k = logits(w, np.stack([features(r) for r in reps])).argmax(1)
+        none = np.zeros(len(films), bool)
+        what = f"model learned on {cfg.fit_on}"
+        lines = [head, score_line(f"polarity, {what}", (k >= 4) == inverted, none),
+                 score_line(f"rotation, {what}", k % 4 == turns, none)]  # fmt: skip
+        return StageResult(cfg.src, "\n".join(lines))
+    settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
+    checks = check_films(reps, cues, [None] * len(films), settings)
+    neg = np.array([c.negative for c in checks])
+    rot = np.array([c.rotation_deg // 90 for c in checks])
+    pol_review = np.array([c.polarity_confidence < cfg.review_below for c in checks])
+    rot_review = np.array([c.rotation_confidence < cfg.review_below for c in checks])
+    any_review = np.array([bool(c.review) for c in checks])
+    lines = [
+        head,
+        score_line("polarity (combined)", neg == inverted, pol_review),
+        score_line("polarity (hand cue alone)", (cues < 0) == inverted, np.zeros(len(films), bool)),
+        score_line("rotation", rot == turns, rot_review),
+        score_line(
+            "both (review if either is uncertain)", (neg == inverted) & (rot == turns), any_review
+        ),  # fmt: skip
+    ]
+    return StageResult(cfg.src, "\n".join(lines))
+
+
+def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
+    """Plant mirrors; print the orient detector's accuracy and review fraction."""
+    films = load_films(cfg)
+    rng = np.random.default_rng(cfg.seed + 1)
+    mirrored = rng.random(len(films)) < cfg.fraction
+    planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
+    head = f"{len(films)} films from {cfg.src}, {int(mirrored.sum())} mirrored (seed {cfg.seed})"
+    if cfg.fit_on is not None:
+        source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
+                                             seed=cfg.seed))  # fmt: skip
+        x, y = _expand([represent(f, MIRROR_GRID_PX) for f in source], MIRROR)
+        w = fit_logistic(x, y, 2, 1e-2)
+        z = logits(w, np.stack([features(represent(f, MIRROR_GRID_PX)) for f in planted]))
+        called = z.argmax(1) == 1
+        line = score_line(f"mirror template learned on {cfg.fit_on}", called == mirrored,
+                          np.zeros(len(films), bool))  # fmt: skip
+        return StageResult(cfg.src, f"{head}\n{line}")
+    if cfg.view == "lateral":
+        scores, _ = detect_images(planted, "lateral")
+        line = score_line("lateral facing", (scores < 0) == mirrored, np.zeros(len(films), bool))
+        return StageResult(cfg.src, f"{head}\n{line}")
+    call = detect_mirrored(planted, cfg.review_below, cfg.seed)
+    scores, _ = detect_images(planted, "frontal")
+    lines = [
+        head,
+        score_line("frontal mirror (combined, review)", call.mirrored == mirrored, call.review),
+        score_line(
+            "frontal mirror (heart-side filter alone)",
+            (scores < 0) == mirrored,
+            np.zeros(len(films), bool),
+        ),  # fmt: skip
+    ]
+    return StageResult(cfg.src, "\n".join(lines))
+
+
+# ------------------------------------------------------------------------------ the screen
+
+
+def _swap_lr(f: np.ndarray) -> np.ndarray:
+    h = f.shape[1] // 2
+    return np.concatenate([f[:, h:], f[:, :h]], axis=1)
+
+
+def _swap_tb(f: np.ndarray) -> np.ndarray:
+    h = f.shape[0] // 2
+    return np.concatenate([f[h:], f[:h]], axis=0)
+
+
+def _mirror_half(f: np.ndarray) -> np.ndarray:
+    h = f.shape[1] // 2
+    return np.concatenate([f[:, :h], f[:, :h][:, ::-1]], axis=1)[:, : f.shape[1]]
+
+
+#: The gross implausibilities planted by ``bench screen``.
+IMPLAUSIBLE = {
+    "upside-down": lambda f: f[::-1],
+    "halves swapped left-right": _swap_lr,
+    "one side mirrored onto the other": _mirror_half,
+    "halves swapped top-bottom": _swap_tb,
+    "rotated 90 degrees": lambda f: np.rot90(f),
+}
+
+
+@dataclass(frozen=True)
+class BenchScreenConfig:
+    """Plant implausibilities among real films and measure the screen's recall and FRR."""
+
+    src: Path = arg(help="folder of standard real films (PNG/JPEG/TIFF/DICOM)", positional=True)
+    n_reference: int = arg(300, help="films used as the held-out reference (calibration)")
+    n_plausible: int = arg(100, help="other real films screened as they are")
+    n_per_kind: int = arg(20, help="films planted with each implausibility kind")
+    size_px: int = arg(128, help="films are resampled to size_px x size_px (padded)")
+    frr: float = arg(0.05, help="the screen's false-rejection target")
+    canonicalize: bool = arg(True, help="passed to screen: turn films to face left first")
+    seed: int = arg(0, help="seed of the draw")
+
+
+def bench_screen(cfg: BenchScreenConfig) -> StageResult:
+    """Run :func:`radsynth.screening.screen.screen` on planted films; print recall per kind."""
+    import tempfile
+
+    from radsynth.data.imageio import write_png
+    from radsynth.data.resample import pad_to_square
+    from radsynth.screening.screen import ScreenConfig, screen
+
+    need = cfg.n_reference + cfg.n_plausible + cfg.n_per_kind * len(IMPLAUSIBLE)
+    films = load_films(BenchFilmsConfig(src=cfg.src, n=need, size_px=cfg.size_px, seed=cfg.seed))
+    if len(films) < need:
+        raise RadsynthError(f"bench screen needs {need} distinct films, {cfg.src} has {len(films)}")
+    films = [pad_to_square(f, cfg.size_px) for f in films]
+    truth: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        ref, scr = Path(tmp) / "ref", Path(tmp) / "screened"
+        for i, f in enumerate(films[: cfg.n_reference]):
+            write_png(ref / f"{i:05d}.png", f)
+        rest = films[cfg.n_reference :]
+        kinds = ["plausible"] * cfg.n_plausible + [k for k in IMPLAUSIBLE
+                                                   for _ in range(cfg.n_per_kind)]  # fmt: skip
+        for i, (f, kind) in enumerate(zip(rest, kinds, strict=False)):
+            name = f"{i:05d}.png"
+            truth[name] = kind
+            write_png(scr / name, f if kind == "plausible" else IMPLAUSIBLE[kind](f))
+        out = Path(tmp) / "out"
+        screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr,
+                            canonicalize=cfg.canonicalize))  # fmt: skip
+        import csv
+
+        with open(out / "screen.csv", newline="") as fh:
+            table = list(csv.DictReader(fh))
+    flagged = {r["image"]: r["flagged"] == "1" for r in table}
+    parts = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
+    # Which part gave the smallest p-value of each falsely rejected plausible film.
+    why = [min(parts, key=lambda k: float(r[k])) for r in table
+           if r["flagged"] == "1" and truth[r["image"]] == "plausible"]  # fmt: skip
+    head = (
+        f"{len(films)} films from {cfg.src}: {cfg.n_reference} reference, "
+        f"{cfg.n_plausible} plausible, {cfg.n_per_kind} per planted kind (frr {cfg.frr})"
+    )
+    lines = [head]
+    for kind in ["plausible", *IMPLAUSIBLE]:
+        hits = [flagged[n] for n, k in truth.items() if k == kind]
+        what = "false rejections" if kind == "plausible" else "flagged"
+        lines.append(f"{kind}: {what} {np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
+        if kind == "plausible" and why:
+            lines[-1] += " by " + ", ".join(f"{k} {why.count(k)}" for k in parts)
+    bad = [flagged[n] for n, k in truth.items() if k != "plausible"]
+    lines.append(f"all planted: flagged {np.mean(bad):.3f} ({sum(bad)}/{len(bad)})")
+    return StageResult(cfg.src, "\n".join(lines))
