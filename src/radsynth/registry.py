@@ -145,6 +145,12 @@ def _bench_sample():
     return BenchSampleConfig, bench_sample
 
 
+def _utility():
+    from radsynth.utility.stage import UtilityConfig, utility
+
+    return UtilityConfig, utility
+
+
 #: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
 COMMANDS: dict[str, tuple[str, Any]] = {
     "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
@@ -168,6 +174,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
         },
     ),
     "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),
+    "utility": ("AUROC of classifiers trained on real, synthetic and mixed data", _utility),
     "report": ("one self-contained HTML report for a pipeline run", _report),
     "run": ("run the whole pipeline from a YAML config", _run),
     "demo": ("run the whole pipeline on built-in phantoms", _demo),

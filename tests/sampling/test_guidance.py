@@ -146,3 +146,16 @@ def test_bad_conditional_sampling_is_one_line(cond_ckpt: Path, tmp_path: Path, c
     assert main(["sample", str(plain), str(out), "--guidance", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unconditional" in err and not out.exists()
+
+
+def test_bench_counts_guided_calls(tmp_path: Path) -> None:
+    figures = {}
+    for name, extra in (("plain", []), ("guided", ["--guidance", "3"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["bench", "sample", "--preset", "tiny", "--steps", "3", "--batch", "2",
+                     "--warmup-batches", "0", "--device", "cpu", "--out", str(out),
+                     *extra]) == 0  # fmt: skip
+        figures[name] = json.loads(out.read_text())
+    plain, guided = figures["plain"], figures["guided"]
+    assert guided["denoiser_calls_per_batch"] == plain["denoiser_calls_per_batch"]
+    assert guided["network_images_per_image"] == 2 * plain["network_images_per_image"]
