@@ -159,3 +159,20 @@ def test_bench_counts_guided_calls(tmp_path: Path) -> None:
     plain, guided = figures["plain"], figures["guided"]
     assert guided["denoiser_calls_per_batch"] == plain["denoiser_calls_per_batch"]
     assert guided["network_images_per_image"] == 2 * plain["network_images_per_image"]
+
+
+def test_sampler_sweep_over_guidance(cond_ckpt: Path, tmp_path: Path) -> None:
+    import csv
+
+    real = cond_ckpt.parent / "data" / "train"  # disc images of both classes
+    out = tmp_path / "sweep"
+    args = ["sampler-sweep", str(cond_ckpt), str(real), str(out), "--samplers", "dpmpp",
+            "--steps", "3", "--reference-steps", "6", "--n", "4", "--feature", "pixels",
+            "--no-progress", "--label", "dark", "--guidance", "1", "2"]  # fmt: skip
+    assert main(args) == 0
+    rows = list(csv.DictReader((out / "sweep.csv").read_text().splitlines()))
+    assert [(r["sampler"], r["steps"], r["guidance"]) for r in rows] == [
+        ("ddpm", "6", "1"), ("dpmpp", "3", "1"), ("dpmpp", "3", "2")]  # fmt: skip
+    assert {r["label"] for r in rows} == {"dark"}
+    meta = json.loads((out / "samples" / "dpmpp-0003-g2" / "meta" / "000000.json").read_text())
+    assert meta["label"] == "dark" and meta["guidance"] == 2.0

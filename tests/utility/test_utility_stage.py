@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from radsynth.cli import main
+from radsynth.report.build import render
 from radsynth.training.testing import make_disc_ingest
 
 
@@ -61,6 +62,8 @@ def test_utility_on_bright_and_dark_discs(tmp_path: Path, capsys) -> None:
     assert [f["class"] for f in record["conditional_fidelity"]] == ["bright", "dark"]
     assert record["synthetic_left_out_as_copies"] == 1
     assert (out / "roc.png").stat().st_size > 0 and (out / "auroc_by_arm.png").is_file()
+    html = render(tmp_path)  # the run folder holding utility/
+    assert "Downstream utility" in html and "mix-0.5x" in html
 
 
 def test_utility_refusals_are_one_line(tmp_path: Path, capsys) -> None:
