@@ -136,17 +136,21 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     if channels_last:
         net.model.to(memory_format=torch.channels_last)
     size = net.image_size_px
-    counted = net.model if cfg.guidance is None else WithClass(net.model)
+    conditional = getattr(net.model, "class_embedding", None) is not None
+    counted = WithClass(net.model) if conditional else net.model
     flops_forward = forward_flops(counted, torch.randn(1, 1, size, size, device=device))
     model = torch.compile(net.model, backend=cfg.compile_backend) if compiled else net.model
     autocast = torch.bfloat16 if bf16 else None
     den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=True)
     calls = CallCounter(den)
     guided = calls
-    if cfg.guidance is not None:  # class 0 for every image, null class = num_class_embeds - 1
+    if conditional:  # class 0 for every image, null class = num_class_embeds - 1
         null = net.model.class_embedding.num_embeddings - 1
+        strength = 1.0 if cfg.guidance is None else cfg.guidance  # 1: plain conditional
         guided = GuidedDenoiser(calls, torch.zeros(cfg.batch, dtype=torch.long), null,
-                                cfg.guidance, True)  # fmt: skip
+                                strength, True)  # fmt: skip
+    elif cfg.guidance is not None:
+        raise RadsynthError("--guidance needs a class-conditional checkpoint")
     steps = cfg.steps or len(net.betas)
     sigmas = sampling_sigmas(den.train_sigmas, steps, DEFAULT_SPACING[cfg.sampler])
     sampler = get_sampler(cfg.sampler)
