@@ -187,6 +187,12 @@ def _bench_screen():
     return BenchScreenConfig, bench_screen
 
 
+def _utility():
+    from radsynth.utility.stage import UtilityConfig, utility
+
+    return UtilityConfig, utility
+
+
 #: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
 COMMANDS: dict[str, tuple[str, Any]] = {
     "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
@@ -211,6 +217,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
         },
     ),
     "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),
+    "utility": ("AUROC of classifiers trained on real, synthetic and mixed data", _utility),
     "report": ("one self-contained HTML report for a pipeline run", _report),
     "release": ("release the kept images as a dataset: card, checksums, leak checks", _release),
     "run": ("run the whole pipeline from a YAML config", _run),

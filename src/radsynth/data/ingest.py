@@ -4,10 +4,15 @@ Every file below SRC is read (PNG, JPEG, TIFF at 8 or 16 bits; DICOM with its di
 exact pixel duplicates are dropped, DICOMs that are not projection radiographs are rejected,
 each image is resampled to size x size, negative and rotated films are detected and corrected
 (:mod:`radsynth.data.filmchecks`; a DICOM header decides polarity), and the set is split
-train/val by patient. Output (the contract other stages read)::
+train/val (and with ``--test-fraction`` test) by patient. With ``--labels FILE.csv`` or
+``--label-from-folder`` each image's labels become manifest columns and the split is
+stratified by them (:mod:`radsynth.data.labels`). ``test/`` is for the utility benchmark
+only: no generator, calibration or study stage reads it. Output (the contract other stages
+read)::
 
-    OUT/train/000000.png ...   OUT/val/000007.png ...   (numbered in source order; no PHI)
-    OUT/manifest.csv           one row per kept image, linking it back to its source
+    OUT/train/000000.png ...   OUT/val/000007.png ...   OUT/test/... (numbered in source order)
+    OUT/manifest.csv           one row per kept image, linking it back to its source, then
+                               one column per label
     OUT/rejected.csv           source_path, reason (unreadable, unsupported, duplicate of ...)
     OUT/review.csv, OUT/review/ films whose polarity or rotation is uncertain: not in train/val
     OUT/config.json, OUT/manifest.json
@@ -36,9 +41,17 @@ from radsynth.data.dicom import DICOM_SUFFIXES, check_modality, is_dicom_file, r
 from radsynth.data.filmchecks import CheckSettings, cue_score
 from radsynth.data.imageio import RASTER_SUFFIXES, read_image, to_uint, write_png
 from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks
+from radsynth.data.labels import (
+    FOLDER_COLUMN,
+    check_labels,
+    folder_label,
+    lookup,
+    read_label_table,
+    stratum_of,
+)
 from radsynth.data.resample import scale_to_fit
 from radsynth.data.selfsup import represent
-from radsynth.data.splits import compile_group_regex, extract_group, split_groups
+from radsynth.data.splits import compile_group_regex, extract_group, split_groups, split_stratified
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, sha256_file
@@ -80,6 +93,15 @@ class IngestConfig:
     review_below: float = arg(
         0.9, help="films whose polarity or rotation confidence is below this go to review.csv"
     )
+    labels: Path | None = arg(
+        None, help="CSV: a source-path or file-name key column, then label columns"
+    )
+    label_from_folder: bool = arg(
+        False, help="the name of each image's folder (NORMAL/, PNEUMONIA/) is its 'label'"
+    )
+    test_fraction: float = arg(
+        0.0, help="fraction of images in a test split read only by `radsynth utility`"
+    )
 
 
 @dataclass
@@ -87,7 +109,7 @@ class Row:
     """One kept image: a row of manifest.csv."""
 
     image: str  # path relative to OUT, e.g. train/000012.png
-    split: str  # train | val
+    split: str  # train | val | test
     source_path: str  # path relative to SRC
     source_sha256: str  # sha256 of the source file's bytes
     pixel_sha256: str  # sha256 of the decoded pixels (shape + 16-bit values); dedupe key
@@ -152,6 +174,12 @@ def _check(cfg: IngestConfig) -> None:
         raise RadsynthError(f"--val-fraction must be in [0, 1), got {cfg.val_fraction}")
     if not 0.0 <= cfg.review_below <= 1.0:
         raise RadsynthError(f"--review-below must be in [0, 1], got {cfg.review_below}")
+    if not 0.0 <= cfg.test_fraction < 1.0 - cfg.val_fraction:
+        raise RadsynthError(
+            f"--test-fraction must be >= 0 and below 1 - val fraction, got {cfg.test_fraction}"
+        )
+    if cfg.labels is not None and cfg.label_from_folder:
+        raise RadsynthError("give --labels or --label-from-folder, not both")
     if cfg.out.resolve().is_relative_to(cfg.src.resolve()):
         raise RadsynthError(f"output folder {cfg.out} must not lie inside the source folder")
 
@@ -204,6 +232,9 @@ def ingest(cfg: IngestConfig) -> StageResult:
     """
     _check(cfg)
     regex = compile_group_regex(cfg.group_by)
+    table = None
+    if cfg.labels is not None:
+        table = read_label_table(cfg.labels, reserved=list(Row.__dataclass_fields__))
     files = find_files(cfg.src)
     if not files:
         raise RadsynthError(f"no files found in {cfg.src}")
@@ -238,16 +269,24 @@ def ingest(cfg: IngestConfig) -> StageResult:
         _undo(cfg.out, created)
         first = f" (e.g. {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
         raise RadsynthError(f"no usable images in {cfg.src}: {len(rejected)} rejected{first}")
-    rows = _place(cfg, kept, staging)
-    _write_tables(cfg, rows, rejected)
+    try:
+        columns, values = _labels(cfg, table, kept)
+    except RadsynthError:
+        _undo(cfg.out, created)
+        raise
+    rows = _place(cfg, kept, staging, [stratum_of(v) for v in values])
+    _write_tables(cfg, rows, rejected, columns, values)
     atomic_write_text(cfg.out / "review.csv", _csv_text(list(REVIEW_COLUMNS), review))
     n_val = sum(r.split == "val" for r in rows)
+    n_test = sum(r.split == "test" for r in rows)
     n_dup = sum(reason.startswith("duplicate of") for _, reason in rejected)
     counts = {
         "n_files": len(files),
         "n_images": len(rows),
-        "n_train": len(rows) - n_val,
+        "n_train": len(rows) - n_val - n_test,
         "n_val": n_val,
+        "n_test": n_test,
+        "label_columns": list(columns),
         "n_inverted": sum(r.inverted for r in rows),
         "n_duplicates": n_dup,
         "n_rejected": len(rejected),
@@ -269,16 +308,38 @@ def ingest(cfg: IngestConfig) -> StageResult:
     log.info("ingest counts: %s", counts)
     return StageResult(
         cfg.out,
-        f"ingested {len(rows)} images ({len(rows) - n_val} train, {n_val} val, "
-        f"{counts['n_inverted']} inverted, {counts['n_rotated']} rotated; {len(review)} "
-        f"uncertain films listed in review.csv; {n_dup} duplicates and "
+        f"ingested {len(rows)} images ({len(rows) - n_val - n_test} train, {n_val} val, "
+        f"{n_test} test, {counts['n_inverted']} inverted, {counts['n_rotated']} rotated; "
+        f"{len(review)} uncertain films listed in review.csv; {n_dup} duplicates and "
         f"{len(rejected) - n_dup} other files rejected) into {cfg.out}",
     )
 
 
-def _place(cfg: IngestConfig, kept: list[dict], staging: Path) -> list[Row]:
-    """Split the kept images and move them from the staging folder into train/ and val/."""
-    splits = split_groups([k["group"] for k in kept], cfg.val_fraction, cfg.seed)
+def _labels(cfg: IngestConfig, table, kept: list[dict]) -> tuple[tuple[str, ...], list]:
+    """Label columns and, per kept image, its values (empty tuples without labels)."""
+    paths = [k["source_path"] for k in kept]
+    if table is not None:
+        columns = table.columns
+        values = [lookup(table, p) or ("",) * len(columns) for p in paths]
+    elif cfg.label_from_folder:
+        columns, values = (FOLDER_COLUMN,), [(folder_label(p),) for p in paths]
+    else:
+        return (), [() for _ in kept]
+    check_labels(columns, values, paths)
+    return columns, values
+
+
+def _place(cfg: IngestConfig, kept: list[dict], staging: Path, strata: list[str]) -> list[Row]:
+    """Split the kept images and move them from the staging folder into their split folders.
+
+    Without labels or a test split the split is :func:`split_groups`' (as before labels
+    existed); otherwise :func:`split_stratified`'s, stratified by the joint label.
+    """
+    groups = [k["group"] for k in kept]
+    if cfg.test_fraction > 0 or any(strata):
+        splits = split_stratified(groups, strata, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    else:
+        splits = split_groups(groups, cfg.val_fraction, cfg.seed)
     rows = []
     for index, (fields, split) in enumerate(zip(kept, splits, strict=True)):
         name = f"{split}/{index:06d}.png"
@@ -289,9 +350,12 @@ def _place(cfg: IngestConfig, kept: list[dict], staging: Path) -> list[Row]:
     return rows
 
 
-def _write_tables(cfg: IngestConfig, rows: list[Row], rejected: list[list[str]]) -> None:
+def _write_tables(
+    cfg: IngestConfig, rows: list[Row], rejected: list[list[str]], columns, values
+) -> None:
     header = list(Row.__dataclass_fields__)
-    table = [[asdict(r)[k] for k in header] for r in rows]
+    table = [[asdict(r)[k] for k in header] + list(v) for r, v in zip(rows, values, strict=True)]
+    header += list(columns)
     atomic_write_text(cfg.out / "manifest.csv", _csv_text(header, table))
     atomic_write_text(cfg.out / "rejected.csv", _csv_text(["source_path", "reason"], rejected))
 

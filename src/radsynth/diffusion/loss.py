@@ -14,6 +14,7 @@ def diffusion_loss(
     noise: torch.Tensor,
     alpha_bar: torch.Tensor,
     prediction_type: str,
+    class_labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-image mean squared error between the network output and its target.
 
@@ -26,11 +27,13 @@ def diffusion_loss(
         t: timesteps (B,), int64.
         noise: standard normal, like ``x0``.
         alpha_bar: (T,) cumulative products of (1 - beta).
+        class_labels: (B,) int64 class indices for a conditional network, else None.
 
     Returns:
         (B,) float32 losses.
     """
     x_t = q_sample(x0, t, noise, alpha_bar)
-    out = model(x_t, t).sample.float()
+    out = model(x_t, t) if class_labels is None else model(x_t, t, class_labels=class_labels)
+    out = out.sample.float()
     target = training_target(prediction_type, x0, t, noise, alpha_bar).float()
     return (out - target).pow(2).mean(dim=(1, 2, 3))

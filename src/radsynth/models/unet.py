@@ -28,6 +28,7 @@ class UNetConfig:
     norm_groups: int = 2  # GroupNorm groups; must divide every block's channels
     attention_head_dim: int = 8  # channels per attention head
     dropout: float = 0.0  # dropout inside the ResNet blocks
+    num_classes: int = 0  # conditional classes (0: unconditional); one more embedding is "none"
 
     def __post_init__(self) -> None:
         """Raises ValueError for a shape the network cannot take."""
@@ -44,6 +45,8 @@ class UNetConfig:
             raise ValueError(
                 f"attention_levels {self.attention_levels} out of range 0..{levels - 1}"
             )
+        if self.num_classes < 0 or self.num_classes == 1:
+            raise ValueError("num_classes must be 0 (unconditional) or at least 2")
         if self.layers_per_block <= 0 or self.attention_head_dim <= 0:
             raise ValueError("layers_per_block and attention_head_dim must be positive")
 
@@ -63,7 +66,11 @@ class UNetConfig:
 def build_unet(cfg: UNetConfig) -> UNet2DModel:
     """Build the (randomly initialised) network; maps (B, C, H, W) x timestep -> (B, C, H, W).
 
-    The shape was checked when ``cfg`` was made (see :meth:`UNetConfig.__post_init__`).
+    The shape was checked when ``cfg`` was made (see :meth:`UNetConfig.__post_init__`). With
+    ``num_classes`` > 0 the network also takes ``class_labels`` (B,) in 0..num_classes, whose
+    learned embedding is added to the time embedding (diffusers' ``num_class_embeds``); index
+    ``num_classes`` is the null class of classifier-free guidance. An unconditional network
+    has no class embedding, so its initial weights are the same as before conditioning existed.
     """
     levels = len(cfg.block_channels)
     attn = [i in cfg.attention_levels for i in range(levels)]
@@ -80,6 +87,7 @@ def build_unet(cfg: UNetConfig) -> UNet2DModel:
         norm_num_groups=cfg.norm_groups,
         attention_head_dim=cfg.attention_head_dim,
         dropout=cfg.dropout,
+        num_class_embeds=cfg.num_classes + 1 if cfg.num_classes else None,
     )
 
 

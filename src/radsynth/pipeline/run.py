@@ -1,7 +1,12 @@
 """``radsynth run``: the whole pipeline from one YAML file into one run folder.
 
     ingest -> train -> FID sweep -> choose checkpoints -> sample -> orient -> screen -> keep
-    -> audit -> create the reader study -> (readers answer) -> stats -> release -> report
+    -> audit -> [utility] -> create the reader study -> (readers answer) -> stats -> release
+    -> report
+
+With a ``utility:`` section (a conditional run: ``train: {condition_on: [label]}`` and
+``sample: {label_mix: [...]}``), the utility benchmark runs on the last chosen checkpoint's kept
+images as generated, minus the audit's flagged copies (:mod:`radsynth.utility.stage`).
 
 Every stage is the same function its subcommand calls, with the same fields. The reader study is
 the one step that waits for people: ``run`` stops after creating it and prints the rater links;
@@ -135,6 +140,13 @@ def run_pipeline(
     kept = collect_kept(fates, run / "oriented", run / "kept")
     keys["exclude copies"] = step_key(spec.keep, [keys["audit"], _fates_text(fates)])
     _print(StepOutcome("keep", "ran", kept.summary, kept.out), echo)
+    if "utility" in spec.sections:
+        last = _step_label(choice.steps[-1])
+        do(Step("utility", registry.loader("utility"), run / "utility",
+                {"data": run / "data", "out": run / "utility", "audit": run / "audit",
+                 "synthetic": run / "kept_as_generated" / last,
+                 "synthetic_meta": run / "samples" / last / "meta"},
+                spec.section("utility"), after=["exclude copies"]))  # fmt: skip
     if not (run / REVIEW_DIR).is_dir():
         echo(f"Review the screen's flags and the audit's pairs with `radsynth review "
              f"{run / REVIEW_DIR} --screen {run / 'screen'} --audit {run / 'audit'}`; "

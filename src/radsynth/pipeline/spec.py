@@ -26,7 +26,7 @@ from radsynth.errors import RadsynthError
 #: Stage sections a pipeline file may hold, in pipeline order.
 STAGE_SECTIONS = (
     "phantoms", "ingest", "train", "fid_sweep", "sample", "orient", "screen", "audit",
-    "study", "simulate", "stats", "release", "report",
+    "utility", "study", "simulate", "stats", "release", "report",
 )  # fmt: skip
 
 

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 #: ``sample step-NNNNNNN`` step per chosen checkpoint.
 PIPELINE_STEPS = frozenset({
     "phantoms", "ingest", "train", "fid_sweep", "orient", "screen", "keep", "audit",
-    "exclude copies", "orient real", "study", "simulate", "export", "stats", "release", "report",
+    "exclude copies", "utility", "orient real", "study", "simulate", "export", "stats",
+    "release", "report",
 })  # fmt: skip
 SAMPLE_STEP = re.compile(r"sample step-\d{7}")
 

@@ -20,6 +20,7 @@ from radsynth.errors import RadsynthError
 from radsynth.report import sections
 from radsynth.report.review import reviewer_decisions
 from radsynth.report.study import study
+from radsynth.report.utility import utility
 from radsynth.stage import StageResult, atomic_write_text
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -56,6 +57,7 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
         sections.screening(run),
         sections.audit(run, n_pairs),
         reviewer_decisions(run),
+        utility(run),
         study(run),
         sections.release(run),
     ]

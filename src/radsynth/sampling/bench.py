@@ -30,6 +30,7 @@ from radsynth.hardware.figures import emit_figures
 from radsynth.hardware.flops import forward_flops
 from radsynth.hardware.threads import cpu_threads
 from radsynth.sampling.denoiser import VPDenoiser
+from radsynth.sampling.guidance import GuidedDenoiser
 from radsynth.sampling.samplers import (
     DEFAULT_SPACING,
     SAMPLERS,
@@ -62,6 +63,9 @@ class BenchSampleConfig:
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
     seed: int = arg(0, help="seed of the random network and the first image")
     out: Path | None = arg(None, help="optional JSON file for the measured figures")
+    guidance: float | None = arg(
+        None, help="classifier-free guidance S on a conditional network (none: unconditional)"
+    )
 
     # The preset names the TrainConfig preset measured; it sets no bench fields itself.
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "demo": {}, "paper": {}}
@@ -90,7 +94,8 @@ def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
 
     tcfg = build_config(TrainConfig, {"data": ".", "out": ".", "preset": cfg.preset})
     torch.manual_seed(cfg.seed)
-    model = build_unet(model_config(tcfg)).to(device).eval()
+    classes = 2 if cfg.guidance is not None else 0  # a two-class network to guide
+    model = build_unet(model_config(tcfg, num_classes=classes)).to(device).eval()
     diffusion = diffusion_config(tcfg)
     return Network(
         model, diffusion.betas(), diffusion.prediction_type, tcfg.image_size_px,
@@ -112,7 +117,8 @@ def bench_sample(cfg: BenchSampleConfig) -> StageResult:
     mfu_text = emit_figures(figures, cfg.out)
     summary = (
         f"{figures['network']}: {figures['images_per_s']:.3g} images/s with {cfg.sampler} x "
-        f"{figures['steps']} steps ({figures['function_evaluations']} calls) on "
+        f"{figures['steps']} steps ({figures['denoiser_calls_per_batch']:g} denoiser calls, "
+        f"{figures['network_images_per_image']:g} network passes per image) on "
         f"{figures['device']} (batch {cfg.batch}, {figures['precision']}), "
         f"{figures['achieved_tflops']:.4f} TFLOP/s, MFU {mfu_text} of {figures['peak_source']}; "
         f"{STUDY_IMAGES:,} images would take {figures['minutes_for_27000']:.1f} min"
@@ -130,10 +136,21 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     if channels_last:
         net.model.to(memory_format=torch.channels_last)
     size = net.image_size_px
-    flops_forward = forward_flops(net.model, torch.randn(1, 1, size, size, device=device))
+    conditional = getattr(net.model, "class_embedding", None) is not None
+    counted = WithClass(net.model) if conditional else net.model
+    flops_forward = forward_flops(counted, torch.randn(1, 1, size, size, device=device))
     model = torch.compile(net.model, backend=cfg.compile_backend) if compiled else net.model
     autocast = torch.bfloat16 if bf16 else None
     den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=True)
+    calls = CallCounter(den)
+    guided = calls
+    if conditional:  # class 0 for every image, null class = num_class_embeds - 1
+        null = net.model.class_embedding.num_embeddings - 1
+        strength = 1.0 if cfg.guidance is None else cfg.guidance  # 1: plain conditional
+        guided = GuidedDenoiser(calls, torch.zeros(cfg.batch, dtype=torch.long), null,
+                                strength, True)  # fmt: skip
+    elif cfg.guidance is not None:
+        raise RadsynthError("--guidance needs a class-conditional checkpoint")
     steps = cfg.steps or len(net.betas)
     sigmas = sampling_sigmas(den.train_sigmas, steps, DEFAULT_SPACING[cfg.sampler])
     sampler = get_sampler(cfg.sampler)
@@ -142,13 +159,14 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     def one_batch(first_seed: int, schedule: torch.Tensor) -> None:
         noise = SeededNoise(range(first_seed, first_seed + cfg.batch), device)
         x = start_noise(noise, (1, size, size), float(schedule[0]))
-        sampler(den, x, schedule, noise).cpu()  # .cpu() waits for the GPU
+        sampler(guided, x, schedule, noise).cpu()  # .cpu() waits for the GPU
 
     if on_gpu:
         torch.cuda.reset_peak_memory_stats(device)
     warm_start = time.perf_counter()
     for i in range(cfg.warmup_batches):  # same shapes as the timed batches, fewer steps
         one_batch(cfg.seed + 10**6 + i * cfg.batch, sigmas[-3:] if len(sigmas) > 3 else sigmas)
+    calls.reset()
     start = time.perf_counter()
     for i in range(n_batches):
         one_batch(cfg.seed + i * cfg.batch, sigmas)
@@ -156,7 +174,8 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     images = n_batches * cfg.batch
     nfe = function_evaluations(cfg.sampler, steps)
     images_per_s = images / seconds
-    achieved = images_per_s * flops_forward * nfe
+    passes = calls.images / images  # network passes per image: nfe, or 2 nfe when guided
+    achieved = images_per_s * flops_forward * passes
     peak, peak_note = peak_flops(device)
     return {
         "benchmark": "sample", "network": net.source, "device": device_name(device),
@@ -169,5 +188,34 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
         "minutes_for_27000": STUDY_IMAGES / images_per_s / 60,
         "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
         "peak_source": peak_note, "mfu": achieved / peak if peak else None,
-        "peak_memory_gib": peak_memory_gib(device),
+        "peak_memory_gib": peak_memory_gib(device), "guidance": cfg.guidance,
+        "denoiser_calls_per_batch": calls.calls / n_batches,
+        "network_images_per_image": passes,
     }  # fmt: skip
+
+
+class CallCounter:
+    """Counts denoiser calls and the images they carry (guided calls carry 2B)."""
+
+    def __init__(self, den: VPDenoiser) -> None:
+        self.den, self.train_sigmas = den, den.train_sigmas
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls = self.images = 0
+
+    def __call__(self, x, sigma, **kwargs):
+        self.calls += 1
+        self.images += len(x)
+        return self.den(x, sigma, **kwargs)
+
+
+class WithClass(torch.nn.Module):
+    """A conditional network called as ``net(x, t)`` with class 0, for the FLOP counter."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor):
+        return self.net(x, t, torch.zeros(len(x), dtype=torch.long, device=x.device))

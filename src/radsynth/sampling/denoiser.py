@@ -71,16 +71,26 @@ class VPDenoiser:
         return torch.where((t - nearest).abs() < 1e-4, nearest, t)
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor,
+        class_labels: torch.Tensor | None = None,
+        clip: bool | None = None,
+    ) -> torch.Tensor:
+        """x0 estimate; ``class_labels`` (B,) for a conditional network, ``clip`` overrides
+        ``clip_x0`` (guidance clamps after mixing, see :mod:`radsynth.sampling.guidance`)."""
         sig = sigma.to(x.device, torch.float32).reshape(-1, *([1] * (x.ndim - 1)))  # (B, 1, 1, 1)
         scale = torch.rsqrt(1 + sig**2)  # sqrt(abar)
         x_vp = x * scale
         t = self.sigma_to_t(sigma).to(x.device, torch.float32)
-        out = self._net(x_vp, t)
+        out = self._net(x_vp, t, class_labels)
         x0 = x - sig * out if self.prediction_type == "epsilon" else (x_vp - sig * out) * scale
-        return x0.clamp(-1, 1) if self.clip_x0 else x0
+        return x0.clamp(-1, 1) if (self.clip_x0 if clip is None else clip) else x0
 
-    def _net(self, x_vp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def _net(
+        self, x_vp: torch.Tensor, t: torch.Tensor, class_labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         ctx = (
             torch.autocast(x_vp.device.type, dtype=self.autocast_dtype)
             if self.autocast_dtype is not None
@@ -89,6 +99,6 @@ class VPDenoiser:
         if self.channels_last:
             x_vp = x_vp.contiguous(memory_format=torch.channels_last)
         with ctx:
-            out = self.net(x_vp, t)
+            out = self.net(x_vp, t) if class_labels is None else self.net(x_vp, t, class_labels)
         out = getattr(out, "sample", out)
         return out.float()

@@ -40,6 +40,7 @@ from radsynth.errors import RadsynthError
 from radsynth.io import read_json, read_text
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.denoiser import VPDenoiser
+from radsynth.sampling.guidance import ClassPlan
 from radsynth.sampling.samplers import (
     DEFAULT_SPACING,
     SAMPLERS,
@@ -50,13 +51,14 @@ from radsynth.sampling.samplers import (
     start_noise,
 )
 from radsynth.stage import StageResult, atomic_write_text, write_manifest
+from radsynth.training.conditioning import ClassSpec
 
 log = logging.getLogger(__name__)
 STAGE = "sample"
 #: Fields of sampling.json that must match for two runs to share an output folder.
 IDENTITY_KEYS = (
     "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "clip_x0",
-    "bits", "noise_device",
+    "bits", "noise_device", "label", "label_mix", "guidance",
 )  # fmt: skip
 
 
@@ -95,6 +97,14 @@ class SampleConfig:
         "auto", help="torch.compile the network on GPU; auto: on for 512+ images per process"
     )
     progress: bool = arg(True, help="show a progress bar with images/s")
+    # Class-conditional checkpoints only (see radsynth.sampling.guidance).
+    label: str | None = arg(None, help="class of every image (a conditional checkpoint's name)")
+    label_mix: tuple[str, ...] = arg(
+        (), help="NAME=N ...: N images per class, in consecutive seed blocks (sum = --n)"
+    )
+    guidance: float | None = arg(
+        None, help="classifier-free guidance S (default 1: the plain conditional model)"
+    )
 
 
 def seed_png(out: Path, seed: int) -> Path:
@@ -125,7 +135,9 @@ def pick_device(device: str, state: Any) -> torch.device:
     return dev
 
 
-def identity_of(cfg: SampleConfig, ck: Any, device: torch.device) -> dict[str, Any]:
+def identity_of(
+    cfg: SampleConfig, ck: Any, device: torch.device, plan: ClassPlan | None = None
+) -> dict[str, Any]:
     """What every image in one output folder shares (``sampling.json``). The device type is
     part of it because CPU and CUDA generators draw different noise for the same seed."""
     meta = ck.config
@@ -150,6 +162,7 @@ def identity_of(cfg: SampleConfig, ck: Any, device: torch.device) -> dict[str, A
         "model": meta.get("model"),
         "diffusion": meta.get("diffusion"),
         "pixel_mapping": "png = round(clip((x + 1) / 2, 0, 1) * (2^bits - 1))",
+        **(plan.identity() if plan is not None else {}),
     }
 
 
@@ -248,11 +261,18 @@ def batches(seeds: list[int], size: int) -> Iterator[list[int]]:
 
 
 def sample_seeds(
-    den: VPDenoiser, cfg: SampleConfig, seeds: list[int], shape: tuple[int, ...], device
+    den: VPDenoiser,
+    cfg: SampleConfig,
+    seeds: list[int],
+    shape: tuple[int, ...],
+    device,
+    plan: ClassPlan | None = None,
 ) -> torch.Tensor:
     """Sample the images of ``seeds``; returns (B, C, H, W) in model space ([-1, 1])."""
     sampler = get_sampler(cfg.sampler)
     sigmas = sampling_sigmas(den.train_sigmas, cfg.steps, resolved_spacing(cfg))
+    if plan is not None:
+        den = plan.wrap(den, seeds, cfg.clip_x0)
     options = {"eta": cfg.eta} if cfg.sampler == "ddim" else {}
     noise = SeededNoise(seeds, device)
     x = start_noise(noise, shape, float(sigmas[0]))
@@ -294,7 +314,9 @@ def sample(cfg: SampleConfig) -> StageResult:
     if ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
     sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
-    identity = identity_of(cfg, ck, device)
+    spec = ClassSpec.from_dict(ck.config.get("classes"))
+    plan = ClassPlan(spec, cfg.label, cfg.label_mix, cfg.guidance, cfg.seed_start, cfg.n)
+    identity = identity_of(cfg, ck, device, plan)
     out = cfg.out
     open_output(state, out, identity, cfg)
 
@@ -317,7 +339,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
     show = cfg.progress and state.is_main_process
-    seconds = write_samples(den, cfg, mine, shape, device, base, show)
+    seconds = write_samples(den, cfg, mine, shape, device, base, show, plan)
     state.wait_for_everyone()
 
     done = [s for s in seeds if is_done(out, s)]
@@ -342,15 +364,19 @@ def write_samples(
     device: torch.device,
     record: dict[str, Any],
     show_progress: bool,
+    plan: ClassPlan | None = None,
 ) -> float:
     """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
     progress = bar(total=len(seeds), desc="sample", enabled=show_progress)
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
-        images = to_images(sample_seeds(den, cfg, group, shape, device))  # (B, H, W) in [0, 1]
+        x0 = sample_seeds(den, cfg, group, shape, device, plan)
+        images = to_images(x0)  # (B, H, W) in [0, 1]
         for seed, img in zip(group, images, strict=True):
             write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
             meta = {"image": seed_png(cfg.out, seed).name, "seed": seed, **record}
+            if plan is not None and plan.spec is not None:
+                meta |= {"label": plan.name(seed), "guidance": plan.guidance}
             atomic_write_text(seed_meta(cfg.out, seed), json.dumps(meta) + "\n")
         progress.update(len(group))
     progress.close()

@@ -5,6 +5,10 @@ The reference row is DDPM ancestral sampling through every training timestep (Ho
 1000 steps for the study's schedule), the sampler the study used; each row's FID is also given
 as a ratio to it, so a fast solver can be chosen on evidence (the target: within 5%).
 
+On a class-conditional checkpoint, ``--label NAME --guidance 1 2 3`` samples every row of one
+class at each guidance strength S (the reference row at the first S), against a ``real``
+folder of that class: FID per class against S, for choosing S. Run it once per class.
+
 Output folder::
 
     OUT/samples/ddpm-1000/ ...   one `radsynth sample` folder per row (resumable)
@@ -42,7 +46,7 @@ STAGE = "sampler-sweep"
 COLUMNS = (
     "sampler", "steps", "spacing", "function_evaluations", "reference", "n_real", "n_fake",
     "fid", "kid_mean", "kid_std", "precision", "recall", "fid_ratio_to_reference",
-    "sample_seconds",
+    "label", "guidance", "sample_seconds",
 )  # fmt: skip
 
 
@@ -81,16 +85,25 @@ class SamplerSweepConfig:
         "auto", help="torch.compile on GPU; auto: on for 512+ images", choices=("auto", "on", "off")
     )
     progress: bool = arg(True, help="show progress bars")
+    label: str | None = arg(None, help="conditional checkpoints: the class every row samples")
+    guidance: tuple[float, ...] = arg((), help="conditional: guidance strengths S to sweep")
 
 
-def rows_to_run(cfg: SamplerSweepConfig, num_train_timesteps: int) -> list[tuple[str, int, bool]]:
-    """(sampler, steps, is_reference) for every row, the reference first."""
+def rows_to_run(
+    cfg: SamplerSweepConfig, num_train_timesteps: int
+) -> list[tuple[str, int, float | None, bool]]:
+    """(sampler, steps, guidance, is_reference) for every row, the reference first."""
     for name in cfg.samplers:
         get_sampler(name)
     ref_steps = cfg.reference_steps or num_train_timesteps
-    rows = [("ddpm", ref_steps, True)]
+    strengths = list(cfg.guidance) or [None]
+    rows = [("ddpm", ref_steps, strengths[0], True)]
     rows += [
-        (s, k, False) for s in cfg.samplers for k in cfg.steps if (s, k) != ("ddpm", ref_steps)
+        (s, k, g, False)
+        for g in strengths
+        for s in cfg.samplers
+        for k in cfg.steps
+        if (s, k, g) != ("ddpm", ref_steps, strengths[0])
     ]
     return rows
 
@@ -126,9 +139,9 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     metrics_device = "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
     extractors: dict[str, Any] = {}  # one feature network for every row
     results = []
-    for name, steps, is_reference in bar(rows, desc="sampler-sweep", unit="row",
-                                         enabled=cfg.progress):  # fmt: skip
-        scfg = row_config(cfg, ckpt, name, steps)
+    for name, steps, guidance, is_reference in bar(rows, desc="sampler-sweep", unit="row",
+                                                   enabled=cfg.progress):  # fmt: skip
+        scfg = row_config(cfg, ckpt, name, steps, guidance)
         start = time.perf_counter()
         sample(scfg)
         seconds = time.perf_counter() - start
@@ -141,6 +154,7 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
                 "sampler": name, "steps": steps, "spacing": resolved_spacing(scfg),
                 "function_evaluations": function_evaluations(name, steps),
                 "reference": is_reference, "sample_seconds": round(seconds, 3),
+                "label": cfg.label, "guidance": guidance,
                 **{k: m.get(k) for k in COLUMNS if k in m},
             }
         )  # fmt: skip
@@ -151,7 +165,7 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
         row["fid_ratio_to_reference"] = row["fid"] / ref_fid if ref_fid else None
     write_csv(cfg.out / "sweep.csv", results)
     draw_figure("fid_vs_steps.png", lambda: plot(cfg.out / "fid_vs_steps.png", results, cfg))
-    reference = read_json(row_config(cfg, ckpt, *rows[0][:2]).out / "sampling.json")
+    reference = read_json(row_config(cfg, ckpt, *rows[0][:3]).out / "sampling.json")
     write_manifest(
         cfg.out, STAGE, cfg, inputs=[], seeds={"start": cfg.seed_start, "n": cfg.n},
         extra={"checkpoint": str(ckpt), "checkpoint_id": reference["checkpoint_id"],
@@ -160,13 +174,17 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     return StageResult(out=cfg.out, summary=summarise(results))
 
 
-def row_config(cfg: SamplerSweepConfig, ckpt: Path, name: str, steps: int) -> SampleConfig:
-    """The `radsynth sample` config of one row; its images go to OUT/samples/NAME-STEPS."""
-    base = SampleConfig(ckpt=ckpt, out=cfg.out / "samples" / f"{name}-{steps:04d}")
+def row_config(
+    cfg: SamplerSweepConfig, ckpt: Path, name: str, steps: int, guidance: float | None = None
+) -> SampleConfig:
+    """The `radsynth sample` config of one row; its images go to OUT/samples/NAME-STEPS
+    (NAME-STEPS-gS with a guidance strength)."""
+    folder = f"{name}-{steps:04d}" + (f"-g{guidance:g}" if guidance is not None else "")
+    base = SampleConfig(ckpt=ckpt, out=cfg.out / "samples" / folder)
     return replace(
         base, n=cfg.n, sampler=name, steps=steps, batch=cfg.batch, seed_start=cfg.seed_start,
         weights=cfg.weights, device=cfg.device, bf16=cfg.bf16, channels_last=cfg.channels_last,
-        compile=cfg.compile, progress=cfg.progress,
+        compile=cfg.compile, progress=cfg.progress, label=cfg.label, guidance=guidance,
     )  # fmt: skip
 
 
@@ -194,10 +212,12 @@ def plot(path: Path, rows: list[dict[str, Any]], cfg: SamplerSweepConfig) -> Non
 
     ref = rows[0]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for name in dict.fromkeys(r["sampler"] for r in rows[1:]):
-        mine = sorted((r for r in rows[1:] if r["sampler"] == name), key=lambda r: r["steps"])
+    for name, g in dict.fromkeys((r["sampler"], r.get("guidance")) for r in rows[1:]):
+        mine = sorted((r for r in rows[1:] if (r["sampler"], r.get("guidance")) == (name, g)),
+                      key=lambda r: r["steps"])  # fmt: skip
         xs = [r["function_evaluations"] for r in mine]
-        ax.plot(xs, [r["fid"] for r in mine], marker="o", label=name)
+        ax.plot(xs, [r["fid"] for r in mine], marker="o",
+                label=name if g is None else f"{name}, S = {g:g}")  # fmt: skip
     label = f"ddpm, {ref['steps']} steps (reference)"
     ax.axhline(ref["fid"], color="black", linestyle="--", linewidth=1, label=label)
     ax.axhline(1.05 * ref["fid"], color="grey", linestyle=":", linewidth=1, label="reference +5%")

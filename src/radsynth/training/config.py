@@ -65,6 +65,11 @@ class TrainConfig:
     ema_decay: float = arg(0.9995, help="EMA decay per step (warm-up (1+n)/(10+n) below it)")
     seed: int = arg(0, help="seed of model init, data order, noise and timesteps")
     hflip: bool = arg(False, help="random horizontal flips (off: laterality matters)")
+    # Conditioning (see radsynth.training.conditioning).
+    condition_on: tuple[str, ...] = arg(
+        (), help="manifest label columns forming one joint class (empty: unconditional)"
+    )
+    uncond_prob: float = arg(0.1, help="probability of dropping the class (classifier-free)")
     # Checkpoints, validation, logging.
     checkpoint_every_steps: int = arg(2000, help="save a checkpoint and val loss every N steps")
     keep_state_checkpoints: int = arg(
@@ -113,13 +118,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive")
         if not self.lr > 0:
             raise ValueError("lr must be positive")
+        if not 0.0 <= self.uncond_prob < 1.0:
+            raise ValueError("uncond_prob must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in [0, 1)")
         model_config(self)  # raises ValueError for a UNet shape that cannot be built
 
 
-def model_config(cfg: TrainConfig, channels: int = 1) -> UNetConfig:
-    """The UNet shape a training config asks for."""
+def model_config(cfg: TrainConfig, channels: int = 1, num_classes: int = 0) -> UNetConfig:
+    """The UNet shape a training config asks for (``num_classes`` from the data)."""
     return UNetConfig(
         image_size_px=cfg.image_size_px,
         channels=channels,
@@ -129,6 +136,7 @@ def model_config(cfg: TrainConfig, channels: int = 1) -> UNetConfig:
         norm_groups=cfg.norm_groups,
         attention_head_dim=cfg.attention_head_dim,
         dropout=cfg.dropout,
+        num_classes=num_classes,
     )
 
 
@@ -148,6 +156,7 @@ def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
         RadsynthError: naming the differing fields, in one line.
     """
     now = config_to_dict(cfg)
+    saved = {"condition_on": [], "uncond_prob": 0.1, **saved}  # runs from before conditioning
     differ = sorted(
         k
         for k in set(now) | set(saved)

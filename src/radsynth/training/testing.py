@@ -75,3 +75,36 @@ def make_fake_ingest(
         writer.writerows(rows)
     (root / "manifest.json").write_text(json.dumps({"stage": "ingest", "complete": True}))
     return root
+
+
+def make_disc_ingest(
+    root: Path,
+    counts: dict[str, int] | None = None,
+    size_px: int = 32,
+    seed: int = 0,
+) -> Path:
+    """An ingest-shaped folder for a two-class task: ``bright`` discs (peak 0.85-1.0) and
+    ``dark`` discs (peak 0.25-0.4) alternate; manifest.csv has image, split, group, label.
+
+    Args:
+        counts: images per split, default ``{"train": 16, "val": 4, "test": 8}``.
+    """
+    counts = counts or {"train": 16, "val": 4, "test": 8}
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size_px, 0:size_px] / size_px
+    rows = []
+    for split, n in counts.items():
+        for i in range(n):
+            label = ("bright", "dark")[i % 2]
+            peak = rng.uniform(0.85, 1.0) if label == "bright" else rng.uniform(0.25, 0.4)
+            cx, cy, r = rng.uniform(0.35, 0.65), rng.uniform(0.35, 0.65), rng.uniform(0.2, 0.3)
+            img = np.clip(1.2 - np.hypot(xx - cx, yy - cy) / r, 0, 1) * peak
+            name = f"{split}/{len(rows):06d}.png"
+            write_png(root / name, img.astype(np.float32))
+            rows.append({"image": name, "split": split, "group": f"p{len(rows)}", "label": label})
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["image", "split", "group", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (root / "manifest.json").write_text(json.dumps({"stage": "ingest", "complete": True}))
+    return root

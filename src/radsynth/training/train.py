@@ -37,6 +37,7 @@ from radsynth.stage import (
     write_manifest,
 )
 from radsynth.training import checkpoint as ckpt
+from radsynth.training.conditioning import drop_condition, read_class_labels
 from radsynth.training.config import (
     TrainConfig,
     check_resumable,
@@ -101,11 +102,17 @@ def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
 
 @torch.no_grad()
 def validation_loss(
-    model: torch.nn.Module, val: torch.Tensor, cfg: TrainConfig, alpha_bar: torch.Tensor, acc: Any
+    model: torch.nn.Module,
+    val: torch.Tensor,
+    cfg: TrainConfig,
+    alpha_bar: torch.Tensor,
+    acc: Any,
+    val_labels: torch.Tensor | None = None,
 ) -> float:
     """Mean loss over the first ``val_max_images`` val images x ``val_repeats``, with fixed
     stratified timesteps t_k = floor((k + 1/2) T / K) and fixed seeded noise, so values are
-    comparable across checkpoints. Returns NaN when there is no val split."""
+    comparable across checkpoints. A conditional model sees each image's own class (never the
+    null class). Returns NaN when there is no val split."""
     n = min(len(val), cfg.val_max_images)
     if n == 0:
         return math.nan
@@ -122,6 +129,7 @@ def validation_loss(
         noise = torch.randn((len(k), *val.shape[1:]), generator=gen)  # (K, 1, H, W)
         t = ((k + 0.5) * T / total).long()
         x0 = val[k % n].float() * 2 - 1
+        y = None if val_labels is None else val_labels[k % n]
         for s in range(0, len(k), per_device):
             part = slice(s, s + per_device)
             losses = diffusion_loss(
@@ -131,6 +139,7 @@ def validation_loss(
                 noise[part].to(acc.device),
                 alpha_bar,
                 cfg.prediction_type,
+                None if y is None else y[part].to(acc.device),
             )
             sums += torch.stack([losses.double().sum(), losses.new_tensor(len(losses)).double()])
     model.train(was_training)
@@ -204,14 +213,21 @@ def _train(cfg: TrainConfig) -> StageResult:
     from tqdm.auto import tqdm
 
     data = load_ingest(cfg.data, cfg.image_size_px)
+    spec, labels = (
+        read_class_labels(data.manifest, cfg.condition_on) if cfg.condition_on else (None, {})
+    )
     acc = make_accelerator(cfg)
     world, rank, device = acc.num_processes, acc.process_index, acc.device
     if cfg.batch_size % world:
         raise RadsynthError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
     resume_from = prepare_run(cfg, acc.is_main_process)
     acc.wait_for_everyone()
-    mcfg, dcfg = model_config(cfg, channels=data.train.shape[1]), diffusion_config(cfg)
+    n_classes = len(spec.names) if spec else 0
+    mcfg = model_config(cfg, channels=data.train.shape[1], num_classes=n_classes)
+    dcfg = diffusion_config(cfg)
     meta = {"train": config_to_dict(cfg), "model": mcfg.to_dict(), "diffusion": dcfg.to_dict()}
+    if spec is not None:
+        meta["classes"] = spec.to_dict()  # names in embedding order, for the sampler
     alpha_bar = alphas_cumprod(dcfg.betas()).float().to(device)  # (T,)
 
     # Model, EMA, optimizer: the seed alone decides the initial weights.
@@ -253,9 +269,13 @@ def _train(cfg: TrainConfig) -> StageResult:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             t = torch.randint(0, T, (per_device,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device, dtype=x0.dtype)
+            y = None  # (B,) classes, some dropped to the null class; drawn only if conditional
+            if spec is not None:
+                y = drop_condition(labels["train"][idx].to(device), cfg.uncond_prob,
+                                   spec.null_index, gen)  # fmt: skip
 
             # Loss, backward, optimizer step.
-            loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type).mean()
+            loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type, y).mean()
             acc.backward(loss)
             if cfg.max_grad_norm > 0:
                 acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -295,7 +315,7 @@ def _train(cfg: TrainConfig) -> StageResult:
 
             # Checkpoint: validation loss, weights and state, loss curves.
             if is_ckpt:
-                val = validation_loss(model, data.val, cfg, alpha_bar, acc)
+                val = validation_loss(model, data.val, cfg, alpha_bar, acc, labels.get("val"))
                 train_loss = sum(m * n for m, n in since_ckpt) / sum(n for _, n in since_ckpt)
                 since_ckpt = []
                 row = {"step": step, "train_loss": train_loss, "val_loss": val}

@@ -1,0 +1,1 @@
+"""The downstream-utility benchmark: classifiers on real, synthetic and mixed data."""
