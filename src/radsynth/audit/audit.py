@@ -152,7 +152,7 @@ def audit(cfg: AuditConfig) -> StageResult:
             "flag_percentile"
         )
     # Leaks first: the same pixels (or their mirror image) or the same patient on both sides.
-    overlap = leaks.pixel_overlaps(val, leaks.digest_folder(cfg.train, mirror=True))
+    overlap = leaks.pixel_overlaps(val, leaks.digest_folder(cfg.train), mirror=True)
     leaks.refuse_overlap("the held-out (val) set", overlap)
     train_groups = _group_ids(cfg, train)
     verdicts = fd.read_verdicts(cfg.review)
@@ -230,6 +230,7 @@ def _calibration(cfg, val: list[Path], vm: Match, cal, flagged, n_train: int, n_
         "near_copy_fence": cal.fence,
         "val_dropped_as_near_copies": dropped,
         "val_nn_similarity_quantiles": {str(q): float(np.percentile(kept, q)) for q in qs},
+        "val_scores": [round(float(s), 6) for s in vm.score],  # all, dropped ones included
         "n_flagged": int(flagged.sum()),
         "search": "retrieval + registered NCC" if cfg.feature == "copy" else "exact cosine top-1",
         "block_size": cfg.block_size,
