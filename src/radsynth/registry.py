@@ -133,6 +133,12 @@ def _bench_train():
     return BenchTrainConfig, bench_train
 
 
+def _bench_audit():
+    from radsynth.audit.bench import BenchAuditConfig, bench_audit
+
+    return BenchAuditConfig, bench_audit
+
+
 def _bench_sample():
     from radsynth.sampling.bench import BenchSampleConfig, bench_sample
 
@@ -170,6 +176,10 @@ COMMANDS: dict[str, tuple[str, Any]] = {
         {
             "train": ("training images/s and MFU for a preset", _bench_train),
             "sample": ("sampling images/s and MFU for a checkpoint or preset", _bench_sample),
+            "audit": (
+                "memorization audit: recall of planted near-copies, false flags",
+                _bench_audit,
+            ),
         },
     ),
 }
