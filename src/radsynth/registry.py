@@ -139,6 +139,12 @@ def _bench_audit():
     return BenchAuditConfig, bench_audit
 
 
+def _bench_audit_scale():
+    from radsynth.audit.bench import BenchAuditScaleConfig, bench_audit_scale
+
+    return BenchAuditScaleConfig, bench_audit_scale
+
+
 def _bench_sample():
     from radsynth.sampling.bench import BenchSampleConfig, bench_sample
 
@@ -179,6 +185,10 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "audit": (
                 "memorization audit: recall of planted near-copies, false flags",
                 _bench_audit,
+            ),
+            "audit-scale": (
+                "copy audit time and memory, extrapolated to 100k x 5k",
+                _bench_audit_scale,
             ),
         },
     ),

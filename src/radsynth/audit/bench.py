@@ -206,3 +206,76 @@ def _cell(s: dict, pct: bool = False) -> str:
     if pct:
         return f"{100 * s['share']:.1f}% ({s['count']}/{s['n']}; {100 * lo:.1f}-{100 * hi:.1f})"
     return f"{s['share']:.2f} ({s['count']}/{s['n']}; {lo:.2f}-{hi:.2f})"
+
+
+@dataclass(frozen=True)
+class BenchAuditScaleConfig:
+    """Time and memory of feature=copy at a fraction of 100,000 x 5,000, extrapolated."""
+
+    out: Path = arg(help="new output folder (the generated images and results.json)")
+    n_train: int = arg(5000, help="training images (the full target size)")
+    n_queries: int = arg(5000, help="synthetic images actually searched")
+    target_queries: int = arg(100_000, help="synthetic images the time is extrapolated to")
+    size_px: int = arg(64, help="image side (px)")
+    chunk: int = arg(1024, help="synthetic images in memory at once")
+    seed: int = arg(0, help="seed of the generated images")
+    cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
+
+
+def _blobs(folder: Path, n: int, size_px: int, rng: np.random.Generator) -> list[Path]:
+    """n smooth random images (the detector's time does not depend on content: every query
+    verifies the same number of candidates)."""
+    from scipy import ndimage
+
+    paths = []
+    for i in range(n):
+        img = ndimage.gaussian_filter(rng.random((size_px, size_px)), 3.0)
+        img = (img - img.min()) / (img.max() - img.min() + 1e-9)
+        paths.append(folder / f"{i:06d}.png")
+        write_png(paths[-1], img)
+    return paths
+
+
+def bench_audit_scale(cfg: BenchAuditScaleConfig) -> StageResult:
+    """Fit on n_train images, match n_queries, find near-duplicates among them; print measured
+    seconds, peak memory and the linear (matching) and quadratic (within-set search)
+    extrapolation to target_queries."""
+    import resource
+
+    from radsynth.audit.copy import CopyParams
+    from radsynth.audit.matchers import CopyMatcher
+    from radsynth.audit.search import topk_cosine
+
+    with cpu_threads(cfg.cpu_threads):
+        prepare_output_dir(cfg.out, "bench audit-scale", cfg)
+        rng = np.random.default_rng(cfg.seed)
+        train = _blobs(cfg.out / "train", cfg.n_train, cfg.size_px, rng)
+        queries = _blobs(cfg.out / "queries", cfg.n_queries, cfg.size_px, rng)
+        matcher = CopyMatcher(CopyParams(work_px=cfg.size_px, coarse_px=cfg.size_px // 2),
+                              cfg.chunk, 4096)  # fmt: skip
+        t0 = time.perf_counter()
+        matcher.fit(train)
+        t1 = time.perf_counter()
+        matcher.match(queries)
+        t2 = time.perf_counter()
+        desc = np.concatenate([matcher.descriptors(queries[a : a + cfg.chunk])
+                               for a in range(0, len(queries), cfg.chunk)])  # fmt: skip
+        t3 = time.perf_counter()
+        topk_cosine(desc, desc, matcher.p.candidates + 1, 4096)
+        t4 = time.perf_counter()
+        factor = cfg.target_queries / cfg.n_queries
+        fig = {
+            "n_train": cfg.n_train, "n_queries": cfg.n_queries,
+            "target_queries": cfg.target_queries, "size_px": cfg.size_px,
+            "fit_s": round(t1 - t0, 1), "match_s": round(t2 - t1, 1),
+            "match_ms_per_query": round(1000 * (t2 - t1) / cfg.n_queries, 2),
+            "within_descriptors_s": round(t3 - t2, 1), "within_search_s": round(t4 - t3, 1),
+            "extrapolated_match_s": round(factor * (t2 - t1), 0),
+            "extrapolated_within_s": round(factor * (t3 - t2) + factor**2 * (t4 - t3)
+                                           + factor * (t2 - t1), 0),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+        }  # fmt: skip
+        text = json.dumps(fig, indent=2)
+        print(text)
+        atomic_write_text(cfg.out / "results.json", text + "\n")
+    return StageResult(cfg.out, f"copy audit: {fig['match_ms_per_query']} ms per query")

@@ -87,7 +87,7 @@ class CopyMatcher:
     def _prepared(self, paths: Sequence[Path]) -> torch.Tensor:
         return cp.prepare([read_gray(p) for p in paths], self.p)
 
-    def _descriptors(self, paths: Sequence[Path]) -> np.ndarray:
+    def descriptors(self, paths: Sequence[Path]) -> np.ndarray:
         return cp.descriptors(self._prepared(paths), self.p)
 
     def fit(self, train: Sequence[Path]) -> None:
@@ -118,7 +118,7 @@ class CopyMatcher:
         n = len(queries)
         if n < 2:
             return Match(np.full(n, -np.inf, np.float32), np.zeros(n, np.int64), np.zeros(n, bool))
-        desc = np.concatenate([self._descriptors(queries[a:b]) for a, b in _chunks(n, self.chunk)])
+        desc = np.concatenate([self.descriptors(queries[a:b]) for a, b in _chunks(n, self.chunk)])
         k = min(self.p.candidates + 1, n)
         _, cand = topk_cosine(desc, desc, k, self.block)
         parts = []

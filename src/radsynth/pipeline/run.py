@@ -116,7 +116,8 @@ def run_pipeline(
     _print(StepOutcome("keep", "ran", kept.summary, kept.out), echo)
     do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
-             "synthetic": run / "kept_as_generated", "out": run / "audit"},
+             "synthetic": run / "kept_as_generated", "out": run / "audit",
+             "groups": run / "data" / "manifest.csv"},
             spec.section("audit"), after=["keep"]))  # fmt: skip
 
     # Readers must not tell real from synthetic by facing: the real images shown are oriented to
