@@ -60,8 +60,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _cfg(root: Path, out: str = "audit", **kw) -> AuditConfig:
+    kw = {"flag_percentile": PCT, "top_k": 25, **kw}
     return AuditConfig(train=root / "train", val=root / "val", synthetic=root / "synthetic",
-                       out=root / out, flag_percentile=PCT, top_k=25, **kw)  # fmt: skip
+                       out=root / out, **kw)  # fmt: skip
 
 
 def test_each_planted_transform_is_found(cxr_dir, tmp_path):
@@ -168,3 +169,46 @@ def test_audit_one_line_errors(cxr_dir, tmp_path):
         audit(AuditConfig(**{**_cfg(tmp_path).__dict__, "synthetic": tmp_path / "empty"}))
     assert main([*args, "--flag-percentile", "99.5"]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_reviewer_verdicts_and_classes(cxr_dir, tmp_path):
+    imgs = _films(cxr_dir, 60, seed=11)
+    for i in range(20):  # two classes of training films
+        write_png(tmp_path / "train" / ("A" if i < 10 else "B") / f"{i:03d}.png", imgs[i])
+    for i in range(20, 40):
+        write_png(tmp_path / "val" / f"{i:03d}.png", imgs[i])
+    for i in range(40, 50):
+        write_png(tmp_path / "synthetic" / "A" / f"new-{i}.png", imgs[i])
+    write_png(tmp_path / "synthetic" / "A" / "mem-1.png", plant(imgs[1], "mirror", 0))
+    write_png(tmp_path / "synthetic" / "B" / "mem-12.png", plant(imgs[12], "shift", 0))
+    write_png(tmp_path / "synthetic" / "B" / "mem-13.png", plant(imgs[13], "noise", 0))
+    base = {"flag_percentile": 95.0, "class_folders": True, "synthetic_duplicates": False}
+    audit(_cfg(tmp_path, **base))
+    found = json.loads((tmp_path / "audit" / "findings.json").read_text())
+    flagged = {
+        r["synthetic"] for r in _rows(tmp_path / "audit" / "neighbours.csv") if r["flagged"] == "1"
+    }
+    assert {"A/mem-1.png", "B/mem-12.png", "B/mem-13.png"} <= flagged
+    assert found["class:B"]["synthetic_copies"]["n"] == 2
+    assert found["class:B"]["training_images_copied"]["n"] == 10  # class B training films
+        "n": 10,
+    }
+    # The reviewers overrule one flag (not a copy) and confirm one unflagged pair.
+    review = tmp_path / "review"
+    review.mkdir()
+    unflagged = sorted(
+        {r["synthetic"] for r in _rows(tmp_path / "audit" / "neighbours.csv")} - flagged
+    )[0]
+    (review / "audit_adjudication.csv").write_text(
+        "rank,synthetic,train,similarity,flagged,reviewers,verdicts,final,status\n"
+        "1,B/mem-13.png,B/013.png,1,1,a;b,a=not;b=not,not,agreed\n"
+        f"2,{unflagged},A/000.png,0.5,0,a;b,a=memorized;b=memorized,memorized,agreed\n"
+    )
+    audit(_cfg(tmp_path, "audit-reviewed", review=review, **base))
+    after = json.loads((tmp_path / "audit-reviewed" / "findings.json").read_text())
+    assert after["all"]["synthetic_copies"]["count"] == found["all"]["synthetic_copies"]["count"]
+    assert (
+        after["class:B"]["synthetic_copies"]["count"]
+        == found["class:B"]["synthetic_copies"]["count"] - 1
+    )
+    assert after["n_reviewer_verdicts"] == 2
