@@ -191,8 +191,6 @@ def test_reviewer_verdicts_and_classes(cxr_dir, tmp_path):
     assert {"A/mem-1.png", "B/mem-12.png", "B/mem-13.png"} <= flagged
     assert found["class:B"]["synthetic_copies"]["n"] == 2
     assert found["class:B"]["training_images_copied"]["n"] == 10  # class B training films
-        "n": 10,
-    }
     # The reviewers overrule one flag (not a copy) and confirm one unflagged pair.
     review = tmp_path / "review"
     review.mkdir()
