@@ -29,9 +29,45 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _refuse_repeat(
+    parser: argparse.ArgumentParser,
+    namespace: argparse.Namespace,
+    action,
+    option: str | None,
+    values: Any,
+) -> None:
+    """Stop when a single-valued flag was already given: taking the last would drop a value."""
+    if hasattr(namespace, action.dest):  # defaults are SUPPRESSed: set only by a flag
+        before = getattr(namespace, action.dest)
+        flag = "/".join(action.option_strings)  # --x, or --x/--no-x for a boolean
+        parser.error(f"{flag} given more than once ({before}, then {values}); give it once")
+
+
+class _StoreOnce(argparse.Action):
+    """Store a flag's value; a second occurrence of the flag is an error, never a silent win."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        _refuse_repeat(parser, namespace, self, option_string, values)
+        setattr(namespace, self.dest, values)
+
+
+class _BoolOnce(argparse.BooleanOptionalAction):
+    """``--x`` / ``--no-x``, given at most once between them."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        value = not (option_string or "").startswith("--no-")
+        _refuse_repeat(parser, namespace, self, option_string, value)
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one flag (or positional) per field of a config dataclass; no defaults are set here,
-    so that only flags given on the command line override the config file and presets."""
+    so that only flags given on the command line override the config file and presets.
+
+    A list flag (a tuple field) may be repeated and its values append (``--synthetic A=x
+    --synthetic B=y`` is ``--synthetic A=x B=y``); any other flag given twice is refused with a
+    one-line error, since silently keeping the last value would drop the first.
+    """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp, _ = _strip_optional(hints[f.name])
@@ -47,13 +83,15 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         flag = "--" + f.name.replace("_", "-")
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            parser.add_argument(flag, action=_BoolOnce, **kwargs)
         elif typing.get_origin(tp) is tuple:
-            parser.add_argument(flag, nargs="+", metavar="V", **kwargs)
+            kwargs["help"] += "; repeat the flag to add more"
+            parser.add_argument(flag, nargs="+", action="extend", metavar="V", **kwargs)
         else:
             if choices:
                 kwargs["choices"] = [str(c) for c in choices]
-            parser.add_argument(flag, metavar=f.name.upper() if not choices else None, **kwargs)
+            metavar = f.name.upper() if not choices else None
+            parser.add_argument(flag, action=_StoreOnce, metavar=metavar, **kwargs)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from radsynth.config import arg
-from radsynth.pipeline.steps import Step, read_state, run_step
+from radsynth.errors import RadsynthError
+from radsynth.pipeline.steps import Step, is_pipeline_step, read_state, run_step
 from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 
 
@@ -45,12 +48,49 @@ def test_cached_then_rerun_on_change(tmp_path: Path) -> None:
 def test_upstream_change_invalidates_downstream(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     keys: dict[str, str] = {}
-    run_step(Step("a", _loader, a, {"out": a}, {"n": 2}), tmp_path, keys)
-    run_step(Step("b", _loader, b, {"out": b}, {}, after=["a"]), tmp_path, keys)
+    run_step(Step("ingest", _loader, a, {"out": a}, {"n": 2}), tmp_path, keys)
+    run_step(Step("train", _loader, b, {"out": b}, {}, after=["ingest"]), tmp_path, keys)
     keys = {}
-    run_step(Step("a", _loader, a, {"out": a}, {"n": 5}), tmp_path, keys)
-    outcome = run_step(Step("b", _loader, b, {"out": b}, {}, after=["a"]), tmp_path, keys)
+    run_step(Step("ingest", _loader, a, {"out": a}, {"n": 5}), tmp_path, keys)
+    outcome = run_step(Step("train", _loader, b, {"out": b}, {}, after=["ingest"]), tmp_path, keys)
     assert outcome.status == "ran"
+
+
+def test_a_dependency_that_is_no_step_is_refused_at_definition(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'fid-sweep', which is no pipeline step"):
+        Step("report", _loader, tmp_path, {"out": tmp_path}, {}, after=["stats", "fid-sweep"])
+    Step("orient", _loader, tmp_path, {}, {}, after=["sample step-0001000"])  # one per checkpoint
+
+
+def test_a_dependency_that_has_not_run_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    step = Step("ingest", _loader, out, {"out": out}, {}, after=["phantoms"])
+    with pytest.raises(RadsynthError, match="reads from phantoms, which has not run"):
+        run_step(step, tmp_path, {})
+    assert not out.exists()  # refused before anything ran
+    # A known step that this run leaves out (a `source:` folder instead of phantoms) is allowed.
+    assert run_step(step, tmp_path, {}, absent={"phantoms"}).status == "ran"
+
+
+def test_every_dependency_of_the_pipeline_is_a_step() -> None:
+    """The pipeline's own wiring: every `after=` in run.py names a step of PIPELINE_STEPS."""
+    import ast
+    import inspect
+
+    from radsynth.pipeline import run
+
+    tree = ast.parse(inspect.getsource(run))
+    names = [
+        elt.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.keyword)
+        and node.arg == "after"
+        and isinstance(node.value, ast.List)
+        for elt in node.value.elts
+        if isinstance(elt, ast.Constant)
+    ]
+    assert len(names) >= 15
+    assert all(is_pipeline_step(n) for n in names), names
 
 
 def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ manifest.json.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -38,7 +39,11 @@ from radsynth.config import arg
 from radsynth.data import leaks
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
+from radsynth.progress import log_checkpoint
+from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ def audit(cfg: AuditConfig) -> StageResult:
     top = write_pairs(cfg.out, cfg.top_k, synth, names, train, train_names, syn, percentile,
                       flagged, _note(cfg, len(val), cal.threshold))  # fmt: skip
 
+    _log_groups(names, syn.score, flagged)
     is_copy = fd.copies(flagged, names, verdicts)
     result = {"all": fd.literature_numbers(is_copy, syn.index, len(train), train_groups)}
     syn_cls, train_cls = (
@@ -198,6 +204,16 @@ def audit(cfg: AuditConfig) -> StageResult:
         f"{cal.threshold:.4f}, the {cfg.flag_percentile} percentile of {int(cal.kept.sum())} "
         f"held-out images); copies after review: {share['count']}",
     )
+
+
+def _log_groups(names: list[str], score: np.ndarray, flagged: np.ndarray) -> None:
+    """One summary line per checkpoint (the synthetic images' first sub-folder)."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(group_of(Path(name)), []).append(i)
+    for name, idx in sorted(groups.items()):
+        message = f"{int(flagged[idx].sum())} of {len(idx)} images flagged; highest score "
+        log_checkpoint(log, "audit", name, message + f"{float(score[idx].max()):.4f}")
 
 
 def _note(cfg: AuditConfig, n_val: int, threshold: float) -> str:

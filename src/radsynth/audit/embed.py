@@ -27,6 +27,7 @@ from PIL import Image
 
 from radsynth.data.imageio import read_gray
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,14 @@ def make_embedder(feature: str, *, vit_weights: str, pixels_px: int, device: str
     raise RadsynthError(f"unknown feature {feature!r}; choose vit, inception or pixels")
 
 
-def embed_files(embed: Embedder, paths: Sequence[Path], batch: int) -> np.ndarray:
-    """Embed image files in batches of ``batch``; returns (N, D) float32."""
+def embed_files(
+    embed: Embedder, paths: Sequence[Path], batch: int, desc: str = "embed"
+) -> np.ndarray:
+    """Embed image files in batches of ``batch`` (with a progress bar); returns (N, D) float32."""
     feats = []
-    for start in range(0, len(paths), batch):
-        chunk = [read_gray(p) for p in paths[start : start + batch]]
-        feats.append(embed(chunk))
-        log.debug("embedded %d/%d", min(start + batch, len(paths)), len(paths))
+    with bar(total=len(paths), desc=desc) as progress:
+        for start in range(0, len(paths), batch):
+            chunk = [read_gray(p) for p in paths[start : start + batch]]
+            feats.append(embed(chunk))
+            progress.update(len(chunk))
     return np.concatenate(feats).astype(np.float32)

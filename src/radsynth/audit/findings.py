@@ -15,13 +15,13 @@ on its pair is ``not``; an agreed ``memorized`` verdict counts even when not fla
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from radsynth.errors import RadsynthError
+from radsynth.screening.decisions import AUDIT_ADJUDICATION, read_audit_verdicts
 from radsynth.stats.proportions import wilson_ci
 
 
@@ -33,21 +33,17 @@ def share(x: int, n: int) -> dict:
     return {"count": int(x), "n": int(n), "share": x / n, "ci95": [lo, hi]}
 
 
-# ADAPTER (issue 15): the review page's agreed audit verdicts, read from its
-# audit_adjudication.csv. Replace with radsynth.screening.decisions once fix-pipeline lands.
 def read_verdicts(review_dir: Path | None) -> dict[str, str]:
-    """synthetic image -> agreed verdict (``memorized`` or ``not``); {} without a review."""
+    """synthetic image -> agreed verdict (``memorized`` or ``not``) from a review folder's
+    audit_adjudication.csv (:func:`radsynth.screening.decisions.read_audit_verdicts`);
+    {} without a review folder. A review folder without that file is an error, not "no
+    verdicts", so that a mistyped folder is not silently ignored."""
     if review_dir is None:
         return {}
-    path = review_dir / "audit_adjudication.csv"
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise RadsynthError(f"no audit_adjudication.csv in {review_dir}") from None
-    if rows and not {"synthetic", "final"} <= set(rows[0]):
-        raise RadsynthError(f"{path} has no 'synthetic' and 'final' columns")
-    return {r["synthetic"]: r["final"] for r in rows if r["final"] in ("memorized", "not")}
+    if not (review_dir / AUDIT_ADJUDICATION).is_file():
+        raise RadsynthError(f"no {AUDIT_ADJUDICATION} in the review folder {review_dir}")
+    verdicts = read_audit_verdicts(review_dir)
+    return {name: v.final for name, v in verdicts.items() if v.status == "agreed" and v.final}
 
 
 def copies(flagged: np.ndarray, names: Sequence[str], verdicts: Mapping[str, str]) -> np.ndarray:

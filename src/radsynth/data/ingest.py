@@ -34,6 +34,7 @@ from radsynth.data.polarity import detect_polarity
 from radsynth.data.resample import pad_to_square, scale_to_fit
 from radsynth.data.splits import compile_group_regex, extract_group, split_groups
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, sha256_file
 from radsynth.stage import write_manifest as write_stage_manifest
 
@@ -185,7 +186,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
     seen: dict[str, str] = {}
     kept: list[dict] = []
     rejected: list[list[str]] = []
-    for path in files:
+    for path in bar(files, desc="ingest", unit="file"):
         rel = path.relative_to(cfg.src).as_posix()
         try:
             image, fields = _process(path, cfg, seen, rel)

@@ -30,6 +30,7 @@ from radsynth.data.anatomy import DEFECTS, sample_anatomy
 from radsynth.data.drawing import Masks, draw_anatomy
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def make_phantoms(cfg: PhantomConfig) -> StageResult:
     writer.writeheader()
     sheet: list[np.ndarray] = []
     counts = {"negative": 0, "right": 0, "implausible": 0}
-    for i in range(cfg.n):
+    for i in bar(range(cfg.n), desc="phantoms"):
         ph = render_phantom(cfg, i)
         name = f"images/{i:06d}.png"
         write_png(cfg.out / name, ph.image)

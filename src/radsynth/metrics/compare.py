@@ -34,6 +34,7 @@ from radsynth.errors import RadsynthError
 from radsynth.metrics import formulas
 from radsynth.metrics.cache import cache_key, load_cached, save_cached
 from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
+from radsynth.progress import bar
 from radsynth.stage import StageResult, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,12 @@ def extract(
         cached = load_cached(Path(cache_dir), key)
         if cached is not None and cached.shape == (len(paths), extractor.dim):
             return cached, "hit"
-    feats = np.concatenate([extractor(b) for b in image_batches(paths, batch_size, resize_px)])
+    feats = []
+    with bar(total=len(paths), desc=f"features ({extractor.identity.split(':')[0]})") as progress:
+        for batch in image_batches(paths, batch_size, resize_px):
+            feats.append(extractor(batch))
+            progress.update(len(batch))
+    feats = np.concatenate(feats)
     if key is not None:
         save_cached(Path(cache_dir), key, feats)
     return feats, "off" if key is None else "miss"

@@ -25,13 +25,14 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
 from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
+from radsynth.progress import bar, log_checkpoint
 from radsynth.stage import (
     StageResult,
     atomic_path,
@@ -49,6 +50,10 @@ COLUMNS = ["step", "checkpoint", "n_real", "n_fake", "fid", "kid_mean", "kid_std
 @dataclass(frozen=True)
 class FidSweepConfig:
     """FID, KID and precision/recall of every K-th checkpoint of a training run."""
+
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
 
     run: Path = arg(help="training output folder (holding checkpoints/step-*/)", positional=True)
     every: int = arg(10, help="score every K-th checkpoint (K, 2K, ...), and always the last")
@@ -164,6 +169,15 @@ def score_checkpoint(
     return row
 
 
+def describe_row(row: dict[str, Any]) -> str:
+    """A fid.csv row in words, for the per-checkpoint summary line."""
+    return (
+        f"FID {float(row['fid']):.3f}, KID {float(row['kid_mean']):.4f}, precision "
+        f"{float(row['precision']):.3f}, recall {float(row['recall']):.3f} "
+        f"({row['n_fake']} synthetic vs {row['n_real']} real)"
+    )
+
+
 def warn_mixed_n(rows: list[dict[str, Any]]) -> list[str]:
     """Warnings when the rows were computed at different N (their FIDs do not compare)."""
     notes = []
@@ -223,13 +237,14 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     columns = COLUMNS + [f"{k}_{x}" for x in names[1:] for k in ("fid", "kid_mean", "kid_std")]
     rows = [r for r in read_rows(out / "fid.csv") if r.get("checkpoint")]
     done = {int(r["step"]) for r in rows}
-    for ckpt in chosen:
+    for ckpt in bar(chosen, desc="fid-sweep", unit="ckpt"):
         if checkpoint_step(ckpt) in done:
+            log_checkpoint(log, STAGE, ckpt.name, "scored by an earlier run, reused")
             continue
         fake_paths = sample_checkpoint(cfg, ckpt, out / "samples" / ckpt.name)
         rows.append(score_checkpoint(cfg, ckpt, fake_paths, real_feats, extractors))
         write_rows(out / "fid.csv", rows, columns)  # after each checkpoint: resumable
-        log.info("step %s: FID %.3f", rows[-1]["step"], float(rows[-1]["fid"]))
+        log_checkpoint(log, STAGE, ckpt.name, describe_row(rows[-1]))
 
     warnings = warn_mixed_n(rows)
     n_real, feature = len(real_paths), extractors[cfg.feature].identity.split(":")[0]

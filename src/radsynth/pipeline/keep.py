@@ -1,44 +1,95 @@
-"""The kept set: the screened synthetic images that go on to the audit and the reader study."""
+"""The kept set: the screened synthetic images that go on to the audit and the reader study.
+
+An image is kept when the screen passes it (or ``keep: all``), unless a reviewer excluded it on
+the review page; a flagged image a reviewer kept is kept. Images that reviewers agreed are
+memorized copies of a training image never reach the reader study.
+"""
 
 from __future__ import annotations
 
-import csv
+import logging
 import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
+from radsynth.screening.decisions import (
+    SCREEN_DECISIONS,
+    ImageFate,
+    decide_images,
+    read_audit_verdicts,
+    read_screen,
+    read_screen_decisions,
+    table_s1,
+    unmatched,
+    write_fates,
+    write_table_s1,
+)
 from radsynth.stage import StageResult
 
+log = logging.getLogger(__name__)
 
-def collect_kept(kept_csv: Path, images_root: Path, out: Path) -> StageResult:
-    """Copy the images listed in the screen's ``kept.csv`` into ``out/<group>/``.
+#: The review folder inside a run: ``radsynth review RUN/review --screen RUN/screen --audit
+#: RUN/audit`` writes the decisions that ``keep`` and the report read.
+REVIEW_DIR = "review"
 
-    The folder is rebuilt from scratch in a temporary sibling and swapped in, so it always
-    matches the latest screen exactly.
+
+def decide_kept(run: Path, keep_mode: str, *, with_audit: bool) -> list[ImageFate]:
+    """Each screened image's fate from the screen and the reviewers' decisions in ``RUN/review``.
 
     Args:
-        kept_csv: the screen's kept list (columns ``image`` and ``group``).
+        run: the run folder (``screen/screen.csv``; ``review/`` written by ``radsynth review``).
+        keep_mode: the pipeline's ``keep``: "screened" (flagged images are excluded) or "all".
+        with_audit: also exclude the images that reviewers agreed are memorized copies (the
+            audit runs on the images kept without it, so that its pairs stay reviewable).
+    """
+    screened = read_screen(run / "screen")
+    reviewed = read_screen_decisions(run / REVIEW_DIR)
+    stale = unmatched(reviewed, screened)
+    if stale:
+        log.warning(
+            "%d reviewer decision(s) in %s name images the current screen does not list "
+            "(first: %s); they were made on an earlier screen and do not apply",
+            len(stale), run / REVIEW_DIR / SCREEN_DECISIONS, stale[0],
+        )  # fmt: skip
+    verdicts = read_audit_verdicts(run / REVIEW_DIR) if with_audit else {}
+    return decide_images(screened, reviewed, verdicts, screen_excludes=keep_mode == "screened")
+
+
+def write_keep_record(folder: Path, fates: list[ImageFate]) -> None:
+    """``folder/images.csv`` (one row per image) and ``folder/table_s1.csv`` for the report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_fates(folder / "images.csv", fates)
+    write_table_s1(folder / "table_s1.csv", table_s1(fates))
+
+
+def collect_kept(fates: Iterable[ImageFate], images_root: Path, out: Path) -> StageResult:
+    """Copy the kept images into ``out/<group>/``.
+
+    The folder is rebuilt from scratch in a temporary sibling and swapped in, so it always
+    matches the latest decisions exactly.
+
+    Args:
+        fates: every screened image's fate (:func:`decide_kept`); only kept ones are copied.
         images_root: the folder the ``image`` paths are relative to (the oriented samples).
         out: destination, one sub-folder per group.
     """
-    if not kept_csv.is_file():
-        raise RadsynthError(f"screen output {kept_csv} is missing; run the screen stage first")
-    with open(kept_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
+    fates = list(fates)
+    kept = [f for f in fates if f.kept]
+    if not kept:
         raise RadsynthError(
-            f"the screen kept no synthetic images (see {kept_csv.parent / 'excluded.csv'}); "
-            "train longer, review the flags, or set `keep: all` in the pipeline file"
+            f"no synthetic image is left of {len(fates)} screened (see the screen's "
+            "excluded.csv and the review decisions): train longer, review the flags, or set "
+            "`keep: all` in the pipeline file"
         )
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     groups: dict[str, int] = {}
-    for row in rows:
-        src = Path(row["image"])
+    for fate in kept:
+        src = Path(fate.image)
         src = src if src.is_absolute() else images_root / src
-        group = row.get("group") or src.parent.name
+        group = fate.group or src.parent.name
         dest = tmp / group / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
@@ -48,7 +99,7 @@ def collect_kept(kept_csv: Path, images_root: Path, out: Path) -> StageResult:
         shutil.rmtree(out)
     os.replace(tmp, out)
     counts = ", ".join(f"{g}: {n}" for g, n in sorted(groups.items()))
-    return StageResult(out, f"kept {sum(groups.values())} images ({counts})")
+    return StageResult(out, f"kept {sum(groups.values())} of {len(fates)} images ({counts})")
 
 
 def park_unchosen_samples(samples: Path, parked: Path, chosen: Iterable[str]) -> None:

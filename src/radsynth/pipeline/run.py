@@ -26,11 +26,18 @@ from radsynth.pipeline.choose import (
     read_curve,
     write_choice,
 )
-from radsynth.pipeline.keep import collect_kept, park_unchosen_samples
+from radsynth.pipeline.keep import (
+    REVIEW_DIR,
+    collect_kept,
+    decide_kept,
+    park_unchosen_samples,
+    write_keep_record,
+)
 from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import PipelineSpec, load_spec
 from radsynth.pipeline.steps import Step, StepOutcome, run_step, step_key
-from radsynth.stage import StageResult, atomic_write_text, sha256_file
+from radsynth.screening.decisions import ImageFate
+from radsynth.stage import StageResult, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +74,11 @@ def run_pipeline(
     run = spec.run_dir
     run.mkdir(parents=True, exist_ok=True)
     keys: dict[str, str] = {}
+    # With a source folder there are no phantoms; ingest's key then hashes the source itself.
+    absent = {"phantoms"} if spec.source is not None else set()
 
     def do(step: Step) -> StepOutcome:
-        outcome = run_step(step, run, keys)
+        outcome = run_step(step, run, keys, absent)
         _print(outcome, echo)
         return outcome
 
@@ -80,10 +89,10 @@ def run_pipeline(
         data_src = run / "phantoms" / "images"
     do(Step("ingest", registry.loader("ingest"), run / "data",
             {"src": data_src, "out": run / "data"}, spec.section("ingest"),
-            after=["phantoms"]))  # fmt: skip
+            after=["phantoms"], inputs=[spec.source] if spec.source else []))  # fmt: skip
     do(Step("train", registry.loader("train"), run / "train",
             {"data": run / "data", "out": run / "train"}, spec.section("train"),
-            after=["ingest"], resumable=True))  # fmt: skip
+            after=["ingest"]))  # fmt: skip
     # The real reference set is a folder inside the run: data/train (default) or data/val.
     sweep = spec.section("fid_sweep")
     real = run / sweep.pop("real", "data/train")
@@ -99,7 +108,7 @@ def run_pipeline(
         sample_names.append(name)
         do(Step(name, registry.loader("sample"), run / "samples" / _step_label(step),
                 {"ckpt": _checkpoint_path(run, step), "out": run / "samples" / _step_label(step)},
-                spec.section("sample"), after=["train"], resumable=True))  # fmt: skip
+                spec.section("sample"), after=["train"]))  # fmt: skip
     do(Step("orient", registry.loader("orient"), run / "oriented",
             {"src": run / "samples", "out": run / "oriented"}, spec.section("orient"),
             after=sample_names))  # fmt: skip
@@ -107,18 +116,27 @@ def run_pipeline(
             {"src": run / "oriented", "out": run / "screen", "reference": run / "data" / "val"},
             spec.section("screen"), after=["orient", "ingest"]))  # fmt: skip
     # keep: all carries flagged images on (they stay marked in screen.csv and the report).
-    listing = "kept.csv" if spec.keep == "screened" else "screen.csv"
-    kept = collect_kept(run / "screen" / listing, run / "oriented", run / "kept")
+    # Reviewers' screening decisions (RUN/review) override the screen in either direction.
     # The audit compares samples as generated, in the orientation the model learned from its
     # training images: a flipped copy of a training image would not match it.
-    collect_kept(run / "screen" / listing, run / "samples", run / "kept_as_generated")
-    keys["keep"] = step_key(spec.keep, [sha256_file(run / "screen" / listing)])
-    _print(StepOutcome("keep", "ran", kept.summary, kept.out), echo)
+    screened = decide_kept(run, spec.keep, with_audit=False)
+    collect_kept(screened, run / "samples", run / "kept_as_generated")
+    keys["keep"] = step_key(spec.keep, [_fates_text(screened)])
     do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
              "synthetic": run / "kept_as_generated", "out": run / "audit",
              "groups": run / "data" / "manifest.csv"},
             spec.section("audit"), after=["keep"]))  # fmt: skip
+    # Pairs that reviewers agreed are memorized copies leave the set the readers see.
+    fates = decide_kept(run, spec.keep, with_audit=True)
+    write_keep_record(run / "keep", fates)
+    kept = collect_kept(fates, run / "oriented", run / "kept")
+    keys["exclude copies"] = step_key(spec.keep, [keys["audit"], _fates_text(fates)])
+    _print(StepOutcome("keep", "ran", kept.summary, kept.out), echo)
+    if not (run / REVIEW_DIR).is_dir():
+        echo(f"Review the screen's flags and the audit's pairs with `radsynth review "
+             f"{run / REVIEW_DIR} --screen {run / 'screen'} --audit {run / 'audit'}`; "
+             "decisions there change the kept set on the next run.")  # fmt: skip
 
     # Readers must not tell real from synthetic by facing: the real images shown are oriented to
     # the same canonical side as the synthetic ones.
@@ -128,7 +146,7 @@ def run_pipeline(
     synthetic = tuple(f"{_step_label(s)}={run / 'kept' / _step_label(s)}" for s in choice.steps)
     do(Step("study", registry.loader("study create"), run / "study",
             {"out": run / "study", "real": run / "real_oriented", "synthetic": synthetic},
-            spec.section("study"), after=["keep", "orient real"]))  # fmt: skip
+            spec.section("study"), after=["exclude copies", "orient real"]))  # fmt: skip
     if spec.simulate_readers:
         _simulate(spec, run, keys, echo)
     progress = reader_progress(run / "study", "simulated" if spec.simulate_readers else "human")
@@ -162,6 +180,11 @@ def _simulate(spec: PipelineSpec, run: Path, keys: dict[str, str], echo: Callabl
     if outcome.status != "cached":
         atomic_write_text(marker, json.dumps({"simulated": True, "summary": outcome.summary}))
     _print(outcome, echo)
+
+
+def _fates_text(fates: list[ImageFate]) -> str:
+    """What the kept set depends on, as text for a cache key."""
+    return "\n".join(f"{f.image} {f.final} {int(f.copy)} {int(f.kept)}" for f in fates)
 
 
 def _checkpoint_path(run: Path, step: int) -> Path:

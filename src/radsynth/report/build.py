@@ -18,6 +18,7 @@ from radsynth import __version__
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.report import sections
+from radsynth.report.review import reviewer_decisions
 from radsynth.report.study import study
 from radsynth.stage import StageResult, atomic_write_text
 
@@ -54,6 +55,7 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
         sections.samples(run, samples_per_group),
         sections.screening(run),
         sections.audit(run, n_pairs),
+        reviewer_decisions(run),
         study(run),
     ]
     env = jinja2.Environment(

@@ -231,6 +231,9 @@ def screening(run: Path) -> Section:
         "Each synthetic image gets a plausibility score; images past the calibrated "
         "threshold are excluded before any reader sees them.",
     )
+    final = run / "keep" / "table_s1.csv"  # written by `radsynth run`: with reviewers' decisions
+    if final.is_file() and (rows := read_csv(final)):
+        return _screening_final(sec, rows)
     path = run / "screen" / "table_s1.csv"
     if not path.is_file() or not (rows := read_csv(path)):
         sec.missing = "Screening has not been run (no screen/table_s1.csv)."
@@ -251,6 +254,30 @@ def screening(run: Path) -> Section:
     sec.tables.append({"caption": "Images generated, excluded and kept per checkpoint",
                        "header": ["Checkpoint", "Generated", "Excluded", "Kept", "Excluded (%)"],
                        "rows": body, "note": ""})  # fmt: skip
+    return sec
+
+
+def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
+    """Table S1 as the pipeline applied it: screen, reviewers' overrides, agreed copies."""
+    keys = ("generated", "excluded_by_screen", "overridden_by_reviewer", "excluded_as_copy",
+            "kept")  # fmt: skip
+    body = [[r.get("group", ""), *(count(r.get(k)) for k in keys)] for r in rows]
+    total = next((r for r in rows if r.get("group") == "total"), None)
+    if total and _num(total.get("generated")):
+        gen, kept = _num(total.get("generated")), _num(total.get("kept"))
+        sec.headline = (
+            f"Of {count(gen)} synthetic images, {count(kept)} ({pct(kept / gen)}) went on to the "
+            f"reader study: the screen excluded {count(total.get('excluded_by_screen'))}, "
+            f"reviewers overrode {count(total.get('overridden_by_reviewer'))} automatic "
+            f"decisions and {count(total.get('excluded_as_copy'))} were excluded as copies."
+        )
+    sec.tables.append({"caption": "Table S1. Images generated, excluded and kept per checkpoint",
+                       "header": ["Checkpoint", "Generated", "Excluded by screen",
+                                  "Overridden by reviewer", "Excluded as copy", "Kept"],
+                       "rows": body,
+                       "note": "Overridden: a reviewer kept a flagged image or excluded a passed "
+                       "one. Excluded as copy: reviewers agreed the image copies a training "
+                       "image (counted among images otherwise kept)."})  # fmt: skip
     return sec
 
 

@@ -24,11 +24,12 @@ mistakes ``--n`` for one of its own flags, so the values go in the config file).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ import torch
 from radsynth.config import arg, config_json
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.samplers import (
     DEFAULT_SPACING,
@@ -48,6 +50,7 @@ from radsynth.sampling.samplers import (
 )
 from radsynth.stage import StageResult, atomic_write_text, write_manifest
 
+log = logging.getLogger(__name__)
 STAGE = "sample"
 #: Fields of sampling.json that must match for two runs to share an output folder.
 IDENTITY_KEYS = (
@@ -59,6 +62,10 @@ IDENTITY_KEYS = (
 @dataclass(frozen=True)
 class SampleConfig:
     """Sample synthetic images from a checkpoint: {seed:06d}.png, image n from seed n alone."""
+
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
 
     ckpt: Path = arg(
         help="checkpoint folder, or a training run folder (its latest checkpoint)", positional=True
@@ -319,6 +326,8 @@ def sample(cfg: SampleConfig) -> StageResult:
     summary += f", {cfg.weights} weights); this process made {len(mine)} at {rate:.2f} images/s"
     if skipped:
         summary += f", {skipped} already there"
+    if state.is_main_process:
+        log_checkpoint(log, STAGE, ck.path.name, summary)
     return StageResult(out=out, summary=summary)
 
 
@@ -332,9 +341,7 @@ def write_samples(
     show_progress: bool,
 ) -> float:
     """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(seeds), unit="img", desc="sample", disable=not show_progress)
+    progress = bar(total=len(seeds), desc="sample", enabled=show_progress)
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
         images = to_images(sample_seeds(den, cfg, group, shape, device))  # (B, H, W) in [0, 1]
@@ -342,8 +349,8 @@ def write_samples(
             write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
             meta = {"image": seed_png(cfg.out, seed).name, "seed": seed, **record}
             atomic_write_text(seed_meta(cfg.out, seed), json.dumps(meta) + "\n")
-        bar.update(len(group))
-    bar.close()
+        progress.update(len(group))
+    progress.close()
     return time.perf_counter() - start
 
 

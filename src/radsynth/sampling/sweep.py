@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.sample import SampleConfig, resolved_spacing, sample
 from radsynth.sampling.samplers import function_evaluations, get_sampler
 from radsynth.stage import StageResult, atomic_path, prepare_output_dir, write_manifest
 
+log = logging.getLogger(__name__)
 STAGE = "sampler-sweep"
 COLUMNS = (
     "sampler", "steps", "spacing", "function_evaluations", "reference", "n_real", "n_fake",
@@ -40,6 +43,10 @@ COLUMNS = (
 @dataclass(frozen=True)
 class SamplerSweepConfig:
     """FID of each sampler and step count against real images; full DDPM is the reference."""
+
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
 
     ckpt: Path = arg(
         help="checkpoint folder, or a training run folder (its latest)", positional=True
@@ -113,7 +120,8 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     metrics_device = "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
     extractors: dict[str, Any] = {}  # one feature network for every row
     results = []
-    for name, steps, is_reference in rows:
+    for name, steps, is_reference in bar(rows, desc="sampler-sweep", unit="row",
+                                         enabled=cfg.progress):  # fmt: skip
         scfg = row_config(cfg, ckpt, name, steps)
         start = time.perf_counter()
         sample(scfg)
@@ -130,6 +138,8 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
                 **{k: m.get(k) for k in COLUMNS if k in m},
             }
         )  # fmt: skip
+        log_checkpoint(log, STAGE, scfg.out.name, f"FID {m['fid']:.3f} with {name}, {steps} "
+                       f"steps; {cfg.n} images sampled in {seconds:.1f} s")  # fmt: skip
     ref_fid = results[0]["fid"]
     for row in results:
         row["fid_ratio_to_reference"] = row["fid"] / ref_fid if ref_fid else None

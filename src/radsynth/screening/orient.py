@@ -39,6 +39,7 @@ from radsynth.config import arg
 from radsynth.data.imageio import list_images
 from radsynth.data.imageio import read_gray as _read
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar
 from radsynth.stage import (
     StageResult,
     atomic_path,
@@ -230,11 +231,12 @@ def orient(cfg: OrientConfig) -> StageResult:
     prepare_output_dir(cfg.out, "orient", cfg)
     side = cfg.side or ("left" if cfg.view == "lateral" else "right")
     # Pass 1 keeps only a coarse copy per image, so memory is O(N * grid_px^2).
-    parts = [analyse(_read(p), cfg.view, cfg.grid_px) for p in paths]
+    parts = [analyse(_read(p), cfg.view, cfg.grid_px) for p in bar(paths, desc="orient: detect")]
     prior = np.array([p for p, _ in parts])
     scores, confidence = detect(prior, np.stack([g for _, g in parts]), cfg.iterations)
     rows = []
-    for path, score, conf in zip(paths, scores, confidence, strict=True):
+    detected_all = zip(paths, scores, confidence, strict=True)
+    for path, score, conf in bar(detected_all, total=len(paths), desc="orient: write"):
         rel = path.relative_to(cfg.src)
         detected = _side_of(float(score), cfg.view)
         flipped = detected != side

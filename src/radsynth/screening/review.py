@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import html
-import io
 import json
 import re
 import sqlite3
@@ -35,7 +34,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
-from radsynth.stage import StageResult, atomic_write_text
+from radsynth.screening.decisions import (
+    AuditVerdict,
+    ScreenDecision,
+    adjudicate,
+    write_audit_verdicts,
+    write_screen_decisions,
+)
+from radsynth.stage import StageResult
 
 REVIEWER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 PAGE_SIZE = 50
@@ -125,7 +131,7 @@ def _now() -> str:
 # ------------------------------------------------------------------------------- exports
 
 
-def screen_final(data: _Data) -> list[dict[str, str]]:
+def screen_final(data: _Data) -> list[ScreenDecision]:
     """Per image: the automatic flag, the final decision and who made it (latest decision)."""
     with data.connect() as con:
         latest = {
@@ -140,21 +146,12 @@ def screen_final(data: _Data) -> list[dict[str, str]]:
             (dec["decision"], dec["reviewer"], dec["decided_at"]) if dec else (auto, "auto", "")
         )
         out.append(
-            {
-                "image": row["image"],
-                "group": row["group"],
-                "score": row["score"],
-                "auto": auto,
-                "final": final,
-                "decided_by": who,
-                "decided_at": when,
-                "overridden": int(final != auto),
-            }
+            ScreenDecision(row["image"], row["group"], float(row["score"]), auto, final, who, when)
         )
     return out
 
 
-def audit_final(data: _Data) -> list[dict[str, str]]:
+def audit_final(data: _Data) -> list[AuditVerdict]:
     """Per pair: each reviewer's latest verdict, the agreed verdict, and the status."""
     with data.connect() as con:
         verdicts: dict[str, dict[str, str]] = {}
@@ -163,62 +160,28 @@ def audit_final(data: _Data) -> list[dict[str, str]]:
     out = []
     for pair in data.pairs:
         given = verdicts.get(pair["synthetic"], {})
-        values = set(given.values())
-        status = "disagreement" if len(values) > 1 else "agreed" if len(given) >= 2 else "pending"
+        final, status = adjudicate(given)
         out.append(
-            {
-                "rank": pair["rank"],
-                "synthetic": pair["synthetic"],
-                "train": pair["train"],
-                "similarity": pair["similarity"],
-                "flagged": pair["flagged"],
-                "reviewers": ";".join(sorted(given)),
-                "verdicts": ";".join(f"{k}={v}" for k, v in sorted(given.items())),
-                "final": values.pop() if status == "agreed" else "",
-                "status": status,
-            }
+            AuditVerdict(
+                rank=int(pair["rank"]),
+                synthetic=pair["synthetic"],
+                train=pair["train"],
+                similarity=float(pair["similarity"]),
+                flagged=pair["flagged"].strip().lower() in ("1", "true", "yes"),
+                verdicts=tuple(sorted(given.items())),
+                final=final,
+                status=status,
+            )
         )
     return out
-
-
-def _csv_text(rows: list[dict], columns: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def export(data: _Data) -> None:
     """Rewrite the decision CSVs in the review folder from the database."""
     if data.screen_rows:
-        cols = [
-            "image",
-            "group",
-            "score",
-            "auto",
-            "final",
-            "decided_by",
-            "decided_at",
-            "overridden",
-        ]
-        atomic_write_text(data.out / "screen_decisions.csv", _csv_text(screen_final(data), cols))
+        write_screen_decisions(data.out, screen_final(data))
     if data.pairs:
-        rows = audit_final(data)
-        cols = [
-            "rank",
-            "synthetic",
-            "train",
-            "similarity",
-            "flagged",
-            "reviewers",
-            "verdicts",
-            "final",
-            "status",
-        ]
-        atomic_write_text(data.out / "audit_adjudication.csv", _csv_text(rows, cols))
-        disagree = [r for r in rows if r["status"] == "disagreement"]
-        atomic_write_text(data.out / "audit_disagreements.csv", _csv_text(disagree, cols))
+        write_audit_verdicts(data.out, audit_final(data))
 
 
 # ---------------------------------------------------------------------------------- pages
@@ -231,6 +194,10 @@ def _page(title: str, body: str) -> HTMLResponse:
         "td,th{padding:4px 8px;border-bottom:1px solid #ddd}img{height:160px}"
         f".flag{{color:#b00}}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
+
+
+def _verdict_text(v: AuditVerdict) -> str:
+    return ";".join(f"{who}={verdict}" for who, verdict in v.verdicts)
 
 
 def _check_reviewer(reviewer: str | None) -> str:
@@ -275,7 +242,7 @@ def create_app(data: _Data) -> FastAPI:
     @app.get("/screen", response_class=HTMLResponse)
     def screen_page(reviewer: str | None = Query(None), page: int = Query(0, ge=0)):
         who = html.escape(_check_reviewer(reviewer))
-        final = {r["image"]: r for r in screen_final(data)}
+        final = {d.image: d for d in screen_final(data)}
         rows = data.screen_rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         body = [
             "<table><tr><th>image</th><th>score</th><th>auto</th><th>final (by)</th>"
@@ -283,7 +250,7 @@ def create_app(data: _Data) -> FastAPI:
         ]
         for r in rows:
             f, img = final[r["image"]], html.escape(r["image"])
-            auto = "<span class='flag'>exclude</span>" if f["auto"] == "exclude" else "keep"
+            auto = "<span class='flag'>exclude</span>" if f.auto == "exclude" else "keep"
             buttons = "".join(
                 f"<form method='post' action='/screen/decide' style='display:inline'>"
                 f"<input type='hidden' name='reviewer' value='{who}'>"
@@ -294,7 +261,7 @@ def create_app(data: _Data) -> FastAPI:
             )
             body.append(
                 f"<tr><td>{img}</td><td>{html.escape(r['score'])}</td><td>{auto}</td>"
-                f"<td>{f['final']} ({html.escape(f['decided_by'])})</td>"
+                f"<td>{f.final} ({html.escape(f.decided_by)})</td>"
                 f"<td><img src='/image/screen/{quote(r['image'])}' alt='{img}'></td>"
                 f"<td>{buttons}</td></tr>"
             )
@@ -328,7 +295,7 @@ def create_app(data: _Data) -> FastAPI:
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(reviewer: str | None = Query(None)):
         who = html.escape(_check_reviewer(reviewer))
-        final = {r["synthetic"]: r for r in audit_final(data)}
+        final = {v.synthetic: v for v in audit_final(data)}
         body = [
             "<table><tr><th>rank</th><th>cosine</th><th>pair (synthetic | training)</th>"
             "<th>verdicts</th><th>status</th><th>your verdict</th></tr>"
@@ -346,7 +313,7 @@ def create_app(data: _Data) -> FastAPI:
             body.append(
                 f"<tr><td>{rank}</td><td>{html.escape(p['similarity'])}</td>"
                 f"<td><img src='/image/audit/sheets/pair-{rank:04d}.png' alt='{syn}'></td>"
-                f"<td>{html.escape(f['verdicts'])}</td><td>{f['status']}</td>"
+                f"<td>{html.escape(_verdict_text(f))}</td><td>{f.status}</td>"
                 f"<td>{buttons}</td></tr>"
             )
         return _page(f"Memorization pairs - {who}", "".join(body) + "</table>")
@@ -371,9 +338,9 @@ def create_app(data: _Data) -> FastAPI:
 
     @app.get("/disagreements", response_class=HTMLResponse)
     def disagreements():
-        rows = [r for r in audit_final(data) if r["status"] == "disagreement"]
+        rows = [v for v in audit_final(data) if v.status == "disagreement"]
         items = "".join(
-            f"<li>#{r['rank']} {html.escape(r['synthetic'])}: {html.escape(r['verdicts'])}</li>"
+            f"<li>#{r.rank} {html.escape(r.synthetic)}: {html.escape(_verdict_text(r))}</li>"
             for r in rows
         )
         return _page("Audit disagreements", f"<p>{len(rows)} pairs</p><ul>{items}</ul>")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,12 @@ import numpy as np
 from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
 from radsynth.errors import RadsynthError
+from radsynth.progress import bar, log_checkpoint
 from radsynth.screening.features import anatomy_features
 from radsynth.screening.orient import analyse, detect, group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,11 +65,12 @@ def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
     """
     facing_left = np.ones(len(paths), dtype=bool)
     if canonicalize:
-        parts = [analyse(read_gray(p), "lateral") for p in paths]
+        parts = [analyse(read_gray(p), "lateral") for p in bar(paths, desc="screen: facing")]
         scores, _ = detect(np.array([p for p, _ in parts]), np.stack([g for _, g in parts]))
         facing_left = scores >= 0
     feats = []
-    for path, left in zip(paths, facing_left, strict=True):
+    for path, left in bar(zip(paths, facing_left, strict=True), total=len(paths),
+                          desc="screen: features"):  # fmt: skip
         img = read_gray(path)
         feats.append(anatomy_features(img if left else img[:, ::-1]))
     return np.stack(feats)
@@ -145,6 +150,9 @@ def screen(cfg: ScreenConfig) -> StageResult:
     _write_csv(cfg.out / "kept.csv", cols, [r for r in rows if not r["flagged"]])
     _write_csv(cfg.out / "excluded.csv", cols, [r for r in rows if r["flagged"]])
     table = table_s1(rows)
+    for r in table[:-1]:
+        log_checkpoint(log, "screen", r["group"], f"{r['excluded']} of {r['generated']} images "
+                       f"excluded (threshold {threshold:.4g})")  # fmt: skip
     _write_csv(cfg.out / "table_s1.csv", ["group", "generated", "excluded", "final"], table)
     info = {
         "threshold": threshold,

@@ -26,6 +26,10 @@ RESUMABLE_CHANGES = frozenset(
 class TrainConfig:
     """Train a DDPM (diffusers UNet2DModel) on a folder written by `radsynth ingest`."""
 
+    #: The stage continues a half-written output folder of the same config (``radsynth run``
+    #: resumes it in place after an interruption instead of moving it aside).
+    RESUMABLE: ClassVar[bool] = True
+
     data: Path = arg(
         help="ingested data folder (manifest.csv, train/*.png, val/*.png)", positional=True
     )

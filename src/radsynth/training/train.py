@@ -28,6 +28,7 @@ from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
 from radsynth.models.unet import build_unet, count_parameters
+from radsynth.progress import log_checkpoint
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 from radsynth.training import checkpoint as ckpt
 from radsynth.training.config import (
@@ -309,6 +310,9 @@ def _train(cfg: TrainConfig) -> StageResult:
                 if writer is not None:
                     writer.add_scalar("val/loss", val, step)
                 _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta)
+                if acc.is_main_process:
+                    log_checkpoint(log, "train", f"step-{step:07d}", f"saved; train loss "
+                                   f"{train_loss:.4f}, val loss {val:.4f}")  # fmt: skip
                 t_log = time.perf_counter()  # saving time is not training time
     finally:
         bar.close()
