@@ -163,6 +163,18 @@ def _bench_gpu():
     return BenchGpuConfig, bench_gpu
 
 
+def _bench_audit():
+    from radsynth.audit.bench import BenchAuditConfig, bench_audit
+
+    return BenchAuditConfig, bench_audit
+
+
+def _bench_audit_scale():
+    from radsynth.audit.bench import BenchAuditScaleConfig, bench_audit_scale
+
+    return BenchAuditScaleConfig, bench_audit_scale
+
+
 def _bench_sample():
     from radsynth.sampling.bench import BenchSampleConfig, bench_sample
 
@@ -233,6 +245,14 @@ COMMANDS: dict[str, tuple[str, Any]] = {
             "polarity": ("accuracy of negative/rotated-film detection, planted", _bench_polarity),
             "orient": ("accuracy of mirrored-film / facing detection, planted", _bench_orient),
             "screen": ("screen recall per planted implausibility and measured FRR", _bench_screen),
+            "audit": (
+                "memorization audit: recall of planted near-copies, false flags",
+                _bench_audit,
+            ),
+            "audit-scale": (
+                "copy audit time and memory, extrapolated to 100k x 5k",
+                _bench_audit_scale,
+            ),
         },
     ),
 }

@@ -17,7 +17,8 @@ from radsynth.cli import main
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.errors import RadsynthError
 
-N_TRAIN, N_VAL, N_NEW = 60, 40, 40
+N_TRAIN, N_VAL, N_NEW = 60, 100, 40
+PCT = 99.0  # needs 100 held-out images
 
 
 def test_blockwise_equals_dense():
@@ -118,12 +119,14 @@ def test_audit_ranks_and_flags_memorized_copies(cxr_dir, tmp_path):
     planted = make_audit_sets(cxr_dir, tmp_path)
     cfg = AuditConfig(
         train=tmp_path / "train", val=tmp_path / "val", synthetic=tmp_path / "synthetic",
-        out=tmp_path / "audit", feature="pixels", top_k=20, block_size=16,
+        out=tmp_path / "audit", feature="pixels", top_k=20, block_size=16, flag_percentile=PCT,
     )  # fmt: skip
     audit(cfg)
     with open(tmp_path / "audit" / "pairs.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["rank", "synthetic", "train", "similarity", "percentile", "flagged"]
+    assert list(rows[0]) == [
+        "rank", "synthetic", "train", "similarity", "percentile", "flagged", "mirrored"
+    ]  # fmt: skip
     top = rows[: len(planted)]
     assert {r["synthetic"] for r in top} == set(planted)  # the planted ones are the top 8
     assert all(r["train"] == planted[r["synthetic"]] for r in top)  # matched to their source
@@ -162,7 +165,8 @@ def test_audit_vit_local_weights_and_cli(cxr_dir, tmp_path):
     weights = _tiny_vit(tmp_path / "vit")
     args = ["audit", "--train", str(tmp_path / "train"), "--val", str(tmp_path / "val"),
             "--synthetic", str(tmp_path / "synthetic"), "--out", str(tmp_path / "audit"),
-            "--feature", "vit", "--vit-weights", str(weights), "--top-k", "10"]  # fmt: skip
+            "--feature", "vit", "--vit-weights", str(weights), "--flag-percentile", "99",
+            "--top-k", "10"]  # fmt: skip
     assert main(args) == 0
     with open(tmp_path / "audit" / "pairs.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -190,7 +194,7 @@ def test_audit_inception_ranks_and_flags_memorized_copies(cxr_dir, tmp_path):
     planted = make_audit_sets(cxr_dir, tmp_path, seed=2)
     audit(AuditConfig(train=tmp_path / "train", val=tmp_path / "val",
                       synthetic=tmp_path / "synthetic", out=tmp_path / "audit",
-                      feature="inception", top_k=10))  # fmt: skip
+                      feature="inception", top_k=10, flag_percentile=PCT))  # fmt: skip
     with open(tmp_path / "audit" / "pairs.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     # Inception ranks exact, contrast-changed and shifted copies first and flags them; it does

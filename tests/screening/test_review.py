@@ -29,7 +29,8 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def outputs(reference_phantoms, labelled_phantoms, tmp_path_factory) -> dict[str, Path]:
-    """A real screen folder (24 phantoms) and a real audit folder (pixels, top 5)."""
+    """A real screen folder (24 phantoms) and a real audit folder (copy feature, top 5; the
+    95th percentile, which 30 held-out images support)."""
     root = tmp_path_factory.mktemp("review")
     src = root / "oriented" / "step-1"
     src.mkdir(parents=True)
@@ -44,7 +45,7 @@ def outputs(reference_phantoms, labelled_phantoms, tmp_path_factory) -> dict[str
     screen(ScreenConfig(src=root / "oriented", out=root / "screen",
                         reference=reference_phantoms / "images", frr=0.1))  # fmt: skip
     audit(AuditConfig(train=root / "train", val=root / "val", synthetic=root / "oriented",
-                      out=root / "audit", top_k=5))  # fmt: skip
+                      out=root / "audit", top_k=5, flag_percentile=95.0))  # fmt: skip
     return {"screen": root / "screen", "audit": root / "audit", "root": root}
 
 

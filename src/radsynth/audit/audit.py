@@ -1,22 +1,25 @@
 """``radsynth audit``: the memorization audit.
 
-For every synthetic image, its cosine nearest neighbour in the training set (blockwise exact
-search, :mod:`radsynth.audit.search`); the same for every held-out real (validation) image,
-whose nearest-neighbour similarities calibrate what "close" means for a genuinely new image. A
-synthetic image closer to a training image than ``flag_percentile`` % of the real held-out
-images (its percentile is stated) is flagged as a memorization candidate. The ``top_k`` most
-similar pairs go to ``pairs.csv``, a PNG sheet each and ``pairs.html``, for two reviewers to
-adjudicate on the review page (``radsynth review``).
+For every synthetic image, its nearest training film (``feature``: the near-copy detector
+``copy`` by default, :mod:`radsynth.audit.copy`; or cosine search over ``pixels``,
+``inception`` or ``vit`` embeddings); the same for every held-out real (val) image, whose
+scores calibrate what "close" means for a genuinely new film (:mod:`radsynth.audit.calibrate`:
+near-copies hiding in the held-out set are left out, too few held-out images is an error). A
+synthetic image scoring at or above the ``flag_percentile`` percentile of the held-out scores
+is flagged. Held-out sets that share pixels (mirrored too) or patient ids with the training set
+are refused (:mod:`radsynth.data.leaks`). The ``top_k`` closest pairs go to ``pairs.csv``, a
+PNG sheet each (a pair that matched mirrored shows the training film mirrored) and
+``pairs.html``, for two reviewers to adjudicate (``radsynth review``); given that review
+folder, a second audit counts their verdicts (:mod:`radsynth.audit.findings`).
 
-Outputs: pairs.csv (rank, synthetic, train, similarity, percentile, flagged), neighbours.csv
-(every synthetic image), calibration.json, sheets/pair-NNNN.png, pairs.html, config.json,
+Outputs: pairs.csv, neighbours.csv (every synthetic image), calibration.json, findings.json
+(copies among samples, training images and patients copied, per class, near-duplicates among
+the samples), synthetic_duplicates.csv, sheets/pair-NNNN.png, pairs.html, config.json,
 manifest.json.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -25,10 +28,15 @@ from typing import Literal
 
 import numpy as np
 
-from radsynth.audit.embed import embed_files, make_embedder
-from radsynth.audit.search import topk_cosine
-from radsynth.audit.sheets import empirical_percentile, pair_sheet, pairs_html
+from radsynth.audit import findings as fd
+from radsynth.audit.calibrate import calibrate, needed
+from radsynth.audit.copy import CopyParams
+from radsynth.audit.embed import make_embedder
+from radsynth.audit.matchers import CopyMatcher, EmbeddingMatcher, Match
+from radsynth.audit.outputs import write_duplicates, write_pairs
+from radsynth.audit.sheets import empirical_percentile
 from radsynth.config import arg
+from radsynth.data import leaks
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
 from radsynth.progress import log_checkpoint
@@ -36,46 +44,64 @@ from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
-PAIR_COLUMNS = ("rank", "synthetic", "train", "similarity", "percentile", "flagged")
 
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """Memorization audit: nearest training neighbours of synthetic images, calibrated."""
+    """Memorization audit: nearest training films of synthetic images, calibrated."""
 
     train: Path = arg(help="training images (PNG folder) the model saw")
     val: Path = arg(help="held-out real images (PNG folder) for calibration")
     synthetic: Path = arg(help="synthetic images (PNG folder, sub-folders allowed)")
     out: Path = arg(help="output folder")
-    feature: Literal["vit", "inception", "pixels"] = arg(
-        "pixels",
-        help="embedding: vit (as in the study; needs vit_weights), inception (offline TF-Inception "
-        "pool3) or pixels (mean-centred thumbnails)",
+    feature: Literal["copy", "vit", "inception", "pixels"] = arg(
+        "copy",
+        help="copy (near-copy detector: invariant retrieval, then registration + NCC), vit (as "
+        "in the study; needs vit_weights), inception (offline TF-Inception pool3) or pixels "
+        "(mean-centred thumbnails)",
     )
     vit_weights: str = arg(
         "google/vit-base-patch16-224-in21k",
         help="ViT hub id (downloaded when online) or local save_pretrained folder",
     )
     pixels_px: int = arg(32, help="thumbnail side for feature=pixels (px)")
+    copy_px: int = arg(64, help="side images are registered at for feature=copy (px)")
+    copy_candidates: int = arg(4, help="training films verified per image for feature=copy")
     top_k: int = arg(100, help="number of most similar pairs to list, draw and review")
     flag_percentile: float = arg(
-        99.5, help="flag a synthetic image whose NN similarity reaches this percentile (0-100) "
-        "of the held-out real images' NN similarities"
+        99.5, help="flag a synthetic image whose score reaches this percentile (0-100, "
+        "exclusive) of the held-out real images' scores; needs 100/(100-p) held-out images"
     )  # fmt: skip
+    groups: Path | None = arg(
+        None, help="ingest manifest.csv (columns image, group; paths relative to its folder): "
+        "patient ids for the leak check and patient-level results"
+    )  # fmt: skip
+    class_folders: bool = arg(
+        False, help="the first sub-folder of train/ and synthetic/ is the class: report per class"
+    )
+    review: Path | None = arg(
+        None, help="review folder (radsynth review) whose agreed verdicts overrule the flags"
+    )
+    synthetic_duplicates: bool = arg(
+        True, help="also look for near-duplicates among the synthetic images (mode collapse)"
+    )
     block_size: int = arg(
         4096, help="rows per block of the exact blockwise search; memory O(block_size^2)"
     )
     batch: int = arg(32, help="images per embedding batch")
+    chunk: int = arg(1024, help="synthetic images held in memory at once for feature=copy")
     device: str = arg("cpu", help="torch device for the embedding network (cpu, cuda, cuda:1)")
 
 
 def _check(cfg: AuditConfig) -> None:
     if cfg.top_k < 1:
         raise RadsynthError(f"top_k must be at least 1, got {cfg.top_k}")
-    if not 0.0 < cfg.flag_percentile <= 100.0:
-        raise RadsynthError(f"flag_percentile must be in (0, 100], got {cfg.flag_percentile}")
-    if cfg.block_size < 1 or cfg.batch < 1 or cfg.pixels_px < 2:
-        raise RadsynthError("block_size and batch must be positive and pixels_px at least 2")
+    if not 0.0 < cfg.flag_percentile < 100.0:
+        raise RadsynthError(f"flag_percentile must be in (0, 100), got {cfg.flag_percentile}")
+    if min(cfg.block_size, cfg.batch, cfg.chunk, cfg.copy_candidates) < 1:
+        raise RadsynthError("block_size, batch, chunk and copy_candidates must be positive")
+    if cfg.pixels_px < 2 or cfg.copy_px < 16:
+        raise RadsynthError("pixels_px must be at least 2 and copy_px at least 16")
 
 
 def _images(folder: Path, what: str) -> list[Path]:
@@ -85,111 +111,143 @@ def _images(folder: Path, what: str) -> list[Path]:
     return paths
 
 
+def _group_ids(cfg: AuditConfig, train: list[Path]) -> list[str] | None:
+    """Patient id per training image from the ingest manifest; refuses shared patients."""
+    if cfg.groups is None:
+        return None
+    groups = leaks.read_groups(cfg.groups)
+    root = cfg.groups.parent
+    try:
+        train_split = cfg.train.relative_to(root).as_posix()
+        val_split = cfg.val.relative_to(root).as_posix()
+    except ValueError:
+        raise RadsynthError(f"train and val must lie inside {root} to use its manifest") from None
+    shared = leaks.shared_patients(groups, train_split, val_split)
+    leaks.refuse_overlap("the held-out (val) set", [], shared)
+    ids = [groups.get(p.relative_to(root).as_posix(), "") for p in train]
+    return [i or f"image:{n}" for n, i in enumerate(ids)]  # no id: the image is its own patient
+
+
+def _matcher(cfg: AuditConfig):
+    if cfg.feature == "copy":
+        params = CopyParams(work_px=cfg.copy_px, coarse_px=cfg.copy_px // 2,
+                            candidates=cfg.copy_candidates)  # fmt: skip
+        return CopyMatcher(params, cfg.chunk, cfg.block_size)
+    embed = make_embedder(cfg.feature, vit_weights=cfg.vit_weights, pixels_px=cfg.pixels_px,
+                          device=cfg.device)  # fmt: skip
+    return EmbeddingMatcher(embed, cfg.batch, cfg.block_size)
+
+
+def _classes(paths: list[Path], root: Path, on: bool) -> list[str] | None:
+    if not on:
+        return None
+    parts = [p.relative_to(root).parts for p in paths]
+    return [pt[0] if len(pt) > 1 else "" for pt in parts]
+
+
 def audit(cfg: AuditConfig) -> StageResult:
     """Run the audit; see the module docstring for what is written."""
     _check(cfg)
     train, val = _images(cfg.train, "train"), _images(cfg.val, "val")
     synth = _images(cfg.synthetic, "synthetic")
-    embed = make_embedder(
-        cfg.feature, vit_weights=cfg.vit_weights, pixels_px=cfg.pixels_px, device=cfg.device
-    )
+    if len(val) < needed(cfg.flag_percentile):
+        raise RadsynthError(
+            f"{len(val)} held-out images are too few for the {cfg.flag_percentile} percentile: "
+            f"at least {needed(cfg.flag_percentile)} are needed; add held-out images or lower "
+            "flag_percentile"
+        )
+    # Leaks first: the same pixels (or their mirror image) or the same patient on both sides.
+    overlap = leaks.pixel_overlaps(val, leaks.digest_folder(cfg.train), mirror=True)
+    leaks.refuse_overlap("the held-out (val) set", overlap)
+    train_groups = _group_ids(cfg, train)
+    verdicts = fd.read_verdicts(cfg.review)
+    matcher = _matcher(cfg)
     prepare_output_dir(cfg.out, "audit", cfg)
 
-    # Embed, then exact cosine NN of val and synthetic images among the training images.
-    f_train = embed_files(embed, train, cfg.batch, "audit: train")
-    f_val = embed_files(embed, val, cfg.batch, "audit: val")
-    val_sim, _ = topk_cosine(f_val, f_train, 1, cfg.block_size)
-    f_syn = embed_files(embed, synth, cfg.batch, "audit: synthetic")
-    syn_sim, syn_idx = topk_cosine(f_syn, f_train, 1, cfg.block_size)
-    val_sim, syn_sim, syn_idx = val_sim[:, 0], syn_sim[:, 0], syn_idx[:, 0]
+    matcher.fit(train)
+    val_match = matcher.match(val)
+    cal = calibrate(val_match.score, cfg.flag_percentile)
+    syn = matcher.match(synth)
+    flagged = syn.score >= cal.threshold
+    percentile = empirical_percentile(syn.score, val_match.score[cal.kept])
+    names = [p.relative_to(cfg.synthetic).as_posix() for p in synth]
+    train_names = [p.relative_to(cfg.train).as_posix() for p in train]
+    top = write_pairs(cfg.out, cfg.top_k, synth, names, train, train_names, syn, percentile,
+                      flagged, _note(cfg, len(val), cal.threshold))  # fmt: skip
 
-    # Calibrate: a synthetic NN similarity's percentile among the real held-out NN similarities.
-    percentile = empirical_percentile(syn_sim, val_sim)
-    flagged = percentile >= cfg.flag_percentile
-    rows = []
-    for i in range(len(synth)):
-        rows.append({
-            "synthetic": synth[i].relative_to(cfg.synthetic).as_posix(),
-            "train": train[syn_idx[i]].relative_to(cfg.train).as_posix(),
-            "similarity": f"{syn_sim[i]:.6f}",
-            "percentile": f"{percentile[i]:.2f}",
-            "flagged": int(flagged[i]),
-        })  # fmt: skip
-    _write_csv(cfg.out / "neighbours.csv", PAIR_COLUMNS[1:], rows)
-    _log_groups(rows, syn_sim, flagged)
-    order = sorted(range(len(rows)), key=lambda i: (-float(syn_sim[i]), rows[i]["synthetic"]))
-    top = [{"rank": r + 1, **rows[i]} for r, i in enumerate(order[: cfg.top_k])]
-    _write_csv(cfg.out / "pairs.csv", PAIR_COLUMNS, top)
-
-    # Pair sheets and the HTML page.
-    sheet_names = []
-    for row, i in zip(top, order, strict=False):
-        name = f"sheets/pair-{row['rank']:04d}.png"
-        caption = f"#{row['rank']} cos {row['similarity']} pct {row['percentile']}"
-        pair_sheet(synth[i], train[syn_idx[i]], caption, cfg.out / name)
-        sheet_names.append(name)
-    calibration = _calibration(cfg, val_sim, flagged, len(train), len(synth), f_train.shape[1])
-    note = (
-        f"Feature {cfg.feature}; flagged = nearest-neighbour cosine similarity at or above the "
-        f"{cfg.flag_percentile} percentile of {len(val)} held-out real images' "
-        f"(threshold {calibration['threshold_similarity']:.6f})."
+    _log_groups(names, syn.score, flagged)
+    is_copy = fd.copies(flagged, names, verdicts)
+    result = {"all": fd.literature_numbers(is_copy, syn.index, len(train), train_groups)}
+    syn_cls, train_cls = (
+        _classes(synth, cfg.synthetic, cfg.class_folders),
+        _classes(train, cfg.train, cfg.class_folders),
     )
-    pairs_html(top, sheet_names, cfg.out / "pairs.html", note)
+    for c in sorted(set(syn_cls or [])):
+        sel = np.array([s == c for s in syn_cls])
+        n_train_c = sum(t == c for t in train_cls)
+        result[f"class:{c}"] = fd.literature_numbers(is_copy[sel], syn.index[sel], n_train_c)
+    if cfg.synthetic_duplicates:
+        within = matcher.within(synth)
+        groups = fd.duplicate_groups(within.score, within.index, cal.threshold)
+        write_duplicates(cfg.out / "synthetic_duplicates.csv", groups, names, within)
+        result["mode_collapse"] = fd.mode_collapse(len(synth), groups)
+    result["n_reviewer_verdicts"] = len(verdicts)
+    atomic_write_text(cfg.out / "findings.json", json.dumps(result, indent=2) + "\n")
+    calibration = _calibration(cfg, val, val_match, cal, flagged, len(train), len(synth))
     atomic_write_text(cfg.out / "calibration.json", json.dumps(calibration, indent=2) + "\n")
     write_manifest(cfg.out, "audit", cfg, inputs=[cfg.train, cfg.val, cfg.synthetic],
-                   extra={"n_flagged": int(flagged.sum())})  # fmt: skip
+                   extra={"n_flagged": int(flagged.sum()), "n_top": len(top)})  # fmt: skip
+    share = result["all"]["synthetic_copies"]
     return StageResult(
         cfg.out,
-        f"{int(flagged.sum())} of {len(synth)} synthetic images flagged "
-        f"(NN similarity >= {cfg.flag_percentile} percentile of {len(val)} real held-out images)",
+        f"{int(flagged.sum())} of {len(synth)} synthetic images flagged as copies (score >= "
+        f"{cal.threshold:.4f}, the {cfg.flag_percentile} percentile of {int(cal.kept.sum())} "
+        f"held-out images); copies after review: {share['count']}",
     )
 
 
-def _log_groups(rows: list[dict], similarity: np.ndarray, flagged: np.ndarray) -> None:
+def _log_groups(names: list[str], score: np.ndarray, flagged: np.ndarray) -> None:
     """One summary line per checkpoint (the synthetic images' first sub-folder)."""
     groups: dict[str, list[int]] = {}
-    for i, row in enumerate(rows):
-        groups.setdefault(group_of(Path(row["synthetic"])), []).append(i)
+    for i, name in enumerate(names):
+        groups.setdefault(group_of(Path(name)), []).append(i)
     for name, idx in sorted(groups.items()):
-        top = float(similarity[idx].max())
-        message = f"{int(flagged[idx].sum())} of {len(idx)} images flagged; highest NN "
-        log_checkpoint(log, "audit", name, message + f"similarity {top:.4f}")
+        message = f"{int(flagged[idx].sum())} of {len(idx)} images flagged; highest score "
+        log_checkpoint(log, "audit", name, message + f"{float(score[idx].max()):.4f}")
 
 
-def _calibration(cfg, val_sim, flagged, n_train, n_synth, dim) -> dict:
+def _note(cfg: AuditConfig, n_val: int, threshold: float) -> str:
+    what = "registered NCC" if cfg.feature == "copy" else "nearest-neighbour cosine similarity"
+    return (
+        f"Feature {cfg.feature}; flagged = {what} at or above the {cfg.flag_percentile} "
+        f"percentile of {n_val} held-out real images' (threshold {threshold:.6f})."
+    )
+
+
+def _calibration(cfg, val: list[Path], vm: Match, cal, flagged, n_train: int, n_synth: int):
     qs = (0, 1, 5, 25, 50, 75, 95, 99, 99.5, 100)
-    n_max = max(n_train, n_synth)
-    block = min(cfg.block_size, n_max)
+    kept = vm.score[cal.kept]
+    dropped = [
+        {"val": val[i].relative_to(cfg.val).as_posix(), "score": float(vm.score[i])}
+        for i in np.flatnonzero(~cal.kept)
+    ]
     return {
         "feature": cfg.feature,
         "n_train": n_train,
-        "n_val": len(val_sim),
+        "n_val": len(val),
+        "n_val_used": int(cal.kept.sum()),
         "n_synthetic": n_synth,
         "flag_percentile": cfg.flag_percentile,
-        # The smallest similarity whose percentile (share of val NN similarities strictly
-        # below it) reaches flag_percentile.
-        "threshold_similarity": float(_threshold(val_sim, cfg.flag_percentile)),
-        "val_nn_similarity_quantiles": {str(q): float(np.percentile(val_sim, q)) for q in qs},
+        # The smallest score whose share of kept held-out scores strictly below it reaches
+        # flag_percentile; the expected false-flag rate on new films is 1 - pct / 100.
+        "threshold_similarity": cal.threshold,
+        "expected_false_flag_rate": 1.0 - cfg.flag_percentile / 100.0,
+        "held_out_flag_rate": float(np.mean(kept >= cal.threshold)),
+        "near_copy_fence": cal.fence,
+        "val_dropped_as_near_copies": dropped,
+        "val_nn_similarity_quantiles": {str(q): float(np.percentile(kept, q)) for q in qs},
+        "val_scores": [round(float(s), 6) for s in vm.score],  # all, dropped ones included
         "n_flagged": int(flagged.sum()),
-        "search": "exact blockwise cosine top-1",
+        "search": "retrieval + registered NCC" if cfg.feature == "copy" else "exact cosine top-1",
         "block_size": cfg.block_size,
-        "embedding_dim": dim,
-        # Search memory: the features, their unit-normalised copies and one similarity block.
-        "peak_bytes_estimate": int(8 * (n_train + n_synth) * dim + 4 * block * block),
     }
-
-
-def _threshold(val_sim: np.ndarray, pct: float) -> float:
-    ranked = np.sort(val_sim.astype(np.float32))
-    need = int(np.ceil(round(pct / 100.0 * len(ranked), 9)))  # val values that must lie below
-    if need <= 0:
-        return float("-inf")
-    return float(np.nextafter(ranked[need - 1], np.float32(np.inf)))
-
-
-def _write_csv(path: Path, columns, rows) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())

@@ -22,16 +22,22 @@ def _panel(path: Path, height: int) -> Image.Image:
     return img.resize((width, height), Image.Resampling.LANCZOS)
 
 
-def pair_sheet(synthetic: Path, train: Path, caption: str, dest: Path) -> None:
-    """Write one PNG: the synthetic image (left) beside its training neighbour (right)."""
+def pair_sheet(
+    synthetic: Path, train: Path, caption: str, dest: Path, mirrored: bool = False
+) -> None:
+    """Write one PNG: the synthetic image (left) beside its training neighbour (right); a
+    neighbour that matched mirrored is shown mirrored, so that the two can be compared."""
     left, right = _panel(synthetic, SHEET_HEIGHT_PX), _panel(train, SHEET_HEIGHT_PX)
+    if mirrored:
+        right = right.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     gap = 8
     sheet = Image.new("L", (left.width + gap + right.width, SHEET_HEIGHT_PX + HEADER_PX), 255)
     sheet.paste(left, (0, HEADER_PX))
     sheet.paste(right, (left.width + gap, HEADER_PX))
     draw = ImageDraw.Draw(sheet)
     draw.text((4, 5), caption, fill=0)
-    draw.text((left.width + gap + 4, 5), "training neighbour", fill=0)
+    label = "training neighbour (shown mirrored)" if mirrored else "training neighbour"
+    draw.text((left.width + gap + 4, 5), label, fill=0)
     with atomic_path(dest) as tmp:
         sheet.save(tmp, format="PNG")
 
@@ -44,14 +50,15 @@ def pairs_html(rows: Sequence[dict], sheet_names: Sequence[str], dest: Path, not
         ".flag{color:#b00;font-weight:bold}img{height:180px}</style></head><body>",
         "<h1>Memorization audit: top synthetic/training pairs</h1>",
         f"<p>{html.escape(note)}</p>",
-        "<table><tr><th>rank</th><th>synthetic</th><th>training</th><th>cosine</th>"
+        "<table><tr><th>rank</th><th>synthetic</th><th>training</th><th>score</th>"
         "<th>percentile of real held-out NN</th><th>flagged</th><th>pair</th></tr>",
     ]
     for row, sheet in zip(rows, sheet_names, strict=True):
         flag = "<span class='flag'>yes</span>" if int(row["flagged"]) else "no"
+        mirror = " (mirrored)" if int(row.get("mirrored", 0)) else ""
         lines.append(
             f"<tr><td>{row['rank']}</td><td>{html.escape(row['synthetic'])}</td>"
-            f"<td>{html.escape(row['train'])}</td><td>{row['similarity']}</td>"
+            f"<td>{html.escape(row['train'])}{mirror}</td><td>{row['similarity']}</td>"
             f"<td>{row['percentile']}</td><td>{flag}</td>"
             f"<td><img src='{html.escape(sheet)}' alt='pair {row['rank']}'></td></tr>"
         )

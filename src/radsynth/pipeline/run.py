@@ -132,7 +132,8 @@ def run_pipeline(
     keys["keep"] = step_key(spec.keep, [_fates_text(screened)])
     do(Step("audit", registry.loader("audit"), run / "audit",
             {"train": run / "data" / "train", "val": run / "data" / "val",
-             "synthetic": run / "kept_as_generated", "out": run / "audit"},
+             "synthetic": run / "kept_as_generated", "out": run / "audit",
+             "groups": run / "data" / "manifest.csv"},
             spec.section("audit"), after=["keep"]))  # fmt: skip
     # Pairs that reviewers agreed are memorized copies leave the set the readers see.
     fates = decide_kept(run, spec.keep, with_audit=True)
