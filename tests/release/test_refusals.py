@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -104,8 +105,13 @@ def test_a_stage_that_has_not_run_is_refused(run_copy, tmp_path, stage) -> None:
 def test_a_flagged_image_needs_a_not_a_copy_verdict(run_copy, tmp_path) -> None:
     image = _kept(run_copy)[0]
     path = run_copy / "audit" / "neighbours.csv"
-    lines = path.read_text().splitlines()
-    path.write_text("\n".join(ln[:-1] + "1" if ln.startswith(image) else ln for ln in lines))
+    rows = list(csv.DictReader(path.open(newline="")))
+    for row in rows:
+        row["flagged"] = "1" if row["synthetic"] == image else row["flagged"]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     message = _refused(run_copy, tmp_path)
     assert f"not adjudicated 'not a copy' on the review page ({image})" in message
     # Two reviewers agree it is not a copy: now it may go out.

@@ -31,7 +31,7 @@ from radsynth.config import arg
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import resize_float
 from radsynth.errors import RadsynthError
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir
+from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 from radsynth.training.train import cpu_threads
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -183,6 +183,7 @@ def bench_audit(cfg: BenchAuditConfig) -> StageResult:
         print(text)
         atomic_write_text(cfg.out / "results.json", json.dumps(results, indent=2) + "\n")
         atomic_write_text(cfg.out / "table.md", text + "\n")
+        write_manifest(cfg.out, "bench audit", cfg, seeds=cfg.seed)  # marks the folder finished
     return StageResult(cfg.out, f"audit benchmark on {cfg.source}: {cfg.out / 'table.md'}")
 
 
