@@ -18,7 +18,7 @@ from radsynth.hardware.device import (
     peak_flops,
     resolve_device,
 )
-from radsynth.hardware.threads import available_cores, prepare_cpu_runtime
+from radsynth.hardware.threads import available_cores, busy_cores, prepare_cpu_runtime
 
 
 def test_device_strings() -> None:
@@ -63,14 +63,20 @@ def test_cpu_peak_needs_a_clock() -> None:
 
 
 def test_thread_setup_respects_the_user_and_the_affinity_mask() -> None:
-    env: dict[str, str] = {}
-    applied = prepare_cpu_runtime(env)
-    assert env["OMP_NUM_THREADS"] == str(len(os.sched_getaffinity(0)))
-    assert env["OMP_WAIT_POLICY"] == "PASSIVE"
-    assert applied == env
+    """Threads follow the affinity mask; threads yield only when the machine is busy."""
+    idle: dict[str, str] = {}
+    assert prepare_cpu_runtime(idle, busy=lambda: 0.1) == idle
+    assert idle == {"OMP_NUM_THREADS": str(len(os.sched_getaffinity(0)))}
+    busy: dict[str, str] = {}
+    prepare_cpu_runtime(busy, busy=lambda: 1.0)
+    assert busy["OMP_WAIT_POLICY"] == "PASSIVE"
     user = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"}
-    assert prepare_cpu_runtime(user) == {}
+    assert prepare_cpu_runtime(user, busy=lambda: 2.0) == {}
     assert user == {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"}
+
+
+def test_busy_cores_reads_the_machine() -> None:
+    assert 0.0 <= busy_cores(0.05) <= (os.cpu_count() or 1) + 1e-9
 
 
 def test_gpu_suite_smoke_runs_every_measurement_on_the_cpu(tmp_path: Path, capsys) -> None:
