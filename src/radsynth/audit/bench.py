@@ -31,6 +31,7 @@ from radsynth.config import arg
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import resize_float
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows, read_json
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 from radsynth.training.train import cpu_threads
 
@@ -138,8 +139,9 @@ def _write_sets(cfg: BenchAuditConfig, root: Path) -> dict[str, tuple[int, str]]
 
 
 def _score(audit_dir: Path, planted: dict[str, tuple[int, str]]) -> dict:
-    with open(audit_dir / "neighbours.csv", newline="", encoding="utf-8") as f:
-        rows = {r["synthetic"]: r for r in csv.DictReader(f)}
+    needed = ("synthetic", "train", "flagged")
+    table = read_csv_rows(audit_dir / "neighbours.csv", "audit neighbours", needed)
+    rows = {r["synthetic"]: r for r in table}
     out: dict = {"recall": {}, "source_found": {}}
     for kind in TRANSFORMS:
         names = [n for n, (_, k) in planted.items() if k == kind]
@@ -150,7 +152,7 @@ def _score(audit_dir: Path, planted: dict[str, tuple[int, str]]) -> dict:
         out["source_found"][kind] = share(right, len(names))
     novel = [r for n, r in rows.items() if n.startswith("new-")]
     out["false_flags"] = share(sum(r["flagged"] == "1" for r in novel), len(novel))
-    cal = json.loads((audit_dir / "calibration.json").read_text())
+    cal = read_json(audit_dir / "calibration.json", "audit calibration")
     out["threshold"] = cal["threshold_similarity"]
     out["n_val_used"] = cal["n_val_used"]
     return out
