@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from radsynth.io import read_json
 from radsynth.report.figures import data_uri
 from radsynth.report.sections import Section, fmt
 
@@ -14,7 +14,7 @@ def utility(run: Path) -> Section | None:
     folder = run / "utility"
     if not (folder / "utility.json").is_file():
         return None
-    record = json.loads((folder / "utility.json").read_text())
+    record = read_json(folder / "utility.json", "utility results")
     sec = Section(
         "utility",
         "Downstream utility: classifiers trained on synthetic images",

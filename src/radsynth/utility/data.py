@@ -10,7 +10,6 @@ copying the training set cannot earn utility.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from radsynth.data.leaks import (
     shared_patients,
 )
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,9 @@ def _stack(paths: list[Path], size_px: int | None) -> torch.Tensor:
 def read_manifest(data: Path) -> list[dict[str, str]]:
     """The rows of an ingest folder's manifest.csv."""
     path = Path(data) / "manifest.csv"
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
-    except FileNotFoundError:
-        raise RadsynthError(f"{data} is not an ingest folder (no manifest.csv)") from None
+    if not path.is_file():
+        raise RadsynthError(f"{data} is not an ingest folder (no manifest.csv)")
+    return read_csv_rows(path, "ingest manifest")
 
 
 def class_names(rows: list[dict[str, str]], column: str, where: Path) -> tuple[str, str]:
@@ -94,8 +92,8 @@ def flagged_copies(audit: Path | None) -> set[str]:
     path = Path(audit) / "neighbours.csv"
     if not path.is_file():
         raise RadsynthError(f"{audit} holds no audit neighbours.csv")
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {r["synthetic"] for r in csv.DictReader(fh) if r.get("flagged") == "1"}
+    rows = read_csv_rows(path, "audit neighbours", ("synthetic", "flagged"))
+    return {r["synthetic"] for r in rows if r["flagged"] == "1"}
 
 
 def load_synthetic(
