@@ -1,5 +1,8 @@
 """The ``radsynth stats`` stage: reader-study export CSV in, ``stats.json`` and figures out.
 
+A class-conditional study's export (images with a ``label``) also gets ``finding_by_class`` in
+``stats.json`` and ``finding_by_class.csv`` (:mod:`radsynth.stats.findings`).
+
 The keys of ``stats.json`` are fixed and documented in ``docs/stats.md``. Simulated raters are
 never pooled with human raters: one rater kind is analysed per run (human when present) and the
 kind is written into ``stats.json``.
@@ -31,9 +34,11 @@ from radsynth.stats._records import record_dict
 from radsynth.stats.agreement import bootstrap_kappa, count_table, fleiss_kappa, randolph_kappa
 from radsynth.stats.bootstrap import two_way_bootstrap
 from radsynth.stats.equivalence import tost_paired
+from radsynth.stats.findings import finding_by_class
+from radsynth.stats.findings import to_csv as findings_csv
 from radsynth.stats.multiplicity import holm
 from radsynth.stats.proportions import accuracy, binom_test
-from radsynth.stats.responses import Study, build_study, read_responses
+from radsynth.stats.responses import Study, build_study, main_rows, read_responses
 from radsynth.stats.wilcoxon import signed_rank_test
 
 log = logging.getLogger(__name__)
@@ -44,7 +49,7 @@ SCHEMA = "radsynth.stats/1"
 
 @dataclass(frozen=True)
 class StatsConfig:
-    """Reader-study statistics: accuracy, kappa, Wilcoxon + Holm, TOST, violin plots."""
+    """Reader-study statistics: accuracy, kappa, Wilcoxon + Holm, TOST, per-class findings."""
 
     responses: Path = arg(help="the study's long-format export CSV", positional=True)
     out: Path | None = arg(None, help="output folder (default: stats/ beside the CSV's folder)")
@@ -213,6 +218,12 @@ def stats(cfg: StatsConfig) -> StageResult:
     result["realism"] = realism(study, cfg)
     if not study.ratings:
         warnings.append("no realism ratings in the responses; realism tests not run")
+    # Only a class-conditional study's export has classes; a study-wide one gets no key at all.
+    by_class = finding_by_class(main_rows(rows, study.rater_kind), study.groups,
+                                cfg.conf_level, warnings)  # fmt: skip
+    if by_class is not None:
+        result["finding_by_class"] = by_class
+        atomic_write_text(out / "finding_by_class.csv", findings_csv(by_class))
     for w in warnings:
         log.warning(w)
     # After the log above: draw_figure logs its own warnings as they happen.

@@ -2,8 +2,10 @@
 
 Columns used: rater, rater_kind (human|simulated), item, image_id, group ('real' or a synthetic
 set), picked (1 if this image was picked as the real one, quartet design), rating (1-4 or
-empty), answer (real|fake|unsure, single-image design). The study app also writes position,
-finding, cue, started_at, answered_at and seconds, which the statistics do not need.
+empty), answer (real|fake|unsure, single-image design); optional: label (the image's class in a
+class-conditional study) and finding (yes|no: does the image show its class's finding), which
+:mod:`radsynth.stats.findings` analyses when labels are present. The study app also writes
+position, cue, started_at, answered_at and seconds, which the statistics do not need.
 
 The design is a *quartet* (pick the real image among ``1 + k``) when every (rater, item) has
 ``1 + k`` rows, and *single* (is this image real?) when it has one row.
@@ -42,6 +44,8 @@ class Response:
     rating: int | None
     answer: str
     item_kind: str = "main"  # main | attention | repeat (empty in older exports means main)
+    label: str = ""  # the image's class (class-conditional studies); empty otherwise
+    finding: str = ""  # "yes" | "no": shows its (class's) finding; empty when not asked
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,16 @@ def read_responses(path: Path, scale: tuple[int, int] = (1, 4)) -> list[Response
         answer = rec["answer"].strip().lower()
         if answer and answer not in ANSWERS:
             raise RadsynthError(f"line {line}: answer {answer!r} is not real, fake or unsure")
+        finding = (rec.get("finding") or "").strip().lower()
+        if finding not in ("", "yes", "no"):
+            raise RadsynthError(f"line {line}: finding {finding!r} is not yes or no")
         rows.append(Response(
             rater=rec["rater"].strip(), kind=kind, item=rec["item"].strip(),
             image_id=rec["image_id"].strip(), group=rec["group"].strip(),
             picked=_int_or_none(rec["picked"], "picked", line, range(0, 2)),
             rating=_int_or_none(rec["rating"], "rating", line, range(scale[0], scale[1] + 1)),
             answer=answer, item_kind=(rec.get("item_kind") or "main").strip() or "main",
+            label=(rec.get("label") or "").strip(), finding=finding,
         ))  # fmt: skip
     if not rows:
         raise RadsynthError(f"{path.name} holds no responses")
@@ -113,6 +121,11 @@ def choose_kind(rows: list[Response], kind: str) -> tuple[str, dict[str, int]]:
     if kind not in counts:
         raise RadsynthError(f"no {kind} raters in the responses (found: {', '.join(counts)})")
     return kind, counts
+
+
+def main_rows(rows: list[Response], kind: str) -> list[Response]:
+    """The rows a study's analysis uses: rater kind ``kind``, main items only."""
+    return [r for r in rows if r.kind == kind and r.item_kind == "main"]
 
 
 def build_study(rows: list[Response], kind: str = "auto", reference: str = "real") -> Study:

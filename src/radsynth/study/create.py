@@ -10,6 +10,11 @@ Writes into OUT:
 - ``db-password`` (mode 0600) when ``--db`` holds a password, which config.json never does;
 - ``config.json`` and ``manifest.json``.
 
+With ``--finding-per-class`` (a class-conditional run) each image stores its class and the
+finding question names the image's own class's finding; see :mod:`radsynth.study.classes` for
+where the classes come from and why every class gets the same question form. Without it the
+study is exactly as before: one study-wide ``--finding``, no classes stored.
+
 A repeat item shows the same pictures as its original under new opaque ids (``Image.original_id``
 maps them back) at other positions, and each rater sees it far from the original.
 
@@ -42,6 +47,7 @@ from radsynth.stage import (
     sha256_file,
     write_manifest,
 )
+from radsynth.study import classes
 from radsynth.study import db as tables
 from radsynth.study.design import images_needed, plan_items
 from radsynth.study.images import attention_image, blind_encode
@@ -68,7 +74,26 @@ class CreateStudyConfig:
     questions: tuple[str, ...] = arg(
         (), help="optional per-image questions: finding (yes/no), cue (free text)"
     )
-    finding: str = arg("the stated finding", help="the finding the yes/no question names")
+    finding: str = arg(
+        "the stated finding",
+        help="the finding the yes/no question names (with --finding-per-class: for images "
+        "without a class, i.e. attention checks)",
+    )
+    finding_per_class: bool = arg(
+        False, help="ask whether each image shows its own class's finding (conditional runs)"
+    )
+    class_finding: tuple[str, ...] = arg(
+        (), help="CLASS=TEXT: the finding named for a class's images; default the class name"
+    )
+    real_manifest: Path | None = arg(
+        None, help="ingest manifest.csv with the real images' classes; default REAL/../manifest.csv"
+    )
+    label_columns: tuple[str, ...] = arg(
+        ("label",), help="manifest column(s) forming the class, joined by '|' as in training"
+    )
+    synthetic_meta: tuple[str, ...] = arg(
+        (), help="NAME=DIR: sampling sidecar folder of a synthetic set; default SETDIR/meta"
+    )
     attention_checks: int = arg(0, help="attention-check items (real vs obvious noise)")
     repeats: int = arg(0, help="main items shown twice, for intra-rater agreement")
     size_px: int = arg(0, help="side of every served image in pixels; 0 = the first real image's")
@@ -111,6 +136,14 @@ def _check(cfg: CreateStudyConfig) -> None:
     unknown = set(_questions(cfg)) - {"finding", "cue"}
     if unknown:
         raise RadsynthError(f"unknown question(s) {', '.join(sorted(unknown))}; use finding,cue")
+    if cfg.finding_per_class and "finding" not in _questions(cfg):
+        raise RadsynthError("--finding-per-class asks the finding question: add "
+                            "--questions finding")  # fmt: skip
+    given = [name for name, value in (("--class-finding", cfg.class_finding),
+             ("--real-manifest", cfg.real_manifest), ("--synthetic-meta", cfg.synthetic_meta),
+             ("--label-columns", cfg.label_columns != ("label",))) if value]  # fmt: skip
+    if given and not cfg.finding_per_class:
+        raise RadsynthError(f"{', '.join(given)} only apply with --finding-per-class")
 
 
 def _questions(cfg: CreateStudyConfig) -> tuple[str, ...]:
@@ -123,6 +156,16 @@ def _choose(folder: Path, n: int, name: str, rng: np.random.Generator) -> list[P
     if len(paths) < n:
         raise RadsynthError(f"{name} set {folder} has {len(paths)} images; the study needs {n}")
     return [paths[i] for i in sorted(rng.choice(len(paths), size=n, replace=False).tolist())]
+
+
+def _class_counts(rows: list[tables.Image]) -> dict[str, dict[str, int]]:
+    """``{group: {class: images}}`` of the stored images (repeats included), for the manifest."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if row.label is not None:
+            per = counts.setdefault(row.group, {})
+            per[row.label] = per.get(row.label, 0) + 1
+    return {g: dict(sorted(c.items())) for g, c in sorted(counts.items())}
 
 
 def default_db_url(out: Path) -> str:
@@ -143,6 +186,38 @@ def _consent_text(cfg: CreateStudyConfig) -> str:
     return text
 
 
+def _real_manifest(cfg: CreateStudyConfig) -> Path:
+    """The ingest manifest holding the real images' classes (REAL is e.g. an ingest's val/)."""
+    return cfg.real_manifest or cfg.real.parent / "manifest.csv"
+
+
+def _labels(
+    cfg: CreateStudyConfig, chosen: dict[str, list[Path]], folders: dict[str, Path]
+) -> tuple[dict[tuple[str, int], str], dict[str, str]]:
+    """Each chosen image's class and each class's finding text (empty without per-class).
+
+    Returns:
+        ``{(group, j): class}`` for ``chosen[group][j]`` and ``{class: finding text}``.
+    """
+    if not cfg.finding_per_class:
+        return {}, {}
+    given = classes.parse_class_findings(cfg.class_finding)
+    sets = {g: f for g, f in folders.items() if g != "real"}
+    meta_dirs = classes.parse_meta_dirs(cfg.synthetic_meta, sets)
+    manifest = _real_manifest(cfg)
+    by_image = classes.manifest_labels(manifest, cfg.label_columns)
+    labels = {}
+    for g, paths in chosen.items():
+        for j, path in enumerate(paths):
+            if g == "real":
+                rel = path.relative_to(folders[g]).as_posix()
+                labels[g, j] = classes.real_label(rel, by_image, manifest)
+            else:
+                labels[g, j] = classes.synthetic_label(path, meta_dirs[g])
+    known = {c for c in by_image.values() if c} | set(labels.values())
+    return labels, classes.finding_texts(sorted(known), given)
+
+
 def create_study(cfg: CreateStudyConfig) -> StageResult:
     """Create the study database, invitation links and admin token (see module docstring)."""
     _check(cfg)
@@ -155,6 +230,7 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     need = images_needed(plans)
     rng = np.random.default_rng([cfg.seed, 0])
     chosen = {g: _choose(folders[g], need.get(g, 0), g, rng) for g in groups}
+    labels, findings = _labels(cfg, chosen, folders)
     size_px = cfg.size_px or read_gray(chosen["real"][0]).shape[0]
     url = cfg.db or default_db_url(cfg.out)
     password = tables.url_password(url)
@@ -174,8 +250,9 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
             ids[g, j] = secrets.token_hex(8)
             rel = path.relative_to(folders[g]).as_posix()
             png = blind_encode(path, size_px)
-            rows.append(tables.Image(id=ids[g, j], group=g, source=rel,
-                                     source_sha256=sha256_file(path), png=png))  # fmt: skip
+            rows.append(tables.Image(id=ids[g, j], group=g, source=rel, png=png,
+                                     source_sha256=sha256_file(path),
+                                     label=labels.get((g, j))))  # fmt: skip
     noise_rng = np.random.default_rng([cfg.seed, 3])
     for j in range(need.get("attention", 0)):
         ids["attention", j] = secrets.token_hex(8)
@@ -195,9 +272,10 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
             fresh.append(secrets.token_hex(8))
             rows.append(tables.Image(id=fresh[-1], group=src.group, source=src.source,
                                      source_sha256=src.source_sha256, png=src.png,
-                                     original_id=src.id))  # fmt: skip
+                                     label=src.label, original_id=src.id))  # fmt: skip
         item_ids.append(fresh)
     secrets.SystemRandom().shuffle(rows)
+    class_counts = _class_counts(rows)  # before the session commits (and expires) the rows
 
     admin_token = secrets.token_urlsafe(32)
     meta = {
@@ -207,6 +285,9 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
         "allow_back": str(int(cfg.allow_back)), "practice": str(cfg.practice),
         "consent": consent, "questionnaire": str(int(cfg.questionnaire)),
     }  # fmt: skip
+    if cfg.finding_per_class:  # a study-wide study keeps exactly the settings it had before
+        meta[classes.META_PER_CLASS] = "1"
+        meta[classes.META_CLASS_FINDINGS] = classes.encode_findings(findings)
     with Session(engine) as session, session.begin():
         session.add_all(tables.Meta(key=k, value=v) for k, v in meta.items())
         session.add_all(rows)
@@ -231,9 +312,12 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     _write_private(cfg.out / "links.csv", buf.getvalue())
     _write_private(cfg.out / "admin.txt", f"token {admin_token}\nurl {base}/admin/{admin_token}\n")
     inputs = [p for g in groups for p in chosen[g]]
+    if cfg.finding_per_class:
+        inputs.append(_real_manifest(cfg))
     write_manifest(cfg.out, STAGE, recorded, inputs=inputs, seeds=cfg.seed, extra={
         "groups": groups, "items": len(plans), "images": len(rows), "size_px": size_px,
         "database": tables.redact_url(url),
+        **({"classes": class_counts} if cfg.finding_per_class else {}),
     })  # fmt: skip
     n_main = sum(p.kind == "main" for p in plans)
     summary = (

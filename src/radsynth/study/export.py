@@ -10,6 +10,9 @@ answer next to the final one, ``visits`` counts the openings of the screen, ``vi
 lists their server times (ISO 8601, ``;``-separated), and
 ``total_seconds`` adds up the time of every answered visit (``seconds`` is the last one's).
 ``original_image_id`` maps an image of a repeat item to the same picture in its original item.
+``label`` is the image's class in a class-conditional study (``--finding-per-class``), where
+``finding`` answers whether the image shows that class's finding; it is empty otherwise (and
+for attention-check noise).
 
 A second file, ``NAME-raters.csv`` next to the export, holds one row per rater: the
 questionnaire (role, years, subspecialty), when instructions and consent were done, progress
@@ -36,7 +39,7 @@ COLUMNS = (
     "rater", "rater_kind", "item", "item_kind", "repeat_of", "seq", "image_id", "group",
     "position", "picked", "rating", "answer", "finding", "cue", "version", "started_at",
     "answered_at", "seconds", "original_image_id", "first_picked", "first_rating",
-    "first_answer", "visits", "visit_times", "total_seconds",
+    "first_answer", "visits", "visit_times", "total_seconds", "label",
 )  # fmt: skip
 RATER_COLUMNS = (
     "rater", "rater_kind", "role", "years", "subspecialty", "started_at", "consented_at",
@@ -100,7 +103,7 @@ def export_rows(session: Session, *, history: bool = False, rater_kind: str = "a
             "first_picked": "" if design != "quartet" else int(f_resp.picked == image.id),
             "first_rating": f_rating.rating, "first_answer": f_resp.answer or "",
             "visits": len(visits.get(key, [])), "visit_times": ";".join(visits.get(key, [])),
-            "total_seconds": round(spent.get(key, 0.0), 3),
+            "total_seconds": round(spent.get(key, 0.0), 3), "label": image.label or "",
         })  # fmt: skip
     return rows
 

@@ -6,6 +6,7 @@ Every form POST must carry the page's form token (:func:`~radsynth.study.securit
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from radsynth.study import db as t
 from radsynth.study import flow
 from radsynth.study import service as svc
+from radsynth.study.classes import per_class
 from radsynth.study.forms import submission_from_form
 from radsynth.study.security import form_token_ok
 
@@ -32,6 +34,21 @@ def consent_html(text: str) -> str:
     """Consent text as HTML paragraphs (blank lines separate them; everything is escaped)."""
     paras = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paras)
+
+
+async def store_then_go(
+    store: Callable[[], str], rerender: Callable[[str], HTMLResponse] | None = None
+) -> Response:
+    """Run ``store`` (a write that returns the page to go to next) off the event loop, then
+    redirect there (303). A 400 from ``store`` re-renders the form with its message instead;
+    any other refusal propagates to the app's error page."""
+    try:
+        target = await run_in_threadpool(store)
+    except svc.StudyError as exc:
+        if exc.status != 400 or rerender is None:
+            raise
+        return await run_in_threadpool(rerender, exc.message)
+    return RedirectResponse(target, status_code=303)
 
 
 async def read_form(ctx: Any, request: Request) -> dict[str, Any]:
@@ -63,19 +80,20 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             _, total = svc.progress(s, svc.find_rater(s, token).id)
         return ctx.page(request, "instructions.html", token=token, design=meta["design"],
                         questions=svc.questions(meta), finding=meta["finding"],
-                        practice=svc.n_practice(meta), items=total - svc.n_practice(meta),
+                        per_class=per_class(meta), practice=svc.n_practice(meta),
+                        items=total - svc.n_practice(meta),
                         allow_back=svc.allow_back(meta))  # fmt: skip
 
     @app.post("/r/{token}/instructions")
     async def instructions_post(request: Request, token: str) -> Response:
         await read_form(ctx, request)
 
-        def store() -> None:
+        def store() -> str:
             with ctx.write() as s:
                 flow.start(svc.find_rater(s, token))
+            return resume_path(token)
 
-        await run_in_threadpool(store)
-        return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
+        return await store_then_go(store)
 
     def consent_page(request: Request, token: str, error: str = "", status: int = 200):  # noqa: ANN202
         with ctx.read() as s:
@@ -94,18 +112,13 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     async def consent_post(request: Request, token: str) -> Response:
         form = await read_form(ctx, request)
 
-        def store() -> None:
+        def store() -> str:
             agreed = form.get("agree") == "yes"
             with ctx.write() as s:
                 flow.consent(svc.find_rater(s, token), ctx.meta, agreed)
+            return resume_path(token)
 
-        try:
-            await run_in_threadpool(store)
-        except svc.StudyError as exc:
-            if exc.status != 400:
-                raise
-            return await run_in_threadpool(consent_page, request, token, exc.message, 400)
-        return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
+        return await store_then_go(store, lambda msg: consent_page(request, token, msg, 400))
 
     def about_page(request: Request, token: str, error: str = "", status: int = 200):  # noqa: ANN202
         with ctx.read() as s:
@@ -121,20 +134,15 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     async def about_post(request: Request, token: str) -> Response:
         form = await read_form(ctx, request)
 
-        def store() -> None:
+        def store() -> str:
             answers = flow.parse_about(form.get("role"), form.get("years", ""),
                                        form.get("subspecialty", ""))  # fmt: skip
             with ctx.write() as s:
                 rater = svc.find_rater(s, token)
                 flow.answer_questionnaire(s, rater, ctx.meta, answers)
+            return resume_path(token)
 
-        try:
-            await run_in_threadpool(store)
-        except svc.StudyError as exc:
-            if exc.status != 400:
-                raise
-            return await run_in_threadpool(about_page, request, token, exc.message, 400)
-        return RedirectResponse(await run_in_threadpool(resume_path, token), status_code=303)
+        return await store_then_go(store, lambda msg: about_page(request, token, msg, 400))
 
     @app.get("/r/{token}/done", response_class=HTMLResponse)
     def done(request: Request, token: str) -> HTMLResponse:
@@ -155,7 +163,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             svc.record_visit(s, rater.id, seq)
         return ctx.page(
             request, "item.html", status, token=token, v=view, error=error,
-            design=meta["design"], questions=svc.questions(meta), finding=meta["finding"],
+            design=meta["design"], questions=svc.questions(meta),
         )  # fmt: skip
 
     @app.get("/r/{token}/item/{seq}", response_class=HTMLResponse)
@@ -177,13 +185,7 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
                 svc.store_answer(s, checked)
             return f"/r/{token}/item/{after}" if after else f"/r/{token}/done"
 
-        try:
-            target = await run_in_threadpool(store)
-        except svc.StudyError as exc:
-            if exc.status != 400:
-                raise
-            return await run_in_threadpool(render_item, request, token, seq, 400, exc.message)
-        return RedirectResponse(target, status_code=303)
+        return await store_then_go(store, lambda msg: render_item(request, token, seq, 400, msg))
 
     @app.get("/r/{token}/img/{image_id}")
     def image(token: str, image_id: str) -> Response:

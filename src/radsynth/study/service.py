@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from radsynth.study.classes import question_texts
 from radsynth.study.db import (
     Assignment,
+    Image,
     Item,
     ItemImage,
     Meta,
@@ -158,8 +160,9 @@ def view_item(session: Session, rater: Rater, seq: int, meta: dict[str, str]) ->
 
     Returns:
         dict with seq, total, answered, practice, number, count, allow_back, version,
-        image_ids (position order), and the rater's latest answer (picked, answer, ratings,
-        finding, cue), all free of group information.
+        image_ids (position order), finding_text (image id -> the finding its yes/no question
+        names), and the rater's latest answer (picked, answer, ratings, finding, cue), all free
+        of group information (a class is the intended finding, not real vs synthetic).
     """
     a = _assignment(session, rater.id, seq, meta)
     # Version 0 has no answer yet: skip the two queries that would find none.
@@ -167,8 +170,9 @@ def view_item(session: Session, rater: Rater, seq: int, meta: dict[str, str]) ->
     answered, total = progress(session, rater.id)
     practice = n_practice(meta)
     rows = session.execute(
-        select(Item.kind, ItemImage.image_id)
+        select(Item.kind, ItemImage.image_id, Image.label)
         .join(ItemImage, ItemImage.item_id == Item.id)
+        .join(Image, Image.id == ItemImage.image_id)
         .where(Item.id == a.item_id)
         .order_by(ItemImage.position)
     ).all()
@@ -184,6 +188,8 @@ def view_item(session: Session, rater: Rater, seq: int, meta: dict[str, str]) ->
         "allow_back": allow_back(meta),
         "version": a.version,
         "image_ids": image_ids,
+        # The finding each image's yes/no question names (its own class's, or the study's).
+        "finding_text": question_texts(meta, {r[1]: r[2] for r in rows}),
         "picked": resp.picked if resp else None,
         "answer": resp.answer if resp else None,
         "ratings": {k: r.rating for k, r in ratings.items()},

@@ -12,7 +12,13 @@ Observer model (a deliberately simple signal-detection stand-in, cf. Green & Swe
 - time per item: log-normal with median ``seconds_median`` and log-sd 0.5;
 - ratings: ``round(mean + noise)`` clipped to 1..4, with mean ``rating_real`` for real images,
   ``rating_synthetic`` for synthetic ones, 1 for attention-check noise, and
-  ``noise ~ N(0, rating_sd^2)``.
+  ``noise ~ N(0, rating_sd^2)``;
+- finding question: in a study-wide study every image gets "yes" (as always); in a per-class
+  study (``--finding-per-class``) an image is said to show its own class's finding with
+  probability ``p_finding_real`` (real) or ``p_finding_synthetic`` (synthetic), independently
+  per image, and attention-check noise gets "no". Real films are drawn from the labelled
+  classes, so a reader confirms them most of the time but not always (labels are noisy and
+  findings subtle); a generator that renders its class less convincingly earns fewer "yes".
 
 Rater ``i``'s answers depend on (seed, i) alone.
 """
@@ -30,6 +36,7 @@ from sqlalchemy.orm import Session
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.stage import StageResult
+from radsynth.study import classes
 from radsynth.study import db as t
 from radsynth.study import service as svc
 from radsynth.study.migrate import open_study
@@ -48,6 +55,12 @@ class SimulateConfig:
     rating_synthetic: float = arg(2.6, help="mean realism rating of synthetic images (1-4)")
     rating_sd: float = arg(0.8, help="standard deviation of the rating noise")
     seconds_median: float = arg(8.0, help="median time per item in seconds (log-normal, sd 0.5)")
+    p_finding_real: float = arg(
+        0.85, help="per-class studies: probability a real image is said to show its finding"
+    )
+    p_finding_synthetic: float = arg(
+        0.7, help="per-class studies: probability a synthetic image is said to show its finding"
+    )
     db: str | None = arg(None, help="database URL; default the one the study was created with")
 
 
@@ -78,9 +91,25 @@ def simulated_answer(
     return picked, answer, ratings
 
 
+def simulated_findings(
+    groups: list[str],
+    ids: list[str],
+    per_class: bool,
+    cfg: SimulateConfig,
+    rng: np.random.Generator,
+) -> dict[str, str]:
+    """The finding answers (image id -> yes/no) for one item (see the module docstring)."""
+    if not per_class:
+        return dict.fromkeys(ids, "yes")  # draws nothing: study-wide answers stay as before
+    p = {"real": cfg.p_finding_real, "attention": 0.0}
+    return {i: "yes" if rng.random() < p.get(g, cfg.p_finding_synthetic) else "no"
+            for i, g in zip(ids, groups, strict=True)}  # fmt: skip
+
+
 def simulate_raters(cfg: SimulateConfig) -> StageResult:
     """Add ``cfg.raters`` simulated raters and answer every item for each (see module doc)."""
-    if cfg.raters < 1 or not 0 <= cfg.p_pick_real <= 1 or not 0 <= cfg.p_unsure <= 1:
+    probabilities = (cfg.p_pick_real, cfg.p_unsure, cfg.p_finding_real, cfg.p_finding_synthetic)
+    if cfg.raters < 1 or not all(0 <= p <= 1 for p in probabilities):
         raise RadsynthError("--raters must be >= 1 and probabilities within 0..1")
     if cfg.seconds_median <= 0 or cfg.rating_sd < 0:
         raise RadsynthError("--seconds-median must be > 0 and --rating-sd >= 0")
@@ -119,7 +148,8 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
                     picked, answer, ratings = simulated_answer(
                         groups, ids, meta["design"], cfg, rng
                     )
-                    finding = {i: "yes" for i in ids} if "finding" in svc.questions(meta) else {}
+                    finding = (simulated_findings(groups, ids, classes.per_class(meta), cfg, rng)
+                               if "finding" in svc.questions(meta) else {})  # fmt: skip
                     sub = svc.Submission(0, picked, answer, ratings, finding)
                     seconds = cfg.seconds_median * float(np.exp(rng.normal(0, 0.5)))
                     svc.submit(s, rater, seq, sub, seconds=seconds)
