@@ -10,6 +10,7 @@ import pytest
 from fake_export import COLUMNS, quartet_rows, write_export
 
 from radsynth.errors import RadsynthError
+from radsynth.report.sections import fmt_p
 from radsynth.stats.analysis import StatsConfig, stats
 from radsynth.stats.responses import read_responses
 
@@ -130,3 +131,19 @@ def test_finding_answer_must_be_yes_or_no(tmp_path: Path) -> None:
     rows[0]["finding"] = "maybe"
     with pytest.raises(RadsynthError, match="line 2: finding 'maybe' is not yes or no"):
         read_responses(write_export(tmp_path / "e.csv", rows, CLASS_COLUMNS))
+
+
+def test_report_shows_the_per_class_table(tmp_path: Path) -> None:
+    from radsynth.report.study import study
+
+    _run(write_export(tmp_path / "e.csv", _rows(), CLASS_COLUMNS), tmp_path / "run" / "stats")
+    sec = study(tmp_path / "run")
+    table = next(t for t in sec.tables if "class's finding" in t["caption"])
+    assert [r[:3] for r in table["rows"]] == [
+        ["NORMAL", "real (reference)", "81.2% (13 / 16)"],
+        ["NORMAL", "synA", "56.2% (9 / 16)"],
+        ["PNEUMONIA", "real (reference)", "81.2% (13 / 16)"],
+        ["PNEUMONIA", "synA", "31.2% (5 / 16)"],
+    ]  # fmt: skip
+    assert table["rows"][0][4] == "–" and table["rows"][3][5] == fmt_p(0.347136333111843)
+    assert any("no class showed a significant difference" in p for p in sec.paragraphs)

@@ -238,3 +238,45 @@ def test_current_v2_database_opens_without_migration(inputs, db_url, tmp_path) -
     assert read_version(engine) == t.SCHEMA_VERSION == 2
     engine.dispose()
     assert not list((tmp_path / "s").glob("*.bak"))
+
+
+def test_rater_answers_each_images_class_question_in_chromium(
+    inputs, serve, browser, tmp_path
+) -> None:
+    """In real Chromium: the instructions say the finding differs per image, every card names
+    its image's class's finding, and Y/N answers it; the export holds those answers."""
+    from playwright.sync_api import expect
+
+    study = make(tmp_path / "study", inputs, None, items=2)
+    images, _ = _images_and_meta(study.db)
+    srv = serve(study)
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+    page.goto(f"{srv.url}/r/{study.tokens[0]}")
+    expect(page.locator("#instructions")).to_contain_text("The finding differs from image to image")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    said = {}
+    for n in (1, 2):
+        expect(page.locator("#progress")).to_contain_text(f"Item {n} of 2")
+        ids = [src.rsplit("/", 1)[1] for src in page.locator(".viewer img").evaluate_all(
+            "els => els.map(e => e.getAttribute('src'))")]  # fmt: skip
+        page.keyboard.press("1")
+        for pos, image_id in enumerate(ids, start=1):
+            card = page.locator(f"#card-{pos}")
+            expect(card.locator(".finding legend")).to_have_text(
+                f"Shows {TEXTS[images[image_id].label]}?"
+            )
+            page.keyboard.press("d")
+            key = "y" if images[image_id].label == "NORMAL" else "n"
+            page.keyboard.press(key)
+            assert card.locator(
+                f".finding input[value={'yes' if key == 'y' else 'no'}]"
+            ).is_checked()
+            said[image_id] = "yes" if key == "y" else "no"
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    expect(page.locator("#finish")).to_contain_text("answered 2 of 2")
+    assert main(["study", "export", str(study.out)]) == 0
+    rows = read_csv(study.out / "export.csv")
+    assert {r["image_id"]: r["finding"] for r in rows} == said
+    assert len(rows) == 6 and all(r["label"] == images[r["image_id"]].label for r in rows)
