@@ -21,7 +21,9 @@ from v1_schema import make_v1_study
 from radsynth.cli import main
 from radsynth.errors import RadsynthError
 from radsynth.study import db as t
+from radsynth.study.classes import matched_choice, slot_classes
 from radsynth.study.create import CreateStudyConfig, create_study
+from radsynth.study.design import plan_items
 from radsynth.study.migrate import open_study, read_version
 from radsynth.study.simulate import SimulateConfig, simulated_findings
 
@@ -64,6 +66,37 @@ def _images_and_meta(url: str) -> tuple[dict[str, SimpleNamespace], dict[str, st
     return images, meta
 
 
+def _item_labels(url: str) -> dict[int, tuple[str, list[str | None]]]:
+    """item id -> (kind, the classes of its images in position order)."""
+    engine = open_study(url)
+    with Session(engine) as s:
+        rows = s.execute(
+            select(t.Item.id, t.Item.kind, t.Image.label)
+            .join(t.ItemImage, t.ItemImage.item_id == t.Item.id)
+            .join(t.Image, t.Image.id == t.ItemImage.image_id)
+            .order_by(t.Item.id, t.ItemImage.position)
+        ).all()
+    engine.dispose()
+    out: dict[int, tuple[str, list[str | None]]] = {}
+    for item, kind, label in rows:
+        out.setdefault(item, (kind, []))[1].append(label)
+    return out
+
+
+def test_single_design_deals_classes_evenly_per_group() -> None:
+    plans = plan_items(["real", "ckA", "ckB"], 12, "single", 2, 2, seed=4, n_practice=3)
+    slots = slot_classes(plans, ["NORMAL", "PNEUMONIA"], seed=4)
+    assert slots == slot_classes(plans, ["NORMAL", "PNEUMONIA"], seed=4)  # seed-determined
+    for group in ("real", "ckA", "ckB"):
+        dealt = Counter(c for (g, _), c in slots.items() if g == group)
+        assert abs(dealt["NORMAL"] - dealt["PNEUMONIA"]) <= 1 and sum(dealt.values()) >= 5
+    assert not any(g == "attention" for g, _ in slots)
+    pools = {g: {Path(f"{g}/{k}.png"): ("NORMAL", "PNEUMONIA")[k % 2] for k in range(4)}
+             for g in ("real", "ckA", "ckB")}  # fmt: skip
+    with pytest.raises(RadsynthError, match="real set has 2 NORMAL image"):
+        matched_choice(slots, pools, seed=4)
+
+
 def _answer_all(client: httpx.Client, token: str) -> list[dict]:
     """Answer every screen through the JSON API: finding "yes" on odd positions. Returns the
     item views as served."""
@@ -97,6 +130,12 @@ def test_per_class_study_from_create_to_stats(inputs, db_url, serve, tmp_path) -
             assert image.label == inputs.synthetic_class[f"{image.group}/{image.source}"]
         if image.original_id:  # a repeat shows the same picture, so the same class
             assert image.label == images[image.original_id].label
+    # Class-matched: one class per item (attention noise has none), main items 2 + 2.
+    per_item = _item_labels(study.db)
+    assert all(len(set(labels) - {None}) == 1 for _, labels in per_item.values())
+    assert Counter(labels[0] for kind, labels in per_item.values() if kind == "main") == {
+        "NORMAL": 2, "PNEUMONIA": 2,
+    }  # fmt: skip
     manifest = json.loads((study.out / "manifest.json").read_text())
     assert sum(manifest["classes"]["real"].values()) == len(
         [i for i in images.values() if i.group == "real"]
@@ -185,8 +224,8 @@ def _broken_set(root: Path, inputs: ClassInputs) -> Path:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"questions": ()}, "add --questions finding"),
-    ({"finding_per_class": False, "class_finding": ("NORMAL=x",)}, "only apply with"),
-    ({"finding_per_class": False, "label_columns": ("sex",)}, "only apply with"),
+    ({"finding_per_class": False, "class_finding": ("NORMAL=x",)}, "given without"),
+    ({"finding_per_class": False, "label_columns": ("sex",)}, "given without"),
     ({"class_finding": ("NORMLA=no acute finding",)}, "NORMLA that no image has"),
     ({"class_finding": ("NORMAL",)}, "--class-finding wants CLASS=TEXT"),
     ({"label_columns": ("sex",)}, "has no label column 'sex'"),

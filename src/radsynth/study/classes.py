@@ -19,6 +19,13 @@ Where the classes come from:
   the ``--label-columns`` values joined with ``|``, exactly as ``train --condition-on`` forms
   its class names.
 
+Images are chosen class-matched (:func:`slot_classes`, :func:`matched_choice`): all images of
+an item share one class, and the classes every set has are dealt to the items in equal numbers.
+Unmatched, a quartet would ask "Shows pneumonia?" under one card and "Shows no acute finding?"
+under another, and a class mix that differs between the real and synthetic sets would tell
+the rater which card is likely real; equal numbers per class also give every class the same
+precision in the statistics.
+
 The question shown (one form for every class): "Shows TEXT?" with TEXT from ``--class-finding
 CLASS=TEXT`` (default: the class name). A class that stands for the absence of disease is given
 that absence as its finding, e.g. ``NORMAL="no acute finding"``. We keep one question form for
@@ -37,8 +44,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows, read_json
+from radsynth.study.design import ItemPlan
 
 #: Longest class name (the ``image.label`` column) and finding text.
 MAX_LABEL_CHARS = 64
@@ -190,3 +200,68 @@ def question_texts(meta: dict[str, str], labels: dict[str, str | None]) -> dict[
         return dict.fromkeys(labels, default)
     texts = json.loads(meta.get(META_CLASS_FINDINGS) or "{}")
     return {i: texts.get(c, c) if c else default for i, c in labels.items()}
+
+
+def slot_classes(plans: Sequence[ItemPlan], classes: Sequence[str], seed: int) -> dict:
+    """The class of every image slot, so that all images of an item share one class.
+
+    Items are bucketed by the set of groups they show (every quartet shows all groups; a
+    single-image item shows one), and within a bucket the classes are dealt in turn, in a seeded
+    random order: each class gets the same number of items (+-1) in every bucket, so every class
+    is measured equally often for real and for each synthetic set, and within a quartet the
+    question text is the same on every card (it cannot point at the real image). Attention
+    noise slots get no class; repeats reuse their original's slots.
+
+    Returns:
+        ``{(group, j): class}`` for every slot of a non-repeat item except attention noise.
+    """
+    rng = np.random.default_rng([seed, 5])
+    buckets: dict[frozenset, list[ItemPlan]] = {}
+    for plan in plans:
+        if plan.kind != "repeat":
+            buckets.setdefault(frozenset(g for g, _ in plan.slots), []).append(plan)
+    out = {}
+    for key in sorted(buckets, key=sorted):
+        items = buckets[key]
+        dealt = [classes[k % len(classes)] for k in range(len(items))]
+        for plan, j in zip(items, rng.permutation(len(items)), strict=True):
+            for slot in plan.slots:
+                if slot[0] != "attention":
+                    out[slot] = dealt[int(j)]
+    return out
+
+
+def matched_choice(
+    slots: dict[tuple[str, int], str], pools: dict[str, dict[Path, str]], seed: int
+) -> dict[str, list[Path]]:
+    """Draw each slot's image from its group's images of the slot's class, without replacement.
+
+    Args:
+        slots: ``{(group, j): class}`` from :func:`slot_classes`.
+        pools: group -> {image path: class}, every candidate image of the group.
+        seed: the study seed.
+
+    Returns:
+        ``{group: [path of slot 0, slot 1, ...]}``.
+
+    Raises:
+        RadsynthError: a group has too few images of a class.
+    """
+    rng = np.random.default_rng([seed, 0])
+    chosen: dict[str, list[Path]] = {}
+    for g in pools:
+        need = sorted(j for (group, j) in slots if group == g)
+        by_class: dict[str, list[Path]] = {}
+        for path, c in sorted(pools[g].items()):
+            by_class.setdefault(c, []).append(path)
+        picks: dict[int, Path] = {}
+        for c in sorted({slots[g, j] for j in need}):
+            js = [j for j in need if slots[g, j] == c]
+            have = by_class.get(c, [])
+            if len(have) < len(js):
+                raise RadsynthError(f"{g} set has {len(have)} {c} image(s); the class-matched "
+                                    f"study needs {len(js)}")  # fmt: skip
+            drawn = sorted(rng.choice(len(have), size=len(js), replace=False).tolist())
+            picks.update({j: have[k] for j, k in zip(js, drawn, strict=True)})
+        chosen[g] = [picks[j] for j in range(len(need))]
+    return chosen

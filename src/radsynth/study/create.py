@@ -143,7 +143,7 @@ def _check(cfg: CreateStudyConfig) -> None:
              ("--real-manifest", cfg.real_manifest), ("--synthetic-meta", cfg.synthetic_meta),
              ("--label-columns", cfg.label_columns != ("label",))) if value]  # fmt: skip
     if given and not cfg.finding_per_class:
-        raise RadsynthError(f"{', '.join(given)} only apply with --finding-per-class")
+        raise RadsynthError(f"{', '.join(given)} given without --finding-per-class")
 
 
 def _questions(cfg: CreateStudyConfig) -> tuple[str, ...]:
@@ -191,31 +191,42 @@ def _real_manifest(cfg: CreateStudyConfig) -> Path:
     return cfg.real_manifest or cfg.real.parent / "manifest.csv"
 
 
-def _labels(
-    cfg: CreateStudyConfig, chosen: dict[str, list[Path]], folders: dict[str, Path]
-) -> tuple[dict[tuple[str, int], str], dict[str, str]]:
-    """Each chosen image's class and each class's finding text (empty without per-class).
-
-    Returns:
-        ``{(group, j): class}`` for ``chosen[group][j]`` and ``{class: finding text}``.
-    """
-    if not cfg.finding_per_class:
-        return {}, {}
-    given = classes.parse_class_findings(cfg.class_finding)
+def _class_pools(cfg: CreateStudyConfig, folders: dict[str, Path]) -> dict[str, dict[Path, str]]:
+    """Every candidate image's class, per group (:mod:`radsynth.study.classes`)."""
     sets = {g: f for g, f in folders.items() if g != "real"}
     meta_dirs = classes.parse_meta_dirs(cfg.synthetic_meta, sets)
     manifest = _real_manifest(cfg)
     by_image = classes.manifest_labels(manifest, cfg.label_columns)
-    labels = {}
-    for g, paths in chosen.items():
-        for j, path in enumerate(paths):
-            if g == "real":
-                rel = path.relative_to(folders[g]).as_posix()
-                labels[g, j] = classes.real_label(rel, by_image, manifest)
-            else:
-                labels[g, j] = classes.synthetic_label(path, meta_dirs[g])
-    known = {c for c in by_image.values() if c} | set(labels.values())
-    return labels, classes.finding_texts(sorted(known), given)
+    pools = {}
+    for g, folder in folders.items():
+        paths = list_images(folder, RASTER_SUFFIXES)
+        if g == "real":
+            pools[g] = {p: classes.real_label(p.relative_to(folder).as_posix(), by_image, manifest)
+                        for p in paths}  # fmt: skip
+        else:
+            pools[g] = {p: classes.synthetic_label(p, meta_dirs[g]) for p in paths}
+    return pools
+
+
+def _choose_by_class(
+    cfg: CreateStudyConfig, plans: list, folders: dict[str, Path]
+) -> tuple[dict[str, list[Path]], dict[tuple[str, int], str], dict[str, str]]:
+    """Class-matched images: ``(chosen, {(group, j): class}, {class: finding text})``.
+
+    Only classes that every group has are shown (a class missing from one set could not be
+    compared with the real images); all images of an item share one class.
+    """
+    given = classes.parse_class_findings(cfg.class_finding)
+    pools = _class_pools(cfg, folders)
+    shared = sorted(set.intersection(*(set(p.values()) for p in pools.values())))
+    if not shared:
+        found = {g: sorted(set(p.values())) for g, p in pools.items()}
+        raise RadsynthError(f"no class is in every image set ({found}); sample the synthetic "
+                            "sets for the real images' classes")  # fmt: skip
+    slots = classes.slot_classes(plans, shared, cfg.seed)
+    chosen = classes.matched_choice(slots, pools, cfg.seed)
+    known = {c for p in pools.values() for c in p.values()}
+    return chosen, slots, classes.finding_texts(sorted(known), given)
 
 
 def create_study(cfg: CreateStudyConfig) -> StageResult:
@@ -228,9 +239,12 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     plans = plan_items(groups, cfg.items, cfg.design, cfg.attention_checks, cfg.repeats,
                        cfg.seed, n_practice=cfg.practice)  # fmt: skip
     need = images_needed(plans)
-    rng = np.random.default_rng([cfg.seed, 0])
-    chosen = {g: _choose(folders[g], need.get(g, 0), g, rng) for g in groups}
-    labels, findings = _labels(cfg, chosen, folders)
+    if cfg.finding_per_class:
+        chosen, labels, findings = _choose_by_class(cfg, plans, folders)
+    else:
+        rng = np.random.default_rng([cfg.seed, 0])
+        chosen = {g: _choose(folders[g], need.get(g, 0), g, rng) for g in groups}
+        labels, findings = {}, {}
     size_px = cfg.size_px or read_gray(chosen["real"][0]).shape[0]
     url = cfg.db or default_db_url(cfg.out)
     password = tables.url_password(url)
