@@ -319,3 +319,24 @@ def test_rater_answers_each_images_class_question_in_chromium(
     rows = read_csv(study.out / "export.csv")
     assert {r["image_id"]: r["finding"] for r in rows} == said
     assert len(rows) == 6 and all(r["label"] == images[r["image_id"]].label for r in rows)
+
+
+def test_same_seed_same_class_matched_study(inputs, tmp_path) -> None:
+    """Which picture (and class) stands where depends on the seed alone."""
+
+    def layout(out: Path, seed: int) -> list:
+        study = make(out, inputs, None, seed=seed, design="single", items=6)
+        engine = open_study(study.db)
+        with Session(engine) as s:
+            rows = s.execute(
+                select(t.ItemImage.item_id, t.Image.group, t.Image.source, t.Image.label)
+                .join(t.Image, t.Image.id == t.ItemImage.image_id)
+                .order_by(t.ItemImage.item_id, t.ItemImage.position)
+            ).all()
+        engine.dispose()
+        return [tuple(r) for r in rows]
+
+    first = layout(tmp_path / "a", 7)
+    assert first == layout(tmp_path / "b", 7)
+    assert first != layout(tmp_path / "c", 8)
+    assert Counter(label for *_, label in first) == {"NORMAL": 3, "PNEUMONIA": 3}
