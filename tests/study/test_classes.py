@@ -137,6 +137,8 @@ def test_per_class_study_from_create_to_stats(inputs, db_url, serve, tmp_path) -
         "NORMAL": 2, "PNEUMONIA": 2,
     }  # fmt: skip
     manifest = json.loads((study.out / "manifest.json").read_text())
+    recorded = {Path(i["path"]).name for i in manifest["inputs"]}
+    assert "manifest.csv" in recorded and any(n.endswith(".json") for n in recorded)
     assert sum(manifest["classes"]["real"].values()) == len(
         [i for i in images.values() if i.group == "real"]
     )

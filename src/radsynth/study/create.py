@@ -326,8 +326,10 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     _write_private(cfg.out / "links.csv", buf.getvalue())
     _write_private(cfg.out / "admin.txt", f"token {admin_token}\nurl {base}/admin/{admin_token}\n")
     inputs = [p for g in groups for p in chosen[g]]
-    if cfg.finding_per_class:
-        inputs.append(_real_manifest(cfg))
+    if cfg.finding_per_class:  # the classes' sources: the manifest and each image's sidecar
+        meta_dirs = classes.parse_meta_dirs(cfg.synthetic_meta, sets)
+        inputs += [_real_manifest(cfg)]
+        inputs += [meta_dirs[g] / f"{p.stem}.json" for g in sets for p in chosen[g]]
     write_manifest(cfg.out, STAGE, recorded, inputs=inputs, seeds=cfg.seed, extra={
         "groups": groups, "items": len(plans), "images": len(rows), "size_px": size_px,
         "database": tables.redact_url(url),
