@@ -264,8 +264,3 @@ def loader(name: str) -> Loader:
     for part in name.split():
         tree = tree[part][1]
     return tree
-
-
-def load(name: str) -> tuple[type, Callable[[Any], Any]]:
-    """The (config class, stage function) of a subcommand path such as ``"study create"``."""
-    return loader(name)()
