@@ -29,10 +29,11 @@ from typing import Any, ClassVar, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import resolve_device
 from radsynth.io import read_csv_rows
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
-from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
+from radsynth.metrics.features import FeatureExtractor, make_extractor
 from radsynth.progress import bar, log_checkpoint
 from radsynth.stage import (
     StageResult,
@@ -116,7 +117,7 @@ def build_extractors(cfg: FidSweepConfig) -> dict[str, FeatureExtractor]:
         name: make_extractor(
             name, inception_weights=cfg.inception_weights, inception_sha256=cfg.inception_sha256,
             feature_net=cfg.feature_net, feature_net_size_px=cfg.feature_net_size_px,
-            device=resolve_device(cfg.device),
+            device=str(resolve_device(cfg.device)),
         )
         for name in names
     }  # fmt: skip

@@ -33,6 +33,7 @@ import torch
 
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import resolve_device
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.config import SampleConfig, check_config, resolved_spacing
 from radsynth.sampling.denoiser import VPDenoiser
@@ -56,16 +57,10 @@ __all__ = ["SampleConfig", "resolved_spacing", "sample", "sample_seeds", "seed_p
 
 
 def pick_device(device: str, state: Any) -> torch.device:
-    """``auto``: the accelerate process's device (its GPU, or cpu); otherwise as given."""
-    if device == "auto":
-        return torch.device(state.device)
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise RadsynthError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RadsynthError(f"device {device!r} asked for, but no CUDA GPU is available")
-    return dev
+    """``auto``: the accelerate process's device (its GPU, or cpu); otherwise the device
+    :func:`radsynth.hardware.device.resolve_device` gives (``cuda:N`` keeps its index)."""
+    resolved = resolve_device(device)  # one-line error for a bad name or a missing GPU
+    return torch.device(state.device) if device == "auto" else resolved
 
 
 #: With ``--compile auto``, compile only when there are this many images to amortise it over.
@@ -130,7 +125,7 @@ def sample(cfg: SampleConfig) -> StageResult:
 
     check_config(cfg)
     # accelerate runs several CPU processes (gloo) only when told cpu=True.
-    on_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+    on_cpu = resolve_device(cfg.device).type == "cpu"
     state = PartialState(cpu=on_cpu)
     device = pick_device(cfg.device, state)
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)

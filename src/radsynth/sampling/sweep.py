@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import resolve_device
 from radsynth.io import read_json
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.sample import SampleConfig, resolved_spacing, sample
@@ -126,8 +127,6 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
 
     Resumable: rerunning the same config reuses finished samples and cached real features.
     """
-    import torch
-
     from radsynth.metrics.compare import compute_metrics
     from radsynth.training.checkpoint import read_checkpoint_config, resolve_checkpoint
 
@@ -136,7 +135,7 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     meta = read_checkpoint_config(ckpt)
     rows = rows_to_run(cfg, int(meta["diffusion"]["num_train_timesteps"]))
     prepare_output_dir(cfg.out, STAGE, cfg, resume=True)
-    metrics_device = "cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
+    metrics_device = str(resolve_device(cfg.device))  # cuda:N keeps its index
     extractors: dict[str, Any] = {}  # one feature network for every row
     results = []
     for name, steps, guidance, is_reference in bar(rows, desc="sampler-sweep", unit="row",
