@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "radsynth"
 
 
@@ -44,6 +46,16 @@ def test_imported_modules_sees_lazy_and_relative_imports() -> None:
     found = imported_modules(source, "radsynth.metrics")
     assert {"numpy", "radsynth.sampling.sample", "radsynth.metrics.formulas",
             "radsynth.sampling.samplers"} <= found  # fmt: skip
+
+
+@pytest.mark.parametrize("folder, forbidden", [("metrics", "radsynth.sampling"),
+                                               ("sampling", "radsynth.metrics")])  # fmt: skip
+def test_metrics_and_sampling_do_not_import_each_other(folder: str, forbidden: str) -> None:
+    offenders = {
+        name: sorted(m for m in mods if m == forbidden or m.startswith(forbidden + "."))
+        for name, mods in imports_of(folder).items()
+    }
+    assert not {k: v for k, v in offenders.items() if v}
 
 
 def test_no_module_of_the_package_imports_the_test_fixtures() -> None:

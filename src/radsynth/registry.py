@@ -38,7 +38,7 @@ def _sample():
 
 
 def _sampler_sweep():
-    from radsynth.sampling.sweep import SamplerSweepConfig, sampler_sweep
+    from radsynth.evaluation.samplers import SamplerSweepConfig, sampler_sweep
 
     return SamplerSweepConfig, sampler_sweep
 
@@ -50,7 +50,7 @@ def _fid():
 
 
 def _fid_sweep():
-    from radsynth.metrics.sweep import FidSweepConfig, fid_sweep
+    from radsynth.evaluation.checkpoints import FidSweepConfig, fid_sweep
 
     return FidSweepConfig, fid_sweep
 
