@@ -12,7 +12,7 @@ import pytest
 
 from radsynth.cli import _subcommand_parser, main
 from radsynth.config import _strip_optional, build_config, field_choices
-from radsynth.registry import COMMANDS, load
+from radsynth.registry import COMMANDS, loader
 
 
 def _leaves(tree: dict, prefix: str = "") -> Iterator[str]:
@@ -28,7 +28,7 @@ def _fields(kind: str) -> list[tuple[str, str]]:
     """(command, field) for every flag of every command: kind "list" or "single"."""
     out = []
     for command in _leaves(COMMANDS):
-        cls, _ = load(command)
+        cls, _ = loader(command)()
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.metadata.get("positional"):
@@ -52,7 +52,7 @@ def test_every_command_was_inspected() -> None:
 
 @pytest.mark.parametrize("command, name", LIST_FLAGS)
 def test_repeated_list_flag_appends(command: str, name: str) -> None:
-    cls, _ = load(command)
+    cls, _ = loader(command)()
     flag = "--" + name.replace("_", "-")
     args = vars(_subcommand_parser(command, cls).parse_args([flag, "1", "2", flag, "3"]))
     assert args[name] == ["1", "2", "3"]
@@ -60,7 +60,7 @@ def test_repeated_list_flag_appends(command: str, name: str) -> None:
 
 @pytest.mark.parametrize("command, name", SINGLE_FLAGS)
 def test_repeated_single_flag_is_refused(command: str, name: str, capsys) -> None:
-    cls, _ = load(command)
+    cls, _ = loader(command)()
     hints = typing.get_type_hints(cls)
     flag = "--" + name.replace("_", "-")
     f = next(f for f in dataclasses.fields(cls) if f.name == name)
@@ -80,7 +80,7 @@ def test_repeated_single_flag_is_refused(command: str, name: str, capsys) -> Non
 
 def test_study_create_keeps_every_synthetic_set(tmp_path: Path) -> None:
     """The reported case: three --synthetic flags give a quartet study's three sets."""
-    cls, _ = load("study create")
+    cls, _ = loader("study create")()
     argv = [str(tmp_path / "study"), "--real", "r", "--synthetic", "A=d1", "--synthetic",
             "B=d2", "--synthetic", "C=d3"]  # fmt: skip
     args = vars(_subcommand_parser("study create", cls).parse_args(argv))

@@ -12,7 +12,7 @@ import pytest
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
-from radsynth.stage import draw_figure, is_complete, prepare_output_dir, write_manifest
+from radsynth.stage import draw_figure, prepare_output_dir, write_manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,13 @@ def _crashed_run(out: Path, cfg: _Cfg) -> None:
     """What a stage leaves when it dies after its first output: stub manifest, a plot."""
     assert prepare_output_dir(out, "toy", cfg) is False
     (out / "plot.png").write_bytes(b"partial")
+
+
+def _finished(out: Path, stage: str, cfg: _Cfg) -> bool:
+    """The folder's manifest marks a finished run of this stage, and config.json is this one."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    same = json.loads((out / "config.json").read_text()) == {"out": str(cfg.out), "size": cfg.size}
+    return manifest["stage"] == stage and manifest["complete"] is True and same
 
 
 def test_unfinished_run_with_the_same_config_starts_over(tmp_path: Path, caplog) -> None:
@@ -56,7 +63,7 @@ def test_finished_or_foreign_output_is_refused_and_kept(tmp_path: Path) -> None:
     out, cfg = tmp_path / "o", _Cfg(out=tmp_path / "o")
     _crashed_run(out, cfg)
     write_manifest(out, "toy", cfg)
-    assert is_complete(out, "toy", cfg)
+    assert _finished(out, "toy", cfg)
     with pytest.raises(RadsynthError, match="finished toy run with this config"):
         prepare_output_dir(out, "toy", cfg)
     with pytest.raises(RadsynthError, match="a different config"):
@@ -64,7 +71,7 @@ def test_finished_or_foreign_output_is_refused_and_kept(tmp_path: Path) -> None:
     with pytest.raises(RadsynthError, match="other files"):
         prepare_output_dir(out, "other-stage", cfg)
     assert prepare_output_dir(out, "toy", cfg, resume=True) is True  # a finished resume: no-op
-    assert (out / "plot.png").read_bytes() == b"partial" and is_complete(out, "toy", cfg)
+    assert (out / "plot.png").read_bytes() == b"partial" and _finished(out, "toy", cfg)
     # An unfinished run with another config is refused too (it is not this run's).
     _crashed_run(tmp_path / "u", _Cfg(out=tmp_path / "u"))
     with pytest.raises(RadsynthError, match="a different config"):

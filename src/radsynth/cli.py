@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from radsynth import __version__
-from radsynth.config import _strip_optional, build_config, field_choices, load_config_file
+from radsynth.config import (
+    _strip_optional,
+    aliases,
+    build_config,
+    field_choices,
+    load_config_file,
+)
 from radsynth.errors import RadsynthError
 from radsynth.hardware.threads import prepare_cpu_runtime
 from radsynth.registry import COMMANDS
@@ -93,6 +99,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 kwargs["choices"] = [str(c) for c in choices]
             metavar = f.name.upper() if not choices else None
             parser.add_argument(flag, action=_StoreOnce, metavar=metavar, **kwargs)
+    for alias in aliases(cls):  # deprecated flags, mapped onto their fields by build_config
+        flag = "--" + alias.old.replace("_", "-")
+        kwargs = {"dest": alias.old, "default": argparse.SUPPRESS, "help": alias.help}
+        if alias.kind is bool:
+            parser.add_argument(flag, action=_BoolOnce, **kwargs)
+        else:
+            parser.add_argument(flag, action=_StoreOnce, metavar=alias.old.upper(), **kwargs)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -5,15 +5,19 @@ the help text shown by ``--help``. The CLI maps flags one-to-one onto fields, a 
 may set any field, and the precedence is: field default < preset < config file < command line.
 
 A config class may declare ``PRESETS: ClassVar[dict[str, dict[str, Any]]]`` together with a
-``preset`` field; the chosen preset's values then override the field defaults.
+``preset`` field; the chosen preset's values then override the field defaults. It may also declare
+``ALIASES: ClassVar[tuple[Alias, ...]]``: deprecated keys (and flags) kept for one release, each
+mapped onto a field with a one-line warning (e.g. ``--cpu`` -> ``--device cpu``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -21,6 +25,66 @@ from radsynth.errors import RadsynthError
 from radsynth.io import read_yaml
 
 C = TypeVar("C")
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Alias:
+    """A deprecated config key (and CLI flag) that sets another field, kept for one release.
+
+    Attributes:
+        old: the deprecated key, e.g. ``cpu`` (flag ``--cpu``).
+        new: the field it sets, e.g. ``device``.
+        kind: the old key's value type (``bool`` makes ``--cpu``/``--no-cpu``).
+        to_new: maps the old key's value to the new field's value; None sets nothing.
+        help: the flag's help text, also the warning's: "deprecated alias of --device cpu".
+    """
+
+    old: str
+    new: str
+    kind: type
+    to_new: Callable[[Any], Any]
+    help: str
+
+
+def _cpu_to_device(on: bool) -> str | None:
+    return "cpu" if on else None
+
+
+#: ``--cpu``: the deprecated spelling of ``--device cpu`` (``--no-cpu`` sets nothing).
+CPU_ALIAS = Alias("cpu", "device", bool, _cpu_to_device, "deprecated alias of --device cpu")
+
+
+def aliases(cls: type) -> tuple[Alias, ...]:
+    """The deprecated keys a config class still accepts."""
+    return tuple(getattr(cls, "ALIASES", ()))
+
+
+def config_keys(cls: type) -> list[str]:
+    """Every key a config file may set for ``cls``: its fields, then its deprecated aliases."""
+    return [f.name for f in dataclasses.fields(cls)] + [a.old for a in aliases(cls)]
+
+
+def _apply_aliases(cls: type, layers: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """The layers with each deprecated key replaced by the field it sets (one warning each).
+
+    Raises:
+        RadsynthError: a deprecated key and the field it stands for are both given.
+    """
+    out = [dict(layer) for layer in layers]
+    for alias in aliases(cls):
+        given = [layer for layer in out if alias.old in layer]
+        if not given:
+            continue
+        old, new = alias.old.replace("_", "-"), alias.new.replace("_", "-")
+        if any(alias.new in layer for layer in out):
+            raise RadsynthError(f"give --{new} or the deprecated --{old}, not both")
+        log.warning("--%s is a %s; it will be removed in the next release", old, alias.help)
+        for layer in given:
+            value = alias.to_new(convert_value(alias.old, alias.kind, layer.pop(alias.old)))
+            if value is not None:
+                layer[alias.new] = value
+    return out
 
 
 def arg(
@@ -120,19 +184,21 @@ def build_config(cls: type[C], *layers: dict[str, Any]) -> C:
     """Build a frozen config from layered mappings; later layers win.
 
     A ``preset`` value found in any layer selects ``cls.PRESETS[preset]``, which is applied
-    below all layers. Unknown keys, bad values and missing required fields raise
-    :class:`RadsynthError` with a one-line message.
+    below all layers. A deprecated key (``cls.ALIASES``) sets its field with a warning. Unknown
+    keys, a deprecated key given together with its field, bad values and missing required
+    fields raise :class:`RadsynthError` with a one-line message.
     """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     merged: dict[str, Any] = {}
     for layer in layers:
-        unknown = sorted(set(layer) - set(fields))
+        unknown = sorted(set(layer) - set(config_keys(cls)))
         if unknown:
             raise RadsynthError(
                 f"unknown config key(s) {', '.join(unknown)} for {cls.__name__}; "
                 f"known keys: {', '.join(fields)}"
             )
+    for layer in _apply_aliases(cls, layers):
         merged.update(layer)
     presets: dict[str, dict[str, Any]] = getattr(cls, "PRESETS", {}) or {}
     if "preset" in fields:

@@ -38,7 +38,7 @@ def _sample():
 
 
 def _sampler_sweep():
-    from radsynth.sampling.sweep import SamplerSweepConfig, sampler_sweep
+    from radsynth.evaluation.samplers import SamplerSweepConfig, sampler_sweep
 
     return SamplerSweepConfig, sampler_sweep
 
@@ -50,7 +50,7 @@ def _fid():
 
 
 def _fid_sweep():
-    from radsynth.metrics.sweep import FidSweepConfig, fid_sweep
+    from radsynth.evaluation.checkpoints import FidSweepConfig, fid_sweep
 
     return FidSweepConfig, fid_sweep
 
@@ -264,8 +264,3 @@ def loader(name: str) -> Loader:
     for part in name.split():
         tree = tree[part][1]
     return tree
-
-
-def load(name: str) -> tuple[type, Callable[[Any], Any]]:
-    """The (config class, stage function) of a subcommand path such as ``"study create"``."""
-    return loader(name)()

@@ -250,13 +250,3 @@ def write_manifest(
     path = out / "manifest.json"
     atomic_write_text(path, json.dumps(manifest, indent=2, default=str) + "\n")
     return path
-
-
-def is_complete(out: Path, stage: str, cfg: Any) -> bool:
-    """True when ``out`` holds a finished run of ``stage`` with exactly this config."""
-    manifest = _read_json(out / "manifest.json")
-    return (
-        manifest.get("stage") == stage
-        and manifest.get("complete") is True
-        and (_same_config(out, cfg))
-    )

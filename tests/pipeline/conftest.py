@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from radsynth.training.testing import make_fake_ingest, make_tiny_checkpoint
+from fake_runs import make_fake_ingest, make_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fake_runs import make_fake_ingest
 
 from radsynth.audit.audit import AuditConfig, audit
 from radsynth.config import build_config
-from radsynth.metrics.sweep import FidSweepConfig, fid_sweep
+from radsynth.evaluation.checkpoints import FidSweepConfig, fid_sweep
+from radsynth.evaluation.samplers import SamplerSweepConfig, sampler_sweep
 from radsynth.sampling.sample import SampleConfig, sample
-from radsynth.sampling.sweep import SamplerSweepConfig, sampler_sweep
 from radsynth.screening.screen import ScreenConfig, screen
 from radsynth.training.config import TrainConfig
-from radsynth.training.testing import make_fake_ingest
 from radsynth.training.train import train
 
 

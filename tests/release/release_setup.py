@@ -18,7 +18,7 @@ N_KEPT_BY_REVIEWER = 6
 
 def run_stage(name: str, **fields: Any) -> StageResult:
     """Run a stage the way the CLI and the pipeline do: its config built from field values."""
-    cls, stage = registry.load(name)
+    cls, stage = registry.loader(name)()
     return stage(build_config(cls, fields))
 
 

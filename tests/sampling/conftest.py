@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import make_tiny_checkpoint
 from sampling_reference import REFERENCE
-
-from radsynth.training.testing import make_tiny_checkpoint
 
 
 @pytest.fixture(autouse=True, scope="module")

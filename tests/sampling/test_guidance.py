@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import make_disc_ingest
 
 from radsynth.cli import main
 from radsynth.config import build_config
@@ -19,7 +20,6 @@ from radsynth.sampling.samplers import SeededNoise, get_sampler, start_noise
 from radsynth.training.checkpoint import load_checkpoint
 from radsynth.training.conditioning import ClassSpec
 from radsynth.training.config import TrainConfig
-from radsynth.training.testing import make_disc_ingest
 from radsynth.training.train import train
 
 MU = torch.tensor([-1.0, 1.0])  # class means (every pixel), class 2 = null
@@ -136,7 +136,7 @@ def test_sample_stage_label_mix_sidecars_and_resume(cond_ckpt: Path, tmp_path: P
 
 
 def test_bad_conditional_sampling_is_one_line(cond_ckpt: Path, tmp_path: Path, capsys) -> None:
-    from radsynth.training.testing import make_tiny_checkpoint
+    from fake_runs import make_tiny_checkpoint
 
     out = tmp_path / "o"
     assert main(["sample", str(cond_ckpt), str(out), "--label", "grey"]) == 2

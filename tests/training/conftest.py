@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import make_fake_ingest, make_tiny_checkpoint
 
 from radsynth.models.unet import UNetConfig, build_unet
-from radsynth.training.testing import make_fake_ingest, make_tiny_checkpoint
 
 TINY_UNET = UNetConfig(
     image_size_px=32,

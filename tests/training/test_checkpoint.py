@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fake_runs import make_tiny_checkpoint
 
 import radsynth.training.checkpoint as ckpt_mod
 from radsynth.errors import RadsynthError
@@ -13,7 +14,6 @@ from radsynth.training.checkpoint import (
     load_training_state,
     save_checkpoint,
 )
-from radsynth.training.testing import make_tiny_checkpoint
 
 
 def test_tiny_checkpoint_loads(tmp_path):

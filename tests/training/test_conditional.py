@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers import UNet2DModel
+from fake_runs import make_disc_ingest
 
 from radsynth.cli import main
 from radsynth.config import build_config
@@ -21,7 +22,6 @@ from radsynth.models.unet import UNetConfig, build_unet
 from radsynth.training.checkpoint import load_checkpoint, read_checkpoint_config
 from radsynth.training.conditioning import ClassSpec, drop_condition
 from radsynth.training.config import TrainConfig, model_config
-from radsynth.training.testing import make_disc_ingest
 from radsynth.training.train import train
 
 FAST = {"preset": "tiny", "cpu_threads": 1}

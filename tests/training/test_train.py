@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import make_fake_ingest
 
 from radsynth.cli import main
 from radsynth.config import build_config
@@ -16,7 +17,6 @@ from radsynth.errors import RadsynthError
 from radsynth.stage import sha256_file
 from radsynth.training.checkpoint import list_checkpoints, load_checkpoint, load_training_state
 from radsynth.training.config import TrainConfig
-from radsynth.training.testing import make_fake_ingest
 from radsynth.training.train import train
 
 FAST = {"preset": "tiny", "cpu_threads": 1}

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import make_disc_ingest
 
 from radsynth.cli import main
 from radsynth.report.build import render
-from radsynth.training.testing import make_disc_ingest
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,7 @@ from radsynth.config import arg
 from radsynth.data import leaks
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import resolve_device
 from radsynth.progress import log_checkpoint
 from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
@@ -90,7 +91,7 @@ class AuditConfig:
     )
     batch: int = arg(32, help="images per embedding batch")
     chunk: int = arg(1024, help="synthetic images held in memory at once for feature=copy")
-    device: str = arg("cpu", help="torch device for the embedding network (cpu, cuda, cuda:1)")
+    device: str = arg("auto", help="embedding-network device: auto (GPU if any), cpu, cuda:N")
 
 
 def _check(cfg: AuditConfig) -> None:
@@ -134,7 +135,7 @@ def _matcher(cfg: AuditConfig):
                             candidates=cfg.copy_candidates)  # fmt: skip
         return CopyMatcher(params, cfg.chunk, cfg.block_size)
     embed = make_embedder(cfg.feature, vit_weights=cfg.vit_weights, pixels_px=cfg.pixels_px,
-                          device=cfg.device)  # fmt: skip
+                          device=str(resolve_device(cfg.device)))  # fmt: skip
     return EmbeddingMatcher(embed, cfg.batch, cfg.block_size)
 
 

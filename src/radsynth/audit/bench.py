@@ -31,9 +31,9 @@ from radsynth.config import arg
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import resize_float
 from radsynth.errors import RadsynthError
+from radsynth.hardware.threads import cpu_threads
 from radsynth.io import read_csv_rows, read_json
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
-from radsynth.training.train import cpu_threads
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 PEDIATRIC_ID = re.compile(r"(person\d+)_|(?:NORMAL2-)?IM-(\d+)-")

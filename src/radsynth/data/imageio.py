@@ -105,22 +105,3 @@ def write_png(path: Path, arr: np.ndarray, bits: int = 8) -> None:
     img = Image.fromarray(data, mode="L") if bits == 8 else Image.fromarray(data)
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
-
-
-def load_folder(folder: Path, limit: int | None = None) -> tuple[np.ndarray, list[Path]]:
-    """Read every PNG below ``folder`` into one float32 (N, H, W) array.
-
-    Raises:
-        RadsynthError: when images differ in size (name two of them) or none are found.
-    """
-    paths = list_images(folder)[:limit]
-    if not paths:
-        raise RadsynthError(f"no PNG images found in {folder}")
-    arrays = [read_gray(p) for p in paths]
-    first = arrays[0].shape
-    for p, a in zip(paths, arrays, strict=True):
-        if a.shape != first:
-            raise RadsynthError(
-                f"mixed image sizes in {folder}: {paths[0].name} is {first}, {p.name} is {a.shape}"
-            )
-    return np.stack(arrays), paths

@@ -141,11 +141,6 @@ def predict_x0(
     raise ValueError(f"unknown prediction type {prediction_type!r}")
 
 
-def snr(alpha_bar: torch.Tensor) -> torch.Tensor:
-    """Signal-to-noise ratio alpha-bar / (1 - alpha-bar) (Kingma et al. 2021, VDM)."""
-    return alpha_bar / (1.0 - alpha_bar)
-
-
 @dataclass(frozen=True)
 class DiffusionConfig:
     """The forward process a model was trained with; saved in every checkpoint."""

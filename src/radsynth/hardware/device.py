@@ -8,8 +8,10 @@ from the vector units it reports (no peak is published for a virtual machine).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -46,6 +48,28 @@ def resolve_device(spec: str = "auto") -> torch.device:
             n = torch.cuda.device_count()
             raise RadsynthError(f"device {spec!r} asked for, but only {n} GPU(s) are visible")
     return device
+
+
+@contextlib.contextmanager
+def current_gpu(device: torch.device) -> Iterator[None]:
+    """Make ``device``'s GPU the current one for code that asks for a plain ``cuda`` device
+    (accelerate does in a single process), restoring the previous one after; a no-op for the
+    CPU or for ``cuda`` without an index.
+
+    Raises:
+        RadsynthError: ``cuda:N`` under a multi-process launch (``WORLD_SIZE`` > 1), where each
+            process already takes its own GPU.
+    """
+    if device.type != "cuda" or device.index is None:
+        yield
+        return
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RadsynthError(
+            f"--device {device} picks one GPU, but this is a multi-process launch in which each "
+            "process takes its own; use --device auto"
+        )
+    with torch.cuda.device(device.index):
+        yield
 
 
 def auto_flag(value: str, on_gpu: bool) -> bool:

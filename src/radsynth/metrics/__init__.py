@@ -1,1 +1,2 @@
-"""Image-set metrics: FID, KID, precision/recall, feature spaces, and the checkpoint sweep."""
+"""Image-set metrics: FID, KID, precision/recall and their feature spaces (the sweeps that
+sample and score live in :mod:`radsynth.evaluation`)."""

@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from radsynth.config import arg
 from radsynth.data.imageio import RASTER_SUFFIXES, list_images, read_image, to_uint
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import resolve_device
 from radsynth.io import read_json
 from radsynth.metrics import formulas
 from radsynth.metrics.cache import cache_key, load_cached, save_cached
-from radsynth.metrics.features import FeatureExtractor, make_extractor, resolve_device
+from radsynth.metrics.features import FeatureExtractor, make_extractor
 from radsynth.progress import bar
 from radsynth.stage import StageResult, atomic_write_text
 
@@ -67,7 +68,7 @@ class FidConfig:
     resize_px: int | None = arg(None, help="resize every image to this square side first")
     cache_dir: Path | None = arg(None, help="cache the real set's features in this folder")
     batch_size: int = arg(50, help="images per feature-network batch")
-    device: str = arg("auto", help="feature-network device: auto (GPU if any), cpu, cuda ...")
+    device: str = arg("auto", help="feature-network device: auto (GPU if any), cpu, cuda, cuda:N")
     kid_subsets: int = arg(formulas.KID_SUBSETS, help="KID: number of random subsets")
     kid_subset_size: int = arg(
         formulas.KID_SUBSET_SIZE,
@@ -258,7 +259,7 @@ def fid(cfg: FidConfig) -> StageResult:
     baseline = _read_baseline(cfg.baseline) if cfg.baseline else None
     result = compute_metrics(
         cfg.real, cfg.fake, feature=cfg.feature, cache_dir=cfg.cache_dir,
-        batch_size=cfg.batch_size, device=resolve_device(cfg.device),
+        batch_size=cfg.batch_size, device=str(resolve_device(cfg.device)),
         extra_features=cfg.extra_features,
         resize_px=cfg.resize_px, inception_weights=cfg.inception_weights,
         inception_sha256=cfg.inception_sha256, feature_net=cfg.feature_net,

@@ -158,13 +158,6 @@ def load_torchscript_features(
     return TorchScriptFeatures(module, sha256_file(path), size_px, dim, device)
 
 
-def resolve_device(device: str) -> str:
-    """``auto``: the GPU when torch sees one, else the CPU; anything else as given."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def make_extractor(
     name: str,
     *,
@@ -174,7 +167,8 @@ def make_extractor(
     feature_net_size_px: int = 224,
     device: str = "cpu",
 ) -> FeatureExtractor:
-    """Build the extractor called ``name`` (one of :data:`FEATURES`)."""
+    """Build the extractor called ``name`` (one of :data:`FEATURES`) on ``device`` (a torch
+    device name such as ``cpu`` or ``cuda:1``, resolved by the caller)."""
     dev = torch.device(device)
     if name == "inception":
         module, digest = load_inception(inception_weights, inception_sha256)

@@ -10,14 +10,13 @@ so training and sampling MFU are comparable.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
 
-from radsynth.config import arg, build_config
+from radsynth.config import CPU_ALIAS, Alias, arg, build_config
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import (
     auto_flag,
@@ -29,6 +28,7 @@ from radsynth.hardware.device import (
 from radsynth.hardware.figures import emit_figures
 from radsynth.hardware.flops import forward_flops
 from radsynth.hardware.threads import cpu_threads
+from radsynth.hardware.timing import time_calls
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import GuidedDenoiser
 from radsynth.sampling.samplers import (
@@ -59,7 +59,6 @@ class BenchSampleConfig:
     compile: Literal["auto", "on", "off"] = arg("auto", help="torch.compile; auto: on for GPU")
     device: str = arg("auto", help="auto, cpu, cuda or cuda:N")
     compile_backend: str = arg("inductor", help="torch.compile backend (eager: no codegen)")
-    cpu: bool = arg(False, help="deprecated alias of --device cpu")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
     seed: int = arg(0, help="seed of the random network and the first image")
     out: Path | None = arg(None, help="optional JSON file for the measured figures")
@@ -67,6 +66,8 @@ class BenchSampleConfig:
         None, help="classifier-free guidance S on a conditional network (none: unconditional)"
     )
 
+    #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
+    ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
     # The preset names the TrainConfig preset measured; it sets no bench fields itself.
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "demo": {}, "paper": {}}
 
@@ -128,7 +129,7 @@ def bench_sample(cfg: BenchSampleConfig) -> StageResult:
 
 def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     """The measured figures of one sampling benchmark (see :func:`bench_sample`)."""
-    device = resolve_device("cpu" if cfg.cpu else cfg.device)
+    device = resolve_device(cfg.device)
     on_gpu = device.type == "cuda"
     net = load_network(cfg, device)
     bf16, channels_last = auto_flag(cfg.bf16, on_gpu), auto_flag(cfg.channels_last, on_gpu)
@@ -161,16 +162,13 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
         x = start_noise(noise, (1, size, size), float(schedule[0]))
         sampler(guided, x, schedule, noise).cpu()  # .cpu() waits for the GPU
 
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats(device)
-    warm_start = time.perf_counter()
-    for i in range(cfg.warmup_batches):  # same shapes as the timed batches, fewer steps
+    def warmup(i: int) -> None:  # same shapes as the timed batches, fewer steps
         one_batch(cfg.seed + 10**6 + i * cfg.batch, sigmas[-3:] if len(sigmas) > 3 else sigmas)
-    calls.reset()
-    start = time.perf_counter()
-    for i in range(n_batches):
-        one_batch(cfg.seed + i * cfg.batch, sigmas)
-    seconds = time.perf_counter() - start
+        calls.reset()  # count the timed batches only
+
+    timing = time_calls(warmup, lambda i: one_batch(cfg.seed + i * cfg.batch, sigmas),
+                        cfg.warmup_batches, n_batches, device)  # fmt: skip
+    seconds = timing.seconds
     images = n_batches * cfg.batch
     nfe = function_evaluations(cfg.sampler, steps)
     images_per_s = images / seconds
@@ -182,7 +180,7 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
         "threads": torch.get_num_threads(), "image_size_px": size, "sampler": cfg.sampler,
         "steps": steps, "function_evaluations": nfe, "batch": cfg.batch, "images": images,
         "precision": "bf16" if bf16 else "fp32", "channels_last": channels_last,
-        "compile": compiled, "warmup_seconds": start - warm_start,
+        "compile": compiled, "warmup_seconds": timing.warmup_seconds,
         "forward_flops_per_image": flops_forward,
         "images_per_s": images_per_s, "seconds": seconds,
         "minutes_for_27000": STUDY_IMAGES / images_per_s / 60,

@@ -23,214 +23,44 @@ mistakes ``--n`` for one of its own flags, so the values go in the config file).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
-from radsynth.config import arg, config_json
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
-from radsynth.io import read_json, read_text
+from radsynth.hardware.device import resolve_device
 from radsynth.progress import bar, log_checkpoint
+from radsynth.sampling.config import SampleConfig, check_config, resolved_spacing
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import ClassPlan
-from radsynth.sampling.samplers import (
-    DEFAULT_SPACING,
-    SAMPLERS,
-    SeededNoise,
-    function_evaluations,
-    get_sampler,
-    sampling_sigmas,
-    start_noise,
+from radsynth.sampling.outputs import (
+    STAGE,
+    finish,
+    identity_of,
+    is_done,
+    open_output,
+    seed_png,
+    short_identity,
+    write_sidecar,
 )
-from radsynth.stage import StageResult, atomic_write_text, write_manifest
+from radsynth.sampling.samplers import SeededNoise, get_sampler, sampling_sigmas, start_noise
+from radsynth.stage import StageResult
 from radsynth.training.conditioning import ClassSpec
 
 log = logging.getLogger(__name__)
-STAGE = "sample"
-#: Fields of sampling.json that must match for two runs to share an output folder.
-IDENTITY_KEYS = (
-    "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "clip_x0",
-    "bits", "noise_device", "label", "label_mix", "guidance",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    """Sample synthetic images from a checkpoint: {seed:06d}.png, image n from seed n alone."""
-
-    #: The stage continues a half-written output folder of the same config (``radsynth run``
-    #: resumes it in place after an interruption instead of moving it aside).
-    RESUMABLE: ClassVar[bool] = True
-
-    ckpt: Path = arg(
-        help="checkpoint folder, or a training run folder (its latest checkpoint)", positional=True
-    )
-    out: Path = arg(help="output folder for {seed:06d}.png and metadata", positional=True)
-    n: int = arg(16, help="number of images: seeds seed_start .. seed_start + n - 1")
-    sampler: str = arg(
-        "dpmpp",
-        help="ddpm (ancestral), ddim, dpmpp (DPM-Solver++ 2M), heun",
-        choices=tuple(SAMPLERS),
-    )
-    steps: int = arg(25, help="sampler steps; ddpm with steps = T is the 1000-step reference")
-    spacing: Literal["auto", "time", "karras"] = arg(
-        "auto", help="noise levels: time-uniform or Karras; auto: time for ddpm/ddim, else karras"
-    )
-    eta: float = arg(0.0, help="DDIM noise: 0 deterministic, 1 = DDPM posterior (ddim only)")
-    clip_x0: bool = arg(True, help="clamp each x0 estimate to [-1, 1] (Ho et al. 2020; the study)")
-    batch: int = arg(32, help="images per denoiser call, per device (hundreds on a big GPU)")
-    seed_start: int = arg(0, help="first seed")
-    weights: Literal["ema", "online"] = arg("ema", help="EMA (default) or online weights")
-    bits: Literal[8, 16] = arg(8, help="PNG bit depth")
-    device: str = arg("auto", help="auto: this process's GPU if any, else cpu; or cpu, cuda:1...")
-    bf16: bool = arg(True, help="bfloat16 autocast on GPU (CPU always runs float32)")
-    channels_last: bool = arg(True, help="channels-last memory format on GPU")
-    compile: Literal["auto", "on", "off"] = arg(
-        "auto", help="torch.compile the network on GPU; auto: on for 512+ images per process"
-    )
-    progress: bool = arg(True, help="show a progress bar with images/s")
-    # Class-conditional checkpoints only (see radsynth.sampling.guidance).
-    label: str | None = arg(None, help="class of every image (a conditional checkpoint's name)")
-    label_mix: tuple[str, ...] = arg(
-        (), help="NAME=N ...: N images per class, in consecutive seed blocks (sum = --n)"
-    )
-    guidance: float | None = arg(
-        None, help="classifier-free guidance S (default 1: the plain conditional model)"
-    )
-
-
-def seed_png(out: Path, seed: int) -> Path:
-    """Where the image of ``seed`` goes."""
-    return out / f"{seed:06d}.png"
-
-
-def seed_meta(out: Path, seed: int) -> Path:
-    """Where the metadata sidecar of ``seed`` goes."""
-    return out / "meta" / f"{seed:06d}.json"
-
-
-def is_done(out: Path, seed: int) -> bool:
-    """A seed is finished once both its PNG and its sidecar exist (written in that order)."""
-    return seed_png(out, seed).is_file() and seed_meta(out, seed).is_file()
+__all__ = ["SampleConfig", "resolved_spacing", "sample", "sample_seeds", "seed_png"]
 
 
 def pick_device(device: str, state: Any) -> torch.device:
-    """``auto``: the accelerate process's device (its GPU, or cpu); otherwise as given."""
-    if device == "auto":
-        return torch.device(state.device)
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise RadsynthError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RadsynthError(f"device {device!r} asked for, but no CUDA GPU is available")
-    return dev
-
-
-def identity_of(
-    cfg: SampleConfig, ck: Any, device: torch.device, plan: ClassPlan | None = None
-) -> dict[str, Any]:
-    """What every image in one output folder shares (``sampling.json``). The device type is
-    part of it because CPU and CUDA generators draw different noise for the same seed."""
-    meta = ck.config
-    return {
-        "checkpoint": str(ck.path),
-        "checkpoint_id": ck.checkpoint_id,  # sha256 of the sampled weights file
-        "checkpoint_step": ck.step,
-        "weights": cfg.weights,
-        "weights_sha256": ck.checkpoint_id,
-        "sampler": cfg.sampler,
-        "steps": cfg.steps,
-        "spacing": resolved_spacing(cfg),
-        "eta": cfg.eta if cfg.sampler == "ddim" else None,
-        "clip_x0": cfg.clip_x0,
-        "noise_device": device.type,
-        "bits": cfg.bits,
-        "function_evaluations": function_evaluations(cfg.sampler, cfg.steps),
-        "prediction_type": ck.prediction_type,
-        "num_train_timesteps": ck.num_train_timesteps,
-        "image_size_px": ck.image_size_px,
-        "channels": ck.channels,
-        "model": meta.get("model"),
-        "diffusion": meta.get("diffusion"),
-        "pixel_mapping": "png = round(clip((x + 1) / 2, 0, 1) * (2^bits - 1))",
-        **(plan.identity() if plan is not None else {}),
-    }
-
-
-def resolved_spacing(cfg: SampleConfig) -> str:
-    return DEFAULT_SPACING[cfg.sampler] if cfg.spacing == "auto" else cfg.spacing
-
-
-def check_identity(out: Path, identity: dict[str, Any]) -> bool:
-    """True when ``out/sampling.json`` exists and matches ``identity``; False when it is absent.
-
-    Raises:
-        RadsynthError: it exists but records another checkpoint, weights, sampler, step count,
-            spacing, eta or bit depth (images are never mixed silently), or is unreadable.
-    """
-    record = out / "sampling.json"
-    if not record.is_file():
-        return False
-    try:
-        previous = read_json(record, "sampling record")
-    except RadsynthError as exc:
-        raise RadsynthError(f"{exc}; remove the folder to start over") from None
-    if not isinstance(previous, dict):
-        raise RadsynthError(f"{record} is not a sampling record; remove the folder to start over")
-    differ = [k for k in IDENTITY_KEYS if previous.get(k) != identity.get(k)]
-    if differ:
-        detail = ", ".join(f"{k} {previous.get(k)!r} != {identity.get(k)!r}" for k in differ)
-        raise RadsynthError(
-            f"{out} holds images from another setup ({detail}); choose a new folder"
-        )
-    return True
-
-
-def claim_output(out: Path, identity: dict[str, Any], cfg: SampleConfig) -> None:
-    """Create ``out`` for these samples, or check that what it holds came from the same setup.
-
-    Raises:
-        RadsynthError: ``out`` is a file, holds unrelated files, or holds images of another
-            setup (see :func:`check_identity`).
-    """
-    if out.exists() and not out.is_dir():
-        raise RadsynthError(f"output path {out} exists and is not a folder")
-    if check_identity(out, identity):
-        return
-    if out.is_dir() and any(out.iterdir()):
-        raise RadsynthError(f"output folder {out} already holds other files; choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "sampling.json", json.dumps(identity, indent=2) + "\n")
-    atomic_write_text(out / "config.json", config_json(cfg))
-    atomic_write_text(out / "manifest.json", json.dumps({"stage": STAGE, "complete": False}) + "\n")
-
-
-def open_output(state: Any, out: Path, identity: dict[str, Any], cfg: SampleConfig) -> None:
-    """The main process claims ``out`` and clears temporary files a ``kill -9`` left; then every
-    process checks it. A refusal is raised on every process, so none waits forever."""
-    refused = None
-    if state.is_main_process:
-        try:
-            claim_output(out, identity, cfg)
-        except RadsynthError as exc:
-            refused = exc
-        else:
-            for stale in [*out.glob(".*.tmp"), *out.glob("meta/.*.tmp")]:
-                stale.unlink(missing_ok=True)  # never a finished file: those are renamed
-    state.wait_for_everyone()
-    if refused is not None:
-        raise refused
-    if not check_identity(out, identity):
-        raise RadsynthError(f"{out} was not prepared by the main process")
+    """``auto``: the accelerate process's device (its GPU, or cpu); otherwise the device
+    :func:`radsynth.hardware.device.resolve_device` gives (``cuda:N`` keeps its index)."""
+    resolved = resolve_device(device)  # one-line error for a bad name or a missing GPU
+    return torch.device(state.device) if device == "auto" else resolved
 
 
 #: With ``--compile auto``, compile only when there are this many images to amortise it over.
@@ -279,18 +109,6 @@ def sample_seeds(
     return sampler(den, x, sigmas, noise, **options)
 
 
-def check_config(cfg: SampleConfig) -> None:
-    get_sampler(cfg.sampler)
-    if cfg.n < 1:
-        raise RadsynthError(f"--n must be at least 1, got {cfg.n}")
-    if cfg.batch < 1:
-        raise RadsynthError(f"--batch must be at least 1, got {cfg.batch}")
-    if cfg.seed_start < 0:
-        raise RadsynthError(f"--seed-start must be 0 or more, got {cfg.seed_start}")
-    if cfg.eta != 0 and cfg.sampler != "ddim":
-        raise RadsynthError("--eta applies to the ddim sampler only")
-
-
 def sample(cfg: SampleConfig) -> StageResult:
     """Write ``cfg.n`` images, seeds ``seed_start..``, skipping those already in ``cfg.out``.
 
@@ -307,7 +125,7 @@ def sample(cfg: SampleConfig) -> StageResult:
 
     check_config(cfg)
     # accelerate runs several CPU processes (gloo) only when told cpu=True.
-    on_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+    on_cpu = resolve_device(cfg.device).type == "cpu"
     state = PartialState(cpu=on_cpu)
     device = pick_device(cfg.device, state)
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
@@ -330,7 +148,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     channels_last = on_gpu and cfg.channels_last
     den = VPDenoiser(net, ck.betas, ck.prediction_type, autocast, channels_last, cfg.clip_x0)
     base = {
-        **_short(identity),
+        **short_identity(identity),
         "device": str(device),
         "precision": "bf16" if autocast else "fp32",
         "batch": cfg.batch,
@@ -374,36 +192,7 @@ def write_samples(
         images = to_images(x0)  # (B, H, W) in [0, 1]
         for seed, img in zip(group, images, strict=True):
             write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
-            meta = {"image": seed_png(cfg.out, seed).name, "seed": seed, **record}
-            if plan is not None and plan.spec is not None:
-                meta |= {"label": plan.name(seed), "guidance": plan.guidance}
-            atomic_write_text(seed_meta(cfg.out, seed), json.dumps(meta) + "\n")
+            write_sidecar(cfg.out, seed, record, plan)  # after the PNG: the seed is now done
         progress.update(len(group))
     progress.close()
     return time.perf_counter() - start
-
-
-def _short(identity: dict[str, Any]) -> dict[str, Any]:
-    keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps",
-            "spacing", "eta", "clip_x0", "bits", "noise_device")  # fmt: skip
-    return {k: identity[k] for k in keys}
-
-
-def finish(out: Path, cfg: SampleConfig, ck: Any, done: list[int]) -> None:
-    """Write ``samples.jsonl`` (every finished image in the folder) and the manifest."""
-    from radsynth.training.checkpoint import WEIGHT_FILES
-
-    present = sorted(int(p.stem) for p in (out / "meta").glob("*.json") if p.stem.isdigit())
-    lines = [read_text(seed_meta(out, s)).strip() for s in present if is_done(out, s)]
-    atomic_write_text(out / "samples.jsonl", "\n".join(lines) + "\n")
-    write_manifest(
-        out,
-        STAGE,
-        cfg,
-        inputs=[ck.path / "config.json", ck.path / WEIGHT_FILES[cfg.weights]],
-        seeds={"start": cfg.seed_start, "n": cfg.n, "finished_in_range": len(done)},
-        extra={
-            "images_in_folder": len(lines),
-            "sampling": read_json(out / "sampling.json", "sampling record"),
-        },
-    )

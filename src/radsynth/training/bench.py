@@ -11,14 +11,13 @@ the printout says so.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
 
-from radsynth.config import arg, build_config
+from radsynth.config import CPU_ALIAS, Alias, arg, build_config
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.hardware.device import (
@@ -27,11 +26,11 @@ from radsynth.hardware.device import (
     peak_flops,
     peak_memory_gib,
     resolve_device,
-    synchronize,
 )
 from radsynth.hardware.figures import emit_figures
 from radsynth.hardware.flops import train_step_flops
 from radsynth.hardware.threads import cpu_threads
+from radsynth.hardware.timing import time_calls
 from radsynth.models.unet import build_unet, count_parameters
 from radsynth.stage import StageResult
 from radsynth.training.config import TrainConfig, diffusion_config, model_config
@@ -51,11 +50,12 @@ class BenchTrainConfig:
     device: str = arg("auto", help="auto, cpu, cuda or cuda:N")
     bf16: Literal["auto", "on", "off"] = arg("auto", help="bf16 autocast; auto: on for GPU")
     compile_backend: str = arg("inductor", help="torch.compile backend (eager: no codegen)")
-    cpu: bool = arg(False, help="deprecated alias of --device cpu")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
     seed: int = arg(0, help="seed of weights and synthetic batch")
     out: Path | None = arg(None, help="optional JSON file for the measured figures")
 
+    #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
+    ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
     # The preset names the TrainConfig preset measured; it sets no bench fields itself.
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "demo": {}, "paper": {}}
 
@@ -77,7 +77,7 @@ def bench_train(cfg: BenchTrainConfig) -> StageResult:
 def measure_train(cfg: BenchTrainConfig) -> dict[str, Any]:
     """The measured figures of one training benchmark (see :func:`bench_train`)."""
     tcfg = build_config(TrainConfig, {"data": ".", "out": ".", "preset": cfg.preset})
-    device = resolve_device("cpu" if cfg.cpu else cfg.device)
+    device = resolve_device(cfg.device)
     on_gpu = device.type == "cuda"
     batch = cfg.batch_size or tcfg.batch_size
     channels_last, compiled = auto_flag(cfg.channels_last, on_gpu), auto_flag(cfg.compile, on_gpu)
@@ -96,7 +96,7 @@ def measure_train(cfg: BenchTrainConfig) -> dict[str, Any]:
     x0 = torch.rand((batch, *size[1:]), generator=gen, device=device) * 2 - 1  # (B, 1, H, W)
     x0 = x0.contiguous(memory_format=memory)
 
-    def step() -> None:
+    def step(_: int) -> None:
         t = torch.randint(0, tcfg.num_train_timesteps, (batch,), generator=gen, device=device)
         noise = torch.randn(x0.shape, generator=gen, device=device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -107,17 +107,8 @@ def measure_train(cfg: BenchTrainConfig) -> dict[str, Any]:
         optimizer.zero_grad(set_to_none=True)
         ema_update(ema, net, tcfg.ema_decay)
 
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats(device)
-    warm_start = time.perf_counter()
-    for _ in range(cfg.warmup_steps):
-        step()
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(cfg.steps):
-        step()
-    synchronize(device)
-    seconds = time.perf_counter() - start
+    timing = time_calls(step, step, cfg.warmup_steps, cfg.steps, device)
+    seconds = timing.seconds
     images_per_s = cfg.steps * batch / seconds
     peak, peak_note = peak_flops(device)
     achieved = images_per_s * flops_per_image
@@ -127,7 +118,7 @@ def measure_train(cfg: BenchTrainConfig) -> dict[str, Any]:
         "image_size_px": tcfg.image_size_px, "steps": cfg.steps,
         "parameters": count_parameters(net), "precision": "bf16" if dtype else "fp32",
         "channels_last": channels_last, "compile": compiled,
-        "warmup_seconds": start - warm_start,
+        "warmup_seconds": timing.warmup_seconds,
         "train_flops_per_image": flops_per_image, "images_per_s": images_per_s,
         "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
         "peak_source": peak_note, "mfu": achieved / peak if peak else None,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from radsynth.config import arg, config_to_dict
+from radsynth.config import CPU_ALIAS, Alias, arg, config_to_dict
 from radsynth.diffusion.schedule import DiffusionConfig
 from radsynth.errors import RadsynthError
 from radsynth.models.unet import UNetConfig
@@ -18,7 +18,7 @@ from radsynth.models.unet import UNetConfig
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
 RESUMABLE_CHANGES = frozenset(
     {"data", "out", "resume", "total_steps", "checkpoint_every_steps", "log_every_steps",
-     "keep_state_checkpoints", "compile", "cpu", "cpu_threads"}
+     "keep_state_checkpoints", "compile", "cpu", "device", "cpu_threads"}
 )  # fmt: skip
 
 
@@ -84,8 +84,13 @@ class TrainConfig:
     )
     channels_last: bool = arg(False, help="channels_last memory format (faster on GPU)")
     compile: bool = arg(False, help="torch.compile the model")
-    cpu: bool = arg(False, help="train on the CPU even where a GPU exists")
+    device: str = arg(
+        "auto", help="auto (accelerate's GPU if any, else cpu), cpu, cuda or cuda:N (one process)"
+    )
     cpu_threads: int = arg(0, help="torch CPU threads during training (0 = torch's default)")
+
+    #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
+    ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # The study: lucidrains Unet(dim=64, dim_mults=(1,2,4,8)), batch 8, lr 5e-5, 160k steps.

@@ -25,6 +25,7 @@ from radsynth.config import config_json, config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import current_gpu, resolve_device
 from radsynth.hardware.threads import cpu_threads
 from radsynth.io import read_json
 from radsynth.models.unet import build_unet, count_parameters
@@ -61,11 +62,11 @@ def make_accelerator(cfg: TrainConfig) -> Any:
     """An ``accelerate.Accelerator``: bf16 autocast on GPU, full precision on CPU ("auto")."""
     from accelerate import Accelerator
 
-    on_cpu = cfg.cpu or not torch.cuda.is_available()
+    on_cpu = resolve_device(cfg.device).type == "cpu"
     precision = cfg.mixed_precision
     if precision == "auto":
         precision = "no" if on_cpu else "bf16"
-    return Accelerator(cpu=cfg.cpu, mixed_precision=precision)
+    return Accelerator(cpu=on_cpu, mixed_precision=precision)
 
 
 def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
@@ -204,7 +205,7 @@ def train(cfg: TrainConfig) -> StageResult:
         RadsynthError: bad data folder, refused output folder, incompatible ``--resume``,
             or a NaN/inf loss (the last good checkpoint is kept).
     """
-    with cpu_threads(cfg.cpu_threads):
+    with cpu_threads(cfg.cpu_threads), current_gpu(resolve_device(cfg.device)):
         return _train(cfg)
 
 

@@ -27,6 +27,7 @@ class ClassifierSettings:
     batch: int  # images per step (half of each class)
     lr: float  # AdamW learning rate
     hflip: bool  # random left-right flips
+    device: torch.device = torch.device("cpu")  # where the network trains and predicts
 
 
 def build_classifier(arch: str) -> torch.nn.Module:
@@ -59,7 +60,8 @@ def train_classifier(
         seed: seeds the initial weights, the batches and the flips.
     """
     torch.manual_seed(seed)
-    net = build_classifier(settings.arch)
+    device = settings.device
+    net = build_classifier(settings.arch).to(device)  # initialised on the CPU: same weights
     opt = torch.optim.AdamW(net.parameters(), lr=settings.lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed * 7_919 + 17)
     by_class = [torch.nonzero(labels == c).flatten() for c in (0, 1)]
@@ -67,11 +69,11 @@ def train_classifier(
     start = time.perf_counter()
     for _ in range(settings.steps):
         idx = balanced_batch(by_class, settings.batch, gen)
-        x = images[idx].float() * 2 - 1  # (B, 1, H, W) in [-1, 1]
+        x = images[idx].to(device).float() * 2 - 1  # (B, 1, H, W) in [-1, 1]
         if settings.hflip:
-            flip = torch.rand(len(idx), generator=gen) < 0.5
+            flip = (torch.rand(len(idx), generator=gen) < 0.5).to(device)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        loss = torch.nn.functional.cross_entropy(net(x), labels[idx])
+        loss = torch.nn.functional.cross_entropy(net(x), labels[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -81,9 +83,10 @@ def train_classifier(
 
 @torch.no_grad()
 def predict(net: torch.nn.Module, images: torch.Tensor, batch: int = 128) -> torch.Tensor:
-    """P(positive class) per image, (N,) float64."""
+    """P(positive class) per image, (N,) float64 on the CPU; runs on the network's device."""
+    device = next(net.parameters()).device
     out = []
     for i in range(0, len(images), batch):
-        x = images[i : i + batch].float() * 2 - 1
-        out.append(torch.softmax(net(x).float(), dim=1)[:, 1])
+        x = images[i : i + batch].to(device).float() * 2 - 1
+        out.append(torch.softmax(net(x).float(), dim=1)[:, 1].cpu())
     return torch.cat(out).double()

@@ -24,6 +24,7 @@ import torch
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.hardware.device import resolve_device
 from radsynth.hardware.threads import cpu_threads
 from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 from radsynth.stats.proportions import wilson_ci
@@ -63,6 +64,7 @@ class UtilityConfig:
     )
     size_px: int = arg(0, help="classifier input side in px (area-resampled; 0: as ingested)")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
+    device: str = arg("auto", help="classifier device: auto (GPU if any), cpu, cuda or cuda:N")
 
 
 def _check(cfg: UtilityConfig) -> None:
@@ -72,6 +74,7 @@ def _check(cfg: UtilityConfig) -> None:
         raise RadsynthError("--seeds and --steps must be >= 1 and --batch >= 2")
     if any(r <= 0 for r in cfg.ratios):
         raise RadsynthError(f"--ratios must be positive, got {cfg.ratios}")
+    resolve_device(cfg.device)  # a bad name or a missing GPU fails before anything is read
 
 
 def fidelity(nets: list, synthetic: udata.LabelledImages, classes) -> list[dict]:
@@ -129,7 +132,8 @@ def _utility(cfg: UtilityConfig) -> StageResult:
         tests = {k: udata.resized(v, cfg.size_px) for k, v in tests.items()}
     prepare_output_dir(cfg.out, "utility", cfg)
 
-    settings = ClassifierSettings(cfg.arch, cfg.steps, cfg.batch, cfg.lr, cfg.hflip)
+    device = resolve_device(cfg.device)
+    settings = ClassifierSettings(cfg.arch, cfg.steps, cfg.batch, cfg.lr, cfg.hflip, device)
     seeds = list(range(cfg.seeds))
     results, fid = [], []
     for name, train_set in arm_sets(real, synthetic, list(cfg.ratios), cfg.seed).items():

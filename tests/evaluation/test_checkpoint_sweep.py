@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import make_fake_ingest, make_tiny_checkpoint
 
 from radsynth.cli import main
 from radsynth.errors import RadsynthError
-from radsynth.metrics.sweep import FidSweepConfig, chosen_checkpoints, fid_sweep
-from radsynth.training.testing import make_fake_ingest, make_tiny_checkpoint
+from radsynth.evaluation.checkpoints import FidSweepConfig, chosen_checkpoints, fid_sweep
 
 FAST = {"n": 5, "sampler": "ddim", "steps": 1, "feature": "pixels", "device": "cpu"}
 

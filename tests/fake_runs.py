@@ -1,4 +1,5 @@
-"""Helpers for tests: a tiny, valid, randomly initialised checkpoint and a fake ingest folder.
+"""Test fixtures, kept out of the package: a tiny, valid, randomly initialised checkpoint
+and fake ingest folders.
 
 Written by the real save code in the real format, so samplers, metric sweeps and pipeline tests
 can load it with :func:`radsynth.training.checkpoint.load_checkpoint` without training.

@@ -1,0 +1,158 @@
+"""``radsynth fid-sweep RUN``: image quality across a training run's checkpoints.
+
+For every K-th checkpoint (and always the last), N images are sampled with the same seeds
+(``seed_start .. seed_start + N - 1``, so steps differ by their weights only), and FID, KID and
+precision/recall against the real set are written as one row of ``OUT/fid.csv``; the real set's
+features are extracted once (and cached). ``OUT/fid_vs_step.png`` plots FID versus training
+step, as the study's Figure 2 (which used every 10th checkpoint, 7,250 samples, 4,963 reals).
+
+Output folder (by default ``fid_sweep/`` beside RUN; never inside RUN)::
+
+    OUT/fid.csv              step,checkpoint,n_real,n_fake,fid,kid_mean,kid_std,precision,recall,
+                             fid_<extra>,kid_mean_<extra>,kid_std_<extra> per extra feature space
+    OUT/fid_vs_step.png
+    OUT/samples/step-.../    the sampled images of each checkpoint (``radsynth sample`` folders)
+    OUT/cache/               the real set's features
+    OUT/config.json, OUT/manifest.json
+
+Rerunning the same command resumes: finished rows are kept and finished images are not redrawn.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radsynth.config import arg
+from radsynth.errors import RadsynthError
+from radsynth.evaluation import plots
+from radsynth.evaluation.score import (
+    EvaluationFields,
+    Scorer,
+    metric_columns,
+    sample_and_score,
+    sample_config,
+)
+from radsynth.evaluation.table import Row, open_table
+from radsynth.progress import bar, log_checkpoint
+from radsynth.stage import StageResult, draw_figure, prepare_output_dir, write_manifest
+
+log = logging.getLogger(__name__)
+STAGE = "fid-sweep"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FidSweepConfig(EvaluationFields):
+    """FID, KID and precision/recall of every K-th checkpoint of a training run."""
+
+    run: Path = arg(help="training output folder (holding checkpoints/step-*/)", positional=True)
+    every: int = arg(10, help="score every K-th checkpoint (K, 2K, ...), and always the last")
+    real: Path | None = arg(None, help="real images; default: data/train beside RUN (ingest)")
+    out: Path | None = arg(None, help="output folder; default: fid_sweep/ beside RUN")
+    sampler: str = arg("dpmpp", help="sampler of radsynth sample (ddpm, ddim, dpmpp, heun)")
+    steps: int = arg(25, help="sampler steps")
+
+
+def chosen_checkpoints(checkpoints: list[Path], every: int) -> list[Path]:
+    """The K-th, 2K-th, ... checkpoints, plus the last one."""
+    if every < 1:
+        raise RadsynthError(f"--every must be at least 1, got {every}")
+    chosen = checkpoints[every - 1 :: every]
+    if checkpoints and checkpoints[-1] not in chosen:
+        chosen.append(checkpoints[-1])
+    return chosen
+
+
+# Run paths: the only lines of this package that know a run folder's layout (to be taken
+# from the run layout module once there is one).
+def checkpoint_step(path: Path) -> int:
+    """The training step of a checkpoint folder ``step-NNNNNNN``."""
+    return int(path.name.rsplit("-", 1)[1])
+
+
+def resolve_paths(cfg: FidSweepConfig) -> tuple[Path, Path, Path]:
+    """(real folder, output folder, cache folder), with the sibling-folder defaults: the
+    ingest's ``data/train`` and ``fid_sweep/`` beside RUN, and ``OUT/cache``."""
+    real = cfg.real if cfg.real is not None else cfg.run.parent / "data" / "train"
+    out = cfg.out if cfg.out is not None else cfg.run.parent / "fid_sweep"
+    if out.resolve() == cfg.run.resolve() or cfg.run.resolve() in out.resolve().parents:
+        raise RadsynthError(f"output folder {out} is inside RUN {cfg.run}; choose another --out")
+    if not real.is_dir():
+        raise RadsynthError(f"real image folder {real} not found; pass --real FOLDER")
+    return real, out, cfg.cache_dir if cfg.cache_dir is not None else out / "cache"
+
+
+def _num(value: str, fmt: str) -> str:
+    return format(float(value), fmt) if value not in ("", None) else "n/a"
+
+
+def describe_row(row: Row) -> str:
+    """A fid.csv row in words, for the per-checkpoint summary line."""
+    return (
+        f"FID {_num(row['fid'], '.3f')}, KID {_num(row['kid_mean'], '.4f')}, precision "
+        f"{_num(row['precision'], '.3f')}, recall {_num(row['recall'], '.3f')} "
+        f"({row['n_fake']} synthetic vs {row['n_real']} real)"
+    )
+
+
+def warn_mixed_n(rows: list[Row]) -> list[str]:
+    """Warnings when the rows were computed at different N (their FIDs do not compare)."""
+    notes = []
+    for key in ("n_real", "n_fake"):
+        values = sorted({int(r[key]) for r in rows})
+        if len(values) > 1:
+            notes.append(f"fid.csv mixes {key} values {values}: FID depends on N")
+    for note in notes:
+        log.warning(note)
+    return notes
+
+
+def fid_sweep(cfg: FidSweepConfig) -> StageResult:
+    """Sample and score every ``cfg.every``-th checkpoint of ``cfg.run``; see the module doc."""
+    from radsynth.training.checkpoint import list_checkpoints
+
+    if cfg.n < 2:
+        raise RadsynthError(f"--n must be at least 2 (FID needs a covariance), got {cfg.n}")
+    checkpoints = list_checkpoints(cfg.run)
+    if not checkpoints:
+        raise RadsynthError(f"no checkpoints found in {cfg.run} (expected checkpoints/step-*/)")
+    chosen = chosen_checkpoints(checkpoints, cfg.every)
+    real, out, cache_dir = resolve_paths(cfg)
+    scorer = Scorer(cfg, real, cache_dir)
+    prepare_output_dir(out, STAGE, cfg, resume=True)  # only once the inputs all check out
+
+    columns = ["step", "checkpoint", *metric_columns(cfg)]
+    table = open_table(out / "fid.csv", columns, key=lambda r: int(r["step"]),
+                       order=lambda r: int(r["step"]), what="FID table")  # fmt: skip
+    for ckpt in bar(chosen, desc="fid-sweep", unit="ckpt"):
+        if table.find(checkpoint_step(ckpt)) is not None:
+            log_checkpoint(log, STAGE, ckpt.name, "scored by an earlier run, reused")
+            continue
+        scfg = sample_config(cfg, ckpt, out / "samples" / ckpt.name, sampler=cfg.sampler,
+                             steps=cfg.steps, progress=False)  # fmt: skip
+        scored = sample_and_score(scfg, scorer)
+        row = table.add({"step": checkpoint_step(ckpt), "checkpoint": str(ckpt), **scored.metrics})
+        log_checkpoint(log, STAGE, ckpt.name, describe_row(row))
+
+    rows = table.rows
+    warnings = warn_mixed_n(rows)
+    n_real, names = len(scorer.real_paths), list(scorer.extractors)
+    feature = scorer.extractors[cfg.feature].identity.split(":")[0]
+    title = f"FID vs training step ({feature}; N real {n_real}, N synthetic {cfg.n})"
+    draw_figure("fid_vs_step.png",
+                lambda: plots.fid_vs_step(out / "fid_vs_step.png", rows, cfg.feature, names[1:],
+                                          title), warnings)  # fmt: skip
+    best = min(rows, key=lambda r: float(r["fid"]))
+    extra: dict[str, Any] = {
+        "real": str(real), "n_real": n_real, "checkpoints": [str(p) for p in chosen],
+        "feature_identities": scorer.identities(), "warnings": warnings,
+    }  # fmt: skip
+    write_manifest(out, STAGE, cfg, inputs=[p / "config.json" for p in chosen],
+                   seeds={"start": cfg.seed_start, "n": cfg.n}, extra=extra)  # fmt: skip
+    summary = (
+        f"{len(rows)} checkpoints scored into {out / 'fid.csv'}; lowest FID "
+        f"{float(best['fid']):.3f} at step {best['step']} (N real {n_real}, synthetic {cfg.n})"
+    )
+    return StageResult(out=out, summary=summary)

@@ -1,0 +1,45 @@
+"""The two sweeps share their config fields, and the checkpoint sweep's config is unchanged by
+the move into ``radsynth.evaluation`` (so the cache keys of existing runs still match)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from radsynth.config import config_json
+from radsynth.evaluation.checkpoints import FidSweepConfig
+from radsynth.evaluation.samplers import SamplerSweepConfig
+from radsynth.evaluation.score import EvaluationFields, feature_names, metric_columns
+
+#: ``config_json(FidSweepConfig(run=Path("r")))`` as radsynth.metrics.sweep wrote it before
+#: the move (captured from that code): any change here re-runs the fid_sweep step of every
+#: existing pipeline run.
+FID_SWEEP_CONFIG_BEFORE = {
+    "batch": 16, "batch_size": 50, "cache_dir": None, "device": "auto", "every": 10,
+    "extra_features": ["pixels"], "feature": "inception", "feature_net": None,
+    "feature_net_size_px": 224, "inception_sha256": None, "inception_weights": "fid-helper",
+    "kid_subset_size": 1000, "n": 1000, "out": None, "real": None, "resize_px": None,
+    "run": "r", "sampler": "dpmpp", "seed_start": 0, "steps": 25, "weights": "ema",
+}  # fmt: skip
+
+
+def test_fid_sweep_config_json_is_unchanged() -> None:
+    text = config_json(FidSweepConfig(run=Path("r")))
+    assert text == json.dumps(FID_SWEEP_CONFIG_BEFORE, indent=2, sort_keys=True) + "\n"
+
+
+def test_both_sweeps_share_the_evaluation_fields() -> None:
+    shared = {f.name for f in dataclasses.fields(EvaluationFields)}
+    for cls in (FidSweepConfig, SamplerSweepConfig):
+        assert issubclass(cls, EvaluationFields) and cls.RESUMABLE
+        assert shared <= {f.name for f in dataclasses.fields(cls)}
+    assert {"batch_size", "device", "cache_dir", "extra_features"} <= shared
+
+
+def test_feature_columns_list_the_main_space_then_each_extra_once() -> None:
+    cfg = FidSweepConfig(run=Path("r"), extra_features=("pixels", "inception", "none", "pixels"))
+    assert feature_names(cfg) == ["inception", "pixels"]
+    assert metric_columns(cfg)[-3:] == ["fid_pixels", "kid_mean_pixels", "kid_std_pixels"]
+    assert metric_columns(SamplerSweepConfig(ckpt=Path("c"), real=Path("r"), out=Path("o")))[
+        -1] == "recall"  # fmt: skip
