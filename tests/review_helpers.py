@@ -7,6 +7,7 @@ Imported by module name (``tests/`` is on ``sys.path`` through the root conftest
 from __future__ import annotations
 
 import csv
+import socket
 from pathlib import Path
 
 import httpx
@@ -79,3 +80,9 @@ def rotate_suggestion(data: Path, source: str, degrees: int) -> None:
 def same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal up to one 8-bit step."""
     return a.shape == b.shape and float(np.abs(a - b).max()) <= 1.5 / 255
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

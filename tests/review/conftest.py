@@ -32,7 +32,6 @@ def _study_fixtures():  # noqa: ANN202
 _study = _study_fixtures()
 pg_server = _study.pg_server
 browser = _study.browser
-free_port = _study.free_port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

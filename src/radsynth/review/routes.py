@@ -22,6 +22,8 @@ from radsynth.study.security import form_token_ok
 
 PAGE_SIZE = 50  # items per page of a queue
 ANCHOR_RE = re.compile(r"item-[0-9]{1,6}")
+CHOICE_KEYS = {"as_is": "1", "inverted": "2", "mirrored": "3", "rotated": "4",
+               "inverted_rotated": "5", "exclude": "0"}  # fmt: skip
 
 
 def _page_of(items: tuple, page: int) -> tuple[tuple, bool]:
@@ -29,9 +31,10 @@ def _page_of(items: tuple, page: int) -> tuple[tuple, bool]:
     return items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], (page + 1) * PAGE_SIZE < len(items)
 
 
-def ingest_choices(rotation_deg: int) -> list[tuple[str, str]]:
-    """The (choice, label) buttons for a film: rotations only where the checks suggest one."""
-    return [(name, label) for name, (label, _, rotate, _) in CHOICES.items()
+def ingest_choices(rotation_deg: int) -> list[tuple[str, str, str]]:
+    """The (choice, label, key) buttons for a film: rotations only where the checks suggest
+    one. Each choice keeps its key on every film."""
+    return [(name, label, CHOICE_KEYS[name]) for name, (label, _, rotate, _) in CHOICES.items()
             if rotation_deg or not rotate]  # fmt: skip
 
 

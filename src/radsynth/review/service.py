@@ -88,9 +88,9 @@ def _seen(value: object) -> int:
 
 def _check_fresh(latest: Entry | None, seen: int) -> None:
     if (latest.id if latest else 0) != seen:
-        raise ReviewError(409, f"{latest.reviewer if latest else 'someone'} decided this item "
-                          f"({latest.decision if latest else 'undone'}) after this page was "
-                          "loaded; reload the page and decide again")  # fmt: skip
+        who = f"{latest.reviewer} ({latest.decision})" if latest else "someone"
+        raise ReviewError(409, f"this item was decided by {who} after this page was loaded; "
+                          "reload the page and decide again")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- history
