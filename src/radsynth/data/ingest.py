@@ -42,7 +42,7 @@ from radsynth.config import arg
 from radsynth.data.dicom import DICOM_SUFFIXES, check_modality, is_dicom_file, read_dicom
 from radsynth.data.filmchecks import CheckSettings, cue_score
 from radsynth.data.imageio import RASTER_SUFFIXES, read_image, to_uint, write_png
-from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks
+from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks, warn_unmatched
 from radsynth.data.labels import (
     FOLDER_COLUMN,
     check_labels,
@@ -280,7 +280,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
         rejected += [[src, f"excluded by reviewer {d.decided_by}"] for src, d in excluded]
     restored = [k["source_path"] for k in kept if k["polarity_source"] == "reviewer"]
     n_restored = len(restored)
-    _warn_unmatched(decisions, {*restored, *(src for src, _ in excluded)})
+    warn_unmatched(decisions, {*restored, *(src for src, _ in excluded)})
     if not kept:
         _undo(cfg.out, created)
         first = f" (e.g. {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
@@ -334,14 +334,6 @@ def ingest(cfg: IngestConfig) -> StageResult:
         f"{len(review)} uncertain films listed in review.csv; {n_dup} duplicates and "
         f"{len(rejected) - n_dup} other files rejected) into {cfg.out}",
     )
-
-
-def _warn_unmatched(decisions: dict[str, IngestDecision], applied: set[str]) -> None:
-    """Log the reviewers' decisions that no film of this run matched (gone or changed file)."""
-    stale = sorted(p for p in decisions if p not in applied)
-    if stale:
-        log.warning("%d review decision(s) name no film of this source (or a changed file), "
-                    "e.g. %s; they were not applied", len(stale), stale[0])  # fmt: skip
 
 
 def _labels(cfg: IngestConfig, table, kept: list[dict]) -> tuple[tuple[str, ...], list]:

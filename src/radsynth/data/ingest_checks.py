@@ -11,6 +11,7 @@ checks for its film: the film comes back transformed as decided, or is excluded.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,8 @@ from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import pad_to_square
 from radsynth.data.review_decisions import IngestDecision
 from radsynth.data.selfsup import Film
+
+log = logging.getLogger(__name__)
 
 #: Columns of review.csv.
 REVIEW_COLUMNS = (
@@ -94,6 +97,14 @@ def matching_decision(
     if d is None or (d.source_sha256 and d.source_sha256 != fields["source_sha256"]):
         return None
     return d
+
+
+def warn_unmatched(decisions: Mapping[str, IngestDecision], applied: set[str]) -> None:
+    """Log the reviewers' decisions that no film of this run matched (gone or changed file)."""
+    stale = sorted(p for p in decisions if p not in applied)
+    if stale:
+        log.warning("%d review decision(s) name no film of this source (or a changed file), "
+                    "e.g. %s; they were not applied", len(stale), stale[0])  # fmt: skip
 
 
 def apply_decision(img: np.ndarray, decision: IngestDecision) -> np.ndarray:
