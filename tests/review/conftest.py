@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+from review_helpers import free_port
 
 from radsynth.audit.audit import AuditConfig, audit
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.ingest import IngestConfig, ingest
+from radsynth.review.app import create_app, open_context
+from radsynth.review.queues import load_queues
 from radsynth.screening.screen import ScreenConfig, screen
 
 STUDY_TESTS = Path(__file__).parents[1] / "study"
@@ -99,3 +104,34 @@ def outputs(reference_phantoms, tmp_path_factory) -> dict[str, Path]:
                         review_below=1.0))  # fmt: skip
     return {"screen": root / "screen", "audit": root / "audit", "data": root / "data",
             "films": films, "root": root}  # fmt: skip
+
+
+@pytest.fixture
+def live_review(outputs, tmp_path):  # noqa: ANN201
+    """``live_review(db=None)`` -> (url, review folder): the review app over all three queues
+    under uvicorn in a thread, on a free port; stopped after the test."""
+    import uvicorn
+
+    started = []
+
+    def start(db: str | None = None) -> tuple[str, Path]:
+        queues = load_queues(outputs["screen"], outputs["audit"], outputs["data"])
+        ctx = open_context(queues, tmp_path / "review", db)
+        port = free_port()
+        config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port,
+                                log_level="warning")  # fmt: skip
+        srv = uvicorn.Server(config)
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        started.append((srv, thread, ctx))
+        deadline = time.monotonic() + 20
+        while not srv.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{port}", ctx.out
+
+    yield start
+    for srv, thread, ctx in started:
+        srv.should_exit = True
+        thread.join(10)
+        ctx.engine.dispose()

@@ -4,39 +4,18 @@ read back from the decision files the pipeline reads."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import pytest
 from playwright.sync_api import expect
-from review_helpers import free_port, read_csv
+from review_helpers import read_csv
 
 from radsynth.data.review_decisions import read_ingest_decisions
-from radsynth.review.app import create_app, open_context
-from radsynth.review.queues import load_queues
 from radsynth.screening.decisions import read_audit_verdicts, read_screen_decisions
 
 
 @pytest.fixture
-def server(outputs, tmp_path):
-    """The review app under uvicorn in a thread, on a free port."""
-    import uvicorn
-
-    ctx = open_context(load_queues(outputs["screen"], outputs["audit"], outputs["data"]),
-                       tmp_path / "review")  # fmt: skip
-    port = free_port()
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", ctx.out
-    srv.should_exit = True
-    thread.join(10)
-    ctx.engine.dispose()
+def server(live_review):
+    return live_review()
 
 
 def test_one_decision_per_queue_in_chromium(browser, server, outputs):

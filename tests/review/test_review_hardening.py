@@ -7,14 +7,20 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from review_helpers import free_port, read_csv, review_client
 
 from radsynth.cli import main
+from radsynth.review import service as svc
+from radsynth.review.app import open_context
+from radsynth.review.queues import load_queues
 from radsynth.screening.decisions import read_screen_decisions
+from radsynth.study.db import session_scope
 from radsynth.study.security import form_token
 
 # The first review page's raw-SQLite schema: its review.db files must still open.
@@ -145,3 +151,56 @@ def test_review_cli(outputs, tmp_path):
         proc.wait(timeout=10)
     assert (tmp_path / "r" / "review.db").is_file()
     assert (tmp_path / "r" / "review_decisions.csv").is_file()
+
+
+def test_simultaneous_decisions_on_one_item_one_wins(live_review, outputs, db_url):
+    """Eight reviewers whose pages showed no decision post at once: one decision is stored, the
+    other seven are refused (the page-loaded check and the insert do not interleave)."""
+    url, out = live_review(db_url)
+    image = _first_image(outputs)
+    with httpx.Client() as c:
+        page = c.get(f"{url}/screen", params={"reviewer": "r0"}).text
+    token = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    barrier = threading.Barrier(8)
+
+    def post(i: int) -> int:
+        form = {"csrf": token, "reviewer": f"r{i}", "image": image, "seen": "0",
+                "decision": "keep" if i % 2 else "exclude"}  # fmt: skip
+        barrier.wait()
+        return httpx.post(f"{url}/screen/decide", data=form, timeout=60).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(post, range(8)))
+    assert codes == [303] + [409] * 7
+    d = read_screen_decisions(out)[image]
+    assert d.decided_by != "auto" and d.final == (
+        "keep" if int(d.decided_by[1:]) % 2 else "exclude"
+    )
+
+
+def test_a_decision_waits_for_one_in_flight(outputs, tmp_path, db_url):
+    """ann's decision is inserted but not committed when bo (whose page showed none) decides:
+    bo's transaction must wait for hers and then be refused, not insert beside it."""
+    ctx = open_context(load_queues(outputs["screen"], None, None), tmp_path / "review", db_url)
+    image = _first_image(outputs)
+    outcome: list[str] = []
+
+    def bo() -> None:
+        try:
+            with session_scope(ctx.engine, write=True) as s:
+                svc.record_screen(s, ctx.queues, "bo", image, "exclude", "0")
+            outcome.append("stored")
+        except svc.ReviewError as exc:
+            outcome.append(str(exc.status))
+
+    with session_scope(ctx.engine, write=True) as s:
+        svc.record_screen(s, ctx.queues, "ann", image, "keep", "0")
+        s.flush()
+        thread = threading.Thread(target=bo)
+        thread.start()
+        thread.join(2)  # bo finishes here only if nothing makes him wait
+    thread.join(60)
+    assert outcome == ["409"]
+    with ctx.read() as s:
+        assert [e.reviewer for e in svc.screen_history(s)[image]] == ["ann"]
+    ctx.engine.dispose()

@@ -67,6 +67,9 @@ def _back(queue: str, form: dict[str, Any], anchor: str) -> RedirectResponse:
 def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per route
     """Add the review routes to ``app``."""
     q = ctx.queues
+    screen_names = {i.image for i in q.screen}
+    ranks = {p.rank for p in q.pairs}
+    review_images = {i.review_image for i in q.ingest}
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -157,19 +160,19 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
     @app.get("/image/screen/{rel:path}")
     def screen_image(rel: str) -> FileResponse:
-        if rel not in {i.image for i in q.screen}:
+        if rel not in screen_names:
             raise svc.ReviewError(404, "no such image")
         return FileResponse(_safe_file(q.screen_images, rel), media_type="image/png")
 
     @app.get("/image/audit/{rank}")
     def audit_image(rank: int) -> FileResponse:
-        if rank not in {p.rank for p in q.pairs}:
+        if rank not in ranks:
             raise svc.ReviewError(404, "no such image")
         rel = f"sheets/pair-{rank:04d}.png"
         return FileResponse(_safe_file(q.audit_dir, rel), media_type="image/png")
 
     @app.get("/image/ingest/{rel:path}")
     def ingest_image(rel: str) -> FileResponse:
-        if rel not in {i.review_image for i in q.ingest}:
+        if rel not in review_images:
             raise svc.ReviewError(404, "no such image")
         return FileResponse(_safe_file(q.ingest_dir, rel), media_type="image/png")

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from radsynth.data.review_decisions import (
@@ -43,6 +43,8 @@ from radsynth.screening.decisions import (
 )
 
 REVIEWER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+#: PostgreSQL advisory lock key held by every decision's transaction (any constant of our own).
+DECISION_LOCK = 0x5EF1E3
 
 
 class ReviewError(Exception):
@@ -84,6 +86,24 @@ def _seen(value: object) -> int:
     if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
         raise ReviewError(400, "this form is malformed; reload the page")
     return int(value)
+
+
+def _serialize(s: Session) -> None:
+    """Make decisions one at a time, so that a check for a newer decision and the insert that
+    follows it cannot interleave with another's. SQLite's ``BEGIN IMMEDIATE`` already does;
+    PostgreSQL takes a transaction-scoped advisory lock (released at commit or rollback)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECISION_LOCK})
+
+
+def _latest(s: Session, column, key: str) -> Entry | None:  # noqa: ANN001 - a mapped column
+    """The latest decision row whose ``column`` equals ``key``, as an :class:`Entry`."""
+    model = column.class_
+    row = s.scalars(select(model).where(column == key).order_by(model.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    decision = row.decision if model is ScreenDecisionRow else _ingest_decision(row).choice
+    return Entry(row.id, row.reviewer, decision, row.decided_at)
 
 
 def _check_fresh(latest: Entry | None, seen: int) -> None:
@@ -138,8 +158,8 @@ def record_screen(
         raise ReviewError(404, "no such screened image")
     if decision not in ("keep", "exclude"):
         raise ReviewError(400, "decision must be keep or exclude")
-    latest = screen_history(s).get(image, [None])[-1]
-    _check_fresh(latest, _seen(seen))
+    _serialize(s)
+    _check_fresh(_latest(s, ScreenDecisionRow.image, image), _seen(seen))
     s.add(ScreenDecisionRow(image=image, reviewer=reviewer, decision=decision,
                             auto_flagged=int(item.flagged), decided_at=utcnow_text()))  # fmt: skip
 
@@ -167,8 +187,8 @@ def record_ingest(
                           reviewer, utcnow_text())  # fmt: skip
     except RadsynthError as exc:
         raise ReviewError(400, str(exc)) from None
-    latest = ingest_history(s).get(source_path, [None])[-1]
-    _check_fresh(latest, _seen(seen))
+    _serialize(s)
+    _check_fresh(_latest(s, IngestDecisionRow.source_path, source_path), _seen(seen))
     s.add(IngestDecisionRow(source_path=d.source_path, source_sha256=d.source_sha256,
                             final=d.final, invert=int(d.invert), rotation_deg=d.rotation_deg,
                             mirror=int(d.mirror), reviewer=reviewer,
