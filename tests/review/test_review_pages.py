@@ -4,6 +4,7 @@ films decided; each decision lands in the decision file the pipeline reads, with
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -140,3 +141,29 @@ def test_review_imports_no_torch_or_numpy():
     code = ("import sys, radsynth.review.serve, radsynth.review.routes; "
             "assert 'torch' not in sys.modules and 'numpy' not in sys.modules")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_long_queues_are_paged(tmp_path):
+    """60 screened images: 50 on the first page, 10 on the second; a decision on the second
+    page comes back to it, at the next item."""
+    images = tmp_path / "oriented"
+    images.mkdir()
+    screen = tmp_path / "screen"
+    screen.mkdir()
+    rows = "".join(f"s/{i:03d}.png,s,{100 - i}.0,1\n" for i in range(60))
+    (screen / "screen.csv").write_text("image,group,score,flagged\n" + rows)
+    (screen / "config.json").write_text(json.dumps({"src": str(images)}))
+    client = review_client(tmp_path / "review", screen)
+    first = client.get("/screen", params={"reviewer": "ann"}).text
+    second = client.get("/screen", params={"reviewer": "ann", "page": 1}).text
+    assert first.count('class="item"') == 50 and "page=1" in first and "s/049.png" in first
+    assert second.count('class="item"') == 10 and "s/050.png" in second and 'id="item-50"' in second
+
+    def decide(image: str, anchor: str) -> str:
+        form = {"reviewer": "ann", "image": image, "decision": "keep", "page": "1",
+                "anchor": anchor}  # fmt: skip
+        return client.post("/screen/decide", form, follow_redirects=False).headers["location"]
+
+    assert decide("s/052.png", "item-53") == "/screen?reviewer=ann&page=1#item-53"
+    assert decide("s/053.png", "\r\nX: y") == "/screen?reviewer=ann&page=1"  # no header tricks
+    client.close()

@@ -84,12 +84,14 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     @app.get("/screen", response_class=HTMLResponse)
     def screen(request: Request, reviewer: str | None = None, page: int = 0) -> HTMLResponse:
         who = svc.check_reviewer(reviewer)
-        items, more = _page_of(q.screen, max(page, 0))
+        page = max(page, 0)
+        items, more = _page_of(q.screen, page)
         with ctx.read() as s:
             final = {d.image: d for d in svc.screen_final(s, q)}
             history = svc.screen_history(s)
         return ctx.page(request, "screen.html", reviewer=who, items=items, final=final,
-                        history=history, page=page, more=more, total=len(q.screen))  # fmt: skip
+                        history=history, page=page, first=page * PAGE_SIZE, more=more,
+                        total=len(q.screen))  # fmt: skip
 
     @app.post("/screen/decide")
     async def screen_decide(request: Request) -> Response:
@@ -107,12 +109,14 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     @app.get("/audit", response_class=HTMLResponse)
     def audit(request: Request, reviewer: str | None = None, page: int = 0) -> HTMLResponse:
         who = svc.check_reviewer(reviewer)
-        items, more = _page_of(q.pairs, max(page, 0))
+        page = max(page, 0)
+        items, more = _page_of(q.pairs, page)
         with ctx.read() as s:
             final = {v.synthetic: v for v in svc.audit_final(s, q)}
             history = svc.audit_history(s)
         return ctx.page(request, "audit.html", reviewer=who, items=items, final=final,
-                        history=history, page=page, more=more, total=len(q.pairs))  # fmt: skip
+                        history=history, page=page, first=page * PAGE_SIZE, more=more,
+                        total=len(q.pairs))  # fmt: skip
 
     @app.post("/audit/decide")
     async def audit_decide(request: Request) -> Response:
@@ -130,14 +134,15 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     @app.get("/ingest", response_class=HTMLResponse)
     def ingest(request: Request, reviewer: str | None = None, page: int = 0) -> HTMLResponse:
         who = svc.check_reviewer(reviewer)
-        items, more = _page_of(q.ingest, max(page, 0))
+        page = max(page, 0)
+        items, more = _page_of(q.ingest, page)
         with ctx.read() as s:
             history = svc.ingest_history(s)
         listed = {i.source_path for i in q.ingest}
         earlier = sorted((k, v[-1]) for k, v in history.items() if k not in listed)
         return ctx.page(request, "ingest.html", reviewer=who, items=items, history=history,
-                        page=page, more=more, total=len(q.ingest), earlier=earlier,
-                        choices=ingest_choices, labels=CHOICES)  # fmt: skip
+                        page=page, first=page * PAGE_SIZE, more=more, total=len(q.ingest),
+                        earlier=earlier, choices=ingest_choices, labels=CHOICES)  # fmt: skip
 
     @app.post("/ingest/decide")
     async def ingest_decide(request: Request) -> Response:
