@@ -14,7 +14,11 @@ from review_helpers import read_csv, review_client, rotate_suggestion, same_pixe
 from radsynth.data.imageio import list_images, read_gray, write_png
 from radsynth.data.ingest import IngestConfig, ingest
 from radsynth.data.resample import scale_to_fit
-from radsynth.data.review_decisions import read_ingest_decisions
+from radsynth.data.review_decisions import (
+    make_decision,
+    read_ingest_decisions,
+    write_ingest_decisions,
+)
 from radsynth.errors import RadsynthError
 
 SIZE_PX = 64
@@ -128,3 +132,20 @@ def test_a_bad_decisions_file_is_one_line(reviewed, tmp_path):
     with pytest.raises(RadsynthError, match="is missing"):
         _ingest(reviewed["src"], tmp_path / "y", tmp_path / "none.csv")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_decision_on_a_dicom_applies_after_its_header(reviewed):
+    """A DICOM reaches review only for rotation (its header decides polarity); a decision on
+    one transforms the film as its header displays it."""
+    root = reviewed["root"]
+    first = {r["source_path"]: r for r in read_csv(root / "data1" / "manifest.csv")}
+    decisions = read_ingest_decisions(reviewed["decisions"])
+    sha = first["cr.dcm"]["source_sha256"]
+    decisions["cr.dcm"] = make_decision("mirrored", "cr.dcm", sha, 0, "ann", "2026-01-01T00:00:00")
+    write_ingest_decisions(root / "review", decisions.values())
+    _ingest(reviewed["src"], root / "data2", reviewed["decisions"])
+    rows = {r["source_path"]: r for r in read_csv(root / "data2" / "manifest.csv")}
+    r = rows["cr.dcm"]
+    assert (r["polarity_source"], r["monochrome1"], r["mirrored"]) == ("reviewer", "1", "1")
+    before = read_gray(root / "data1" / first["cr.dcm"]["image"])
+    assert same_pixels(read_gray(root / "data2" / r["image"]), before[:, ::-1])

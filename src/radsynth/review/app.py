@@ -33,6 +33,7 @@ from radsynth.errors import RadsynthError
 from radsynth.review import service as svc
 from radsynth.review.models import Base
 from radsynth.review.queues import Queues
+from radsynth.study.app import SECURITY_HEADERS  # the same headers as the study's pages
 from radsynth.study.db import make_engine, session_scope
 from radsynth.study.security import (
     MAX_BODY_BYTES,
@@ -43,14 +44,6 @@ from radsynth.study.security import (
 )
 
 HERE = Path(__file__).parent
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store, private",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self'; frame-ancestors 'none'",
-}
 
 
 @dataclass
