@@ -1,5 +1,5 @@
 """Fixtures for the review-page tests: a real screen and audit (phantoms), a real ingest with
-films kept out for review (phantom PNGs), the PostgreSQL server and headless Chromium of the
+films kept out for review (phantom PNGs), the PostgreSQL server and the Chromium of the
 reader-study tests (reused from ``tests/study/conftest.py``, not copied)."""
 
 from __future__ import annotations
@@ -36,7 +36,14 @@ def _study_fixtures():  # noqa: ANN202
 
 _study = _study_fixtures()
 pg_server = _study.pg_server
-browser = _study.browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> dict:
+    """Launch options of the study's browser tests (the system Chromium, its flags); skips
+    (fails under CI) where Chromium is not installed."""
+    path = _study.require(_study.find_chromium(), "Chromium")
+    return {"executable_path": str(path), "headless": True, "args": _study.CHROMIUM_ARGS}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

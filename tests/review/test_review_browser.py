@@ -4,9 +4,11 @@ read back from the decision files the pipeline reads."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect, sync_playwright
 from review_helpers import read_csv
 
 from radsynth.data.review_decisions import read_ingest_decisions
@@ -18,9 +20,23 @@ def server(live_review):
     return live_review()
 
 
-def test_one_decision_per_queue_in_chromium(browser, server, outputs):
-    url, out = server
-    page = browser.new_page()
+def test_one_decision_per_queue_in_chromium(chromium, server, outputs):
+    # Playwright's sync API refuses to start while another instance (the study tests' shared
+    # browser) is open in this thread; a thread of its own makes the test independent of it.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(_in_chromium, chromium, server, outputs).result()
+
+
+def _in_chromium(chromium: dict, server: tuple[str, Path], outputs: dict) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(**chromium)
+        try:
+            _decide_one_per_queue(browser.new_page(), *server, outputs)
+        finally:
+            browser.close()
+
+
+def _decide_one_per_queue(page: Page, url: str, out: Path, outputs: dict) -> None:
     page.goto(url + "/")
     page.fill("#reviewer", "dana")
     page.keyboard.press("Enter")
@@ -58,4 +74,3 @@ def test_one_decision_per_queue_in_chromium(browser, server, outputs):
     decided = read_ingest_decisions(out / "review_decisions.csv")
     assert list(decided) == ["film-1.png"]
     assert (decided["film-1.png"].invert, decided["film-1.png"].final) == (True, "keep")
-    page.close()
