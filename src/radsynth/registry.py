@@ -68,7 +68,7 @@ def _screen():
 
 
 def _review():
-    from radsynth.screening.review import ReviewConfig, review
+    from radsynth.review.serve import ReviewConfig, review
 
     return ReviewConfig, review
 
@@ -217,7 +217,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "orient": ("detect facing direction and flip images to a canonical side", _orient),
     "screen": ("flag anatomically implausible samples with a calibrated score", _screen),
     "audit": ("memorization audit: nearest training neighbours of synthetic images", _audit),
-    "review": ("web page to confirm screening flags and adjudicate audit pairs", _review),
+    "review": ("web page: screening flags, audit pairs and the films ingest kept out", _review),
     "study": (
         "the blinded reader study (clinical Turing test)",
         {

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
+from review_helpers import review_client
 
 from radsynth.cli import main
 from radsynth.pipeline.keep import collect_kept, decide_kept, write_keep_record
 from radsynth.screening.decisions import read_fates
-from radsynth.screening.review import create_app, load
 
 IMAGES = ["step-1/a.png", "step-1/b.png", "step-2/c.png", "step-2/d.png"]
 
@@ -52,7 +51,7 @@ def _kept(run: Path, keep_mode: str = "screened") -> list[str]:
 def test_reviewer_decisions_change_the_kept_set_and_the_report(run: Path) -> None:
     assert _kept(run) == ["step-1/a.png", "step-2/c.png"]  # the screen alone
 
-    client = TestClient(create_app(load(run / "review", run / "screen", run / "audit")))
+    client = review_client(run / "review", run / "screen", run / "audit")
     client.post("/screen/decide", data={"reviewer": "ann", "image": "step-1/b.png",
                                         "decision": "keep"})  # fmt: skip
     client.post("/screen/decide", data={"reviewer": "ann", "image": "step-1/a.png",
@@ -81,7 +80,7 @@ def test_reviewer_decisions_change_the_kept_set_and_the_report(run: Path) -> Non
 
 def test_without_audit_verdicts_the_audit_set_keeps_copies(run: Path) -> None:
     """The audit runs on the set before copies are removed, so its pairs stay reviewable."""
-    client = TestClient(create_app(load(run / "review", None, run / "audit")))
+    client = review_client(run / "review", None, run / "audit")
     for who in ("ann", "bo"):
         client.post("/audit/decide", data={"reviewer": who, "synthetic": "step-2/c.png",
                                            "verdict": "memorized"})  # fmt: skip

@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from release_setup import N_KEPT_BY_REVIEWER, REVIEWER, do_release, read_csv, run_stage
+from review_helpers import review_client
 
 from radsynth.pipeline.keep import collect_kept, decide_kept
-from radsynth.screening.review import create_app, load
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +59,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     # A reviewer keeps a few images the screen flagged (the tiny model draws noise, which the
     # screen rightly rejects) and confirms the exclusion of another.
-    client = TestClient(create_app(load(run / "review", run / "screen", run / "audit")))
+    client = review_client(run / "review", run / "screen", run / "audit")
     rows = read_csv(run / "screen" / "screen.csv")
     by_group = [[r for r in rows if r["group"] == g] for g in sorted({r["group"] for r in rows})]
     half = N_KEPT_BY_REVIEWER // 2

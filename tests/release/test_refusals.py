@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image, PngImagePlugin
 from release_setup import REVIEWER, do_release, read_csv
+from review_helpers import review_client
 
 from radsynth.errors import RadsynthError
-from radsynth.screening.review import create_app, load
 
 
 def _kept(run: Path) -> list[str]:
@@ -115,7 +114,7 @@ def test_a_flagged_image_needs_a_not_a_copy_verdict(run_copy, tmp_path) -> None:
     message = _refused(run_copy, tmp_path)
     assert f"not adjudicated 'not a copy' on the review page ({image})" in message
     # Two reviewers agree it is not a copy: now it may go out.
-    client = TestClient(create_app(load(run_copy / "review", None, run_copy / "audit")))
+    client = review_client(run_copy / "review", None, run_copy / "audit")
     for who in (REVIEWER, "bob"):
         data = {"reviewer": who, "synthetic": image, "verdict": "not"}
         assert client.post("/audit/decide", data=data).status_code == 200
@@ -150,7 +149,7 @@ def test_every_problem_is_named_in_the_one_line(run_copy, tmp_path) -> None:
 
 def test_an_agreed_memorized_copy_is_left_out_not_refused(run_copy, tmp_path) -> None:
     image = _kept(run_copy)[0]
-    client = TestClient(create_app(load(run_copy / "review", None, run_copy / "audit")))
+    client = review_client(run_copy / "review", None, run_copy / "audit")
     for who in (REVIEWER, "bob"):
         data = {"reviewer": who, "synthetic": image, "verdict": "memorized"}
         assert client.post("/audit/decide", data=data).status_code == 200

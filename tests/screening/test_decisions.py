@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from review_helpers import review_client
 
 from radsynth.errors import RadsynthError
 from radsynth.screening.decisions import (
@@ -22,7 +22,6 @@ from radsynth.screening.decisions import (
     write_audit_verdicts,
     write_screen_decisions,
 )
-from radsynth.screening.review import create_app, load
 
 
 def _folders(tmp_path: Path) -> tuple[Path, Path]:
@@ -45,7 +44,7 @@ def _folders(tmp_path: Path) -> tuple[Path, Path]:
 def test_review_page_decisions_are_read_back_as_records(tmp_path):
     screen, audit = _folders(tmp_path)
     out = tmp_path / "review"
-    client = TestClient(create_app(load(out, screen, audit)))
+    client = review_client(out, screen, audit)
     client.post(
         "/screen/decide", data={"reviewer": "ann", "image": "s-1/b.png", "decision": "keep"}
     )

@@ -15,6 +15,8 @@ read)::
                                one column per label
     OUT/rejected.csv           source_path, reason (unreadable, unsupported, duplicate of ...)
     OUT/review.csv, OUT/review/ films whose polarity or rotation is uncertain: not in train/val
+                               (with ``--review-decisions``, the films a reviewer decided come
+                               back as decided, or go to rejected.csv when excluded)
     OUT/config.json, OUT/manifest.json
 
 Output images carry no DICOM tags and no source names; only manifest.csv links to the sources.
@@ -40,7 +42,7 @@ from radsynth.config import arg
 from radsynth.data.dicom import DICOM_SUFFIXES, check_modality, is_dicom_file, read_dicom
 from radsynth.data.filmchecks import CheckSettings, cue_score
 from radsynth.data.imageio import RASTER_SUFFIXES, read_image, to_uint, write_png
-from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks
+from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks, warn_unmatched
 from radsynth.data.labels import (
     FOLDER_COLUMN,
     check_labels,
@@ -50,6 +52,7 @@ from radsynth.data.labels import (
     stratum_of,
 )
 from radsynth.data.resample import scale_to_fit
+from radsynth.data.review_decisions import IngestDecision, read_ingest_decisions
 from radsynth.data.selfsup import represent
 from radsynth.data.splits import compile_group_regex, extract_group, split_groups, split_stratified
 from radsynth.errors import RadsynthError
@@ -102,6 +105,11 @@ class IngestConfig:
     test_fraction: float = arg(
         0.0, help="fraction of images in a test split read only by `radsynth utility`"
     )
+    review_decisions: Path | None = arg(
+        None,
+        help="review_decisions.csv written by `radsynth review --ingest`: each decided film is "
+        "kept as decided (inverted, rotated, mirrored) or excluded, whatever the checks say",
+    )
 
 
 @dataclass
@@ -125,6 +133,7 @@ class Row:
     polarity_source: str  # header (DICOM) | collection (learned) | cue (small collection)
     rotated_deg: int  # counter-clockwise rotation ingest applied to make the film upright
     rotation_confidence: float  # calibrated probability of the rotation decision
+    mirrored: int  # 1 when a reviewer decided the film is stored mirrored (flipped back)
 
 
 def read_any(path: Path, allow_modality: tuple[str, ...] = ()) -> tuple[np.ndarray, int, str, bool]:
@@ -235,6 +244,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
     table = None
     if cfg.labels is not None:
         table = read_label_table(cfg.labels, reserved=list(Row.__dataclass_fields__))
+    decisions = read_ingest_decisions(cfg.review_decisions) if cfg.review_decisions else {}
     files = find_files(cfg.src)
     if not files:
         raise RadsynthError(f"no files found in {cfg.src}")
@@ -260,11 +270,17 @@ def ingest(cfg: IngestConfig) -> StageResult:
         seen[fields["pixel_sha256"]] = rel  # only a kept image makes later copies duplicates
         kept.append({**fields, "group": extract_group(regex, rel)})
         checks.append(check)
+    excluded: list[tuple[str, IngestDecision]] = []
     if kept:
         films, cues, headers = (list(c) for c in zip(*checks, strict=True))
         settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
-        kept, review = apply_checks(kept, films, cues, headers, staging, cfg.out, cfg.size_px,
-                                    cfg.bits, settings)  # fmt: skip
+        kept, review, excluded = apply_checks(
+            kept, films, cues, headers, staging, cfg.out, cfg.size_px, cfg.bits, settings, decisions
+        )
+        rejected += [[src, f"excluded by reviewer {d.decided_by}"] for src, d in excluded]
+    restored = [k["source_path"] for k in kept if k["polarity_source"] == "reviewer"]
+    n_restored = len(restored)
+    warn_unmatched(decisions, {*restored, *(src for src, _ in excluded)})
     if not kept:
         _undo(cfg.out, created)
         first = f" (e.g. {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
@@ -292,6 +308,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
         "n_rejected": len(rejected),
         "n_review": len(review),
         "n_rotated": sum(r.rotated_deg != 0 for r in rows),
+        "n_reviewer_decided": n_restored,
     }
     write_stage_manifest(
         cfg.out,
@@ -302,6 +319,9 @@ def ingest(cfg: IngestConfig) -> StageResult:
             "source_root": str(cfg.src),
             "source_licence": cfg.source_licence,
             "attribution": cfg.attribution,
+            "review_decisions_sha256": (
+                sha256_file(cfg.review_decisions) if cfg.review_decisions else None
+            ),
             **counts,
         },
     )
@@ -310,6 +330,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
         cfg.out,
         f"ingested {len(rows)} images ({len(rows) - n_val - n_test} train, {n_val} val, "
         f"{n_test} test, {counts['n_inverted']} inverted, {counts['n_rotated']} rotated; "
+        f"{n_restored} kept as reviewers decided; "
         f"{len(review)} uncertain films listed in review.csv; {n_dup} duplicates and "
         f"{len(rejected) - n_dup} other files rejected) into {cfg.out}",
     )

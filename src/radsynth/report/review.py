@@ -1,5 +1,8 @@
 """The report's "Reviewers' decisions" section: what people decided on the review page.
 
+Screening overrides, audit verdicts, and the decisions on the films ingest kept out of
+training (``RUN/data/review.csv``, decided into ``RUN/review/review_decisions.csv``).
+
 Reads ``RUN/review`` (written by ``radsynth review``) through
 :mod:`radsynth.screening.decisions`, the same records ``keep`` applies, so the report shows the
 decisions that changed the kept set.
@@ -9,17 +12,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from radsynth.data.review_decisions import (
+    CHOICES,
+    REVIEW_DECISIONS,
+    IngestDecision,
+    read_ingest_decisions,
+)
+from radsynth.io import read_csv_rows
 from radsynth.pipeline.keep import REVIEW_DIR
 from radsynth.report.sections import Section, fmt
 from radsynth.screening.decisions import read_audit_verdicts, read_screen_decisions
 
+DATA_DIR = "data"  # the pipeline's ingest folder, whose review.csv lists the uncertain films
+
+
+def ingest_review(run: Path) -> tuple[int, list[IngestDecision]]:
+    """How many films the run's ingest kept out for review, and the reviewers' decisions."""
+    listed = run / DATA_DIR / "review.csv"
+    n_listed = len(read_csv_rows(listed, "ingest review list")) if listed.is_file() else 0
+    path = run / REVIEW_DIR / REVIEW_DECISIONS
+    decided = list(read_ingest_decisions(path).values()) if path.is_file() else []
+    return n_listed, decided
+
 
 def reviewer_decisions(run: Path, max_rows: int = 50) -> Section | None:
-    """The reviewers' screening overrides and audit verdicts; None when nobody reviewed."""
+    """The reviewers' screening overrides, audit verdicts and ingest decisions; None when there
+    is nothing reviewed and nothing waiting for review."""
     folder = run / REVIEW_DIR
     screen = [d for d in read_screen_decisions(folder).values() if d.reviewed]
     audit = [v for v in read_audit_verdicts(folder).values() if v.verdicts]
-    if not screen and not audit:
+    n_listed, films = ingest_review(run)
+    if not screen and not audit and not n_listed and not films:
         return None
     sec = Section("review", "Reviewers' decisions",
                   "People checked the screen's flags and the audit's most similar pairs on the "
@@ -32,6 +55,14 @@ def reviewer_decisions(run: Path, max_rows: int = 50) -> Section | None:
         f"{restored:,} flagged images kept, {len(overridden) - restored:,} passed images "
         f"excluded) and judged {len(audit):,} audit pairs ({len(copies):,} agreed copies)."
     )
+    if n_listed or films:
+        kept = sum(d.final == "keep" for d in films)
+        sec.headline += (
+            f" Ingest's review.csv lists {n_listed:,} films of uncertain polarity or rotation, "
+            f"kept out of training; reviewers decided {len(films):,} films ({kept:,} brought "
+            f"back, {len(films) - kept:,} excluded), applied when ingest runs with "
+            "--review-decisions."
+        )
     sec.paragraphs.append(sec.headline)
     if screen:
         rows = [[d.image, fmt(d.score, 3), d.auto, d.final, d.decided_by]
@@ -53,4 +84,12 @@ def reviewer_decisions(run: Path, max_rows: int = 50) -> Section | None:
                            "note": "A pair counts as a copy when at least two reviewers judged "
                            "it and all said memorized; disagreements and single verdicts are "
                            "listed but do not exclude the image."})  # fmt: skip
+    if films:
+        rows = [[d.source_path, CHOICES.get(d.choice, (d.choice,))[0], d.decided_by, d.decided_at]
+                for d in sorted(films, key=lambda d: d.source_path)]  # fmt: skip
+        sec.tables.append({"caption": "Decisions on the films ingest kept out of training",
+                           "header": ["Source film", "Decision", "By", "When (UTC)"],
+                           "rows": rows[:max_rows],
+                           "note": f"{len(rows) - max_rows:,} more in {folder.name}/"
+                           f"{REVIEW_DECISIONS}." if len(rows) > max_rows else ""})  # fmt: skip
     return sec
