@@ -31,9 +31,10 @@ from radsynth.layout import RunLayout, checkpoint_name, checkpoint_step
 from radsynth.metrics.sweep import fid_sweep
 from radsynth.pipeline.choose import (
     CheckpointChoice,
+    fid_curve,
     named_checkpoints,
     propose_checkpoints,
-    read_curve,
+    val_loss_curve,
     write_choice,
 )
 from radsynth.pipeline.configs import (
@@ -207,8 +208,8 @@ def _choose(spec: PipelineSpec, run: RunLayout) -> CheckpointChoice:
         choice = named_checkpoints(spec.checkpoints, available)
         how = "Checkpoints named in the pipeline file"
     else:
-        fid = read_curve(run.fid, "fid")
-        val = read_curve(run.losses, "val_loss")
+        fid = fid_curve(run.fid)
+        val = val_loss_curve(run.losses)
         fid = {s: v for s, v in fid.items() if s in available}
         val = {s: v for s, v in val.items() if s in available}
         choice = propose_checkpoints(fid, val, count=spec.n_checkpoints)
