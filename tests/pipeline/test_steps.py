@@ -100,3 +100,14 @@ def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:
     outcome = run_step(_step("count", out), tmp_path, {})
     assert outcome.status == "ran"
     assert (tmp_path / "count.stale-1" / "half-written.txt").read_text() == "partial"
+
+
+def test_an_earlier_output_can_be_set_aside_elsewhere(tmp_path: Path) -> None:
+    """A changed sample step's old folder must not stay under samples/, which orient reads."""
+    out, aside = tmp_path / "samples" / "step-0000002", tmp_path / "samples-unused"
+    step = Step("count", count, CountConfig(out=out, n=3), out, aside=aside)
+    assert run_step(step, tmp_path, {}).status == "ran"
+    step = Step("count", count, CountConfig(out=out, n=4), out, aside=aside)
+    assert run_step(step, tmp_path, {}).status == "ran"
+    assert [p.name for p in (tmp_path / "samples").iterdir()] == ["step-0000002"]
+    assert (aside / "step-0000002.stale-1" / "numbers.txt").read_text() == "0 1 2"

@@ -137,8 +137,10 @@ def _run_stages(
     for step in choice.steps:
         name = sample_step(checkpoint_name(step))
         sample_names.append(name)
+        # An earlier sample folder of this checkpoint goes to samples-unused/, not beside it:
+        # orient reads every folder under samples/.
         do(Step(name, sample, sample_config(cfgs, run, step), run.samples_of(step),
-                after=["train"]))  # fmt: skip
+                after=["train"], aside=run.samples_unused))  # fmt: skip
     do(Step("orient", orient, cfgs.orient, run.oriented, after=sample_names))
     do(Step("screen", screen, cfgs.screen, run.screen, after=["orient", "ingest"]))
     # keep: all carries flagged images on (they stay marked in screen.csv and the report).

@@ -68,6 +68,7 @@ class Step:
     always: bool = False  # never cached (its input changes outside the pipeline, e.g. answers)
     inputs: Sequence[Path] = ()  # folders (images) or files from outside the run, in the key
     legacy_key: str | None = None  # the key a format-1 run folder recorded for this step
+    aside: Path | None = None  # where an earlier output goes; None: beside it (NAME.stale-N)
 
     def __post_init__(self) -> None:
         # A misspelt dependency would silently drop out of the cache key: refuse it here.
@@ -207,7 +208,7 @@ def run_step(
             if "resume" in {f.name for f in dataclasses.fields(cfg)}:
                 cfg = dataclasses.replace(cfg, resume=True)
         elif not getattr(cls, "ATOMIC", False):
-            stale = move_aside(step.out)
+            stale = move_aside(step.out, step.aside)
             log.warning("%s: earlier output moved aside to %s", step.name, stale)
     result = stage(cfg)
     finished = read_state(run_dir)
