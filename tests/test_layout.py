@@ -33,7 +33,7 @@ _RUN_VAR = r"\b(run|run_dir|run_root|cfg\.run|self\.run)"
 PATTERNS = [
     re.compile(r"""["']step-"""),  # a checkpoint folder name: "step-", f"step-{...}"
     re.compile(r"""step-\{"""),
-    re.compile(r"""\.split\(["']-["']\)"""),  # parsing "step-NNNNNNN" by hand
+    re.compile(r"""\.r?split\(["']-["']"""),  # parsing "step-NNNNNNN" by hand
     re.compile(r"""/ ["']({})["']""".format("|".join(map(re.escape, RUN_ONLY)))),
     re.compile(
         _RUN_VAR + r"""\s*/\s*["']({})["']""".format("|".join(map(re.escape, SHARED_NAMES)))
@@ -69,6 +69,7 @@ def test_the_grep_finds_what_it_looks_for() -> None:
     assert not _offences('x = bench_dir / "train"')  # a bench's own folder
     assert _offences('name = f"step-{step:07d}"')
     assert _offences("steps = int(p.name.split('-')[-1])")
+    assert _offences('step = int(path.name.rsplit("-", 1)[1])')
     assert not _offences('x = layout.samples_of(step)  # not / "samples"')
 
 
