@@ -88,6 +88,7 @@ def test_the_layout_names_every_folder_of_a_run() -> None:
     run = RunLayout(Path("r"))
     assert run.samples_of(4) == Path("r/samples/step-0000004")
     assert run.checkpoint(4) == Path("r/train/checkpoints/step-0000004")
+    assert run.fid_samples_of(4) == Path("r/fid_sweep/samples/step-0000004")
     assert run.kept_of(4).parent == run.kept and run.split("val") == Path("r/data/val")
     assert run.state.name == "pipeline.json" and run.lock.name == "pipeline.lock"
     with pytest.raises(ValueError, match="no split 'valid'"):

@@ -145,6 +145,10 @@ class RunLayout:
         """``fid_sweep/fid.csv``: FID per checkpoint."""
         return self.fid_sweep / "fid.csv"
 
+    def fid_samples_of(self, step: int) -> Path:
+        """``fid_sweep/samples/step-NNNNNNN``: the images the sweep scored for one checkpoint."""
+        return self.fid_sweep / "samples" / checkpoint_name(step)
+
     # Samples and what becomes of them.
     @property
     def samples(self) -> Path:
