@@ -184,10 +184,13 @@ def prepare_output_dir(out: Path, stage: str, cfg: Any, *, resume: bool = False)
     return False
 
 
-def move_aside(path: Path) -> Path:
-    """Rename ``path`` to the first free ``NAME.stale-N`` beside it (N = 1, 2, ...)."""
+def move_aside(path: Path, into: Path | None = None) -> Path:
+    """Rename ``path`` to the first free ``NAME.stale-N`` (N = 1, 2, ...) beside it, or in
+    ``into`` when given (a folder whose siblings a later stage reads all of)."""
+    folder = path.parent if into is None else into
+    folder.mkdir(parents=True, exist_ok=True)
     n = 1
-    while (stale := path.with_name(f"{path.name}.stale-{n}")).exists():
+    while (stale := folder / f"{path.name}.stale-{n}").exists():
         n += 1
     path.rename(stale)
     return stale

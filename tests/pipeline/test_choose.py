@@ -11,7 +11,7 @@ from radsynth.errors import RadsynthError
 from radsynth.pipeline.choose import (
     named_checkpoints,
     propose_checkpoints,
-    read_curve,
+    val_loss_curve,
     write_choice,
 )
 
@@ -48,7 +48,7 @@ def test_empty_curves_are_an_error() -> None:
 def test_curve_round_trip(tmp_path: Path) -> None:
     csv_path = tmp_path / "losses.csv"
     csv_path.write_text("step,train_loss,val_loss\n100,0.5,0.6\n200,0.4,\n")
-    assert read_curve(csv_path, "val_loss") == {100: 0.6}
+    assert val_loss_curve(csv_path) == {100: 0.6}
     choice = propose_checkpoints({}, {100: 0.6, 200: 0.5}, count=1)
     write_choice(tmp_path / "checkpoints.json", choice, "Proposed")
     saved = json.loads((tmp_path / "checkpoints.json").read_text())

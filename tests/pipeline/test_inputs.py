@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from radsynth import registry
+from radsynth.config import build_config
+from radsynth.data.ingest import IngestConfig, ingest
 from radsynth.pipeline.inputs import HASH_CACHE, folder_digest
 from radsynth.pipeline.steps import Step, run_step
 
@@ -26,8 +27,8 @@ def _ingest(src: Path, run: Path) -> str:
     out = run / "data"
     # The stand-in films are noise, whose polarity no check can be sure of: keep them all.
     user = {"size_px": 16, "val_fraction": 0.25, "review_below": 0.0}
-    step = Step("ingest", registry.loader("ingest"), out, {"src": src, "out": out}, user,
-                after=["phantoms"], inputs=[src])  # fmt: skip
+    cfg = build_config(IngestConfig, user, {"src": src, "out": out})
+    step = Step("ingest", ingest, cfg, out, after=["phantoms"], inputs=[src])
     return run_step(step, run, {}, absent={"phantoms"}).status
 
 

@@ -16,6 +16,7 @@ import pytest
 from fake_runs import make_fake_ingest
 
 from radsynth import registry
+from radsynth.config import build_config
 from radsynth.pipeline.steps import Step, read_state, run_step
 from radsynth.stage import atomic_write_text
 
@@ -105,7 +106,9 @@ def test_interrupted_stage_resumes_under_the_pipeline(command: str, tiny_run: Pa
     run = tiny_run / command
     run.mkdir()
     out = run / "out"
-    step = Step(name, registry.loader(command), out, {**wired(tiny_run), "out": out}, user)
+    cls, stage = registry.load(command)
+    cfg = build_config(cls, user, {**wired(tiny_run), "out": out})
+    step = Step(name, stage, cfg, out)
     assert run_step(step, run, {}).status == "ran"
     before = _pngs(out)
 
@@ -131,8 +134,9 @@ def test_interrupted_training_resumes_under_the_pipeline(tmp_path: Path) -> None
     run = tmp_path
     make_fake_ingest(run / "data", n_train=8, n_val=4)
     out = run / "train"
-    step = Step("train", registry.loader("train"), out, {"data": run / "data", "out": out},
-                {"preset": "tiny", "total_steps": 4, "checkpoint_every_steps": 2})  # fmt: skip
+    cls, stage = registry.load("train")
+    user = {"preset": "tiny", "total_steps": 4, "checkpoint_every_steps": 2}
+    step = Step("train", stage, build_config(cls, user, {"data": run / "data", "out": out}), out)
     assert run_step(step, run, {}).status == "ran"
     first = out / "checkpoints" / "step-0000002"
     stamp = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}

@@ -28,17 +28,17 @@ def count(cfg: CountConfig) -> StageResult:
     return StageResult(cfg.out, f"wrote {cfg.n} numbers")
 
 
-def _loader():
-    return CountConfig, count
+def _step(name: str, out: Path, after: list[str] | tuple = (), **fields) -> Step:
+    return Step(name, count, CountConfig(out=out, **fields), out, after=after)
 
 
 def test_cached_then_rerun_on_change(tmp_path: Path) -> None:
     out = tmp_path / "count"
-    first = run_step(Step("count", _loader, out, {"out": out}, {"n": 3}), tmp_path, {})
+    first = run_step(_step("count", out, n=3), tmp_path, {})
     assert first.status == "ran" and (out / "numbers.txt").read_text() == "0 1 2"
-    again = run_step(Step("count", _loader, out, {"out": out}, {"n": 3}), tmp_path, {})
+    again = run_step(_step("count", out, n=3), tmp_path, {})
     assert again.status == "cached"
-    changed = run_step(Step("count", _loader, out, {"out": out}, {"n": 4}), tmp_path, {})
+    changed = run_step(_step("count", out, n=4), tmp_path, {})
     assert changed.status == "ran" and (out / "numbers.txt").read_text() == "0 1 2 3"
     # The earlier output is kept, not deleted.
     assert (tmp_path / "count.stale-1" / "numbers.txt").read_text() == "0 1 2"
@@ -48,23 +48,23 @@ def test_cached_then_rerun_on_change(tmp_path: Path) -> None:
 def test_upstream_change_invalidates_downstream(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     keys: dict[str, str] = {}
-    run_step(Step("ingest", _loader, a, {"out": a}, {"n": 2}), tmp_path, keys)
-    run_step(Step("train", _loader, b, {"out": b}, {}, after=["ingest"]), tmp_path, keys)
+    run_step(_step("ingest", a, n=2), tmp_path, keys)
+    run_step(_step("train", b, ["ingest"]), tmp_path, keys)
     keys = {}
-    run_step(Step("ingest", _loader, a, {"out": a}, {"n": 5}), tmp_path, keys)
-    outcome = run_step(Step("train", _loader, b, {"out": b}, {}, after=["ingest"]), tmp_path, keys)
+    run_step(_step("ingest", a, n=5), tmp_path, keys)
+    outcome = run_step(_step("train", b, ["ingest"]), tmp_path, keys)
     assert outcome.status == "ran"
 
 
 def test_a_dependency_that_is_no_step_is_refused_at_definition(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'fid-sweep', which is no pipeline step"):
-        Step("report", _loader, tmp_path, {"out": tmp_path}, {}, after=["stats", "fid-sweep"])
-    Step("orient", _loader, tmp_path, {}, {}, after=["sample step-0001000"])  # one per checkpoint
+        _step("report", tmp_path, ["stats", "fid-sweep"])
+    _step("orient", tmp_path, ["sample step-0001000"])  # one per checkpoint
 
 
 def test_a_dependency_that_has_not_run_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "data"
-    step = Step("ingest", _loader, out, {"out": out}, {}, after=["phantoms"])
+    step = _step("ingest", out, ["phantoms"])
     with pytest.raises(RadsynthError, match="reads from phantoms, which has not run"):
         run_step(step, tmp_path, {})
     assert not out.exists()  # refused before anything ran
@@ -97,6 +97,17 @@ def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:
     out = tmp_path / "count"
     out.mkdir()
     (out / "half-written.txt").write_text("partial")
-    outcome = run_step(Step("count", _loader, out, {"out": out}, {}), tmp_path, {})
+    outcome = run_step(_step("count", out), tmp_path, {})
     assert outcome.status == "ran"
     assert (tmp_path / "count.stale-1" / "half-written.txt").read_text() == "partial"
+
+
+def test_an_earlier_output_can_be_set_aside_elsewhere(tmp_path: Path) -> None:
+    """A changed sample step's old folder must not stay under samples/, which orient reads."""
+    out, aside = tmp_path / "samples" / "step-0000002", tmp_path / "samples-unused"
+    step = Step("count", count, CountConfig(out=out, n=3), out, aside=aside)
+    assert run_step(step, tmp_path, {}).status == "ran"
+    step = Step("count", count, CountConfig(out=out, n=4), out, aside=aside)
+    assert run_step(step, tmp_path, {}).status == "ran"
+    assert [p.name for p in (tmp_path / "samples").iterdir()] == ["step-0000002"]
+    assert (aside / "step-0000002.stale-1" / "numbers.txt").read_text() == "0 1 2"

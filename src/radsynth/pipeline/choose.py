@@ -14,34 +14,25 @@ then, while fewer than ``count`` distinct checkpoints are chosen, the next-lowes
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import math
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
-from radsynth.io import read_csv_rows
-from radsynth.stage import atomic_write_text
+from radsynth.records.choice import CheckpointChoice, write_choice
+from radsynth.records.curves import read_fid, read_losses
+
+__all__ = ["CheckpointChoice", "fid_curve", "named_checkpoints", "propose_checkpoints",
+           "val_loss_curve", "write_choice"]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class CheckpointChoice:
-    """The chosen training steps and one plain-language reason per step."""
-
-    steps: tuple[int, ...]  # sorted training steps
-    reasons: dict[int, str]  # step -> why it was chosen
+def fid_curve(path: Path) -> dict[int, float]:
+    """step -> FID from ``fid.csv`` (:func:`radsynth.records.read_fid`); NaN rows skipped."""
+    return {r.step: r.fid for r in read_fid(path) if math.isfinite(r.fid)}
 
 
-def read_curve(path: Path, column: str) -> dict[int, float]:
-    """Read ``step -> value`` from a CSV with a ``step`` column; empty values are skipped."""
-    if not path.is_file():
-        return {}
-    rows = read_csv_rows(path, "curve", ("step",))
-    curve = {}
-    for row in rows:
-        value = row.get(column, "")
-        if value not in ("", None, "nan"):
-            curve[int(float(row["step"]))] = float(value)
-    return curve
+def val_loss_curve(path: Path) -> dict[int, float]:
+    """step -> validation loss from ``losses.csv``; steps without validation skipped."""
+    return {r.step: r.val_loss for r in read_losses(path) if math.isfinite(r.val_loss)}
 
 
 def propose_checkpoints(
@@ -91,14 +82,3 @@ def named_checkpoints(steps: tuple[int, ...], available: list[int]) -> Checkpoin
             f"checkpoint step(s) {missing} not in the training run; it has {available}"
         )
     return CheckpointChoice(steps, {s: "named in the pipeline file" for s in steps})
-
-
-def write_choice(path: Path, choice: CheckpointChoice, how: str) -> None:
-    """Write ``checkpoints.json`` (keys: chosen, reason, reasons) for the report."""
-    lines = [f"step {s:,}: {choice.reasons[s]}" for s in choice.steps]
-    payload = {
-        "chosen": list(choice.steps),
-        "reason": f"{how}. " + "; ".join(lines) + ".",
-        "reasons": {str(s): r for s, r in choice.reasons.items()},
-    }
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")

@@ -11,9 +11,13 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
+from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.layout import RunLayout
 from radsynth.screening.decisions import (
     SCREEN_DECISIONS,
     ImageFate,
@@ -30,30 +34,65 @@ from radsynth.stage import StageResult
 
 log = logging.getLogger(__name__)
 
-#: The review folder inside a run: ``radsynth review RUN/review --screen RUN/screen --audit
-#: RUN/audit`` writes the decisions that ``keep`` and the report read.
-REVIEW_DIR = "review"
+#: The review folder's name inside a run (:attr:`radsynth.layout.RunLayout.review`); kept for
+#: report/review.py.
+REVIEW_DIR = RunLayout(Path()).review.name
+
+
+@dataclass(frozen=True)
+class KeepConfig:
+    """Decide which screened images go on, and copy them into one folder per checkpoint."""
+
+    #: The kept folder is rebuilt beside itself and swapped in whole: never left half-written.
+    ATOMIC: ClassVar[bool] = True
+
+    screen: Path = arg(help="screen output folder (screen.csv)")
+    review: Path = arg(help="review folder (reviewers' decisions); may not exist yet")
+    images: Path = arg(help="folder the screened image paths are relative to")
+    out: Path = arg(help="kept images, one sub-folder per checkpoint")
+    mode: Literal["screened", "all"] = arg(
+        "screened", help="screened: flagged images are excluded; all: they are only marked"
+    )
+    with_audit: bool = arg(False, help="also exclude reviewer-confirmed memorized copies")
+    record: Path | None = arg(None, help="write images.csv and table_s1.csv into this folder")
+
+
+def keep(cfg: KeepConfig) -> StageResult:
+    """The keep stage: each image's fate (:func:`decide_fates`), then the kept copies."""
+    fates = decide_fates(cfg.screen, cfg.review, cfg.mode, with_audit=cfg.with_audit)
+    if cfg.record is not None:
+        write_keep_record(cfg.record, fates)
+    return collect_kept(fates, cfg.images, cfg.out)
 
 
 def decide_kept(run: Path, keep_mode: str, *, with_audit: bool) -> list[ImageFate]:
-    """Each screened image's fate from the screen and the reviewers' decisions in ``RUN/review``.
+    """:func:`decide_fates` on a run folder's screen and review folders."""
+    layout = RunLayout(run)
+    return decide_fates(layout.screen, layout.review, keep_mode, with_audit=with_audit)
+
+
+def decide_fates(
+    screen: Path, review: Path, keep_mode: str, *, with_audit: bool
+) -> list[ImageFate]:
+    """Each screened image's fate from the screen and the reviewers' decisions.
 
     Args:
-        run: the run folder (``screen/screen.csv``; ``review/`` written by ``radsynth review``).
+        screen: the screen's output folder (``screen.csv``).
+        review: the folder ``radsynth review`` writes its decisions to (may not exist).
         keep_mode: the pipeline's ``keep``: "screened" (flagged images are excluded) or "all".
         with_audit: also exclude the images that reviewers agreed are memorized copies (the
             audit runs on the images kept without it, so that its pairs stay reviewable).
     """
-    screened = read_screen(run / "screen")
-    reviewed = read_screen_decisions(run / REVIEW_DIR)
+    screened = read_screen(screen)
+    reviewed = read_screen_decisions(review)
     stale = unmatched(reviewed, screened)
     if stale:
         log.warning(
             "%d reviewer decision(s) in %s name images the current screen does not list "
             "(first: %s); they were made on an earlier screen and do not apply",
-            len(stale), run / REVIEW_DIR / SCREEN_DECISIONS, stale[0],
+            len(stale), review / SCREEN_DECISIONS, stale[0],
         )  # fmt: skip
-    verdicts = read_audit_verdicts(run / REVIEW_DIR) if with_audit else {}
+    verdicts = read_audit_verdicts(review) if with_audit else {}
     return decide_images(screened, reviewed, verdicts, screen_excludes=keep_mode == "screened")
 
 

@@ -5,8 +5,13 @@ reads from and the content digests of its input folders from outside the run (th
 radiographs, :mod:`radsynth.pipeline.inputs`), so a change anywhere upstream re-runs everything
 below it. Keys of finished steps are kept in ``RUN/pipeline.json``. A step whose folder exists
 but is not recorded as finished was interrupted: a resumable stage (its config class sets
-``RESUMABLE``: train, sample, fid-sweep, sampler-sweep) continues in place; any other stage's
-partial folder is moved aside to ``<name>.stale-N`` (never deleted) and the stage runs again.
+``RESUMABLE``: train, sample, fid-sweep, sampler-sweep) continues in place; a stage that swaps
+its output in whole (``ATOMIC``: keep) simply runs again; any other stage's partial folder is
+moved aside to ``<name>.stale-N`` (never deleted) and the stage runs again.
+
+``pipeline.json`` is ``{"format": 2, "finished": {step: key}}``. Folders written before the
+format number existed (``{"finished": ...}`` alone) read the same way: their keys were computed
+the same way, so their unchanged steps stay cached.
 """
 
 from __future__ import annotations
@@ -15,16 +20,16 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radsynth.config import build_config, config_json
+from radsynth.config import config_json
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
-from radsynth.pipeline.inputs import HASH_CACHE, folder_digest
+from radsynth.layout import RunLayout, checkpoint_step
+from radsynth.pipeline.inputs import folder_digest
 from radsynth.stage import StageResult, atomic_write_text, move_aside, sha256_file
 
 log = logging.getLogger(__name__)
@@ -36,12 +41,19 @@ PIPELINE_STEPS = frozenset({
     "exclude copies", "utility", "orient real", "study", "simulate", "export", "stats",
     "release", "report",
 })  # fmt: skip
-SAMPLE_STEP = re.compile(r"sample step-\d{7}")
+#: pipeline.json's format: 2 added the number itself; 1 (no number) reads the same way.
+STATE_FORMAT = 2
+
+
+def sample_step(checkpoint: str) -> str:
+    """The step name of sampling one checkpoint, e.g. ``sample step-0034000``."""
+    return f"sample {checkpoint}"
 
 
 def is_pipeline_step(name: str) -> bool:
     """Whether ``name`` is a step of ``radsynth run`` (see :data:`PIPELINE_STEPS`)."""
-    return name in PIPELINE_STEPS or SAMPLE_STEP.fullmatch(name) is not None
+    verb, _, checkpoint = name.partition(" ")
+    return name in PIPELINE_STEPS or (verb == "sample" and checkpoint_step(checkpoint) is not None)
 
 
 @dataclass(frozen=True)
@@ -49,13 +61,14 @@ class Step:
     """One stage call inside a run."""
 
     name: str  # label in the summary and in pipeline.json, e.g. "sample step-0034000"
-    loader: Callable[[], tuple[type, Callable[[Any], Any]]]  # registry loader
+    stage: Callable[[Any], Any]  # the stage function, called with cfg
+    cfg: Any  # the stage's frozen config dataclass, input and output paths filled in
     out: Path  # the step's output folder (or file, for the report)
-    wired: dict[str, Any]  # fields the pipeline sets: input and output paths
-    user: dict[str, Any]  # fields from the user's section of the pipeline file
     after: Sequence[str] = ()  # names of the steps whose outputs this one reads
     always: bool = False  # never cached (its input changes outside the pipeline, e.g. answers)
-    inputs: Sequence[Path] = ()  # folders from outside the run whose contents go into the key
+    inputs: Sequence[Path] = ()  # folders (images) or files from outside the run, in the key
+    legacy_key: str | None = None  # the key a format-1 run folder recorded for this step
+    aside: Path | None = None  # where an earlier output goes; None: beside it (NAME.stale-N)
 
     def __post_init__(self) -> None:
         # A misspelt dependency would silently drop out of the cache key: refuse it here.
@@ -79,18 +92,45 @@ class StepOutcome:
 
 def read_state(run_dir: Path) -> dict[str, str]:
     """Keys of the finished steps of a run (empty for a new run)."""
-    path = run_dir / "pipeline.json"
+    return _read_state(run_dir)[1]
+
+
+def state_format(run_dir: Path) -> int:
+    """The format of a run folder's pipeline.json (:data:`STATE_FORMAT` for a new run)."""
+    return _read_state(run_dir)[0]
+
+
+def _read_state(run_dir: Path) -> tuple[int, dict[str, str]]:
+    path = RunLayout(run_dir).state
     if not path.is_file():
-        return {}
+        return STATE_FORMAT, {}
     try:
-        return dict(read_json(path, "pipeline state").get("finished", {}))
-    except (RadsynthError, AttributeError):
-        return {}  # a damaged state file only costs re-running steps
+        state = read_json(path, "pipeline state")
+        version = state.get("format", 1)
+        finished = dict(state.get("finished", {}))
+    except (RadsynthError, AttributeError, TypeError, ValueError):
+        return STATE_FORMAT, {}  # a damaged state file only costs re-running steps
+    if not isinstance(version, int) or version > STATE_FORMAT:
+        raise RadsynthError(
+            f"{path} has format {version!r}, newer than this radsynth reads ({STATE_FORMAT}): "
+            "upgrade radsynth, or delete pipeline.json to re-run every stage"
+        )
+    return version, finished
 
 
 def _write_state(run_dir: Path, finished: dict[str, str]) -> None:
-    text = json.dumps({"finished": finished}, indent=2, sort_keys=True) + "\n"
-    atomic_write_text(run_dir / "pipeline.json", text)
+    # A format-1 folder stays format 1: it may still hold legacy keys (Step.legacy_key).
+    version = state_format(run_dir)
+    state = {"finished": finished} if version == 1 else {"format": version, "finished": finished}
+    atomic_write_text(RunLayout(run_dir).state, json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def input_digest(path: Path, run_dir: Path) -> str:
+    """Digest of an input from outside the pipeline: a folder of images (its files' contents,
+    :func:`radsynth.pipeline.inputs.folder_digest`), a file's sha256, or "absent"."""
+    if path.is_dir():
+        return folder_digest(path, RunLayout(run_dir).hash_cache)
+    return sha256_file(path) if path.is_file() else "absent"
 
 
 def step_key(cfg: Any, upstream_keys: Sequence[str]) -> str:
@@ -136,9 +176,9 @@ def run_step(
         absent: pipeline steps this run leaves out (see :func:`upstream_keys`).
     """
     upstream = upstream_keys(step, keys, absent)
-    upstream += [folder_digest(p, run_dir / HASH_CACHE) for p in step.inputs]
-    cls, stage = step.loader()
-    cfg = build_config(cls, step.user, step.wired)
+    upstream += [input_digest(p, run_dir) for p in step.inputs]
+    cfg, stage = step.cfg, step.stage
+    cls = type(cfg)
     key = step_key(cfg, upstream)
     finished = read_state(run_dir)
     keys[step.name] = key
@@ -152,6 +192,13 @@ def run_step(
         return StepOutcome(step.name, "ran", summary, step.out)
     if finished.get(step.name) == key and step.out.exists():
         return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
+    legacy = step.legacy_key
+    if legacy is not None and finished.get(step.name, legacy) == legacy and step.out.exists():
+        # A folder from before format 2 (which kept these keys in memory only), unchanged: the
+        # steps below recorded keys built on this one, so it stays in use here (until an input
+        # changes and the step runs again).
+        keys[step.name] = legacy
+        return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
     status = "ran"
     if step.out.exists():
         # The stage's config says whether the stage continues a half-written folder (RESUMABLE).
@@ -160,8 +207,8 @@ def run_step(
             status = "resumed"
             if "resume" in {f.name for f in dataclasses.fields(cfg)}:
                 cfg = dataclasses.replace(cfg, resume=True)
-        else:
-            stale = move_aside(step.out)
+        elif not getattr(cls, "ATOMIC", False):
+            stale = move_aside(step.out, step.aside)
             log.warning("%s: earlier output moved aside to %s", step.name, stale)
     result = stage(cfg)
     finished = read_state(run_dir)

@@ -15,6 +15,8 @@ import numpy as np
 from radsynth.config import config_to_dict
 from radsynth.data.leaks import digest_folder
 from radsynth.errors import RadsynthError
+from radsynth.layout import RunLayout
+from radsynth.records.audit import NeighbourRow
 from radsynth.release import card, checks, collect, inputs, manifest
 from radsynth.release.formats import DicomSeries, check_synthetic_tags, dicom_bytes, dicom_text
 from radsynth.screening.decisions import TABLE_S1_COLUMNS, ImageFate
@@ -40,7 +42,7 @@ class Plan:
     table: list[dict[str, object]]  # Table S1
     names: dict[str, str]  # reviewer id -> pseudonym
     flips: dict[str, bool] | None  # image -> mirrored by orient; None: not oriented
-    audit_rows: dict[str, inputs.AuditRow]
+    audit_rows: dict[str, NeighbourRow]
     audit_hashes: dict[str, str] | None  # image -> sha256 the audit read; None: not audited
     real_digests: dict[str, Path]  # pixel digest -> ingested training/held-out image
     tokens: checks.SensitiveTokens
@@ -196,7 +198,7 @@ def _checkpoints(plan: Plan) -> list[dict[str, Any]]:
 def _training_steps(plan: Plan, sampling: dict[str, Any]) -> int | None:
     """Total training steps: the run's train config, else the sampled checkpoint's own."""
     run = plan.inputs.run
-    train = _optional_json(run / "train" / "config.json") if run is not None else {}
+    train = _optional_json(RunLayout(run).train / "config.json") if run is not None else {}
     if "total_steps" not in train and sampling.get("checkpoint"):
         ckpt = _optional_json(Path(sampling["checkpoint"]) / "config.json")
         train = ckpt.get("train") or {}

@@ -26,6 +26,7 @@ from PIL import Image
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.layout import RunLayout, checkpoint_name
 from radsynth.release.build import ReleaseConfig, release
 from radsynth.stage import StageResult
 
@@ -67,37 +68,39 @@ def _finished(folder: Path, stage: str, extra: dict | None = None) -> None:
 def lay_out_run(run: Path, cfg: BenchReleaseConfig) -> None:
     """Write a run folder of ``cfg.n`` seeded images in the layout the release reads."""
     rng = np.random.default_rng(cfg.seed)
-    groups = [f"step-{(g + 1) * 1000:07d}" for g in range(cfg.checkpoints)]
+    at = RunLayout(run)
+    steps = [(g + 1) * 1000 for g in range(cfg.checkpoints)]
     screen, orient, neigh, audited = ["image,group,score,flagged"], ["image,flipped"], [], []
     neigh.append("synthetic,train,similarity,percentile,flagged")
     for i in range(cfg.n):
-        group = groups[i % len(groups)]
+        step = steps[i % len(steps)]
+        group = checkpoint_name(step)
         image = f"{group}/{i:06d}.png"
         data = _image(rng, cfg.size_px)
-        _write(run / "samples" / image, data)
+        _write(at.samples_of(step) / f"{i:06d}.png", data)
         meta = {"image": f"{i:06d}.png", "seed": i, "checkpoint_id": "0" * 64,
-                "checkpoint_step": int(group[5:]), "sampler": "dpmpp", "steps": 25}  # fmt: skip
-        _write(run / "samples" / group / "meta" / f"{i:06d}.json", json.dumps(meta))
+                "checkpoint_step": step, "sampler": "dpmpp", "steps": 25}  # fmt: skip
+        _write(at.sample_meta(step) / f"{i:06d}.json", json.dumps(meta))
         screen.append(f"{image},{group},{rng.random():.6f},0")
         orient.append(f"{image},{i % 2}")
         neigh.append(f"{image},000000.png,{rng.random():.6f},{100 * rng.random():.2f},0")
         audited.append({"path": f"kept/{image}", "sha256": hashlib.sha256(data).hexdigest()})
-    for group in groups:
-        sampling = {"checkpoint_id": "0" * 64, "checkpoint_step": int(group[5:]),
+    for step in steps:
+        sampling = {"checkpoint_id": "0" * 64, "checkpoint_step": step,
                     "sampler": "dpmpp", "steps": 25, "model": {}, "diffusion": {}}  # fmt: skip
-        _write(run / "samples" / group / "sampling.json", json.dumps(sampling))
-    _write(run / "screen" / "screen.csv", "\n".join(screen) + "\n")
-    _finished(run / "screen", "screen")
-    _write(run / "oriented" / "orientation.csv", "\n".join(orient) + "\n")
-    _write(run / "audit" / "neighbours.csv", "\n".join(neigh) + "\n")
-    _finished(run / "audit", "audit", {"config": {"synthetic": "kept"}, "inputs": audited})
+        _write(at.samples_of(step) / "sampling.json", json.dumps(sampling))
+    _write(at.screen / "screen.csv", "\n".join(screen) + "\n")
+    _finished(at.screen, "screen")
+    _write(at.oriented / "orientation.csv", "\n".join(orient) + "\n")
+    _write(at.audit / "neighbours.csv", "\n".join(neigh) + "\n")
+    _finished(at.audit, "audit", {"config": {"synthetic": "kept"}, "inputs": audited})
     sources = ["image,source_path,group"]
     for i in range(cfg.n_train):
-        _write(run / "data" / "train" / f"{i:06d}.png", _image(rng, cfg.size_px))
+        _write(at.split("train") / f"{i:06d}.png", _image(rng, cfg.size_px))
         sources.append(f"train/{i:06d}.png,patient_{i:05d}/film_{i:05d}.dcm,patient_{i:05d}")
-    _write(run / "data" / "manifest.csv", "\n".join(sources) + "\n")
+    _write(at.data_manifest, "\n".join(sources) + "\n")
     ingest = {"size_px": cfg.size_px, "src": str(run / "source")}
-    _finished(run / "data", "ingest", {"config": ingest, "n_train": cfg.n_train, "n_val": 0})
+    _finished(at.data, "ingest", {"config": ingest, "n_train": cfg.n_train, "n_val": 0})
 
 
 def cpu_model() -> str:

@@ -176,8 +176,8 @@ def _row(
         "screen_decision": c.final,
         "decided_by": plan.names.get(c.decided_by, "auto"),
         "orientation_flipped": int(flipped),
-        "audit_similarity": audit.similarity if audit else "",
-        "audit_percentile": audit.percentile if audit else "",
+        "audit_similarity": f"{audit.similarity:.6f}" if audit else "",
+        "audit_percentile": f"{audit.percentile:.2f}" if audit else "",  # 0-100
         "audit_flagged": int(audit.flagged) if audit else "",
         "audit_verdict": verdict.final if verdict else "",
         "width_px": img.width,

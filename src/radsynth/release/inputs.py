@@ -15,6 +15,8 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from radsynth.errors import RadsynthError
+from radsynth.layout import RunLayout
+from radsynth.records.audit import NeighbourRow, read_neighbours
 from radsynth.screening.decisions import read_rows
 
 
@@ -33,12 +35,11 @@ class ReleaseInputs:
     stats: Path | None  # stats.json of the reader study
 
 
-def _part(given: Path | None, run: Path | None, default: str, optional: bool) -> Path | None:
+def _part(given: Path | None, path: Path | None, optional: bool) -> Path | None:
     if given is not None:
         return given
-    if run is None:
+    if path is None:
         return None
-    path = run / default
     return path if path.exists() or not optional else None
 
 
@@ -55,17 +56,18 @@ def resolve_inputs(run: Path | None, **given: Path | None) -> ReleaseInputs:
     """
     if run is not None and not run.is_dir():
         raise RadsynthError(f"run folder not found: {run}")
+    at = RunLayout(run) if run is not None else None
     defaults = {
-        "images": ("samples", False),
-        "orient": ("oriented", True),
-        "screen": ("screen", False),
-        "review": ("review", True),
-        "audit": ("audit", False),
-        "ingest": ("data", False),
-        "fid": ("fid_sweep/fid.csv", True),
-        "stats": ("stats/stats.json", True),
+        "images": (at and at.samples, False),
+        "orient": (at and at.oriented, True),
+        "screen": (at and at.screen, False),
+        "review": (at and at.review, True),
+        "audit": (at and at.audit, False),
+        "ingest": (at and at.data, False),
+        "fid": (at and at.fid, True),
+        "stats": (at and at.stats_json, True),
     }
-    parts = {k: _part(given.get(k), run, d, opt) for k, (d, opt) in defaults.items()}
+    parts = {k: _part(given.get(k), path, opt) for k, (path, opt) in defaults.items()}
     missing = [k for k in ("images", "screen", "audit", "ingest") if parts[k] is None]
     if missing:
         flags = " ".join(f"--{k} DIR" for k in missing)
@@ -104,22 +106,9 @@ def orientation_flips(orient: Path) -> dict[str, bool]:
     return {r["image"]: r["flipped"] == "1" for r in rows}
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    """One audited image's nearest training neighbour (a row of neighbours.csv)."""
-
-    similarity: str  # cosine similarity to the nearest training image
-    percentile: str  # its percentile (0-100) among held-out real images' NN similarities
-    flagged: bool  # a memorization candidate
-
-
-def audit_rows(audit: Path) -> dict[str, AuditRow]:
-    """image -> its audit result, from ``neighbours.csv``."""
-    rows = read_rows(audit / "neighbours.csv", ("synthetic", "similarity", "percentile", "flagged"))
-    return {
-        r["synthetic"]: AuditRow(r["similarity"], r["percentile"], r["flagged"] == "1")
-        for r in rows
-    }
+def audit_rows(audit: Path) -> dict[str, NeighbourRow]:
+    """image -> its audit result, from ``neighbours.csv`` (:mod:`radsynth.records.audit`)."""
+    return {r.synthetic: r for r in read_neighbours(audit / "neighbours.csv")}
 
 
 def audited_hashes(audit: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ import jinja2
 from radsynth import __version__
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.layout import RunLayout
 from radsynth.report import sections
 from radsynth.report.review import reviewer_decisions
 from radsynth.report.study import study
@@ -79,7 +80,7 @@ def report(cfg: ReportConfig) -> StageResult:
     """Write the report of ``cfg.run`` to ``cfg.out`` (default ``RUN/report.html``)."""
     if not cfg.run.is_dir():
         raise RadsynthError(f"run folder not found: {cfg.run}")
-    out = cfg.out or cfg.run / "report.html"
+    out = cfg.out or RunLayout(cfg.run).report
     if out.exists() and not cfg.overwrite:
         raise RadsynthError(f"{out} already exists; pass --overwrite to replace it")
     html = render(cfg.run, cfg.samples_per_group, cfg.n_pairs)

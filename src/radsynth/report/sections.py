@@ -15,6 +15,8 @@ import numpy as np
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows, read_json
+from radsynth.layout import RunLayout
+from radsynth.records import read_choice, read_fid, read_losses, read_neighbours, read_pairs
 from radsynth.report import figures
 from radsynth.stage import draw_figure
 
@@ -84,12 +86,12 @@ def pct(x: Any, digits: int = 1) -> str:
 
 
 def chosen_steps(run: Path) -> list[int]:
-    path = run / "checkpoints.json"
+    path = RunLayout(run).choice
     if not path.is_file():
         return []
     try:
-        return [int(s) for s in read_json(path).get("chosen", [])]
-    except (ValueError, TypeError, AttributeError, RadsynthError):
+        return list(read_choice(path).steps)
+    except RadsynthError:
         return []
 
 
@@ -106,17 +108,16 @@ def training(run: Path) -> Section:
         "Training progress",
         "How well the model learned to remove noise from training images, step by step.",
     )
-    losses = run / "train" / "losses.csv"
-    png = run / "train" / "loss_curves.png"
-    if losses.is_file() and (rows := read_csv(losses)):
-        step = np.array([_num(r.get("step")) for r in rows])
-        series = {name: (step, np.array([_num(r.get(col)) for r in rows]))
+    losses, png = RunLayout(run).losses, RunLayout(run).loss_curves
+    if rows := read_losses(losses):
+        step = np.array([r.step for r in rows], dtype=float)
+        series = {name: (step, np.array([getattr(r, col) for r in rows]))
                   for name, col in (("training loss", "train_loss"),
                                     ("validation loss", "val_loss"))}  # fmt: skip
         src = _plot_uri("loss curves", lambda: figures.line_plot(
             series, "training step", "loss (MSE)", "Loss curves", log_y=True,
             marks=chosen_steps(run)), sec)  # fmt: skip
-        val = [(x, _num(r.get("val_loss"))) for x, r in zip(step, rows, strict=True)]
+        val = [(x, r.val_loss) for x, r in zip(step, rows, strict=True)]
         val = [(x, v) for x, v in val if np.isfinite(v)]
         if val:
             sec.headline = (f"Training ran to step {int(step.max()):,}; the last validation loss "
@@ -149,13 +150,11 @@ def fid(run: Path) -> Section:
         "The Fréchet Inception Distance compares the statistics of synthetic and real "
         "images: 0 would mean indistinguishable to the feature network; lower is better.",
     )
-    path = run / "fid_sweep" / "fid.csv"
-    if not path.is_file() or not (rows := read_csv(path)):
+    if not (rows := read_fid(RunLayout(run).fid)):
         sec.missing = "The FID sweep has not been run (no fid_sweep/fid.csv)."
         return sec
-    rows.sort(key=lambda r: _num(r.get("step")))
-    step = np.array([_num(r.get("step")) for r in rows])
-    f = np.array([_num(r.get("fid")) for r in rows])
+    step = np.array([r.step for r in rows], dtype=float)
+    f = np.array([r.fid for r in rows])
     src = _plot_uri("FID versus training step", lambda: figures.line_plot(
         {"FID": (step, f)}, "training step", "FID (lower is better)",
         "FID versus training step", marks=chosen_steps(run)), sec)  # fmt: skip
@@ -167,10 +166,9 @@ def fid(run: Path) -> Section:
             }
         )
     header = ["Step", "FID", "KID (×1000)", "Precision", "Recall", "Real / synthetic images"]
-    body = [[count(r.get("step")), fmt(r.get("fid"), 2),
-             f"{fmt(1000 * _num(r.get('kid_mean')), 2)} ± {fmt(1000 * _num(r.get('kid_std')), 2)}",
-             fmt(r.get("precision"), 3), fmt(r.get("recall"), 3),
-             f"{count(r.get('n_real'))} / {count(r.get('n_fake'))}"]
+    body = [[count(r.step), fmt(r.fid, 2),
+             f"{fmt(1000 * r.kid_mean, 2)} ± {fmt(1000 * r.kid_std, 2)}",
+             fmt(r.precision, 3), fmt(r.recall, 3), f"{count(r.n_real)} / {count(r.n_fake)}"]
             for r in rows]  # fmt: skip
     sec.tables.append({"caption": "Quality scores per checkpoint", "header": header, "rows": body,
                        "note": "Precision: share of synthetic images that look like real ones "
@@ -184,20 +182,19 @@ def fid(run: Path) -> Section:
 
 
 def checkpoints(run: Path) -> Section | None:
-    path = run / "checkpoints.json"
+    path = RunLayout(run).choice
     if not path.is_file():
         return None
     sec = Section("checkpoints", "Which checkpoints were chosen, and why")
     try:
-        data = read_json(path)
-        steps = ", ".join(f"{int(s):,}" for s in data.get("chosen", []))
-    except (ValueError, TypeError, AttributeError, RadsynthError):
+        choice = read_choice(path)
+    except RadsynthError:
         sec.missing = "checkpoints.json could not be read."
         return sec
+    steps = ", ".join(f"{s:,}" for s in choice.steps)
     sec.paragraphs.append(f"Checkpoints used for the reader study: steps {steps}.")
-    reasons = data.get("reasons")
-    if isinstance(reasons, dict) and reasons:
-        rows = [[count(k), str(v)] for k, v in sorted(reasons.items(), key=lambda kv: _num(kv[0]))]
+    if choice.reasons:
+        rows = [[count(k), v] for k, v in sorted(choice.reasons.items())]
         sec.tables.append(
             {
                 "caption": "Why each checkpoint was chosen",
@@ -206,8 +203,8 @@ def checkpoints(run: Path) -> Section | None:
                 "note": "",
             }
         )
-    elif data.get("reason"):
-        sec.paragraphs.append(str(data["reason"]))
+    elif choice.how:
+        sec.paragraphs.append(choice.how)
     return sec
 
 
@@ -218,7 +215,7 @@ def samples(run: Path, n_per_group: int = 16) -> Section:
         f"The first {n_per_group} synthetic images of each checkpoint, shown as "
         "generated (before screening), so typical failures are visible too.",
     )
-    root = run / "samples"
+    root = RunLayout(run).samples
     groups = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     for group in groups:
         paths = list_images(group)[:n_per_group]
@@ -238,10 +235,11 @@ def screening(run: Path) -> Section:
         "Each synthetic image gets a plausibility score; images past the calibrated "
         "threshold are excluded before any reader sees them.",
     )
-    final = run / "keep" / "table_s1.csv"  # written by `radsynth run`: with reviewers' decisions
+    # keep/ is written by `radsynth run`: with reviewers' decisions.
+    final = RunLayout(run).keep / "table_s1.csv"
     if final.is_file() and (rows := read_csv(final)):
         return _screening_final(sec, rows)
-    path = run / "screen" / "table_s1.csv"
+    path = RunLayout(run).screen / "table_s1.csv"
     if not path.is_file() or not (rows := read_csv(path)):
         sec.missing = "Screening has not been run (no screen/table_s1.csv)."
         return sec
@@ -288,35 +286,18 @@ def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
     return sec
 
 
-def _audit_dirs(run: Path) -> dict[str, list[Path]]:
-    """Where pairs.csv paths are relative to: the audit's own config.json says, else guesses."""
-    dirs = {"synthetic": [run / "oriented", run / "samples"], "train": [run / "data" / "train"]}
+def _audit_dirs(run: Path) -> dict[str, Path] | None:
+    """The folders pairs.csv paths are relative to, as the audit recorded them in its
+    config.json (``synthetic`` and ``train``); None when it does not name them."""
     try:
-        cfg = read_json(run / "audit" / "config.json")
+        cfg = read_json(RunLayout(run).audit / "config.json")
     except RadsynthError:
-        cfg = {}
-    cfg = cfg if isinstance(cfg, dict) else {}
-    for key in dirs:
-        if isinstance(cfg.get(key), str):
-            dirs[key].insert(0, Path(cfg[key]))
-    return dirs
-
-
-def _resolve(run: Path, name: str, roots: list[Path]) -> Path | None:
-    p = Path(name)
-    for cand in (*(root / p for root in roots), p, run / p, run / "audit" / p):
-        if cand.is_file():
-            return cand
-    return None
-
-
-def _flag(row: dict[str, str]) -> bool:
-    return str(row.get("flagged", "")).strip().lower() in ("1", "true", "yes")
-
-
-def _percentile(value: Any) -> str:
-    x = _num(value)  # accept 0-1 or 0-100
-    return pct(x / 100 if x > 1 else x)
+        return None
+    if not isinstance(cfg, dict) or not all(
+        isinstance(cfg.get(k), str) for k in ("synthetic", "train")
+    ):
+        return None
+    return {"synthetic": Path(cfg["synthetic"]), "train": Path(cfg["train"])}
 
 
 def audit(run: Path, n_pairs: int = 8) -> Section:
@@ -326,34 +307,35 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
         "For every synthetic image we found the most similar training image. A very "
         "high similarity can mean the model copied a patient's radiograph.",
     )
-    path = run / "audit" / "pairs.csv"
+    path = RunLayout(run).audit / "pairs.csv"
     if not path.is_file():
         sec.missing = "The memorisation audit has not been run (no audit/pairs.csv)."
         return sec
-    rows = sorted(read_csv(path), key=lambda r: _num(r.get("rank")))
+    rows = read_pairs(path)
     dirs = _audit_dirs(run)
-    everyone = run / "audit" / "neighbours.csv"
-    audited = read_csv(everyone) if everyone.is_file() else rows
-    flagged = sum(_flag(r) for r in audited)
+    if dirs is None:
+        sec.bullets.append("Pair images are not shown: audit/config.json does not name the "
+                           "folders the audit read.")  # fmt: skip
+    everyone = RunLayout(run).audit / "neighbours.csv"
+    audited = read_neighbours(everyone) if everyone.is_file() else rows
+    flagged = sum(r.flagged for r in audited)
     scope = "audited synthetic images" if everyone.is_file() else "most similar pairs listed"
     sec.headline = (f"{flagged:,} of {len(audited):,} {scope} were flagged as possible copies "
                     "of a training image.")  # fmt: skip
     sec.paragraphs.append(sec.headline)
     body = []
     for r in rows[:n_pairs]:
-        is_flag = _flag(r)
-        body.append([count(r.get("rank")), Path(r.get("synthetic", "")).name,
-                     Path(r.get("train", "")).name, fmt(r.get("similarity"), 3),
-                     _percentile(r.get("percentile")),
-                     "yes" if is_flag else "no"])  # fmt: skip
-        syn = _resolve(run, r.get("synthetic", ""), dirs["synthetic"])
-        train = _resolve(run, r.get("train", ""), dirs["train"])
-        if syn and train:
+        body.append([count(r.rank), Path(r.synthetic).name, Path(r.train).name,
+                     fmt(r.similarity, 3), pct(r.percentile / 100),  # percentiles are 0-100
+                     "yes" if r.flagged else "no"])  # fmt: skip
+        syn = dirs["synthetic"] / r.synthetic if dirs else None
+        train = dirs["train"] / r.train if dirs else None
+        if syn and train and syn.is_file() and train.is_file():
             sec.figures.append({"src": figures.data_uri(figures.pair_strip(syn, train)),
-                                "caption": f"Pair {r.get('rank')}: synthetic (left) and its "
+                                "caption": f"Pair {r.rank}: synthetic (left) and its "
                                 f"nearest training image (right), similarity "
-                                f"{fmt(r.get('similarity'), 3)}"
-                                f"{' — flagged' if is_flag else ''}."})  # fmt: skip
+                                f"{fmt(r.similarity, 3)}"
+                                f"{' — flagged' if r.flagged else ''}."})  # fmt: skip
     sec.tables.append({"caption": f"The {len(body)} most similar pairs",
                        "header": ["Rank", "Synthetic image", "Nearest training image",
                                   "Similarity", "Percentile", "Flagged"],
@@ -366,7 +348,7 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
 
 def release(run: Path) -> Section | None:
     """The released dataset (``RUN/release``) with a link to its card; None when not released."""
-    card, table = run / "release" / "README.md", run / "release" / "table_s1.csv"
+    card, table = RunLayout(run).release / "README.md", RunLayout(run).release / "table_s1.csv"
     if not card.is_file() or not table.is_file():
         return None
     sec = Section("release", "Released dataset", "The kept images as a dataset others can "

@@ -7,6 +7,7 @@ from typing import Any
 
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
+from radsynth.layout import RunLayout
 from radsynth.report import figures
 from radsynth.report.sections import Section, fmt, fmt_p, p_clause, pct
 from radsynth.stats.plots import conf_label
@@ -181,8 +182,7 @@ def study(run: Path) -> Section:
     sec = Section("study", "Reader study (clinical Turing test)",
                   "Readers looked at real and synthetic radiographs without being told which "
                   "was which.")  # fmt: skip
-    stats_dir = run / "stats"
-    path = stats_dir / "stats.json"
+    stats_dir, path = RunLayout(run).stats, RunLayout(run).stats_json
     if not path.is_file():
         sec.missing = "The reader study has not been analysed yet (no stats/stats.json)."
         return sec

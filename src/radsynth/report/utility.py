@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from radsynth.io import read_json
+from radsynth.layout import RunLayout
 from radsynth.report.figures import data_uri
 from radsynth.report.sections import Section, fmt
 
 
 def utility(run: Path) -> Section | None:
     """The section, or None when the run has no utility step (an unconditional run)."""
-    folder = run / "utility"
+    folder = RunLayout(run).utility
     if not (folder / "utility.json").is_file():
         return None
     record = read_json(folder / "utility.json", "utility results")

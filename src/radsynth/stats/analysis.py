@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from radsynth.config import arg
+from radsynth.layout import RunLayout
 from radsynth.stage import (
     StageResult,
     atomic_write_text,
@@ -192,7 +193,8 @@ def stats(cfg: StatsConfig) -> StageResult:
     """Analyse a reader-study export and write ``OUT/stats.json`` plus PNG figures."""
     rows = read_responses(cfg.responses, (cfg.scale_min, cfg.scale_max))
     study = build_study(rows, cfg.rater_kind, cfg.reference_group)
-    out = cfg.out or cfg.responses.resolve().parent.parent / "stats"
+    # By default beside the study: RUN/study/export.csv -> RUN/stats.
+    out = cfg.out or RunLayout(cfg.responses.resolve().parents[1]).stats
     prepare_output_dir(out, "stats", cfg)
     warnings = list(study.warnings)
     result: dict[str, Any] = {

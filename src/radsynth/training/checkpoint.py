@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -33,6 +32,7 @@ import torch
 from radsynth.diffusion.schedule import DiffusionConfig
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
+from radsynth.layout import checkpoint_folder, checkpoint_step, checkpoints_root
 from radsynth.models.unet import UNetConfig, build_unet
 from radsynth.stage import sha256_file
 
@@ -41,7 +41,6 @@ VERSION = 1
 WEIGHT_FILES = {"ema": "ema.safetensors", "online": "model.safetensors"}
 STATE_FILE = "state.pt"
 CONFIG_FILE = "config.json"
-_STEP_DIR = re.compile(r"^step-(\d{7,})$")
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,8 @@ class LoadedCheckpoint:
 
 
 def checkpoint_dir(train_dir: Path, step: int) -> Path:
-    """Where the checkpoint of ``step`` lives: ``train_dir/checkpoints/step-{step:07d}``."""
-    return Path(train_dir) / "checkpoints" / f"step-{step:07d}"
+    """Where the checkpoint of ``step`` lives (:func:`radsynth.layout.checkpoint_folder`)."""
+    return checkpoint_folder(train_dir, step)
 
 
 def _is_checkpoint(path: Path) -> bool:
@@ -75,15 +74,14 @@ def list_checkpoints(train_dir: Path) -> list[Path]:
     ``train_dir`` may be the run folder (holding ``checkpoints/``) or ``checkpoints/`` itself.
     Hidden temporary folders left by an interrupted save are ignored.
     """
-    train_dir = Path(train_dir)
-    root = train_dir / "checkpoints" if (train_dir / "checkpoints").is_dir() else train_dir
+    root = checkpoints_root(train_dir)
     if not root.is_dir():
         return []
     found = []
     for p in root.iterdir():
-        m = _STEP_DIR.match(p.name)
-        if m and p.is_dir() and _is_checkpoint(p):
-            found.append((int(m.group(1)), p))
+        step = checkpoint_step(p.name)
+        if step is not None and p.is_dir() and _is_checkpoint(p):
+            found.append((step, p))
     return [p for _, p in sorted(found)]
 
 

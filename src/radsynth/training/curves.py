@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from pathlib import Path
 
-from radsynth.stage import atomic_write_bytes, atomic_write_text
-
-COLUMNS = ("step", "train_loss", "val_loss")
+from radsynth.records.curves import LossRow, write_losses
+from radsynth.stage import atomic_write_bytes
 
 
 def write_losses_csv(out: Path, history: list[dict[str, float]]) -> Path:
-    """Write ``out/losses.csv`` (columns step, train_loss, val_loss), atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: row[k] if k == "step" else f"{row[k]:.6g}" for k in COLUMNS})
-    path = out / "losses.csv"
-    atomic_write_text(path, buf.getvalue())
-    return path
+    """Write ``out/losses.csv`` (:func:`radsynth.records.write_losses`), atomically."""
+    rows = [LossRow(int(r["step"]), r["train_loss"], r["val_loss"]) for r in history]
+    return write_losses(out / "losses.csv", rows)
 
 
 def plot_loss_curves(out: Path, history: list[dict[str, float]]) -> Path:

@@ -27,6 +27,7 @@ from radsynth.data.leaks import (
 )
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
+from radsynth.records.audit import read_neighbours
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,7 @@ def flagged_copies(audit: Path | None) -> set[str]:
     path = Path(audit) / "neighbours.csv"
     if not path.is_file():
         raise RadsynthError(f"{audit} holds no audit neighbours.csv")
-    rows = read_csv_rows(path, "audit neighbours", ("synthetic", "flagged"))
-    return {r["synthetic"] for r in rows if r["flagged"] == "1"}
+    return {r.synthetic for r in read_neighbours(path) if r.flagged}
 
 
 def load_synthetic(

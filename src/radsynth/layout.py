@@ -1,0 +1,242 @@
+"""The run folder's layout: every path of a ``radsynth run`` folder, in one place.
+
+Nothing else in radsynth formats or parses a run path or a checkpoint folder name
+(``tests/test_layout.py`` greps for the patterns). A stage that works inside a run folder asks
+:class:`RunLayout` where its inputs and its output are; a stage run on its own takes plain
+folders and never needs it. ::
+
+    RUN/
+      pipeline.json  pipeline.lock  checkpoints.json  report.html
+      phantoms/images/             built-in phantoms (when the pipeline has no source:)
+      data/{train,val,test}/       ingest: the real images, split
+      train/checkpoints/step-NNNNNNN/   train: one folder per checkpoint; losses.csv
+      fid_sweep/                   FID per checkpoint (fid.csv), its samples/step-NNNNNNN/
+      samples/step-NNNNNNN/        the chosen checkpoints' samples, as generated
+      samples-unused/step-NNNNNNN/ samples of checkpoints no longer chosen (kept, not deleted)
+      oriented/step-NNNNNNN/       samples turned to the canonical side
+      screen/                      screen.csv, threshold.json
+      kept_as_generated/step-NNNNNNN/  kept samples as generated (what the audit reads)
+      audit/                       neighbours.csv, pairs.csv
+      keep/                        images.csv, table_s1.csv: each image's fate
+      kept/step-NNNNNNN/           kept samples, oriented (what readers see)
+      review/                      reviewers' decisions (radsynth review)
+      utility/  real_oriented/  study/  stats/  release/
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+#: A checkpoint folder's name: the optimizer step, zero-padded to 7 digits.
+_CHECKPOINT = re.compile(r"step-(\d{7,})")
+
+
+def checkpoint_name(step: int) -> str:
+    """The folder name of the checkpoint saved after ``step`` optimizer steps (``step-0001000``).
+
+    The same name labels that checkpoint's samples, its kept images and its group in the study.
+    """
+    if step < 0:
+        raise ValueError(f"a training step is >= 0, got {step}")
+    return f"step-{step:07d}"
+
+
+def checkpoint_step(name: str) -> int | None:
+    """The optimizer step of a checkpoint folder name, or None when ``name`` is not one."""
+    m = _CHECKPOINT.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def checkpoint_folder(train_dir: Path, step: int) -> Path:
+    """``train_dir/checkpoints/step-NNNNNNN``: where training saves the checkpoint of ``step``."""
+    return Path(train_dir) / "checkpoints" / checkpoint_name(step)
+
+
+def checkpoints_root(train_dir: Path) -> Path:
+    """The folder holding the checkpoint folders: ``train_dir/checkpoints`` when it exists,
+    else ``train_dir`` itself (a user may name the checkpoints folder directly)."""
+    root = Path(train_dir) / "checkpoints"
+    return root if root.is_dir() else Path(train_dir)
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Every path of one run folder.
+
+    Args:
+        root: the run folder.
+    """
+
+    root: Path
+
+    # Pipeline bookkeeping.
+    @property
+    def state(self) -> Path:
+        """``pipeline.json``: the cache keys of the finished steps."""
+        return self.root / "pipeline.json"
+
+    @property
+    def lock(self) -> Path:
+        """``pipeline.lock``: held by the one ``radsynth run`` working in this folder."""
+        return self.root / "pipeline.lock"
+
+    @property
+    def hash_cache(self) -> Path:
+        """Content digests of the folders from outside the run (the ``source:`` images)."""
+        return self.root / "input_hashes.json"
+
+    @property
+    def choice(self) -> Path:
+        """``checkpoints.json``: the checkpoints chosen for sampling, with reasons."""
+        return self.root / "checkpoints.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    # Data.
+    @property
+    def phantoms(self) -> Path:
+        return self.root / "phantoms"
+
+    @property
+    def phantom_images(self) -> Path:
+        return self.phantoms / "images"
+
+    @property
+    def data(self) -> Path:
+        """Ingest's output: ``train/``, ``val/``, ``test/``, ``manifest.csv``."""
+        return self.root / "data"
+
+    def split(self, name: str) -> Path:
+        """One split of the ingested images: ``data/train``, ``data/val`` or ``data/test``."""
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"no split {name!r}; splits: train, val, test")
+        return self.data / name
+
+    @property
+    def data_manifest(self) -> Path:
+        return self.data / "manifest.csv"
+
+    # Training and the checkpoint sweep.
+    @property
+    def train(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def losses(self) -> Path:
+        return self.train / "losses.csv"
+
+    @property
+    def loss_curves(self) -> Path:
+        return self.train / "loss_curves.png"
+
+    def checkpoint(self, step: int) -> Path:
+        return checkpoint_folder(self.train, step)
+
+    @property
+    def fid_sweep(self) -> Path:
+        return self.root / "fid_sweep"
+
+    @property
+    def fid(self) -> Path:
+        """``fid_sweep/fid.csv``: FID per checkpoint."""
+        return self.fid_sweep / "fid.csv"
+
+    def fid_samples_of(self, step: int) -> Path:
+        """``fid_sweep/samples/step-NNNNNNN``: the images the sweep scored for one checkpoint."""
+        return self.fid_sweep / "samples" / checkpoint_name(step)
+
+    # Samples and what becomes of them.
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    def samples_of(self, step: int) -> Path:
+        """``samples/step-NNNNNNN``: one chosen checkpoint's samples, as generated."""
+        return self.samples / checkpoint_name(step)
+
+    @property
+    def samples_unused(self) -> Path:
+        return self.root / "samples-unused"
+
+    @property
+    def oriented(self) -> Path:
+        return self.root / "oriented"
+
+    @property
+    def screen(self) -> Path:
+        return self.root / "screen"
+
+    @property
+    def kept_as_generated(self) -> Path:
+        return self.root / "kept_as_generated"
+
+    def kept_as_generated_of(self, step: int) -> Path:
+        return self.kept_as_generated / checkpoint_name(step)
+
+    def sample_meta(self, step: int) -> Path:
+        """``samples/step-NNNNNNN/meta``: one JSON sidecar per sampled image."""
+        return self.samples_of(step) / "meta"
+
+    def inside(self, relative: str | Path) -> Path:
+        """A folder the user names relative to the run folder (e.g. fid_sweep's ``real``)."""
+        return self.root / relative
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def keep(self) -> Path:
+        """``keep/``: each screened image's fate (images.csv) and Table S1."""
+        return self.root / "keep"
+
+    @property
+    def kept(self) -> Path:
+        """``kept/step-NNNNNNN``: the kept images, oriented, that readers see."""
+        return self.root / "kept"
+
+    def kept_of(self, step: int) -> Path:
+        return self.kept / checkpoint_name(step)
+
+    @property
+    def review(self) -> Path:
+        """``review/``: the review page's decisions on the screen's flags and audit pairs."""
+        return self.root / "review"
+
+    # Downstream.
+    @property
+    def utility(self) -> Path:
+        return self.root / "utility"
+
+    @property
+    def real_oriented(self) -> Path:
+        return self.root / "real_oriented"
+
+    @property
+    def study(self) -> Path:
+        return self.root / "study"
+
+    @property
+    def study_export(self) -> Path:
+        return self.study / "export.csv"
+
+    @property
+    def simulated(self) -> Path:
+        """Marker: the study was answered by simulated raters."""
+        return self.study / "simulated.json"
+
+    @property
+    def stats(self) -> Path:
+        return self.root / "stats"
+
+    @property
+    def stats_json(self) -> Path:
+        return self.stats / "stats.json"
+
+    @property
+    def release(self) -> Path:
+        return self.root / "release"

@@ -1,0 +1,34 @@
+"""Typed records of the files one stage writes and another reads: one dataclass per row (or per
+file) and one reader/writer pair per file, so that a column is named, typed and checked once.
+
+================================  ===========================  ==============================
+file                              record                       module
+================================  ===========================  ==============================
+train/losses.csv                  :class:`LossRow`             :mod:`radsynth.records.curves`
+fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.records.curves`
+checkpoints.json                  :class:`CheckpointChoice`    :mod:`radsynth.records.choice`
+audit/neighbours.csv, pairs.csv   :class:`NeighbourRow`        :mod:`radsynth.records.audit`
+screen/screen.csv                 ``ScreenDecision``           :mod:`radsynth.screening.decisions`
+review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.screening.decisions`
+review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.screening.decisions`
+keep/images.csv                   ``ImageFate``                :mod:`radsynth.screening.decisions`
+stats/stats.json                  versioned JSON (``schema``)  :mod:`radsynth.stats.analysis`
+================================  ===========================  ==============================
+
+Units: a **percentile** is 0-100 everywhere (the audit's ``percentile`` column, its
+``flag_percentile``); rates, shares and p-values (the screen's ``frr``, ``p_*`` columns,
+precision, recall) are fractions 0-1 and are not called percentiles. Readers check the range
+and refuse a value outside it in one line; none converts between units.
+
+Nothing here imports torch or numpy: the study server and the stats stage use these modules.
+"""
+
+from radsynth.records.audit import NeighbourRow, read_neighbours, read_pairs, write_neighbours
+from radsynth.records.choice import CheckpointChoice, read_choice, write_choice
+from radsynth.records.curves import FidRow, LossRow, read_fid, read_losses, write_fid, write_losses
+
+__all__ = [
+    "CheckpointChoice", "FidRow", "LossRow", "NeighbourRow", "read_choice", "read_fid",
+    "read_losses", "read_neighbours", "read_pairs", "write_choice", "write_fid",
+    "write_losses", "write_neighbours",
+]  # fmt: skip

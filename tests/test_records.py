@@ -1,0 +1,91 @@
+"""Typed records: each file a stage writes and another reads round-trips through its one
+reader/writer pair, and a bad cell (a percentile outside 0-100, a word for a number) is a
+one-line error naming the file and the line."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from radsynth.errors import RadsynthError
+from radsynth.records import (
+    CheckpointChoice,
+    FidRow,
+    LossRow,
+    NeighbourRow,
+    read_choice,
+    read_fid,
+    read_losses,
+    read_neighbours,
+    read_pairs,
+    write_choice,
+    write_fid,
+    write_losses,
+    write_neighbours,
+)
+
+
+def test_losses_round_trip_and_missing_validation_is_nan(tmp_path: Path) -> None:
+    path = tmp_path / "losses.csv"
+    write_losses(path, [LossRow(4, 0.456496, math.nan), LossRow(2, 0.809739, 0.55579)])
+    rows = read_losses(path)
+    assert [r.step for r in rows] == [2, 4]  # by step
+    assert rows[0] == LossRow(2, 0.809739, 0.55579) and math.isnan(rows[1].val_loss)
+    assert path.read_text().splitlines()[1] == "4,0.456496,nan"
+    assert read_losses(tmp_path / "absent.csv") == []
+
+
+def test_fid_round_trip(tmp_path: Path) -> None:
+    row = FidRow(2, "train/checkpoints/step-0000002", 24, 24, 17.83, 0.1433, 6e-16, 0.0, 1 / 3)
+    write_fid(tmp_path / "fid.csv", [row])
+    assert read_fid(tmp_path / "fid.csv") == [row]
+
+
+def test_choice_round_trip(tmp_path: Path) -> None:
+    choice = CheckpointChoice((2, 4), {2: "earliest within 10%", 4: "lowest FID"}, "Proposed")
+    write_choice(tmp_path / "checkpoints.json", choice)
+    assert read_choice(tmp_path / "checkpoints.json") == choice
+    (tmp_path / "bad.json").write_text('{"picked": [2]}')
+    with pytest.raises(RadsynthError, match="is not a checkpoint choice"):
+        read_choice(tmp_path / "bad.json")
+
+
+def test_neighbours_and_pairs_round_trip(tmp_path: Path) -> None:
+    rows = [
+        NeighbourRow("step-0000002/000001.png", "000009.png", 0.25669, 12.5, False, True),
+        NeighbourRow("step-0000002/000000.png", "000099.png", 0.99, 100.0, True, False),
+    ]
+    write_neighbours(tmp_path / "neighbours.csv", rows)
+    assert read_neighbours(tmp_path / "neighbours.csv") == rows
+    ranked = [NeighbourRow(**{**r.__dict__, "rank": i}) for i, r in ((2, rows[0]), (1, rows[1]))]
+    write_neighbours(tmp_path / "pairs.csv", ranked, ranked=True)
+    assert [r.rank for r in read_pairs(tmp_path / "pairs.csv")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [("0.5", None), ("100.01", "outside 0-100 (a percentile is 0-100)"),
+     ("-1", "outside 0-100"), ("high", "'high' is not a number")],
+)  # fmt: skip
+def test_a_percentile_has_one_unit(tmp_path: Path, cell: str, why: str | None) -> None:
+    """0.5 is the 0.5th percentile, not the 50th: a reader never guesses the unit."""
+    path = tmp_path / "neighbours.csv"
+    header = "synthetic,train,similarity,percentile,flagged,mirrored\n"
+    path.write_text(header + f"a.png,b.png,0.3,{cell},0,0\n")
+    if why is None:
+        assert read_neighbours(path)[0].percentile == 0.5
+        return
+    with pytest.raises(RadsynthError) as err:
+        read_neighbours(path)
+    assert why in str(err.value) and f"{path} line 2" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_column_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "fid.csv"
+    path.write_text("step,fid\n2,17.8\n")
+    with pytest.raises(RadsynthError) as err:
+        read_fid(path)
+    assert "\n" not in str(err.value) and "FID table" in str(err.value)
