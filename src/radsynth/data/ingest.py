@@ -54,6 +54,7 @@ from radsynth.data.selfsup import represent
 from radsynth.data.splits import compile_group_regex, extract_group, split_groups, split_stratified
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
+from radsynth.screening.view import mixed_view_warning, view_counts
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, sha256_file
 from radsynth.stage import write_manifest as write_stage_manifest
 
@@ -263,8 +264,11 @@ def ingest(cfg: IngestConfig) -> StageResult:
     if kept:
         films, cues, headers = (list(c) for c in zip(*checks, strict=True))
         settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
-        kept, review = apply_checks(kept, films, cues, headers, staging, cfg.out, cfg.size_px,
-                                    cfg.bits, settings)  # fmt: skip
+        kept, review, views = apply_checks(kept, films, cues, headers, staging, cfg.out,
+                                           cfg.size_px, cfg.bits, settings)  # fmt: skip
+        view_line = mixed_view_warning(views, cfg.review_below) if views is not None else None
+        if view_line:
+            log.warning(view_line)
     if not kept:
         _undo(cfg.out, created)
         first = f" (e.g. {rejected[0][0]}: {rejected[0][1]})" if rejected else ""
@@ -292,6 +296,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
         "n_rejected": len(rejected),
         "n_review": len(review),
         "n_rotated": sum(r.rotated_deg != 0 for r in rows),
+        "views": view_counts(views, cfg.review_below),
     }
     write_stage_manifest(
         cfg.out,

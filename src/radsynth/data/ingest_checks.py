@@ -18,6 +18,7 @@ from radsynth.data.filmchecks import CheckSettings, FilmCheck, check_films
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import pad_to_square
 from radsynth.data.selfsup import Film
+from radsynth.screening.view import ViewCall, detect_views
 
 #: Columns of review.csv.
 REVIEW_COLUMNS = (
@@ -36,7 +37,7 @@ def apply_checks(
     size_px: int,
     bits: int,
     settings: CheckSettings,
-) -> tuple[list[dict], list[list]]:
+) -> tuple[list[dict], list[list], ViewCall | None]:
     """Correct, pad and renumber the staged images; move uncertain ones to ``out/review``.
 
     Args:
@@ -48,10 +49,12 @@ def apply_checks(
         settings: the check thresholds.
 
     Returns:
-        (the fields of the images that stay, renumbered ``0..``; the review.csv rows).
+        (the fields of the images that stay, renumbered ``0..``; the review.csv rows; the view
+        of each staying film, upright and positive, from :mod:`radsynth.screening.view`, or
+        None when none stays).
     """
     checks = check_films(films, np.asarray(cues, dtype=float), headers, settings)
-    stay, review = [], []
+    stay, review, upright = [], [], []
     for index, (fields, check) in enumerate(zip(kept, checks, strict=True)):
         staged = staging / f"{index:06d}.png"
         img = read_gray(staged)
@@ -61,12 +64,14 @@ def apply_checks(
             write_png(out / name, pad_to_square(img, size_px), bits)
             review.append(_review_row(name, fields["source_path"], check))
             continue
-        final = pad_to_square(correct(img, check), size_px)
+        fixed = correct(img, check)
+        upright.append(fixed)
+        final = pad_to_square(fixed, size_px)
         write_png(staging / f"{len(stay):06d}.final.png", final, bits)
         stay.append({**fields, **_fields(check)})
     for i in range(len(stay)):
         os.replace(staging / f"{i:06d}.final.png", staging / f"{i:06d}.png")
-    return stay, review
+    return stay, review, (detect_views(upright, settings.seed) if upright else None)
 
 
 def correct(img: np.ndarray, check: FilmCheck) -> np.ndarray:
