@@ -48,10 +48,9 @@ from radsynth.data.selfsup import represent
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar, log_checkpoint
 from radsynth.screening.consistency import (
+    combined_score,
     fit_consistency,
-    min_p_threshold,
     p_values,
-    p_values_loo,
     raw_scores,
 )
 from radsynth.screening.features import anatomy_features
@@ -192,7 +191,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "frr_target": cfg.frr,
         "frr_reference_leave_one_out": float((ref_scores > threshold).mean()),
         "parts": parts,
-        "min_p_cut": cut,
+        "combined_cut": cut,
         "n_reference": len(ref_paths),
         "n_calibration": len(ref_scores),
         "k": cfg.k,
@@ -213,25 +212,27 @@ def screen(cfg: ScreenConfig) -> StageResult:
 
 
 def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
-    """All four parts, split-conformal: fitted on one half of the reference, calibrated on the
-    other. Returns (anatomy scores, (N, 3) p-values, flagged, anatomy threshold, min-p cut,
-    calibration anatomy scores)."""
+    """All four parts. The layout, novelty and symmetry models are fitted on one half of the
+    reference and scored on the other (split conformal); the anatomy k-NN uses every reference
+    film as a neighbour, its calibration films scored leave-one-out (as without the
+    projection-free part: halving its neighbours cost C-spine recall). The parts are put on one
+    scale and combined by their maximum (:func:`combined_score`), whose conformal quantile over
+    the calibration films is the cut. Returns (anatomy scores, (N, 4) p-values, flagged,
+    anatomy threshold, combined cut, calibration anatomy scores)."""
     model = fit_consistency(load_films(ref_paths), cfg.seed)
     cal = model.calibration_index
-    fit = np.setdiff1d(np.arange(len(ref)), cal)
-    mu, sd = ref[fit].mean(0), ref[fit].std(0) + 1e-6
-    base = (ref[fit] - mu) / sd
-    k = min(cfg.k, len(fit))
-    cal_scores = knn_scores((ref[cal] - mu) / sd, base, k, cfg.block_size)
+    mu, sd = ref.mean(0), ref.std(0) + 1e-6
+    base = (ref - mu) / sd
+    k = min(cfg.k, len(ref) - 1)
+    cal_scores = knn_scores(base, base, k, cfg.block_size, leave_one_out=True)[cal]
     scores = knn_scores((feats - mu) / sd, base, k, cfg.block_size)
-    p = np.hstack([
-        p_values(cal_scores[:, None], scores[:, None]),
-        p_values(model.calibration, raw_scores(model, load_films(paths))),
-    ])  # fmt: skip
-    cal_p = np.hstack([p_values_loo(cal_scores[:, None]), p_values_loo(model.calibration)])
-    cut = min_p_threshold(cal_p.min(1), cfg.frr)
+    cal_parts = np.hstack([cal_scores[:, None], model.calibration])
+    new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
+    p = p_values(cal_parts, new_parts)
+    cut = conformal_threshold(combined_score(cal_parts, cal_parts), cfg.frr)
+    flagged = combined_score(cal_parts, new_parts) > cut
     threshold = conformal_threshold(cal_scores, cfg.frr)
-    return scores, p, p.min(1) < cut, threshold, cut, cal_scores
+    return scores, p, flagged, threshold, cut, cal_scores
 
 
 def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
