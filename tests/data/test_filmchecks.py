@@ -4,6 +4,8 @@ collection-learned polarity / rotation score, on phantoms and on real paediatric
 from __future__ import annotations
 
 import csv
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -215,3 +217,28 @@ def test_ingest_corrects_and_lists_for_review(cxr_dir: Path, tmp_path: Path) -> 
         assert int(r["rotated_deg"]) == (360 - 90 * int(turns[i])) % 360
         out = read_gray(tmp_path / "out" / r["image"])
         assert np.abs(out - films[i]).max() <= 1.5 / 255
+
+
+def test_ingest_warns_when_a_folder_mixes_views(cxr_dir: Path, tmp_path: Path, caplog) -> None:
+    """40 real frontal films and 25 lateral C-spine phantoms: one warning line naming how many
+    of each were detected; the manifest keeps the counts. A frontal-only folder: no warning."""
+    src = tmp_path / "src"
+    for i, f in enumerate(real_films(cxr_dir, 40, seed=12)):
+        write_png(src / f"f{i:02d}.png", f)
+    cfg = PhantomConfig(out=Path("unused"), size_px=64, seed=35, negative_fraction=0.0,
+                        implausible_fraction=0.0, right_facing_fraction=0.5)  # fmt: skip
+    for i in range(25):
+        write_png(src / f"l{i:02d}.png", render_phantom(cfg, i).image)
+    with caplog.at_level(logging.WARNING):
+        ingest(IngestConfig(src=src, out=tmp_path / "out", size_px=128, val_fraction=0.0))
+    lines = [r.getMessage() for r in caplog.records if "mixes views" in r.getMessage()]
+    assert len(lines) == 1
+    views = json.loads((tmp_path / "out" / "manifest.json").read_text())["views"]
+    assert f"{views['frontal']} frontal and {views['lateral']} lateral" in lines[0]
+    assert views["frontal"] >= 36 and views["lateral"] >= 22  # wrong views: none measured
+    caplog.clear()
+    for f in src.glob("l*.png"):
+        f.unlink()
+    with caplog.at_level(logging.WARNING):
+        ingest(IngestConfig(src=src, out=tmp_path / "out2", size_px=128, val_fraction=0.0))
+    assert not any("mixes views" in r.getMessage() for r in caplog.records)
