@@ -316,7 +316,7 @@ def detect_all(
         A :class:`Detected`.
     """
     from radsynth.data.selfsup import represent
-    from radsynth.screening.mirror import MIRROR_GRID_PX, decide_mirrored
+    from radsynth.screening.mirror import MIRROR_GRID_PX, decide_mirrored, marker_asymmetry
     from radsynth.screening.view import (
         classify_views,
         mixed_view_warning,
@@ -325,13 +325,14 @@ def detect_all(
     )
 
     priors: dict[str, list[float]] = {v: [] for v in PRIORS}
-    coarse, films, sym, vfeat = [], [], [], []
+    coarse, films, sym, vfeat, marker = [], [], [], [], []
     for img in images:
         coarse.append(_resize(img, grid_px))
         for v in PRIORS:
             priors[v].append(PRIORS[v](img) if view in (v, "auto") else 0.0)
         if view in ("frontal", "auto"):
             films.append(represent(img, MIRROR_GRID_PX))
+            marker.append(marker_asymmetry(img))
         if view == "auto":
             sym.append(symmetry_score(img))
             vfeat.append(view_features(img))
@@ -351,7 +352,7 @@ def detect_all(
     front = np.flatnonzero(kinds == "frontal")
     if len(front):
         fc = decide_mirrored(prior["frontal"][front], grid[front], [films[i] for i in front],
-                             review_below)  # fmt: skip
+                             review_below, marker=np.array(marker)[front])  # fmt: skip
         scores[front] = np.where(fc.mirrored, -1.0, 1.0)
         confidence[front], review[front] = fc.confidence, fc.review
     return Detected(scores, confidence, review, views, warning)
