@@ -11,6 +11,10 @@ dropped first (the CR fixtures hold the same two films in several transfer synta
 
 ``bench orient --fit-on OTHER`` instead learns the mirror template from another source (its films
 taken as standard) and applies it to this one: a cross-source test of the learned part alone.
+
+``bench orient --view auto [--lateral-src LAT]`` mixes SRC's frontal films with LAT's left-facing
+lateral films, mirrors a random half, and runs orient's auto path (:func:`detect_all`): view
+accuracy and review, then each view's side accuracy, and the mixed-view warning.
 """
 
 from __future__ import annotations
