@@ -124,20 +124,6 @@ def p_values(calibration: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def p_values_loo(calibration: np.ndarray) -> np.ndarray:
-    """Each calibration film's p-value against the other calibration films, on the same scale
-    as a new film's (:func:`p_values`): (1 + #{others >= s}) / (n + 1), column by column. With
-    the same denominator, a calibration film and a new film of the same rank tie, and the strict
-    comparison in screen keeps the tie unflagged (a denominator of n made new films' p-values
-    smaller than equally ranked calibration films' and inflated the false rejections)."""
-    n = len(calibration)
-    cal = np.sort(calibration, axis=0)
-    out = np.empty_like(calibration, dtype=np.float64)
-    for j in range(calibration.shape[1]):
-        out[:, j] = (n - np.searchsorted(cal[:, j], calibration[:, j], side="left")) / (n + 1.0)
-    return out
-
-
 def min_p_threshold(calibration_min_p: np.ndarray, frr: float) -> float:
     """The ``floor(frr (n + 1))``-th smallest calibration min-p (0 when that is 0): a new film
     is flagged when its min-p is strictly below it, so at most about ``frr`` of plausible films
@@ -172,7 +158,9 @@ def tail_p_values(calibration: np.ndarray, scores: np.ndarray, tail: float = 0.1
 
 def tail_p_values_loo(calibration: np.ndarray, tail: float = 0.1) -> np.ndarray:
     """Each calibration film's :func:`tail_p_values` against the other ``n - 1`` calibration
-    films, on a new film's scale (denominator ``n + 1``, as :func:`p_values_loo`)."""
+    films, on a new film's scale: denominator ``n + 1`` as for a new film, so a calibration
+    film and a new film of the same rank tie (a denominator of n made new films' p-values
+    smaller than equally ranked calibration films' and inflated the false rejections)."""
     n = len(calibration)
     out = np.empty_like(calibration, dtype=np.float64)
     for i in range(n):
