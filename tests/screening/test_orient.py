@@ -60,7 +60,15 @@ def test_orient_phantoms_at_least_99_percent(labelled_phantoms, tmp_path):
         Path(r["image"]).name: r["facing"] for r in _read_csv(labelled_phantoms / "manifest.csv")
     }
     rows = _read_csv(out / "orientation.csv")
-    assert list(rows[0]) == ["image", "group", "detected", "confidence", "flipped", "review"]
+    assert list(rows[0]) == [
+        "image",
+        "group",
+        "detected",
+        "confidence",
+        "flipped",
+        "review",
+        "view",
+    ]
     accuracy = np.mean([r["detected"] == truth[r["image"]] for r in rows])
     assert accuracy >= 0.99  # measured: 200/200 (also 400/400 at 64 px, seed 0)
     for r in rows[:20]:  # a flipped output is the exact mirror of its input

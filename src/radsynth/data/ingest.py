@@ -57,6 +57,7 @@ from radsynth.data.selfsup import represent
 from radsynth.data.splits import compile_group_regex, extract_group, split_groups, split_stratified
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
+from radsynth.screening.view import mixed_view_warning, view_counts
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, sha256_file
 from radsynth.stage import write_manifest as write_stage_manifest
 
@@ -271,12 +272,16 @@ def ingest(cfg: IngestConfig) -> StageResult:
         kept.append({**fields, "group": extract_group(regex, rel)})
         checks.append(check)
     excluded: list[tuple[str, IngestDecision]] = []
+    views = None
     if kept:
         films, cues, headers = (list(c) for c in zip(*checks, strict=True))
         settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
-        kept, review, excluded = apply_checks(
+        kept, review, excluded, views = apply_checks(
             kept, films, cues, headers, staging, cfg.out, cfg.size_px, cfg.bits, settings, decisions
         )
+        view_line = mixed_view_warning(views, cfg.review_below) if views is not None else None
+        if view_line:
+            log.warning(view_line)
         rejected += [[src, f"excluded by reviewer {d.decided_by}"] for src, d in excluded]
     restored = [k["source_path"] for k in kept if k["polarity_source"] == "reviewer"]
     n_restored = len(restored)
@@ -309,6 +314,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
         "n_review": len(review),
         "n_rotated": sum(r.rotated_deg != 0 for r in rows),
         "n_reviewer_decided": n_restored,
+        "views": view_counts(views, cfg.review_below),
     }
     write_stage_manifest(
         cfg.out,

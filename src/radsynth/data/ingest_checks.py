@@ -23,6 +23,7 @@ from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import pad_to_square
 from radsynth.data.review_decisions import IngestDecision
 from radsynth.data.selfsup import Film
+from radsynth.screening.view import ViewCall, detect_views
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def apply_checks(
     bits: int,
     settings: CheckSettings,
     decisions: Mapping[str, IngestDecision] | None = None,
-) -> tuple[list[dict], list[list], list[tuple[str, IngestDecision]]]:
+) -> tuple[list[dict], list[list], list[tuple[str, IngestDecision]], ViewCall | None]:
     """Correct, pad and renumber the staged images; move uncertain ones to ``out/review``.
 
     Args:
@@ -59,10 +60,12 @@ def apply_checks(
 
     Returns:
         (the fields of the images that stay, renumbered ``0..``; the review.csv rows; the
-        (source path, decision) of the films a reviewer excluded).
+        (source path, decision) of the films a reviewer excluded; the view of each staying
+        film, upright and positive, from :mod:`radsynth.screening.view`, or None when none
+        stays).
     """
     checks = check_films(films, np.asarray(cues, dtype=float), headers, settings)
-    stay, review, excluded = [], [], []
+    stay, review, excluded, upright = [], [], [], []
     for index, (fields, check) in enumerate(zip(kept, checks, strict=True)):
         staged = staging / f"{index:06d}.png"
         img = read_gray(staged)
@@ -72,7 +75,9 @@ def apply_checks(
             excluded.append((fields["source_path"], decision))
             continue
         if decision is not None:
-            final = pad_to_square(apply_decision(img, decision), size_px)
+            fixed = apply_decision(img, decision)
+            upright.append(fixed)
+            final = pad_to_square(fixed, size_px)
             write_png(staging / f"{len(stay):06d}.final.png", final, bits)
             stay.append({**fields, **_decided_fields(decision)})
             continue
@@ -81,12 +86,15 @@ def apply_checks(
             write_png(out / name, pad_to_square(img, size_px), bits)
             review.append(_review_row(name, fields, check))
             continue
-        final = pad_to_square(correct(img, check), size_px)
+        fixed = correct(img, check)
+        upright.append(fixed)
+        final = pad_to_square(fixed, size_px)
         write_png(staging / f"{len(stay):06d}.final.png", final, bits)
         stay.append({**fields, **_fields(check)})
     for i in range(len(stay)):
         os.replace(staging / f"{i:06d}.final.png", staging / f"{i:06d}.png")
-    return stay, review, excluded
+    views = detect_views(upright, settings.seed) if upright else None
+    return stay, review, excluded, views
 
 
 def matching_decision(

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -48,8 +50,10 @@ from radsynth.stage import (
     write_manifest,
 )
 
+log = logging.getLogger(__name__)
+
 #: Columns of orientation.csv.
-ORIENTATION_COLUMNS = ("image", "group", "detected", "confidence", "flipped", "review")
+ORIENTATION_COLUMNS = ("image", "group", "detected", "confidence", "flipped", "review", "view")
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,15 @@ class OrientConfig:
 
     src: Path = arg(help="input PNG folder; first-level sub-folders are groups", positional=True)
     out: Path = arg(help="output folder (mirrors the input's sub-folders)", positional=True)
-    view: Literal["lateral", "frontal"] = arg(
-        "lateral", help="projection: lateral (facing side) or frontal (mirrored-film detection)"
+    view: Literal["lateral", "frontal", "auto"] = arg(
+        "lateral",
+        help="projection: lateral (facing side), frontal (mirrored-film detection) or auto "
+        "(decided per image by radsynth.screening.view; undecided images go to review)",
     )
     side: Literal["left", "right"] | None = arg(
         None,
         help="canonical side: laterals are flipped to face this way (default left); frontal films "
-        "get the heart on this side (default right, the standard display)",
+        "get the heart on this side (default right, the standard display); not with --view auto",
     )
     grid_px: int = arg(32, help="side of the coarse grid the self-supervised filter works on (px)")
     iterations: int = arg(10, help="hard-EM refinement rounds of the self-supervised filter")
@@ -193,13 +199,6 @@ def detect(prior: np.ndarray, grid: np.ndarray, iterations: int = 10):
     return scores, mixture_confidence(scores)
 
 
-def detect_images(images: list[np.ndarray], view: str, grid_px: int = 32, iterations: int = 10):
-    """:func:`detect` on a list of float (H, W) images in [0, 1]."""
-    parts = [analyse(img, view, grid_px) for img in images]
-    prior = np.array([p for p, _ in parts])
-    return detect(prior, np.stack([g for _, g in parts]), iterations)
-
-
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
     pil = Image.fromarray(img.astype(np.float32), mode="F")
     return np.asarray(pil.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
@@ -222,69 +221,141 @@ def _side_of(score: float, view: str) -> str:
 def orient(cfg: OrientConfig) -> StageResult:
     """Detect each image's side and write it, flipped where needed, into ``cfg.out``.
 
-    Writes ``orientation.csv`` (image, group, detected, confidence, flipped), the images under the
-    same relative paths (flipped losslessly, bit depth kept), ``config.json`` and
-    ``manifest.json``.
+    Writes ``orientation.csv`` (image, group, detected, confidence, flipped, review, view), the
+    images under the same relative paths (flipped losslessly, bit depth kept), ``review.csv``,
+    ``config.json`` and ``manifest.json``. With ``--view auto`` a folder that mixes frontal and
+    lateral films gets a one-line warning naming how many of each were detected.
     """
     if cfg.grid_px < 4 or cfg.grid_px % 2:
         raise RadsynthError(f"grid_px must be an even number >= 4, got {cfg.grid_px}")
     if not 0.0 <= cfg.review_below <= 1.0:
         raise RadsynthError(f"review_below must be in [0, 1], got {cfg.review_below}")
+    if cfg.view == "auto" and cfg.side is not None:
+        raise RadsynthError(
+            "--side needs --view lateral or frontal (auto uses each view's default)"
+        )
     paths = list_images(cfg.src)
     if not paths:
         raise RadsynthError(f"no PNG images found in {cfg.src}")
     if cfg.out.resolve() == cfg.src.resolve():
         raise RadsynthError("orient needs an output folder different from its input folder")
     prepare_output_dir(cfg.out, "orient", cfg)
-    side = cfg.side or ("left" if cfg.view == "lateral" else "right")
-    scores, confidence, review = _detect_all(cfg, paths)
+    images = (_read(p) for p in bar(paths, desc="orient: detect"))
+    found = detect_all(images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below)
     rows = []
-    detected_all = zip(paths, scores, confidence, review, strict=True)
-    for path, score, conf, unsure in bar(detected_all, total=len(paths), desc="orient: write"):
-        rel = path.relative_to(cfg.src)
-        detected = _side_of(float(score), cfg.view)
-        flipped = detected != side and not unsure
+    for i, path in enumerate(bar(paths, desc="orient: write")):
+        rel, view = path.relative_to(cfg.src), found.views[i]
+        detected = _side_of(float(found.scores[i]), view) if view != "unsure" else "unsure"
+        flipped = view != "unsure" and detected != _default_side(cfg, view) and not found.review[i]
         _write(cfg.out / rel, path, flipped)
-        rows.append((rel.as_posix(), group_of(rel), detected, f"{conf:.4f}", int(flipped),
-                     int(unsure)))  # fmt: skip
+        rows.append((rel.as_posix(), group_of(rel), detected, f"{found.confidence[i]:.4f}",
+                     int(flipped), int(found.review[i]), view))  # fmt: skip
+    _write_tables(cfg.out, rows)
+    counts = {v: found.views.count(v) for v in ("frontal", "lateral", "unsure")}
+    n_flipped, n_review = sum(r[4] for r in rows), sum(r[5] for r in rows)
+    extra = {"n": len(rows), "flipped": n_flipped, "review": n_review, "views": counts}
+    write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src], extra=extra)
+    if cfg.view == "auto":
+        what = (f"{n_flipped} flipped ({counts['frontal']} frontal: heart to the right; "
+                f"{counts['lateral']} lateral: facing left)")  # fmt: skip
+    else:
+        verb = "face" if cfg.view == "lateral" else "have the heart on the"
+        what = f"{n_flipped} flipped to {verb} {_default_side(cfg, cfg.view)}"
+    message = (f"{len(rows)} images, {what}, {n_review} uncertain (left as they were, listed in "
+               "review.csv)")  # fmt: skip
+    if found.warning:
+        log.warning(found.warning)
+        message += f"; {found.warning}"
+    return StageResult(cfg.out, message)
+
+
+def _default_side(cfg: OrientConfig, view: str) -> str:
+    return cfg.side or ("left" if view == "lateral" else "right")
+
+
+def _write_tables(out: Path, rows: list[tuple]) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(ORIENTATION_COLUMNS)
     writer.writerows(rows)
-    atomic_write_text(cfg.out / "orientation.csv", buf.getvalue())
-    review_rows = [r[:4] for r in rows if r[5]]
+    atomic_write_text(out / "orientation.csv", buf.getvalue())
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([ORIENTATION_COLUMNS[:4], *review_rows])
-    atomic_write_text(cfg.out / "review.csv", buf.getvalue())
-    n_flipped = sum(r[4] for r in rows)
-    extra = {"n": len(rows), "flipped": n_flipped, "review": len(review_rows)}
-    write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src], extra=extra)
-    what = "face" if cfg.view == "lateral" else "have the heart on the"
-    return StageResult(
-        cfg.out,
-        f"{len(rows)} images, {n_flipped} flipped to {what} {side}, {len(review_rows)} uncertain "
-        "(left as they were, listed in review.csv)",
+    csv.writer(buf, lineterminator="\n").writerows(
+        [ORIENTATION_COLUMNS[:4], *[r[:4] for r in rows if r[5]]]
+    )
+    atomic_write_text(out / "review.csv", buf.getvalue())
+
+
+@dataclass(frozen=True)
+class Detected:
+    """Per-image results of :func:`detect_all`."""
+
+    scores: np.ndarray  # (N,) > 0: facing left (lateral) / heart on the image right (frontal)
+    confidence: np.ndarray  # (N,)
+    review: np.ndarray  # (N,) bool: left unflipped and listed in review.csv
+    views: list[str]  # per image: frontal, lateral or unsure
+    warning: str | None  # the mixed-view line (auto only)
+
+
+def detect_all(
+    images: Iterable[np.ndarray],
+    view: str,
+    grid_px: int = 32,
+    iterations: int = 10,
+    review_below: float = 0.9,
+) -> Detected:
+    """Detect every image's view (``view="auto"``) and side, as ``orient`` does.
+
+    Args:
+        images: float (H, W) images in [0, 1], positive polarity; consumed once, and only coarse
+            copies are kept, so memory is O(N * grid_px^2).
+        view: ``frontal``, ``lateral`` or ``auto``.
+        grid_px, iterations, review_below: as in :class:`OrientConfig`.
+
+    Returns:
+        A :class:`Detected`.
+    """
+    from radsynth.data.selfsup import represent
+    from radsynth.screening.mirror import MIRROR_GRID_PX, decide_mirrored, marker_asymmetry
+    from radsynth.screening.view import (
+        classify_views,
+        mixed_view_warning,
+        symmetry_score,
+        view_features,
     )
 
-
-def _detect_all(cfg: OrientConfig, paths: list[Path]):
-    """(scores, confidence, review) arrays for every image; pass 1 keeps only coarse copies,
-    so memory is O(N * grid_px^2)."""
-    from radsynth.data.selfsup import represent
-    from radsynth.screening.mirror import MIRROR_GRID_PX, decide_mirrored
-
-    parts, films = [], []
-    for p in bar(paths, desc="orient: detect"):
-        img = _read(p)
-        parts.append(analyse(img, cfg.view, cfg.grid_px))
-        if cfg.view == "frontal":
+    priors: dict[str, list[float]] = {v: [] for v in PRIORS}
+    coarse, films, sym, vfeat, marker = [], [], [], [], []
+    for img in images:
+        coarse.append(_resize(img, grid_px))
+        for v in PRIORS:
+            priors[v].append(PRIORS[v](img) if view in (v, "auto") else 0.0)
+        if view in ("frontal", "auto"):
             films.append(represent(img, MIRROR_GRID_PX))
-    prior, coarse = np.array([p for p, _ in parts]), np.stack([g for _, g in parts])
-    if cfg.view == "lateral":
-        scores, confidence = detect(prior, coarse, cfg.iterations)
-        return scores, confidence, np.zeros(len(paths), dtype=bool)
-    call = decide_mirrored(prior, coarse, films, cfg.review_below)
-    return np.where(call.mirrored, -1.0, 1.0), call.confidence, call.review
+            marker.append(marker_asymmetry(img))
+        if view == "auto":
+            sym.append(symmetry_score(img))
+            vfeat.append(view_features(img))
+    n, grid = len(coarse), np.stack(coarse)
+    prior = {v: np.array(p) for v, p in priors.items()}
+    views, warning = [view] * n, None
+    if view == "auto":
+        call = classify_views(np.array(sym), np.stack(vfeat))
+        views = call.names(review_below)
+        warning = mixed_view_warning(call, review_below)
+    kinds = np.array(views)
+    scores, confidence = np.zeros(n), np.zeros(n)
+    review = kinds == "unsure"
+    lat = np.flatnonzero(kinds == "lateral")
+    if len(lat):
+        scores[lat], confidence[lat] = detect(prior["lateral"][lat], grid[lat], iterations)
+    front = np.flatnonzero(kinds == "frontal")
+    if len(front):
+        fc = decide_mirrored(prior["frontal"][front], grid[front], [films[i] for i in front],
+                             review_below, marker=np.array(marker)[front])  # fmt: skip
+        scores[front] = np.where(fc.mirrored, -1.0, 1.0)
+        confidence[front], review[front] = fc.confidence, fc.review
+    return Detected(scores, confidence, review, views, warning)
 
 
 def _write(dest: Path, src: Path, flipped: bool) -> None:

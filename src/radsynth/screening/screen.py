@@ -14,10 +14,11 @@ set is then flagged with probability at most about ``frr``.
 
 A projection-independent part learned from the reference films themselves
 (:mod:`radsynth.screening.consistency`: layout consistency, k-NN novelty on a coarse grid and
-symmetry) adds three more conformal p-values when the reference is large enough. Then every
-part, the anatomy k-NN included, is fitted on one half of the reference and calibrated on the
-other, and a film is flagged when its smallest p-value is below the ``frr`` quantile of the
-same statistic on the calibration films (split-conformal, so the rate holds for new films).
+symmetry) adds three more conformal p-values when the reference is large enough. Those three
+models are cross-fitted on two halves of the reference, so every reference film has a score
+from a model that never saw it; the anatomy k-NN keeps every reference film as a neighbour
+(leave-one-out). A film is flagged when its weighted minimum p-value (``PART_WEIGHTS``) is below
+the ``frr`` quantile of the same statistic on the reference films, each against the others.
 
 The anatomy features see both sets first turned to face left with
 :mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
@@ -51,14 +52,22 @@ from radsynth.screening.consistency import (
     fit_consistency,
     min_p_threshold,
     p_values,
-    p_values_loo,
     raw_scores,
+    tail_p_values,
+    tail_p_values_loo,
 )
 from radsynth.screening.features import anatomy_features
 from radsynth.screening.orient import analyse, detect, group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
+
+#: Weights of the parts (anatomy, layout, novelty, symmetry) in the weighted minimum p-value.
+#: Any weights keep the calibration; these set the power: the anatomy features see the local
+#: C-spine defects only they can see, the other three share the gross re-arrangements, which
+#: any of them flags with a wide margin. Chosen on the phantoms and two paediatric draws
+#: (docs/screening.md).
+PART_WEIGHTS = (0.5, 1 / 6, 1 / 6, 1 / 6)
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,9 @@ class ScreenConfig:
         help="add the layout/novelty part learned from the reference films; auto: on when "
         "the reference has enough films to calibrate it (2 * ceil(3 / frr))",
     )
-    seed: int = arg(0, help="seed of the reference's fit/calibration split (projection-free part)")
+    seed: int = arg(
+        0, help="seed of the reference's two cross-fitting halves (projection-free part)"
+    )
 
 
 def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
@@ -192,7 +203,8 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "frr_target": cfg.frr,
         "frr_reference_leave_one_out": float((ref_scores > threshold).mean()),
         "parts": parts,
-        "min_p_cut": cut,
+        "weighted_min_p_cut": cut,
+        "part_weights": list(PART_WEIGHTS),
         "n_reference": len(ref_paths),
         "n_calibration": len(ref_scores),
         "k": cfg.k,
@@ -213,25 +225,24 @@ def screen(cfg: ScreenConfig) -> StageResult:
 
 
 def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
-    """All four parts, split-conformal: fitted on one half of the reference, calibrated on the
-    other. Returns (anatomy scores, (N, 3) p-values, flagged, anatomy threshold, min-p cut,
-    calibration anatomy scores)."""
+    """All four parts, calibrated on every reference film: the anatomy k-NN leave-one-out, the
+    layout, novelty and symmetry models cross-fitted (:mod:`radsynth.screening.consistency`).
+    A film is flagged when its weighted minimum p-value is below the ``frr`` quantile of the
+    reference films' own (leave-one-out) weighted minimum. Returns (anatomy scores, (N, 4) rank
+    p-values, flagged, anatomy threshold, weighted-min-p cut, reference anatomy scores)."""
     model = fit_consistency(load_films(ref_paths), cfg.seed)
-    cal = model.calibration_index
-    fit = np.setdiff1d(np.arange(len(ref)), cal)
-    mu, sd = ref[fit].mean(0), ref[fit].std(0) + 1e-6
-    base = (ref[fit] - mu) / sd
-    k = min(cfg.k, len(fit))
-    cal_scores = knn_scores((ref[cal] - mu) / sd, base, k, cfg.block_size)
+    mu, sd = ref.mean(0), ref.std(0) + 1e-6
+    base = (ref - mu) / sd
+    k = min(cfg.k, len(ref) - 1)
+    ref_scores = knn_scores(base, base, k, cfg.block_size, leave_one_out=True)
     scores = knn_scores((feats - mu) / sd, base, k, cfg.block_size)
-    p = np.hstack([
-        p_values(cal_scores[:, None], scores[:, None]),
-        p_values(model.calibration, raw_scores(model, load_films(paths))),
-    ])  # fmt: skip
-    cal_p = np.hstack([p_values_loo(cal_scores[:, None]), p_values_loo(model.calibration)])
-    cut = min_p_threshold(cal_p.min(1), cfg.frr)
-    threshold = conformal_threshold(cal_scores, cfg.frr)
-    return scores, p, p.min(1) < cut, threshold, cut, cal_scores
+    cal_parts = np.hstack([ref_scores[:, None], model.calibration])
+    new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
+    weights = np.array(PART_WEIGHTS)
+    cut = min_p_threshold((tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr)
+    flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
+    threshold = conformal_threshold(ref_scores, cfg.frr)
+    return scores, p_values(cal_parts, new_parts), flagged, threshold, cut, ref_scores
 
 
 def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
