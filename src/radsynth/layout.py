@@ -61,6 +61,12 @@ def checkpoints_root(train_dir: Path) -> Path:
     return root if root.is_dir() else Path(train_dir)
 
 
+def sweep_samples(sweep_dir: Path, row: str) -> Path:
+    """``sweep_dir/samples/ROW``: the images one row of a sweep sampled (``fid_sweep/samples/
+    step-NNNNNNN`` per checkpoint, ``sampler-sweep OUT/samples/NAME-STEPS`` per sampler)."""
+    return Path(sweep_dir) / "samples" / row
+
+
 @dataclass(frozen=True)
 class RunLayout:
     """Every path of one run folder.
@@ -147,7 +153,7 @@ class RunLayout:
 
     def fid_samples_of(self, step: int) -> Path:
         """``fid_sweep/samples/step-NNNNNNN``: the images the sweep scored for one checkpoint."""
-        return self.fid_sweep / "samples" / checkpoint_name(step)
+        return sweep_samples(self.fid_sweep, checkpoint_name(step))
 
     # Samples and what becomes of them.
     @property
@@ -206,6 +212,12 @@ class RunLayout:
     def review(self) -> Path:
         """``review/``: the review page's decisions on the screen's flags and audit pairs."""
         return self.root / "review"
+
+    @property
+    def ingest_decisions(self) -> Path:
+        """``review/review_decisions.csv``: reviewers' decisions on the films ingest listed in
+        ``data/review.csv``; the next ingest brings those films back as decided."""
+        return self.review / "review_decisions.csv"
 
     # Downstream.
     @property

@@ -36,6 +36,8 @@ from radsynth.evaluation.score import (
     sample_config,
 )
 from radsynth.evaluation.table import Row, open_table
+from radsynth.layout import RunLayout, sweep_samples
+from radsynth.layout import checkpoint_step as step_of_name
 from radsynth.progress import bar, log_checkpoint
 from radsynth.stage import StageResult, draw_figure, prepare_output_dir, write_manifest
 
@@ -65,18 +67,20 @@ def chosen_checkpoints(checkpoints: list[Path], every: int) -> list[Path]:
     return chosen
 
 
-# Run paths: the only lines of this package that know a run folder's layout (to be taken
-# from the run layout module once there is one).
 def checkpoint_step(path: Path) -> int:
-    """The training step of a checkpoint folder ``step-NNNNNNN``."""
-    return int(path.name.rsplit("-", 1)[1])
+    """The training step of a checkpoint folder ``step-NNNNNNN`` (:mod:`radsynth.layout`)."""
+    step = step_of_name(path.name)
+    if step is None:
+        raise RadsynthError(f"{path} is not a checkpoint folder (expected step-NNNNNNN)")
+    return step
 
 
 def resolve_paths(cfg: FidSweepConfig) -> tuple[Path, Path, Path]:
     """(real folder, output folder, cache folder), with the sibling-folder defaults: the
     ingest's ``data/train`` and ``fid_sweep/`` beside RUN, and ``OUT/cache``."""
-    real = cfg.real if cfg.real is not None else cfg.run.parent / "data" / "train"
-    out = cfg.out if cfg.out is not None else cfg.run.parent / "fid_sweep"
+    run = RunLayout(cfg.run.parent)
+    real = cfg.real if cfg.real is not None else run.split("train")
+    out = cfg.out if cfg.out is not None else run.fid_sweep
     if out.resolve() == cfg.run.resolve() or cfg.run.resolve() in out.resolve().parents:
         raise RadsynthError(f"output folder {out} is inside RUN {cfg.run}; choose another --out")
     if not real.is_dir():
@@ -130,7 +134,7 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
         if table.find(checkpoint_step(ckpt)) is not None:
             log_checkpoint(log, STAGE, ckpt.name, "scored by an earlier run, reused")
             continue
-        scfg = sample_config(cfg, ckpt, out / "samples" / ckpt.name, sampler=cfg.sampler,
+        scfg = sample_config(cfg, ckpt, sweep_samples(out, ckpt.name), sampler=cfg.sampler,
                              steps=cfg.steps, progress=False)  # fmt: skip
         scored = sample_and_score(scfg, scorer)
         row = table.add({"step": checkpoint_step(ckpt), "checkpoint": str(ckpt), **scored.metrics})

@@ -43,6 +43,7 @@ from radsynth.evaluation.score import (
 )
 from radsynth.evaluation.table import Row, open_table, six_digits
 from radsynth.io import read_json
+from radsynth.layout import sweep_samples
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.sample import SampleConfig, resolved_spacing
 from radsynth.sampling.samplers import function_evaluations, get_sampler
@@ -133,7 +134,7 @@ def row_config(
     (NAME-STEPS-gS with a guidance strength)."""
     folder = f"{name}-{steps:04d}" + (f"-g{guidance:g}" if guidance is not None else "")
     return sample_config(
-        cfg, ckpt, cfg.out / "samples" / folder, sampler=name, steps=steps, bf16=cfg.bf16,
+        cfg, ckpt, sweep_samples(cfg.out, folder), sampler=name, steps=steps, bf16=cfg.bf16,
         channels_last=cfg.channels_last, compile=cfg.compile, progress=cfg.progress,
         label=cfg.label, guidance=guidance,
     )  # fmt: skip

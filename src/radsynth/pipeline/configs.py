@@ -22,8 +22,8 @@ from radsynth.config import build_config
 from radsynth.data.ingest import IngestConfig
 from radsynth.data.phantoms import PhantomConfig
 from radsynth.errors import RadsynthError
+from radsynth.evaluation.checkpoints import FidSweepConfig
 from radsynth.layout import RunLayout, checkpoint_name
-from radsynth.metrics.sweep import FidSweepConfig
 from radsynth.pipeline.keep import KeepConfig
 from radsynth.pipeline.spec import PipelineSpec
 from radsynth.release.build import ReleaseConfig
@@ -106,9 +106,7 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
         phantoms=None
         if spec.source is not None
         else section_config(PhantomConfig, "phantoms", sec("phantoms"), {"out": run.phantoms}),
-        ingest=section_config(
-            IngestConfig, "ingest", sec("ingest"), {"src": data_src, "out": run.data}
-        ),
+        ingest=section_config(IngestConfig, "ingest", sec("ingest"), _ingest_wired(run, data_src)),
         train=section_config(
             TrainConfig, "train", sec("train"), {"data": run.data, "out": run.train}
         ),
@@ -156,12 +154,7 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
             sec("orient"),
             {"src": run.split("val"), "out": run.real_oriented},
         ),  # fmt: skip
-        study=section_config(
-            CreateStudyConfig,
-            "study",
-            sec("study"),
-            {"out": run.study, "real": run.real_oriented, "synthetic": ()},
-        ),  # fmt: skip
+        study=section_config(CreateStudyConfig, "study", sec("study"), _study_wired(spec, run)),
         simulate=section_config(SimulateConfig, "simulate", sec("simulate"), {"study": run.study})
         if spec.simulate_readers
         else None,
@@ -183,6 +176,24 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
     )
 
 
+def _ingest_wired(run: RunLayout, src: Path) -> dict[str, Any]:
+    """Ingest's folders, and the reviewers' decisions on its review.csv once there are any."""
+    wired: dict[str, Any] = {"src": src, "out": run.data}
+    if run.ingest_decisions.is_file():
+        wired["review_decisions"] = run.ingest_decisions
+    return wired
+
+
+def _study_wired(spec: PipelineSpec, run: RunLayout) -> dict[str, Any]:
+    """The study's folders; a per-class study (``finding_per_class: true``) also reads the
+    real images' classes from ingest's manifest and the samples' from their sidecars (set per
+    chosen checkpoint in :func:`for_checkpoints`)."""
+    wired: dict[str, Any] = {"out": run.study, "real": run.real_oriented, "synthetic": ()}
+    if spec.section("study").get("finding_per_class"):
+        wired |= {"real_manifest": run.data_manifest, "synthetic_meta": ()}
+    return wired
+
+
 def _utility(spec: PipelineSpec, run: RunLayout) -> UtilityConfig | None:
     if "utility" not in spec.sections:
         return None
@@ -198,6 +209,10 @@ def for_checkpoints(cfgs: StageConfigs, run: RunLayout, steps: tuple[int, ...]) 
     study = dataclasses.replace(
         cfgs.study, synthetic=tuple(f"{checkpoint_name(s)}={run.kept_of(s)}" for s in steps)
     )
+    if study.finding_per_class:  # kept images are copies: their classes are in the sidecars
+        study = dataclasses.replace(
+            study, synthetic_meta=tuple(f"{checkpoint_name(s)}={run.sample_meta(s)}" for s in steps)
+        )
     utility = cfgs.utility
     if utility is not None:  # the last chosen checkpoint's kept images, as generated
         utility = dataclasses.replace(
@@ -213,6 +228,9 @@ def sample_config(cfgs: StageConfigs, run: RunLayout, step: int) -> SampleConfig
     return dataclasses.replace(cfgs.sample, ckpt=run.checkpoint(step), out=run.samples_of(step))
 
 
-def source_inputs(spec: PipelineSpec) -> list[Path]:
-    """Folders from outside the run whose contents go into ingest's cache key."""
-    return [spec.source] if spec.source is not None else []
+def source_inputs(spec: PipelineSpec, run: RunLayout) -> list[Path]:
+    """Folders and files from outside the run whose contents go into ingest's cache key: the
+    source images and, once reviewers decided on ingest's review.csv, their decisions (only then,
+    so that run folders without decisions keep their keys)."""
+    inputs = [spec.source] if spec.source is not None else []
+    return inputs + [run.ingest_decisions] if run.ingest_decisions.is_file() else inputs

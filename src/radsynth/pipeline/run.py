@@ -27,8 +27,8 @@ from radsynth.config import arg
 from radsynth.data.ingest import ingest
 from radsynth.data.phantoms import make_phantoms
 from radsynth.errors import RadsynthError
+from radsynth.evaluation.checkpoints import fid_sweep
 from radsynth.layout import RunLayout, checkpoint_name, checkpoint_step
-from radsynth.metrics.sweep import fid_sweep
 from radsynth.pipeline.choose import (
     CheckpointChoice,
     fid_curve,
@@ -126,7 +126,7 @@ def _run_stages(
     if cfgs.phantoms is not None:
         do(Step("phantoms", make_phantoms, cfgs.phantoms, run.phantoms))
     do(Step("ingest", ingest, cfgs.ingest, run.data, after=["phantoms"],
-            inputs=source_inputs(spec)))  # fmt: skip
+            inputs=source_inputs(spec, run)))  # fmt: skip
     do(Step("train", train, cfgs.train, run.train, after=["ingest"]))
     do(Step("fid_sweep", fid_sweep, cfgs.fid_sweep, run.fid_sweep, after=["train"]))
 

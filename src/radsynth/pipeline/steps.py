@@ -29,6 +29,7 @@ from radsynth.config import config_json
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
 from radsynth.layout import RunLayout, checkpoint_step
+from radsynth.pipeline.history import earlier_config_json
 from radsynth.pipeline.inputs import folder_digest
 from radsynth.stage import StageResult, atomic_write_text, move_aside, sha256_file
 
@@ -136,10 +137,21 @@ def input_digest(path: Path, run_dir: Path) -> str:
 def step_key(cfg: Any, upstream_keys: Sequence[str]) -> str:
     """sha256 of a resolved config (or any plain value) and its upstream keys."""
     text = config_json(cfg) if dataclasses.is_dataclass(cfg) else json.dumps(cfg)
+    return _text_key(text, upstream_keys)
+
+
+def _text_key(text: str, upstream_keys: Sequence[str]) -> str:
     digest = hashlib.sha256(text.encode())
     for key in upstream_keys:
         digest.update(key.encode())
     return digest.hexdigest()
+
+
+def earlier_key(cfg: Any, upstream_keys: Sequence[str]) -> str | None:
+    """The key the previous release recorded for this config, when its config JSON differed
+    (:mod:`radsynth.pipeline.history`); None when it is the same as :func:`step_key`'s."""
+    text = earlier_config_json(cfg)
+    return None if text is None else _text_key(text, upstream_keys)
 
 
 def upstream_keys(step: Step, keys: dict[str, str], absent: Collection[str] = ()) -> list[str]:
@@ -193,10 +205,12 @@ def run_step(
     if finished.get(step.name) == key and step.out.exists():
         return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
     legacy = step.legacy_key
+    if legacy is None and finished.get(step.name) is not None:
+        legacy = earlier_key(cfg, upstream)  # recorded by the previous release, if it matches
     if legacy is not None and finished.get(step.name, legacy) == legacy and step.out.exists():
-        # A folder from before format 2 (which kept these keys in memory only), unchanged: the
-        # steps below recorded keys built on this one, so it stays in use here (until an input
-        # changes and the step runs again).
+        # A folder from before format 2 (which kept the keep keys in memory only, and keyed
+        # some configs without fields added since), unchanged: the steps below recorded keys
+        # built on this one, so it stays in use here (until an input changes and it runs again).
         keys[step.name] = legacy
         return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
     status = "ran"

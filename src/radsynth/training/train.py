@@ -28,6 +28,7 @@ from radsynth.errors import RadsynthError
 from radsynth.hardware.device import current_gpu, resolve_device
 from radsynth.hardware.threads import cpu_threads
 from radsynth.io import read_json
+from radsynth.layout import checkpoint_name
 from radsynth.models.unet import build_unet, count_parameters
 from radsynth.progress import log_checkpoint
 from radsynth.stage import (
@@ -325,7 +326,7 @@ def _train(cfg: TrainConfig) -> StageResult:
                     writer.add_scalar("val/loss", val, step)
                 _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta)
                 if acc.is_main_process:
-                    log_checkpoint(log, "train", f"step-{step:07d}", f"saved; train loss "
+                    log_checkpoint(log, "train", checkpoint_name(step), f"saved; train loss "
                                    f"{train_loss:.4f}, val loss {val:.4f}")  # fmt: skip
                 t_log = time.perf_counter()  # saving time is not training time
     finally:

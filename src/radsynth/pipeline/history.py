@@ -1,0 +1,61 @@
+"""How the previous release wrote a stage's config, so that run folders it made stay cached.
+
+A step's cache key hashes its config's JSON (:func:`radsynth.pipeline.steps.step_key`). This
+release added fields to some configs and renamed one, which changes that JSON even where the
+stage does exactly what it did before. Without this module, opening a run folder made by the
+previous release would re-ingest, retrain and re-create the reader study (moving its answers
+aside). Here each change is written down once: a config that holds the value meaning "as
+before" is also keyed the way the previous release keyed it, and a folder recorded under that
+key stays in use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from radsynth.config import config_json
+
+#: Fields added in this release, with the value that means "as before" (as JSON values). A
+#: config holding that value was keyed without the field.
+ADDED: dict[str, dict[str, Any]] = {
+    "IngestConfig": {"review_decisions": None},
+    "CreateStudyConfig": {
+        "finding_per_class": False, "class_finding": [], "real_manifest": None,
+        "label_columns": ["label"], "synthetic_meta": [],
+    },
+    "SimulateConfig": {"p_finding_real": 0.85, "p_finding_synthetic": 0.7},
+    "UtilityConfig": {"device": "auto"},
+}  # fmt: skip
+
+#: Fields renamed or given a new default: (field, value now) -> (field then, value then).
+CHANGED: dict[str, dict[tuple[str, Any], tuple[str, Any]]] = {
+    # train's --cpu became --device; auto picked CUDA when present, as cpu=False did.
+    "TrainConfig": {("device", "auto"): ("cpu", False), ("device", "cpu"): ("cpu", True)},
+    # the audit's default device was cpu; auto is cpu on a machine without CUDA.
+    "AuditConfig": {("device", "auto"): ("device", "cpu")},
+}
+
+
+def earlier_config_json(cfg: Any) -> str | None:
+    """The JSON the previous release would have hashed for ``cfg``, or None when it is the same
+    as today's or the previous release could not have written this config (a new field set to
+    a new value)."""
+    if not dataclasses.is_dataclass(cfg):
+        return None
+    name = type(cfg).__name__
+    added, changed = ADDED.get(name, {}), CHANGED.get(name, {})
+    if not added and not changed:
+        return None
+    data = json.loads(config_json(cfg))
+    for field, before in added.items():
+        if field in data:
+            if data[field] != before:
+                return None
+            del data[field]
+    for (field, now), (then_field, then) in changed.items():
+        if field in data and data[field] == now:
+            del data[field]
+            data[then_field] = then
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,60 @@
+"""Run folders made by the previous release stay cached: its config JSON is reproduced.
+
+``previous_release_configs.json`` holds the ``config.json`` files that the previous release
+(main at c6338d5) wrote for the tiny demo (``radsynth demo --scale tiny --run-dir
+/tmp/oldrun``), captured before the fields of this release were added.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from radsynth.config import config_json
+from radsynth.layout import RunLayout
+from radsynth.pipeline.configs import build_stage_configs, for_checkpoints
+from radsynth.pipeline.demo import demo_spec
+from radsynth.pipeline.history import earlier_config_json
+from radsynth.pipeline.spec import parse_spec
+from radsynth.pipeline.steps import Step, earlier_key, run_step, step_key
+
+PREVIOUS = json.loads((Path(__file__).parent / "previous_release_configs.json").read_text())
+RUN = Path("/tmp/oldrun")  # the folder the snapshot was written in; nothing is written there
+
+
+def _configs():
+    spec = parse_spec(demo_spec("tiny", 0), base=Path.cwd(), run_dir=RUN)
+    layout = RunLayout(RUN)
+    return for_checkpoints(build_stage_configs(spec, layout), layout, (2, 4))
+
+
+@pytest.mark.parametrize("stage", sorted(PREVIOUS))
+def test_the_previous_releases_config_json_is_reproduced(stage: str) -> None:
+    cfg = getattr(_configs(), stage)
+    assert config_json(cfg) != PREVIOUS[stage]  # this release's JSON differs...
+    assert earlier_config_json(cfg) == PREVIOUS[stage]  # ...and the earlier one is rebuilt
+
+
+def test_a_new_value_of_an_added_field_has_no_earlier_key() -> None:
+    study = dataclasses.replace(_configs().study, finding_per_class=True)
+    assert earlier_config_json(study) is None
+
+
+def test_a_step_recorded_under_the_earlier_key_is_cached(tmp_path: Path) -> None:
+    cfg = _configs().train
+    out = tmp_path / "train"
+    out.mkdir()
+    calls: list = []
+    earlier = earlier_key(cfg, [])
+    assert earlier is not None and earlier != step_key(cfg, [])
+    (tmp_path / "pipeline.json").write_text(json.dumps({"finished": {"train": earlier}}))
+    outcome = run_step(Step("train", lambda c: calls.append(c), cfg, out), tmp_path, {})
+    assert outcome.status == "cached" and not calls
+    # an interrupted step (no record) is never taken for a cached one
+    (tmp_path / "pipeline.json").write_text(json.dumps({"finished": {}}))
+    keys: dict[str, str] = {}
+    run_step(Step("train", lambda c: calls.append(c), cfg, out), tmp_path, keys)
+    assert calls == [cfg]
