@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from radsynth.config import build_config, config_to_dict
@@ -109,3 +110,20 @@ def make_disc_ingest(
         writer.writerows(rows)
     (root / "manifest.json").write_text(json.dumps({"stage": "ingest", "complete": True}))
     return root
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run tiny networks on one thread, restoring the setting afterwards: on a shared 2-core
+    test machine two spinning OpenMP threads cost ~30x the CPU time of one. Import it into a
+    folder's conftest to use it there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny-preset checkpoint (32 px, 100 timesteps) written by the real save code."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("train"), steps=2, seed=0)
