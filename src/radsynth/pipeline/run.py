@@ -158,9 +158,10 @@ def _run_stages(
     if cfgs.utility is not None:
         do(Step("utility", utility, cfgs.utility, run.utility, after=["exclude copies"]))
     if not run.review.is_dir():
-        echo(f"Review the screen's flags and the audit's pairs with `radsynth review "
-             f"{run.review} --screen {run.screen} --audit {run.audit}`; "
-             "decisions there change the kept set on the next run.")  # fmt: skip
+        echo(f"Review the screen's flags, the audit's pairs and ingest's uncertain films with "
+             f"`radsynth review {run.review} --screen {run.screen} --audit {run.audit} "
+             f"--ingest {run.data}`; decisions there change the kept set (and bring decided "
+             "films back into training) on the next run.")  # fmt: skip
 
     # Readers must not tell real from synthetic by facing: the real images shown are oriented to
     # the same canonical side as the synthetic ones.
