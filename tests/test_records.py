@@ -43,6 +43,37 @@ def test_fid_round_trip(tmp_path: Path) -> None:
     assert read_fid(tmp_path / "fid.csv") == [row]
 
 
+def test_fid_extra_feature_spaces_and_missing_values(tmp_path: Path) -> None:
+    """The extra spaces' columns follow the main ones; precision/recall left out (too few
+    images) are NaN in the record and empty cells in the file; text survives a round trip."""
+    extra = {"fid_pixels": 3.25, "kid_mean_pixels": 0.125, "kid_std_pixels": 1e-17}
+    nan = math.nan
+    rows = [FidRow(4, "c/step-0000004", 3, 3, 9.5, 0.5, 0.0, nan, nan, extra),
+            FidRow(2, "c/step-0000002", 3, 3, 12.0, 0.25, 0.0, nan, nan, extra)]  # fmt: skip
+    path = write_fid(tmp_path / "fid.csv", rows)
+    text = path.read_text()
+    assert text.splitlines() == [
+        "step,checkpoint,n_real,n_fake,fid,kid_mean,kid_std,precision,recall,"
+        "fid_pixels,kid_mean_pixels,kid_std_pixels",
+        "2,c/step-0000002,3,3,12.0,0.25,0.0,,,3.25,0.125,1e-17",
+        "4,c/step-0000004,3,3,9.5,0.5,0.0,,,3.25,0.125,1e-17",
+    ]
+    back = read_fid(path)
+    assert [r.step for r in back] == [2, 4] and back[0].extra == extra
+    assert math.isnan(back[0].precision)
+    write_fid(tmp_path / "again.csv", back)
+    assert (tmp_path / "again.csv").read_text() == text
+
+
+def test_fid_unknown_column_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "fid.csv"
+    path.write_text("step,checkpoint,n_real,n_fake,fid,kid_mean,kid_std,precision,recall,fdi\n"
+                    "2,c,3,3,1.0,0.1,0.0,0.5,0.5,7\n")  # fmt: skip
+    with pytest.raises(RadsynthError, match="unknown column 'fdi'") as err:
+        read_fid(path)
+    assert "\n" not in str(err.value)
+
+
 def test_choice_round_trip(tmp_path: Path) -> None:
     choice = CheckpointChoice((2, 4), {2: "earliest within 10%", 4: "lowest FID"}, "Proposed")
     write_choice(tmp_path / "checkpoints.json", choice)

@@ -9,11 +9,14 @@ was checked, licence and attribution, intended use and limitations.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from radsynth.records.curves import FidRow
 
 #: SPDX identifiers -> the Hub's licence ids (the Hub lower-cases SPDX for these).
 HUB_LICENCES = frozenset(
@@ -57,7 +60,7 @@ class CardFacts:
     keep: str  # "screened" | "all"
     oriented: bool  # images were flipped to one canonical side
     screen: Mapping[str, Any]  # threshold.json
-    fid: Sequence[Mapping[str, Any]]  # fid.csv rows of the released checkpoints
+    fid: Sequence[FidRow]  # fid.csv rows of the released checkpoints
     audit: Mapping[str, Any]  # calibration.json plus released counts
     study: Mapping[str, Any] | None  # stats.json, when a reader study ran
     formats: Sequence[str] = field(default_factory=tuple)  # extra formats: "shards", "dicom"
@@ -104,10 +107,12 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]
 
 
 def _num(value: Any, digits: int = 3) -> str:
+    """A number to ``digits`` decimals; n/a for a missing one (None, NaN, not a number)."""
     try:
-        return f"{float(value):.{digits}f}"
+        number = float(value)
     except (TypeError, ValueError):
         return "n/a"
+    return "n/a" if math.isnan(number) else f"{number:.{digits}f}"
 
 
 def _pct(fraction: Any) -> str:
@@ -195,13 +200,13 @@ def _quality(f: CardFacts) -> list[str]:
     header = ["Step", "FID", "KID", "Precision", "Recall", "Real images", "Synthetic images"]
     rows = [
         [
-            r.get("step"),
-            _num(r.get("fid")),
-            _num(r.get("kid_mean"), 4),
-            _num(r.get("precision")),
-            _num(r.get("recall")),
-            r.get("n_real"),
-            r.get("n_fake"),
+            r.step,
+            _num(r.fid),
+            _num(r.kid_mean, 4),
+            _num(r.precision),
+            _num(r.recall),
+            r.n_real,
+            r.n_fake,
         ]
         for r in f.fid
     ]
