@@ -4,6 +4,7 @@ one-line error naming the file and the line."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from radsynth.records import (
     write_losses,
     write_neighbours,
 )
+from radsynth.records.stats import read_stats, write_stats
 
 
 def test_losses_round_trip_and_missing_validation_is_nan(tmp_path: Path) -> None:
@@ -120,3 +122,52 @@ def test_a_missing_column_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(RadsynthError) as err:
         read_fid(path)
     assert "\n" not in str(err.value) and "FID table" in str(err.value)
+
+
+def _stats_json() -> dict:
+    """A stats.json as ``radsynth stats`` writes it (sections cut down)."""
+    return {
+        "schema": "radsynth.stats/1", "input": {"path": "e.csv", "sha256": "0" * 64, "n_rows": 8},
+        "rater_kind": "simulated", "simulated": True, "rater_kinds_present": {"simulated": 2},
+        "design": "pair", "reference_group": "real", "groups": ["real", "step-0000002"],
+        "n_raters": 2, "n_items": 4, "n_judgements": 8, "excluded_rows": {},
+        "identification": {"chance": 0.5, "pooled": {"n": 8, "correct": 5, "accuracy": 0.625}},
+        "agreement": {}, "realism": {"group_means": {}}, "figures": {}, "warnings": ["w"],
+    }  # fmt: skip
+
+
+def test_stats_json_round_trips_to_the_same_bytes(tmp_path: Path) -> None:
+    data = _stats_json()
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    record = read_stats(path)
+    assert record.n_raters == 2 and record.simulated and record.finding_by_class is None
+    write_stats(tmp_path / "again.json", record)
+    assert (tmp_path / "again.json").read_text() == path.read_text()
+    # A class-conditional study's file has finding_by_class, just before figures.
+    data = {**{k: v for k, v in data.items() if k not in ("figures", "warnings")},
+            "finding_by_class": {"shares": []}, "figures": {}, "warnings": []}  # fmt: skip
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    write_stats(tmp_path / "again.json", read_stats(path))
+    assert (tmp_path / "again.json").read_text() == path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [({"schema": "radsynth.stats/2"}, "has stats schema 'radsynth.stats/2'"),
+     ({"n_raters": "two"}, "'n_raters' is not a whole number"),
+     ({"n_raters": True}, "'n_raters' is not a whole number"),
+     ({"identification": {"chance": 0.5}}, "'identification' lacks 'pooled'"),
+     ({"n_raterz": 2}, "unknown key(s) n_raterz"),
+     ({"groups": None}, "'groups' is not a list")],
+)  # fmt: skip
+def test_a_malformed_stats_json_is_one_line(tmp_path: Path, change: dict, why: str) -> None:
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps({**_stats_json(), **change}))
+    with pytest.raises(RadsynthError) as err:
+        read_stats(path)
+    assert why in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+    path.write_text(json.dumps({k: v for k, v in _stats_json().items() if k != "realism"}))
+    with pytest.raises(RadsynthError, match="lacks 'realism'"):
+        read_stats(path)

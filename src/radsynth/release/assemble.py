@@ -18,6 +18,7 @@ from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
 from radsynth.records.audit import NeighbourRow
 from radsynth.records.curves import read_fid
+from radsynth.records.stats import read_stats
 from radsynth.release import card, checks, collect, inputs, manifest
 from radsynth.release.formats import DicomSeries, check_synthetic_tags, dicom_bytes, dicom_text
 from radsynth.screening.decisions import TABLE_S1_COLUMNS, ImageFate
@@ -237,7 +238,7 @@ def _facts(cfg: ReleaseConfig, plan: Plan, stream: Stream) -> card.CardFacts:
         screen=_optional_json(parts.screen / "threshold.json"),
         fid=fid,
         audit=audit,
-        study=_optional_json(parts.stats) or None,
+        study=read_stats(parts.stats) if parts.stats and parts.stats.is_file() else None,
         formats=formats,
         n_screen_flagged=sum(r["screen_flagged"] == 1 for r in stream.rows),
     )

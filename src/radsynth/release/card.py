@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from radsynth.records.curves import FidRow
+from radsynth.records.stats import StatsRecord
 
 #: SPDX identifiers -> the Hub's licence ids (the Hub lower-cases SPDX for these).
 HUB_LICENCES = frozenset(
@@ -62,7 +63,7 @@ class CardFacts:
     screen: Mapping[str, Any]  # threshold.json
     fid: Sequence[FidRow]  # fid.csv rows of the released checkpoints
     audit: Mapping[str, Any]  # calibration.json plus released counts
-    study: Mapping[str, Any] | None  # stats.json, when a reader study ran
+    study: StatsRecord | None  # stats.json, when a reader study ran
     formats: Sequence[str] = field(default_factory=tuple)  # extra formats: "shards", "dicom"
     n_screen_flagged: int = 0  # released images the screen flagged (keep "all", or overridden)
 
@@ -131,7 +132,7 @@ def _provenance_notice(f: CardFacts) -> list[str]:
             "trained on procedural radiograph phantoms drawn by radsynth; no patient "
             "image or record was used."
         )
-    if f.study and f.study.get("simulated"):
+    if f.study and f.study.simulated:
         notes.append(
             "**The readers were simulated.** The reader-study result below comes from "
             "simulated raters, not from people, and says nothing about how real "
@@ -247,12 +248,11 @@ def _study(f: CardFacts) -> list[str]:
     s = f.study
     if not s:
         return [*lines, "No reader study was run for this release.", ""]
-    pooled = (s.get("identification") or {}).get("pooled") or {}
-    chance = (s.get("identification") or {}).get("chance")
-    kind = "simulated" if s.get("simulated") else str(s.get("rater_kind", "human"))
+    pooled, chance = s.identification["pooled"], s.identification.get("chance")
+    kind = "simulated" if s.simulated else s.rater_kind
     return [
         *lines,
-        f"{s.get('n_raters')} {kind} raters saw {s.get('n_items')} items ({s.get('design')} "
+        f"{s.n_raters} {kind} raters saw {s.n_items} items ({s.design} "
         f"design) and identified the real image {pooled.get('correct')} of {pooled.get('n')} "
         f"times: accuracy {_num(pooled.get('accuracy'))} ({_pct(pooled.get('conf_level'))} "
         f"Wilson CI {_num(pooled.get('wilson_low'))}-{_num(pooled.get('wilson_high'))}; "
@@ -275,7 +275,7 @@ def _limitations(f: CardFacts) -> list[str]:
             "The training images were phantoms: the images show no real anatomy or "
             "pathology and must not be used to train or test clinical models."
         )
-    if f.study and f.study.get("simulated"):
+    if f.study and f.study.simulated:
         items.append("The reader study used simulated raters; it is no evidence of realism.")
     if f.keep == "all":
         items.append("Images the screen flagged are included (see Table S1).")
