@@ -39,6 +39,7 @@ from radsynth.data.selfsup import (
     represent,
 )
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 from radsynth.progress import bar
 from radsynth.screening.mirror import MIRROR_GRID_PX, detect_mirrored
 from radsynth.screening.orient import analyse, detect, detect_all
@@ -288,12 +289,9 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
         out = Path(tmp) / "out"
         screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr,
                             canonicalize=cfg.canonicalize))  # fmt: skip
-        import csv
-
-        with open(out / "screen.csv", newline="") as fh:
-            table = list(csv.DictReader(fh))
+        parts = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
+        table = read_csv_rows(out / "screen.csv", "screen table", ("image", "flagged", *parts))
     flagged = {r["image"]: r["flagged"] == "1" for r in table}
-    parts = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
     # Which part gave the smallest p-value of each falsely rejected plausible film.
     why = [min(parts, key=lambda k: float(r[k])) for r in table
            if r["flagged"] == "1" and truth[r["image"]] == "plausible"]  # fmt: skip
