@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from radsynth import records
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows, read_json
 
 SCREEN_COLUMNS = ("image", "group", "score", "flagged")
-PAIR_COLUMNS = ("rank", "synthetic", "train", "similarity", "flagged")
 INGEST_COLUMNS = (
     "review_image", "source_path", "reason", "suggested_inverted", "polarity_confidence",
     "suggested_rotation_deg", "rotation_confidence",
@@ -97,13 +97,12 @@ def read_screen(folder: Path) -> tuple[list[ScreenItem], Path]:
 
 
 def read_pairs(folder: Path) -> list[AuditPair]:
-    """``folder/pairs.csv``, in rank order."""
-    where = f"{folder}/pairs.csv"
-    rows = _required(folder / "pairs.csv", "audit output", PAIR_COLUMNS)
-    pairs = [AuditPair(int(_number(r["rank"], where)), r["synthetic"], r["train"],
-                       _number(r["similarity"], where), _truthy(r["flagged"]))
-             for r in rows]  # fmt: skip
-    return sorted(pairs, key=lambda p: p.rank)
+    """``folder/pairs.csv`` (read through :func:`radsynth.records.read_pairs`), in rank order."""
+    path = folder / "pairs.csv"
+    if not path.is_file():
+        raise RadsynthError(f"audit output {path} is missing")
+    return [AuditPair(r.rank or 0, r.synthetic, r.train, r.similarity, r.flagged)
+            for r in records.read_pairs(path)]  # fmt: skip
 
 
 def read_ingest_review(folder: Path) -> list[IngestItem]:
