@@ -26,6 +26,7 @@ from radsynth.records import (
     write_losses,
     write_neighbours,
 )
+from radsynth.records.screen import ScreenRow, read_screen_rows, write_screen
 from radsynth.records.stats import read_stats, write_stats
 
 
@@ -171,3 +172,24 @@ def test_a_malformed_stats_json_is_one_line(tmp_path: Path, change: dict, why: s
     path.write_text(json.dumps({k: v for k, v in _stats_json().items() if k != "realism"}))
     with pytest.raises(RadsynthError, match="lacks 'realism'"):
         read_stats(path)
+
+
+def test_screen_round_trip_and_p_values_are_fractions(tmp_path: Path) -> None:
+    group = "step-0000002"
+    rows = [ScreenRow(f"{group}/000000.png", group, 103.637779, True, 0.04),
+            ScreenRow(f"{group}/000001.png", group, 2.5, False, 0.5, 0.25, 1.0, 1.0)]  # fmt: skip
+    path = write_screen(tmp_path / "screen.csv", rows)
+    assert path.read_text().splitlines()[1] == (
+        "step-0000002/000000.png,step-0000002,103.637779,1,0.04000,1.00000,1.00000,1.00000"
+    )
+    assert read_screen_rows(path) == rows
+    # A file from before p_symmetry: the missing part is NaN, the rest reads.
+    path.write_text("image,group,score,flagged,p_anatomy\na.png,g,1.5,0,0.3\n")
+    (old,) = read_screen_rows(path)
+    assert old.p_anatomy == 0.3 and math.isnan(old.p_symmetry)
+    write_screen(tmp_path / "again.csv", [old])
+    assert (tmp_path / "again.csv").read_text().splitlines()[1] == "a.png,g,1.500000,0,0.30000,,,"
+    path.write_text("image,group,score,flagged,p_anatomy\na.png,g,1.5,0,30\n")
+    with pytest.raises(RadsynthError, match="outside 0-1 .a p-value is a fraction 0-1.") as err:
+        read_screen_rows(path)
+    assert f"{path} line 2" in str(err.value)

@@ -8,7 +8,7 @@ train/losses.csv                  :class:`LossRow`             :mod:`radsynth.re
 fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.records.curves`
 checkpoints.json                  :class:`CheckpointChoice`    :mod:`radsynth.records.choice`
 audit/neighbours.csv, pairs.csv   :class:`NeighbourRow`        :mod:`radsynth.records.audit`
-screen/screen.csv                 ``ScreenDecision``           :mod:`radsynth.screening.decisions`
+screen/screen.csv                 :class:`ScreenRow`           :mod:`radsynth.records.screen`
 review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.screening.decisions`
 review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.screening.decisions`
 keep/images.csv                   ``ImageFate``                :mod:`radsynth.screening.decisions`

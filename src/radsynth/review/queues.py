@@ -16,8 +16,8 @@ from pathlib import Path
 from radsynth import records
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows, read_json
+from radsynth.records.screen import read_screen_rows
 
-SCREEN_COLUMNS = ("image", "group", "score", "flagged")
 INGEST_COLUMNS = (
     "review_image", "source_path", "reason", "suggested_inverted", "polarity_confidence",
     "suggested_rotation_deg", "rotation_confidence",
@@ -84,15 +84,17 @@ def _truthy(value: str) -> bool:
 
 def read_screen(folder: Path) -> tuple[list[ScreenItem], Path]:
     """``folder/screen.csv`` (most implausible first) and the folder of the screened images."""
-    rows = _required(folder / "screen.csv", "screen output", SCREEN_COLUMNS)
+    path = folder / "screen.csv"
+    if not path.is_file():
+        raise RadsynthError(f"screen output {path} is missing")
+    rows = read_screen_rows(path)
     images = Path(read_json(folder / "config.json", "screen config")["src"])
     if not images.is_dir():
         raise RadsynthError(
             f"the screened images {images} (from {folder / 'config.json'}) are missing; "
             "run review from the folder the screen ran in"
         )
-    items = [ScreenItem(r["image"], r["group"], _number(r["score"], f"{folder}/screen.csv"),
-                        r["flagged"].strip() == "1") for r in rows]  # fmt: skip
+    items = [ScreenItem(r.image, r.group, r.score, r.flagged) for r in rows]
     return sorted(items, key=lambda i: (-i.score, i.image)), images
 
 
