@@ -106,7 +106,7 @@ def test_interrupted_stage_resumes_under_the_pipeline(command: str, tiny_run: Pa
     run = tiny_run / command
     run.mkdir()
     out = run / "out"
-    cls, stage = registry.load(command)
+    cls, stage = registry.loader(command)()
     cfg = build_config(cls, user, {**wired(tiny_run), "out": out})
     step = Step(name, stage, cfg, out)
     assert run_step(step, run, {}).status == "ran"
@@ -134,7 +134,7 @@ def test_interrupted_training_resumes_under_the_pipeline(tmp_path: Path) -> None
     run = tmp_path
     make_fake_ingest(run / "data", n_train=8, n_val=4)
     out = run / "train"
-    cls, stage = registry.load("train")
+    cls, stage = registry.loader("train")()
     user = {"preset": "tiny", "total_steps": 4, "checkpoint_every_steps": 2}
     step = Step("train", stage, build_config(cls, user, {"data": run / "data", "out": out}), out)
     assert run_step(step, run, {}).status == "ran"

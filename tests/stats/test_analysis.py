@@ -222,17 +222,17 @@ def test_conf_level_reaches_the_plot_label(tmp_path: Path, monkeypatch) -> None:
 def test_rerun_after_a_crash_needs_no_hand_work(tmp_path: Path, monkeypatch, capsys) -> None:
     """A run that died mid-way (here: disk full writing stats.json) leaves config.json, an
     unfinished manifest and the plots; the same command again must just work (issue 16)."""
-    from radsynth.stats import analysis
+    from radsynth.records import stats as stats_record
 
     csv, out = write_export(tmp_path / "export.csv", quartet_rows()), tmp_path / "o"
-    real_write = analysis.atomic_write_text
+    real_write = stats_record.atomic_write_text
 
     def disk_full(path: Path, text: str) -> None:
         if path.name == "stats.json":
             raise OSError(28, "No space left on device")
         real_write(path, text)
 
-    monkeypatch.setattr(analysis, "atomic_write_text", disk_full)
+    monkeypatch.setattr(stats_record, "atomic_write_text", disk_full)  # stats.json's writer
     with pytest.raises(OSError):
         main(["stats", str(csv), "--out", str(out), "--n-boot", "100"])
     assert json.loads((out / "manifest.json").read_text())["complete"] is False

@@ -14,7 +14,6 @@ lower percentile), or ``phantoms`` (generated; every phantom is its own patient)
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import time
@@ -33,6 +32,7 @@ from radsynth.data.resample import resize_float
 from radsynth.errors import RadsynthError
 from radsynth.hardware.threads import cpu_threads
 from radsynth.io import read_csv_rows, read_json
+from radsynth.records.audit import read_neighbours
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -60,8 +60,8 @@ class BenchAuditConfig:
 
 
 def _pediatric(folder: Path) -> tuple[list[Path], list[str]]:
-    with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
-        files = [folder / r["file"] for r in csv.DictReader(f)]
+    rows = read_csv_rows(folder / "manifest.csv", "data set manifest", ("file",))
+    files = [folder / r["file"] for r in rows]
     ids = []
     for p in files:
         m = PEDIATRIC_ID.search(p.name)
@@ -72,8 +72,7 @@ def _pediatric(folder: Path) -> tuple[list[Path], list[str]]:
 
 
 def _adult(folder: Path) -> tuple[list[Path], list[str]]:
-    with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv_rows(folder / "manifest.csv", "data set manifest", ("file", "patientid"))
     return [folder / r["file"] for r in rows], [r["patientid"] for r in rows]
 
 
@@ -139,19 +138,17 @@ def _write_sets(cfg: BenchAuditConfig, root: Path) -> dict[str, tuple[int, str]]
 
 
 def _score(audit_dir: Path, planted: dict[str, tuple[int, str]]) -> dict:
-    needed = ("synthetic", "train", "flagged")
-    table = read_csv_rows(audit_dir / "neighbours.csv", "audit neighbours", needed)
-    rows = {r["synthetic"]: r for r in table}
+    rows = {r.synthetic: r for r in read_neighbours(audit_dir / "neighbours.csv")}
     out: dict = {"recall": {}, "source_found": {}}
     for kind in TRANSFORMS:
         names = [n for n, (_, k) in planted.items() if k == kind]
-        hits = sum(rows[n]["flagged"] == "1" for n in names)
-        right = sum(rows[n]["flagged"] == "1" and rows[n]["train"] == f"{planted[n][0]:05d}.png"
+        hits = sum(rows[n].flagged for n in names)
+        right = sum(rows[n].flagged and rows[n].train == f"{planted[n][0]:05d}.png"
                     for n in names)  # fmt: skip
         out["recall"][kind] = share(hits, len(names))
         out["source_found"][kind] = share(right, len(names))
     novel = [r for n, r in rows.items() if n.startswith("new-")]
-    out["false_flags"] = share(sum(r["flagged"] == "1" for r in novel), len(novel))
+    out["false_flags"] = share(sum(r.flagged for r in novel), len(novel))
     cal = read_json(audit_dir / "calibration.json", "audit calibration")
     out["threshold"] = cal["threshold_similarity"]
     out["n_val_used"] = cal["n_val_used"]

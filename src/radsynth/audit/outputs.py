@@ -1,55 +1,50 @@
-"""The audit's tables, pair sheets and HTML page."""
+"""The audit's tables, pair sheets and HTML page.
+
+``neighbours.csv`` and ``pairs.csv`` are written through :mod:`radsynth.records.audit`, the
+definition their readers (report, release, utility, benchmark) use too.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from radsynth.audit.matchers import Match
 from radsynth.audit.sheets import pair_sheet, pairs_html
-from radsynth.stage import atomic_write_text
-
-PAIR_COLUMNS = ("rank", "synthetic", "train", "similarity", "percentile", "flagged", "mirrored")
-
-
-def write_csv(path: Path, columns, rows) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+from radsynth.records._csv import write_csv
+from radsynth.records.audit import NeighbourRow, row_cells, write_neighbours
 
 
 def write_pairs(out: Path, top_k: int, synth: list[Path], names: list[str], train: list[Path],
                 train_names: list[str], syn: Match, percentile: np.ndarray, flagged: np.ndarray,
-                note: str) -> list[dict]:  # fmt: skip
+                note: str) -> list[NeighbourRow]:  # fmt: skip
     """neighbours.csv (every synthetic image), pairs.csv (the ``top_k`` closest, ties by name),
-    a sheet per listed pair and pairs.html. Returns the listed rows."""
+    a sheet per listed pair and pairs.html. Returns the listed rows, ranked from 1."""
     rows = [
-        {
-            "synthetic": names[i],
-            "train": train_names[syn.index[i]],
-            "similarity": f"{syn.score[i]:.6f}",
-            "percentile": f"{percentile[i]:.2f}",
-            "flagged": int(flagged[i]),
-            "mirrored": int(syn.mirrored[i]),
-        }
+        NeighbourRow(
+            synthetic=names[i],
+            train=train_names[syn.index[i]],
+            similarity=float(syn.score[i]),
+            percentile=float(percentile[i]),
+            flagged=bool(flagged[i]),
+            mirrored=bool(syn.mirrored[i]),
+        )
         for i in range(len(synth))
     ]
-    write_csv(out / "neighbours.csv", PAIR_COLUMNS[1:], rows)
+    write_neighbours(out / "neighbours.csv", rows)
     order = sorted(range(len(rows)), key=lambda i: (-float(syn.score[i]), names[i]))[:top_k]
-    top = [{"rank": r + 1, **rows[i]} for r, i in enumerate(order)]
-    write_csv(out / "pairs.csv", PAIR_COLUMNS, top)
+    top = [replace(rows[i], rank=r + 1) for r, i in enumerate(order)]
+    write_neighbours(out / "pairs.csv", top, ranked=True)
+    cells = [row_cells(row) for row in top]
     sheet_names = []
-    for row, i in zip(top, order, strict=True):
-        name = f"sheets/pair-{row['rank']:04d}.png"
-        caption = f"#{row['rank']} score {row['similarity']} pct {row['percentile']}"
-        pair_sheet(synth[i], train[syn.index[i]], caption, out / name, bool(syn.mirrored[i]))
+    for row, cell, i in zip(top, cells, order, strict=True):
+        name = f"sheets/pair-{row.rank:04d}.png"
+        caption = f"#{row.rank} score {cell['similarity']} pct {cell['percentile']}"
+        pair_sheet(synth[i], train[syn.index[i]], caption, out / name, row.mirrored)
         sheet_names.append(name)
-    pairs_html(top, sheet_names, out / "pairs.html", note)
+    pairs_html(cells, sheet_names, out / "pairs.html", note)
     return top
 
 

@@ -21,6 +21,7 @@ Rerunning the same command resumes: finished rows are kept and finished images a
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ from radsynth.evaluation.score import (
     sample_and_score,
     sample_config,
 )
-from radsynth.evaluation.table import Row, open_table
 from radsynth.layout import RunLayout, sweep_samples
 from radsynth.layout import checkpoint_step as step_of_name
 from radsynth.progress import bar, log_checkpoint
+from radsynth.records.curves import FID_COLUMNS, FidRow, read_fid, write_fid
 from radsynth.stage import StageResult, draw_figure, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
@@ -88,29 +89,42 @@ def resolve_paths(cfg: FidSweepConfig) -> tuple[Path, Path, Path]:
     return real, out, cfg.cache_dir if cfg.cache_dir is not None else out / "cache"
 
 
-def _num(value: str, fmt: str) -> str:
-    return format(float(value), fmt) if value not in ("", None) else "n/a"
+def _num(value: float, fmt: str) -> str:
+    return "n/a" if math.isnan(value) else format(value, fmt)
 
 
-def describe_row(row: Row) -> str:
+def describe_row(row: FidRow) -> str:
     """A fid.csv row in words, for the per-checkpoint summary line."""
     return (
-        f"FID {_num(row['fid'], '.3f')}, KID {_num(row['kid_mean'], '.4f')}, precision "
-        f"{_num(row['precision'], '.3f')}, recall {_num(row['recall'], '.3f')} "
-        f"({row['n_fake']} synthetic vs {row['n_real']} real)"
+        f"FID {_num(row.fid, '.3f')}, KID {_num(row.kid_mean, '.4f')}, precision "
+        f"{_num(row.precision, '.3f')}, recall {_num(row.recall, '.3f')} "
+        f"({row.n_fake} synthetic vs {row.n_real} real)"
     )
 
 
-def warn_mixed_n(rows: list[Row]) -> list[str]:
+def warn_mixed_n(rows: list[FidRow]) -> list[str]:
     """Warnings when the rows were computed at different N (their FIDs do not compare)."""
     notes = []
     for key in ("n_real", "n_fake"):
-        values = sorted({int(r[key]) for r in rows})
+        values = sorted({getattr(r, key) for r in rows})
         if len(values) > 1:
             notes.append(f"fid.csv mixes {key} values {values}: FID depends on N")
     for note in notes:
         log.warning(note)
     return notes
+
+
+def fid_row(step: int, checkpoint: Path, metrics: dict[str, Any], columns: list[str]) -> FidRow:
+    """The record of one scored checkpoint: the ``columns`` (:func:`metric_columns`) of
+    :meth:`Scorer.score`'s metrics, a missing value (None) as NaN."""
+    value = {c: math.nan if metrics.get(c) is None else metrics[c] for c in columns}
+    return FidRow(
+        step=step, checkpoint=str(checkpoint), n_real=int(value["n_real"]),
+        n_fake=int(value["n_fake"]), fid=float(value["fid"]), kid_mean=float(value["kid_mean"]),
+        kid_std=float(value["kid_std"]), precision=float(value["precision"]),
+        recall=float(value["recall"]),
+        extra={c: float(v) for c, v in value.items() if c not in FID_COLUMNS},
+    )  # fmt: skip
 
 
 def fid_sweep(cfg: FidSweepConfig) -> StageResult:
@@ -127,20 +141,19 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     scorer = Scorer(cfg, real, cache_dir)
     prepare_output_dir(out, STAGE, cfg, resume=True)  # only once the inputs all check out
 
-    columns = ["step", "checkpoint", *metric_columns(cfg)]
-    table = open_table(out / "fid.csv", columns, key=lambda r: int(r["step"]),
-                       order=lambda r: int(r["step"]), what="FID table")  # fmt: skip
+    # Rows an earlier run of the same config finished are kept (a row without FID is not).
+    rows = [r for r in read_fid(out / "fid.csv") if not math.isnan(r.fid)]
     for ckpt in bar(chosen, desc="fid-sweep", unit="ckpt"):
-        if table.find(checkpoint_step(ckpt)) is not None:
+        if any(r.step == checkpoint_step(ckpt) for r in rows):
             log_checkpoint(log, STAGE, ckpt.name, "scored by an earlier run, reused")
             continue
         scfg = sample_config(cfg, ckpt, sweep_samples(out, ckpt.name), sampler=cfg.sampler,
                              steps=cfg.steps, progress=False)  # fmt: skip
         scored = sample_and_score(scfg, scorer)
-        row = table.add({"step": checkpoint_step(ckpt), "checkpoint": str(ckpt), **scored.metrics})
-        log_checkpoint(log, STAGE, ckpt.name, describe_row(row))
+        rows.append(fid_row(checkpoint_step(ckpt), ckpt, scored.metrics, metric_columns(cfg)))
+        write_fid(out / "fid.csv", rows)  # after each row: an interrupted sweep keeps it
+        log_checkpoint(log, STAGE, ckpt.name, describe_row(rows[-1]))
 
-    rows = table.rows
     warnings = warn_mixed_n(rows)
     n_real, names = len(scorer.real_paths), list(scorer.extractors)
     feature = scorer.extractors[cfg.feature].identity.split(":")[0]
@@ -148,7 +161,7 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     draw_figure("fid_vs_step.png",
                 lambda: plots.fid_vs_step(out / "fid_vs_step.png", rows, cfg.feature, names[1:],
                                           title), warnings)  # fmt: skip
-    best = min(rows, key=lambda r: float(r["fid"]))
+    best = min(rows, key=lambda r: r.fid)
     extra: dict[str, Any] = {
         "real": str(real), "n_real": n_real, "checkpoints": [str(p) for p in chosen],
         "feature_identities": scorer.identities(), "warnings": warnings,
@@ -157,6 +170,6 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
                    seeds={"start": cfg.seed_start, "n": cfg.n}, extra=extra)  # fmt: skip
     summary = (
         f"{len(rows)} checkpoints scored into {out / 'fid.csv'}; lowest FID "
-        f"{float(best['fid']):.3f} at step {best['step']} (N real {n_real}, synthetic {cfg.n})"
+        f"{best.fid:.3f} at step {best.step} (N real {n_real}, synthetic {cfg.n})"
     )
     return StageResult(out=out, summary=summary)

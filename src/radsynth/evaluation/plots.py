@@ -1,6 +1,7 @@
 """The sweeps' figures: FID against training step (``fid_vs_step.png``) and FID against
 denoiser calls per image (``fid_vs_steps.png``). Drawn on a bare matplotlib ``Figure`` (no
-pyplot, so no global figure state) and written atomically; rows are the tables' string rows."""
+pyplot, so no global figure state) and written atomically. Rows are ``fid.csv`` records and
+``sweep.csv``'s string rows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from radsynth.evaluation.table import Row
+from radsynth.records.curves import FidRow
 from radsynth.stage import atomic_path
 
 
@@ -26,22 +28,22 @@ def _guidance(row: Row) -> float | None:
     return float(row["guidance"]) if row.get("guidance") else None
 
 
-def fid_vs_step(path: Path, rows: list[Row], main: str, extra: list[str], title: str) -> None:
+def fid_vs_step(path: Path, rows: list[FidRow], main: str, extra: list[str], title: str) -> None:
     """FID against training step, one panel per feature space (``main`` first, then ``extra``).
 
     Args:
-        rows: ``fid.csv`` rows (``step``, ``fid`` and ``fid_<extra>`` columns).
+        rows: ``fid.csv`` rows (their ``fid`` and ``extra["fid_<space>"]``).
         main: the main feature space's name, for its axis label.
     """
     from matplotlib.ticker import MaxNLocator
 
-    rows = sorted(rows, key=lambda r: int(r["step"]))
-    steps = [int(r["step"]) for r in rows]
+    rows = sorted(rows, key=lambda r: r.step)
+    steps = [r.step for r in rows]
     fig = _figure(6.5, 3.6 + 2.4 * len(extra), layout="constrained")
     axes = fig.subplots(1 + len(extra), 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, ["", *extra], strict=True):
-        key = f"fid_{name}" if name else "fid"
-        ax.plot(steps, [float(r[key]) for r in rows], marker="o", color="C0" if not name else "C1")
+        fids = [r.extra[f"fid_{name}"] if name else r.fid for r in rows]
+        ax.plot(steps, fids, marker="o", color="C0" if not name else "C1")
         ax.set_ylabel(f"FID ({name or main})")
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

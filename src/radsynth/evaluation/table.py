@@ -1,4 +1,5 @@
-"""The resumable results table both sweeps write (``fid.csv``, ``sweep.csv``).
+"""The resumable results table the sampler sweep writes (``sweep.csv``; the checkpoint sweep's
+``fid.csv`` is a record, :mod:`radsynth.records.curves`).
 
 One row per evaluated item (a checkpoint, or a sampler setting), written atomically after each
 row, so an interrupted sweep keeps every finished row; rerunning the same config reuses those

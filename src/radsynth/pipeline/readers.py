@@ -1,14 +1,19 @@
-"""Whether the reader study's raters have finished, so ``run`` knows to go on to statistics."""
+"""Whether the reader study's raters have finished, so ``run`` knows to go on to statistics.
+
+Reads the study database through the study's service layer (:mod:`radsynth.study.service`),
+never through its web app: no FastAPI or Jinja import, and no server needs to run.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from radsynth.study import db as study_db
-from radsynth.study.admin_view import admin_progress
+from radsynth.study import service
 from radsynth.study.migrate import open_study
 
 
@@ -44,9 +49,11 @@ def reader_progress(study: Path, kind: str = "human") -> ReaderProgress:
     engine = open_study(study_db.resolve_url(study, None))
     try:
         with Session(engine) as session:
-            rows = [r for r in admin_progress(session) if r["kind"] == kind]
+            query = select(study_db.Rater).where(study_db.Rater.kind == kind)
+            raters = []
+            for rater in session.scalars(query.order_by(study_db.Rater.name)):
+                answered, total = service.progress(session, rater.id)
+                raters.append((rater.name, answered, total, bool(rater.closed)))
     finally:
         engine.dispose()
-    return ReaderProgress(
-        kind, tuple((r["rater"], r["answered"], r["total"], r["closed"]) for r in rows)
-    )
+    return ReaderProgress(kind, tuple(raters))

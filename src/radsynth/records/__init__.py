@@ -8,11 +8,11 @@ train/losses.csv                  :class:`LossRow`             :mod:`radsynth.re
 fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.records.curves`
 checkpoints.json                  :class:`CheckpointChoice`    :mod:`radsynth.records.choice`
 audit/neighbours.csv, pairs.csv   :class:`NeighbourRow`        :mod:`radsynth.records.audit`
-screen/screen.csv                 ``ScreenDecision``           :mod:`radsynth.screening.decisions`
+screen/screen.csv                 :class:`ScreenRow`           :mod:`radsynth.records.screen`
 review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.screening.decisions`
 review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.screening.decisions`
 keep/images.csv                   ``ImageFate``                :mod:`radsynth.screening.decisions`
-stats/stats.json                  versioned JSON (``schema``)  :mod:`radsynth.stats.analysis`
+stats/stats.json                  :class:`StatsRecord`         :mod:`radsynth.records.stats`
 ================================  ===========================  ==============================
 
 Units: a **percentile** is 0-100 everywhere (the audit's ``percentile`` column, its
@@ -26,9 +26,10 @@ Nothing here imports torch or numpy: the study server and the stats stage use th
 from radsynth.records.audit import NeighbourRow, read_neighbours, read_pairs, write_neighbours
 from radsynth.records.choice import CheckpointChoice, read_choice, write_choice
 from radsynth.records.curves import FidRow, LossRow, read_fid, read_losses, write_fid, write_losses
+from radsynth.records.stats import StatsRecord, read_stats, write_stats
 
 __all__ = [
-    "CheckpointChoice", "FidRow", "LossRow", "NeighbourRow", "read_choice", "read_fid",
-    "read_losses", "read_neighbours", "read_pairs", "write_choice", "write_fid",
-    "write_losses", "write_neighbours",
+    "CheckpointChoice", "FidRow", "LossRow", "NeighbourRow", "StatsRecord", "read_choice",
+    "read_fid", "read_losses", "read_neighbours", "read_pairs", "read_stats", "write_choice",
+    "write_fid", "write_losses", "write_neighbours", "write_stats",
 ]  # fmt: skip

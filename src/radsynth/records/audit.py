@@ -32,7 +32,8 @@ class NeighbourRow:
     rank: int | None = None  # 1 = most similar; set in pairs.csv only
 
 
-def _row(r: NeighbourRow) -> dict[str, object]:
+def row_cells(r: NeighbourRow) -> dict[str, object]:
+    """The row's cells as the files hold them (similarity 6 decimals, percentile 2)."""
     return {"rank": r.rank, "synthetic": r.synthetic, "train": r.train,
             "similarity": f"{r.similarity:.6f}", "percentile": f"{r.percentile:.2f}",
             "flagged": int(r.flagged), "mirrored": int(r.mirrored)}  # fmt: skip
@@ -41,7 +42,7 @@ def _row(r: NeighbourRow) -> dict[str, object]:
 def write_neighbours(path: Path, rows: Iterable[NeighbourRow], *, ranked: bool = False) -> Path:
     """Write neighbours.csv (``ranked`` False) or pairs.csv (True, with the rank column)."""
     columns = PAIR_COLUMNS if ranked else NEIGHBOUR_COLUMNS
-    return write_csv(path, columns, [{c: _row(r)[c] for c in columns} for r in rows])
+    return write_csv(path, columns, [{c: row_cells(r)[c] for c in columns} for r in rows])
 
 
 def _read(path: Path, what: str, ranked: bool) -> list[NeighbourRow]:

@@ -1,21 +1,29 @@
 """The curves a run is judged by: loss per training step and FID per checkpoint.
 
 ``train/losses.csv`` (written by train, read by the checkpoint choice and the report) and
-``fid_sweep/fid.csv`` (written by the checkpoint sweep, read by the same two).
+``fid_sweep/fid.csv`` (written by the checkpoint sweep, read by the checkpoint choice, the report
+and a release's card).
+
+A missing value (precision and recall need more than k images per set) is NaN in the record
+and an empty cell in the file; numbers are written as Python writes them (``str``), so a float
+read back and written again is the same text and a resumed sweep's file is byte-identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
 from radsynth.records._csv import cell_float, cell_int, write_csv
 
 LOSS_COLUMNS = ("step", "train_loss", "val_loss")
 FID_COLUMNS = ("step", "checkpoint", "n_real", "n_fake", "fid", "kid_mean", "kid_std",
                "precision", "recall")  # fmt: skip
+FID_EXTRA_METRICS = ("fid", "kid_mean", "kid_std")  # per extra feature space: fid_<space>, ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class FidRow:
     kid_std: float  # its standard deviation over subsets
     precision: float  # fraction 0-1 (Kynkäänniemi et al. 2019)
     recall: float  # fraction 0-1
+    # Each extra feature space's scores, by column (``fid_<space>``, ``kid_mean_<space>``,
+    # ``kid_std_<space>``), in the order the sweep scored them.
+    extra: Mapping[str, float] = field(default_factory=dict)
 
 
 def write_losses(path: Path, rows: Iterable[LossRow]) -> Path:
@@ -62,21 +73,56 @@ def read_losses(path: Path) -> list[LossRow]:
     return sorted(out, key=lambda r: r.step)
 
 
+def fid_columns(rows: Iterable[FidRow]) -> list[str]:
+    """The columns of ``fid.csv``: :data:`FID_COLUMNS`, then the extra columns in first-seen
+    order."""
+    extra = dict.fromkeys(k for r in rows for k in r.extra)
+    return [*FID_COLUMNS, *extra]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return str(value)
+
+
 def write_fid(path: Path, rows: Iterable[FidRow]) -> Path:
-    """Write ``fid.csv``, atomically."""
-    return write_csv(path, FID_COLUMNS, [{c: getattr(r, c) for c in FID_COLUMNS} for r in rows])
+    """Write ``fid.csv`` by step, atomically (a missing value is an empty cell)."""
+    rows = sorted(rows, key=lambda r: r.step)
+    columns = fid_columns(rows)
+    cells = [{c: _cell(getattr(r, c) if c in FID_COLUMNS else r.extra.get(c, math.nan))
+              for c in columns} for r in rows]  # fmt: skip
+    return write_csv(path, columns, cells)
+
+
+def _extra_columns(path: Path, columns: Iterable[str]) -> list[str]:
+    extra = [c for c in columns if c not in FID_COLUMNS]
+    known = tuple(f"{k}_" for k in FID_EXTRA_METRICS)
+    for c in extra:
+        if not c.startswith(known):
+            raise RadsynthError(
+                f"{path}: unknown column {c!r} (fid.csv holds {', '.join(FID_COLUMNS)} "
+                "and fid_/kid_mean_/kid_std_<space> per extra feature space)"
+            )
+    return extra
 
 
 def read_fid(path: Path) -> list[FidRow]:
-    """The rows of ``fid.csv``, by step; empty when the file does not exist."""
+    """The rows of ``fid.csv``, by step; empty when the file does not exist.
+
+    Raises:
+        RadsynthError: a missing or unknown column, or a cell that is not a number (one line).
+    """
     if not path.is_file():
         return []
     rows = read_csv_rows(path, "FID table", FID_COLUMNS)
+    extra = _extra_columns(path, rows[0] if rows else ())
     out = []
     for i, r in enumerate(rows, 2):
         where = f"{path} line {i}"
         num = {c: cell_float(r[c], where, empty_nan=True) for c in FID_COLUMNS[4:]}
+        more = {c: cell_float(r[c], where, empty_nan=True) for c in extra}
         out.append(FidRow(step=cell_int(r["step"], where), checkpoint=r["checkpoint"],
                           n_real=cell_int(r["n_real"], where), n_fake=cell_int(r["n_fake"], where),
-                          **num))  # fmt: skip
+                          **num, extra=more))  # fmt: skip
     return sorted(out, key=lambda r: r.step)

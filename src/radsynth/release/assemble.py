@@ -17,6 +17,8 @@ from radsynth.data.leaks import digest_folder
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
 from radsynth.records.audit import NeighbourRow
+from radsynth.records.curves import read_fid
+from radsynth.records.stats import read_stats
 from radsynth.release import card, checks, collect, inputs, manifest
 from radsynth.release.formats import DicomSeries, check_synthetic_tags, dicom_bytes, dicom_text
 from radsynth.screening.decisions import TABLE_S1_COLUMNS, ImageFate
@@ -209,9 +211,7 @@ def _facts(cfg: ReleaseConfig, plan: Plan, stream: Stream) -> card.CardFacts:
     parts = plan.inputs
     ckpts = _checkpoints(plan)
     steps = {str(c["step"]) for c in ckpts}
-    fid = []
-    if parts.fid is not None and parts.fid.is_file():
-        fid = [r for r in inputs.read_rows(parts.fid, ("step",)) if r["step"] in steps]
+    fid = [r for r in read_fid(parts.fid) if str(r.step) in steps] if parts.fid else []
     audit = dict(_optional_json(parts.audit / "calibration.json"))
     audit["n_flagged_released"] = sum(r["audit_flagged"] == 1 for r in stream.rows)
     formats = (["shards"] if cfg.shard_size else []) + (["dicom"] if cfg.format == "dicom" else [])
@@ -238,7 +238,7 @@ def _facts(cfg: ReleaseConfig, plan: Plan, stream: Stream) -> card.CardFacts:
         screen=_optional_json(parts.screen / "threshold.json"),
         fid=fid,
         audit=audit,
-        study=_optional_json(parts.stats) or None,
+        study=read_stats(parts.stats) if parts.stats and parts.stats.is_file() else None,
         formats=formats,
         n_screen_flagged=sum(r["screen_flagged"] == 1 for r in stream.rows),
     )

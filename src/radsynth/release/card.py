@@ -9,11 +9,15 @@ was checked, licence and attribution, intended use and limitations.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from radsynth.records.curves import FidRow
+from radsynth.records.stats import StatsRecord
 
 #: SPDX identifiers -> the Hub's licence ids (the Hub lower-cases SPDX for these).
 HUB_LICENCES = frozenset(
@@ -57,9 +61,9 @@ class CardFacts:
     keep: str  # "screened" | "all"
     oriented: bool  # images were flipped to one canonical side
     screen: Mapping[str, Any]  # threshold.json
-    fid: Sequence[Mapping[str, Any]]  # fid.csv rows of the released checkpoints
+    fid: Sequence[FidRow]  # fid.csv rows of the released checkpoints
     audit: Mapping[str, Any]  # calibration.json plus released counts
-    study: Mapping[str, Any] | None  # stats.json, when a reader study ran
+    study: StatsRecord | None  # stats.json, when a reader study ran
     formats: Sequence[str] = field(default_factory=tuple)  # extra formats: "shards", "dicom"
     n_screen_flagged: int = 0  # released images the screen flagged (keep "all", or overridden)
 
@@ -104,10 +108,12 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]
 
 
 def _num(value: Any, digits: int = 3) -> str:
+    """A number to ``digits`` decimals; n/a for a missing one (None, NaN, not a number)."""
     try:
-        return f"{float(value):.{digits}f}"
+        number = float(value)
     except (TypeError, ValueError):
         return "n/a"
+    return "n/a" if math.isnan(number) else f"{number:.{digits}f}"
 
 
 def _pct(fraction: Any) -> str:
@@ -126,7 +132,7 @@ def _provenance_notice(f: CardFacts) -> list[str]:
             "trained on procedural radiograph phantoms drawn by radsynth; no patient "
             "image or record was used."
         )
-    if f.study and f.study.get("simulated"):
+    if f.study and f.study.simulated:
         notes.append(
             "**The readers were simulated.** The reader-study result below comes from "
             "simulated raters, not from people, and says nothing about how real "
@@ -195,13 +201,13 @@ def _quality(f: CardFacts) -> list[str]:
     header = ["Step", "FID", "KID", "Precision", "Recall", "Real images", "Synthetic images"]
     rows = [
         [
-            r.get("step"),
-            _num(r.get("fid")),
-            _num(r.get("kid_mean"), 4),
-            _num(r.get("precision")),
-            _num(r.get("recall")),
-            r.get("n_real"),
-            r.get("n_fake"),
+            r.step,
+            _num(r.fid),
+            _num(r.kid_mean, 4),
+            _num(r.precision),
+            _num(r.recall),
+            r.n_real,
+            r.n_fake,
         ]
         for r in f.fid
     ]
@@ -242,12 +248,11 @@ def _study(f: CardFacts) -> list[str]:
     s = f.study
     if not s:
         return [*lines, "No reader study was run for this release.", ""]
-    pooled = (s.get("identification") or {}).get("pooled") or {}
-    chance = (s.get("identification") or {}).get("chance")
-    kind = "simulated" if s.get("simulated") else str(s.get("rater_kind", "human"))
+    pooled, chance = s.identification["pooled"], s.identification.get("chance")
+    kind = "simulated" if s.simulated else s.rater_kind
     return [
         *lines,
-        f"{s.get('n_raters')} {kind} raters saw {s.get('n_items')} items ({s.get('design')} "
+        f"{s.n_raters} {kind} raters saw {s.n_items} items ({s.design} "
         f"design) and identified the real image {pooled.get('correct')} of {pooled.get('n')} "
         f"times: accuracy {_num(pooled.get('accuracy'))} ({_pct(pooled.get('conf_level'))} "
         f"Wilson CI {_num(pooled.get('wilson_low'))}-{_num(pooled.get('wilson_high'))}; "
@@ -270,7 +275,7 @@ def _limitations(f: CardFacts) -> list[str]:
             "The training images were phantoms: the images show no real anatomy or "
             "pathology and must not be used to train or test clinical models."
         )
-    if f.study and f.study.get("simulated"):
+    if f.study and f.study.simulated:
         items.append("The reader study used simulated raters; it is no evidence of realism.")
     if f.keep == "all":
         items.append("Images the screen flagged are included (see Table S1).")

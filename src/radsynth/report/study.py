@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from radsynth.errors import RadsynthError
-from radsynth.io import read_json
 from radsynth.layout import RunLayout
+from radsynth.records.stats import StatsRecord, read_stats
 from radsynth.report import figures
 from radsynth.report.sections import Section, fmt, fmt_p, p_clause, pct
 from radsynth.stats.plots import conf_label
@@ -19,15 +19,15 @@ def _level(record: dict[str, Any]) -> str:
     return f"{conf_label(level)} " if isinstance(level, int | float) else ""
 
 
-def _identification(sec: Section, res: dict[str, Any]) -> None:
-    ident = res["identification"]
+def _identification(sec: Section, res: StatsRecord) -> None:
+    ident = res.identification
     pooled, test, boot = ident["pooled"], ident["binomial_test"], ident["bootstrap"]
     task = (
         "pick the real radiograph from a set of " + str(round(1 / ident["chance"])) + " images"
-        if res["design"] == "quartet"
+        if res.design == "quartet"
         else "say whether each single image was real"
     )
-    who = "SIMULATED raters" if res.get("simulated") else "Readers"
+    who = "SIMULATED raters" if res.simulated else "Readers"
     sec.headline = (f"{who} found the real image in {pct(pooled['accuracy'])} of "
                     f"{pooled['n']:,} judgements; chance alone gives {pct(ident['chance'], 0)} "
                     f"({p_clause(test['p_value'])}).")  # fmt: skip
@@ -64,8 +64,8 @@ def _identification(sec: Section, res: dict[str, Any]) -> None:
     # fmt: skip
 
 
-def _agreement(sec: Section, res: dict[str, Any]) -> None:
-    agr = res["agreement"]
+def _agreement(sec: Section, res: StatsRecord) -> None:
+    agr = res.agreement
     if not agr.get("fleiss"):
         return
     k, boot = agr["fleiss"]["kappa"], agr["bootstrap"]
@@ -80,21 +80,21 @@ def _agreement(sec: Section, res: dict[str, Any]) -> None:
     )  # fmt: skip
 
 
-def _realism(sec: Section, res: dict[str, Any]) -> None:
-    real = res["realism"]
+def _realism(sec: Section, res: StatsRecord) -> None:
+    real = res.realism
     if not real["group_means"]:
         return
     lo, hi = real["scale"]
     tests = {t["group"]: t for t in real["wilcoxon"]}
     tost = {t["group"]: t for t in real["tost"]}
     rows = []
-    for g in res["groups"]:
+    for g in res.groups:
         m = real["group_means"].get(g)
         if m is None:
             continue
         t, e = tests.get(g), tost.get(g)
         rows.append([
-            g + (" (reference)" if g == res["reference_group"] else ""), fmt(m["mean"]),
+            g + (" (reference)" if g == res.reference_group else ""), fmt(m["mean"]),
             f"{m['n_ratings']:,}", fmt_p(t["p_value"]) if t else "–",
             fmt_p(t["p_holm"]) if t else "–",
             _diff(e),
@@ -133,9 +133,9 @@ def _realism(sec: Section, res: dict[str, Any]) -> None:
                                   "Equivalent?"]})  # fmt: skip
 
 
-def _finding_by_class(sec: Section, res: dict[str, Any]) -> None:
+def _finding_by_class(sec: Section, res: StatsRecord) -> None:
     """Per class: how often readers said an image shows its own class's finding."""
-    fc = res.get("finding_by_class")
+    fc = res.finding_by_class
     if not fc:
         return
     tests = {(t["class"], t["group"]): t for t in fc["wilcoxon"]}
@@ -143,7 +143,7 @@ def _finding_by_class(sec: Section, res: dict[str, Any]) -> None:
     for s in fc["shares"]:
         t = tests.get((s["class"], s["group"]))
         rows.append([
-            s["class"], s["group"] + (" (reference)" if s["group"] == res["reference_group"]
+            s["class"], s["group"] + (" (reference)" if s["group"] == res.reference_group
                                       else ""),
             f"{pct(s['share'])} ({s['yes']:,} / {s['n']:,})",
             f"{pct(s['wilson_low'])} – {pct(s['wilson_high'])}",
@@ -187,23 +187,22 @@ def study(run: Path) -> Section:
         sec.missing = "The reader study has not been analysed yet (no stats/stats.json)."
         return sec
     try:
-        res = read_json(path)
-        _ = (res["identification"], res["agreement"], res["realism"], res["n_raters"])
-    except (RadsynthError, KeyError, TypeError):
-        sec.missing = "stats/stats.json is not a radsynth stats file; re-run 'radsynth stats'."
+        res = read_stats(path)
+    except RadsynthError as err:
+        sec.missing = f"stats/stats.json is not a radsynth stats file: {err}"
         return sec
-    if res.get("simulated"):
+    if res.simulated:
         sec.callout = ("These results come from SIMULATED raters, not people. They check that "
                        "the pipeline works and say nothing about how realistic the images look "
                        "to clinicians.")  # fmt: skip
         sec.intro = "Simulated raters answered the study in place of human readers."
-    sec.paragraphs.append(f"{res['n_raters']} {res['rater_kind']} raters, {res['n_items']:,} "
-                          f"cases, {res['n_judgements']:,} judgements.")  # fmt: skip
+    sec.paragraphs.append(f"{res.n_raters} {res.rater_kind} raters, {res.n_items:,} "
+                          f"cases, {res.n_judgements:,} judgements.")  # fmt: skip
     _identification(sec, res)
     _agreement(sec, res)
     _realism(sec, res)
     _finding_by_class(sec, res)
-    level = _level(res["identification"]["pooled"])
+    level = _level(res.identification["pooled"])
     captions = {
         "realism_violin": "Realism ratings per group. The width of each shape shows how often "
         "each rating was given; black dots are individual raters' averages and the bar the "
@@ -212,11 +211,11 @@ def study(run: Path) -> Section:
         "accuracy_per_rater": "Each rater's share of correctly identified real images, with "
         f"{level}intervals. Points near the dashed chance line mean that rater was guessing.",
     }
-    for key, name in res.get("figures", {}).items():
+    for key, name in res.figures.items():
         png = stats_dir / name
         if png.is_file():
             sec.figures.append(
                 {"src": figures.data_uri(png.read_bytes()), "caption": captions.get(key, name)}
             )
-    sec.bullets.extend(res.get("warnings", []))
+    sec.bullets.extend(res.warnings)
     return sec

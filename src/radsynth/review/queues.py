@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from radsynth import records
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows, read_json
+from radsynth.records.screen import read_screen_rows
 
-SCREEN_COLUMNS = ("image", "group", "score", "flagged")
-PAIR_COLUMNS = ("rank", "synthetic", "train", "similarity", "flagged")
 INGEST_COLUMNS = (
     "review_image", "source_path", "reason", "suggested_inverted", "polarity_confidence",
     "suggested_rotation_deg", "rotation_confidence",
@@ -84,26 +84,27 @@ def _truthy(value: str) -> bool:
 
 def read_screen(folder: Path) -> tuple[list[ScreenItem], Path]:
     """``folder/screen.csv`` (most implausible first) and the folder of the screened images."""
-    rows = _required(folder / "screen.csv", "screen output", SCREEN_COLUMNS)
+    path = folder / "screen.csv"
+    if not path.is_file():
+        raise RadsynthError(f"screen output {path} is missing")
+    rows = read_screen_rows(path)
     images = Path(read_json(folder / "config.json", "screen config")["src"])
     if not images.is_dir():
         raise RadsynthError(
             f"the screened images {images} (from {folder / 'config.json'}) are missing; "
             "run review from the folder the screen ran in"
         )
-    items = [ScreenItem(r["image"], r["group"], _number(r["score"], f"{folder}/screen.csv"),
-                        r["flagged"].strip() == "1") for r in rows]  # fmt: skip
+    items = [ScreenItem(r.image, r.group, r.score, r.flagged) for r in rows]
     return sorted(items, key=lambda i: (-i.score, i.image)), images
 
 
 def read_pairs(folder: Path) -> list[AuditPair]:
-    """``folder/pairs.csv``, in rank order."""
-    where = f"{folder}/pairs.csv"
-    rows = _required(folder / "pairs.csv", "audit output", PAIR_COLUMNS)
-    pairs = [AuditPair(int(_number(r["rank"], where)), r["synthetic"], r["train"],
-                       _number(r["similarity"], where), _truthy(r["flagged"]))
-             for r in rows]  # fmt: skip
-    return sorted(pairs, key=lambda p: p.rank)
+    """``folder/pairs.csv`` (read through :func:`radsynth.records.read_pairs`), in rank order."""
+    path = folder / "pairs.csv"
+    if not path.is_file():
+        raise RadsynthError(f"audit output {path} is missing")
+    return [AuditPair(r.rank or 0, r.synthetic, r.train, r.similarity, r.flagged)
+            for r in records.read_pairs(path)]  # fmt: skip
 
 
 def read_ingest_review(folder: Path) -> list[IngestItem]:

@@ -40,6 +40,7 @@ from radsynth.data.selfsup import (
 )
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
+from radsynth.records.screen import P_COLUMNS, read_screen_rows
 from radsynth.screening.mirror import MIRROR_GRID_PX, detect_mirrored
 from radsynth.screening.orient import analyse, detect, detect_all
 from radsynth.stage import StageResult
@@ -288,15 +289,11 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
         out = Path(tmp) / "out"
         screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr,
                             canonicalize=cfg.canonicalize))  # fmt: skip
-        import csv
-
-        with open(out / "screen.csv", newline="") as fh:
-            table = list(csv.DictReader(fh))
-    flagged = {r["image"]: r["flagged"] == "1" for r in table}
-    parts = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
+        table = read_screen_rows(out / "screen.csv")
+    flagged = {r.image: r.flagged for r in table}
     # Which part gave the smallest p-value of each falsely rejected plausible film.
-    why = [min(parts, key=lambda k: float(r[k])) for r in table
-           if r["flagged"] == "1" and truth[r["image"]] == "plausible"]  # fmt: skip
+    why = [min(P_COLUMNS, key=lambda k: getattr(r, k)) for r in table
+           if r.flagged and truth[r.image] == "plausible"]  # fmt: skip
     head = (
         f"{len(films)} films from {cfg.src}: {cfg.n_reference} reference, "
         f"{cfg.n_plausible} plausible, {cfg.n_per_kind} per planted kind (frr {cfg.frr})"
@@ -307,7 +304,7 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
         what = "false rejections" if kind == "plausible" else "flagged"
         lines.append(f"{kind}: {what} {np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
         if kind == "plausible" and why:
-            lines[-1] += " by " + ", ".join(f"{k} {why.count(k)}" for k in parts)
+            lines[-1] += " by " + ", ".join(f"{k} {why.count(k)}" for k in P_COLUMNS)
     bad = [flagged[n] for n, k in truth.items() if k != "plausible"]
     lines.append(f"all planted: flagged {np.mean(bad):.3f} ({sum(bad)}/{len(bad)})")
     return StageResult(cfg.src, "\n".join(lines))

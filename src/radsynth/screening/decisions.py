@@ -25,6 +25,7 @@ from typing import Literal
 
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
+from radsynth.records.screen import read_screen_rows
 from radsynth.stage import atomic_write_text
 
 SCREEN_DECISIONS = "screen_decisions.csv"
@@ -254,10 +255,9 @@ def read_screen(screen_dir: Path) -> list[ScreenDecision]:
     if not path.is_file():
         raise RadsynthError(f"screen output {path} is missing; run the screen stage first")
     out = []
-    for line, row in enumerate(read_rows(path, ("image", "group", "score", "flagged")), start=2):
-        auto: ScreenChoice = "exclude" if row["flagged"].strip() == "1" else "keep"
-        score = _float(row["score"], f"{path} line {line}")
-        out.append(ScreenDecision(row["image"], row["group"], score, auto, auto, "auto"))
+    for row in read_screen_rows(path):  # :mod:`radsynth.records.screen`
+        auto: ScreenChoice = "exclude" if row.flagged else "keep"
+        out.append(ScreenDecision(row.image, row.group, row.score, auto, auto, "auto"))
     return out
 
 

@@ -48,6 +48,7 @@ from radsynth.data.imageio import list_images, read_gray
 from radsynth.data.selfsup import represent
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar, log_checkpoint
+from radsynth.records.screen import ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
     fit_consistency,
     min_p_threshold,
@@ -179,17 +180,13 @@ def screen(cfg: ScreenConfig) -> StageResult:
         p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 3))])
         flagged, parts, cut = scores > threshold, 1, None
 
-    rows = []
+    records = []
     for path, score, flag, pv in zip(paths, scores, flagged, p, strict=True):
         rel = path.relative_to(cfg.src)
-        rows.append({"image": rel.as_posix(), "group": group_of(rel),
-                     "score": f"{score:.6f}", "flagged": int(flag), "p_anatomy": f"{pv[0]:.5f}",
-                     "p_layout": f"{pv[1]:.5f}", "p_novelty": f"{pv[2]:.5f}",
-                     "p_symmetry": f"{pv[3]:.5f}"})  # fmt: skip
-    columns = [
-        "image", "group", "score", "flagged", "p_anatomy", "p_layout", "p_novelty", "p_symmetry",
-    ]  # fmt: skip
-    _write_csv(cfg.out / "screen.csv", columns, rows)
+        records.append(ScreenRow(rel.as_posix(), group_of(rel), float(score), bool(flag),
+                                 *(float(v) for v in pv[:4])))  # fmt: skip
+    write_screen(cfg.out / "screen.csv", records)
+    rows = [row_cells(r) for r in records]
     cols = ["image", "group", "score"]
     _write_csv(cfg.out / "kept.csv", cols, [r for r in rows if not r["flagged"]])
     _write_csv(cfg.out / "excluded.csv", cols, [r for r in rows if r["flagged"]])

@@ -3,14 +3,14 @@
 A class-conditional study's export (images with a ``label``) also gets ``finding_by_class`` in
 ``stats.json`` and ``finding_by_class.csv`` (:mod:`radsynth.stats.findings`).
 
-The keys of ``stats.json`` are fixed and documented in ``docs/stats.md``. Simulated raters are
-never pooled with human raters: one rater kind is analysed per run (human when present) and the
-kind is written into ``stats.json``.
+The keys of ``stats.json`` are fixed and documented in ``docs/stats.md``; the file is written
+and read through :mod:`radsynth.records.stats`. Simulated raters are never pooled with human
+raters: one rater kind is analysed per run (human when present) and the kind is written into
+``stats.json``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +22,7 @@ import numpy as np
 
 from radsynth.config import arg
 from radsynth.layout import RunLayout
+from radsynth.records.stats import STATS_SCHEMA, StatsRecord, write_stats
 from radsynth.stage import (
     StageResult,
     atomic_write_text,
@@ -43,9 +44,6 @@ from radsynth.stats.responses import Study, build_study, main_rows, read_respons
 from radsynth.stats.wilcoxon import signed_rank_test
 
 log = logging.getLogger(__name__)
-
-#: Version of the stats.json layout; bump when a key changes meaning.
-SCHEMA = "radsynth.stats/1"
 
 
 @dataclass(frozen=True)
@@ -198,7 +196,7 @@ def stats(cfg: StatsConfig) -> StageResult:
     prepare_output_dir(out, "stats", cfg)
     warnings = list(study.warnings)
     result: dict[str, Any] = {
-        "schema": SCHEMA,
+        "schema": STATS_SCHEMA,
         "input": {
             "path": str(cfg.responses),
             "sha256": sha256_file(cfg.responses),
@@ -231,7 +229,7 @@ def stats(cfg: StatsConfig) -> StageResult:
     # After the log above: draw_figure logs its own warnings as they happen.
     result["figures"] = _figures(study, result, out, cfg, warnings)
     result["warnings"] = warnings
-    atomic_write_text(out / "stats.json", json.dumps(result, indent=2) + "\n")
+    write_stats(out / "stats.json", StatsRecord(**result))
     write_manifest(out, "stats", cfg, inputs=[cfg.responses], seeds=cfg.seed,
                    extra={"rater_kind": study.rater_kind})  # fmt: skip
     acc = result["identification"]["pooled"]

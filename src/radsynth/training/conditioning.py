@@ -13,7 +13,6 @@ so a sampler maps a class name to its index exactly as training did.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 
 from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 
 
 @dataclass(frozen=True)
@@ -65,18 +65,21 @@ def read_class_labels(
         The class spec and ``{"train": (N_train,) int64, "val": (N_val,) int64}``.
 
     Raises:
-        RadsynthError: a missing column, an empty value, or fewer than two classes in train.
+        RadsynthError: a manifest that is missing, not UTF-8 or not CSV, a missing column, an
+            empty value, or fewer than two classes in train (one line each).
     """
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in columns if c not in (reader.fieldnames or ())]
-        if missing:
-            have = [c for c in reader.fieldnames or () if c not in ("image", "split")]
-            raise RadsynthError(
-                f"--condition-on: {manifest} has no column {missing[0]!r} "
-                f"(ingest with --labels or --label-from-folder; columns: {', '.join(have)})"
-            )
-        rows = [r for r in reader if r["split"] in ("train", "val")]
+    rows = read_csv_rows(manifest, "ingest manifest", ("image", "split"))
+    if not rows:
+        raise RadsynthError(f"--condition-on: {manifest} lists no images")
+    header = list(rows[0])
+    missing = [c for c in columns if c not in header]
+    if missing:
+        have = [c for c in header if c not in ("image", "split")]
+        raise RadsynthError(
+            f"--condition-on: {manifest} has no column {missing[0]!r} "
+            f"(ingest with --labels or --label-from-folder; columns: {', '.join(have)})"
+        )
+    rows = [r for r in rows if r["split"] in ("train", "val")]
     joint = ["|".join(r[c] for c in columns) for r in rows]
     empty = [r["image"] for r, j in zip(rows, joint, strict=True) if any(not r[c] for c in columns)]
     if empty:
