@@ -33,3 +33,11 @@ def test_example_paper_config_parses() -> None:
 def test_bad_pipeline_files(data: dict, message: str) -> None:
     with pytest.raises(RadsynthError, match=message):
         parse_spec(data, base=Path("/tmp"))
+
+
+@pytest.mark.parametrize("section, simulated", [({}, True), ({"raters": 2}, True), (None, False)])
+def test_an_empty_simulate_section_still_asks_for_simulated_readers(section, simulated) -> None:
+    data = {"name": "x", "phantoms": {"n": 10}}
+    if section is not None:
+        data["simulate"] = section
+    assert parse_spec(data, base=Path("/tmp")).simulate_readers is simulated

@@ -82,7 +82,8 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         source=_resolve(base, source) if source is not None else None,
         checkpoints=_parse_checkpoints(data.get("checkpoints", "auto")),
         n_checkpoints=int(data.get("n_checkpoints", 3)),
-        simulate_readers=bool(data.get("simulate")),
+        # `simulate: {}` asks for simulated readers with the defaults, as any section does
+        simulate_readers=data.get("simulate") is not None,
         keep=_parse_keep(data.get("keep", "screened")),
         sections=sections,
     )
