@@ -21,19 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException
 
 from radsynth.errors import RadsynthError
 from radsynth.review import service as svc
 from radsynth.review.models import Base
 from radsynth.review.queues import Queues
-from radsynth.study.app import SECURITY_HEADERS  # the same headers as the study's pages
+from radsynth.study.app import SECURITY_HEADERS, add_request_errors  # the study's rules
 from radsynth.study.db import make_engine, session_scope
 from radsynth.study.security import (
     MAX_BODY_BYTES,
@@ -137,13 +135,4 @@ def _handlers(app: FastAPI, ctx: ReviewContext) -> None:
     async def too_large(request: Request, exc: BodyTooLarge) -> Response:
         return _too_large(request.scope)
 
-    @app.exception_handler(RequestValidationError)
-    async def malformed(request: Request, exc: RequestValidationError) -> Response:
-        where = {str(e.get("loc", ("",))[0]) for e in exc.errors()}
-        status = 404 if "path" in where else 400
-        return ctx.error(request, status, "this address or request is malformed")
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        message = {404: "there is no such page", 405: "this page cannot be used like that"}
-        return ctx.error(request, exc.status_code, message.get(exc.status_code, str(exc.detail)))
+    add_request_errors(app, ctx.error)

@@ -18,7 +18,7 @@ ones), never on the event loop. On SQLite, writers take an in-process lock befor
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -136,6 +136,23 @@ def _too_large(ctx: AppContext, scope: dict) -> Response:
     return HTMLResponse(body, status_code=413, headers=SECURITY_HEADERS)
 
 
+def add_request_errors(app: FastAPI, error: Callable[[Request, int, str], Response]) -> None:
+    """Answer malformed requests (400, or 404 for a bad path) and HTTP errors with the app's
+    own error page, ``error(request, status, message)``; the study and the review page share
+    these rules."""
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        where = {str(e.get("loc", ("",))[0]) for e in exc.errors()}
+        status = 404 if "path" in where else 400
+        return error(request, status, "this address or request is malformed")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = {404: "there is no such page", 405: "this page cannot be used like that"}
+        return error(request, exc.status_code, message.get(exc.status_code, str(exc.detail)))
+
+
 def _handlers(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, reject=partial(_too_large, ctx))
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
@@ -148,16 +165,7 @@ def _handlers(app: FastAPI, ctx: AppContext) -> None:
     async def too_large(request: Request, exc: BodyTooLarge) -> Response:
         return _too_large(ctx, request.scope)
 
-    @app.exception_handler(RequestValidationError)
-    async def malformed(request: Request, exc: RequestValidationError) -> Response:
-        where = {str(e.get("loc", ("",))[0]) for e in exc.errors()}
-        status = 404 if "path" in where else 400
-        return ctx.error(request, status, "this address or request is malformed")
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        message = {404: "there is no such page", 405: "this page cannot be used like that"}
-        return ctx.error(request, exc.status_code, message.get(exc.status_code, str(exc.detail)))
+    add_request_errors(app, ctx.error)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
