@@ -58,3 +58,17 @@ def test_a_step_recorded_under_the_earlier_key_is_cached(tmp_path: Path) -> None
     keys: dict[str, str] = {}
     run_step(Step("train", lambda c: calls.append(c), cfg, out), tmp_path, keys)
     assert calls == [cfg]
+
+
+def test_reviewers_ingest_decisions_reach_ingest_and_its_key(tmp_path: Path) -> None:
+    from radsynth.pipeline.configs import source_inputs
+
+    spec = parse_spec(demo_spec("tiny", 0), base=tmp_path, run_dir=tmp_path / "run")
+    layout = RunLayout(tmp_path / "run")
+    before = build_stage_configs(spec, layout).ingest
+    assert before.review_decisions is None and source_inputs(spec, before) == []
+    layout.ingest_decisions.parent.mkdir(parents=True)
+    layout.ingest_decisions.write_text("source_path,decision\n", encoding="utf-8")
+    after = build_stage_configs(spec, layout).ingest
+    assert after.review_decisions == layout.ingest_decisions
+    assert source_inputs(spec, after) == [layout.ingest_decisions]

@@ -228,9 +228,10 @@ def sample_config(cfgs: StageConfigs, run: RunLayout, step: int) -> SampleConfig
     return dataclasses.replace(cfgs.sample, ckpt=run.checkpoint(step), out=run.samples_of(step))
 
 
-def source_inputs(spec: PipelineSpec, run: RunLayout) -> list[Path]:
+def source_inputs(spec: PipelineSpec, ingest: IngestConfig) -> list[Path]:
     """Folders and files from outside the run whose contents go into ingest's cache key: the
-    source images and, once reviewers decided on ingest's review.csv, their decisions (only then,
-    so that run folders without decisions keep their keys)."""
+    source images and, when ingest was given reviewers' decisions (:func:`_ingest_wired`), that
+    file (only then, so that run folders without decisions keep their keys)."""
     inputs = [spec.source] if spec.source is not None else []
-    return inputs + [run.ingest_decisions] if run.ingest_decisions.is_file() else inputs
+    decisions = ingest.review_decisions
+    return inputs + [decisions] if decisions is not None else inputs

@@ -126,7 +126,7 @@ def _run_stages(
     if cfgs.phantoms is not None:
         do(Step("phantoms", make_phantoms, cfgs.phantoms, run.phantoms))
     do(Step("ingest", ingest, cfgs.ingest, run.data, after=["phantoms"],
-            inputs=source_inputs(spec, run)))  # fmt: skip
+            inputs=source_inputs(spec, cfgs.ingest)))  # fmt: skip
     do(Step("train", train, cfgs.train, run.train, after=["ingest"]))
     do(Step("fid_sweep", fid_sweep, cfgs.fid_sweep, run.fid_sweep, after=["train"]))
 
