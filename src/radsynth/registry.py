@@ -181,6 +181,12 @@ def _bench_sample():
     return BenchSampleConfig, bench_sample
 
 
+def _mirror_model():
+    from radsynth.screening.mirror_model import MirrorModelConfig, mirror_model
+
+    return MirrorModelConfig, mirror_model
+
+
 def _bench_polarity():
     from radsynth.screening.bench import BenchFilmsConfig, bench_polarity
 
@@ -215,6 +221,10 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "sampler-sweep": ("FID of each sampler and step count, against the real set", _sampler_sweep),
     "fid": ("FID, KID and precision/recall between two image folders", _fid),
     "orient": ("detect facing direction and flip images to a canonical side", _orient),
+    "mirror-model": (
+        "train orient's frontal mirror detector on standard frontal films",
+        _mirror_model,
+    ),
     "screen": ("flag anatomically implausible samples with a calibrated score", _screen),
     "audit": ("memorization audit: nearest training neighbours of synthetic images", _audit),
     "review": ("web page: screening flags, audit pairs and the films ingest kept out", _review),

@@ -43,6 +43,12 @@ def test_a_new_value_of_an_added_field_has_no_earlier_key() -> None:
     assert earlier_config_json(study) is None
 
 
+def test_frontal_orient_is_not_taken_for_the_previous_releases() -> None:
+    """Only orient's lateral path is unchanged; a frontal orient now uses the mirror network."""
+    orient = dataclasses.replace(_configs().orient, view="frontal")
+    assert earlier_config_json(orient) is None
+
+
 def test_a_step_recorded_under_the_earlier_key_is_cached(tmp_path: Path) -> None:
     cfg = _configs().train
     out = tmp_path / "train"

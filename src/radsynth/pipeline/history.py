@@ -27,7 +27,13 @@ ADDED: dict[str, dict[str, Any]] = {
     },
     "SimulateConfig": {"p_finding_real": 0.85, "p_finding_synthetic": 0.7},
     "UtilityConfig": {"device": "auto"},
+    "OrientConfig": {"mirror_model": None},
 }  # fmt: skip
+
+#: Fields that must hold these values for a config to have been keyed the earlier way: the
+#: stage's output for other values differs from the previous release's. Orient's frontal path
+#: now uses the learned mirror network; its lateral path is unchanged.
+ONLY_WHEN: dict[str, dict[str, Any]] = {"OrientConfig": {"view": "lateral"}}
 
 #: Fields renamed or given a new default: (field, value now) -> (field then, value then).
 CHANGED: dict[str, dict[tuple[str, Any], tuple[str, Any]]] = {
@@ -49,6 +55,8 @@ def earlier_config_json(cfg: Any) -> str | None:
     if not added and not changed:
         return None
     data = json.loads(config_json(cfg))
+    if any(data.get(f) != v for f, v in ONLY_WHEN.get(name, {}).items()):
+        return None
     for field, before in added.items():
         if field in data:
             if data[field] != before:

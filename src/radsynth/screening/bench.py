@@ -9,8 +9,10 @@ accuracy on all films, the fraction sent to review and the accuracy on the films
 review, for each check, plus the hand-made cue alone for comparison. Exact pixel duplicates are
 dropped first (the CR fixtures hold the same two films in several transfer syntaxes).
 
-``bench orient --fit-on OTHER`` instead learns the mirror template from another source (its films
-taken as standard) and applies it to this one: a cross-source test of the learned part alone.
+``bench orient`` runs orient's frontal check (the laterality network and side markers) and, for
+comparison, the network alone and the heart-side filter alone. ``--fit-on OTHER`` instead trains
+the network on another source's films (taken as standard) and applies it to this one: a
+cross-source test in either direction.
 
 ``bench orient --view auto [--lateral-src LAT]`` mixes SRC's frontal films with LAT's left-facing
 lateral films, mirrors a random half, and runs orient's auto path (:func:`detect_all`): view
@@ -19,7 +21,8 @@ accuracy and review, then each view's side accuracy, and the mixed-view warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +33,6 @@ from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.ingest import find_files, pixel_hash, read_any
 from radsynth.data.resample import scale_to_fit
 from radsynth.data.selfsup import (
-    MIRROR,
     POLARITY_ROTATION,
     _expand,
     features,
@@ -41,7 +43,9 @@ from radsynth.data.selfsup import (
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
 from radsynth.records.screen import P_COLUMNS, read_screen_rows
-from radsynth.screening.mirror import MIRROR_GRID_PX, detect_mirrored
+from radsynth.screening.laterality import MirrorModel, load_model
+from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
+from radsynth.screening.mirror_model import MirrorModelConfig, fit_model
 from radsynth.screening.orient import analyse, detect, detect_all
 from radsynth.stage import StageResult
 
@@ -65,7 +69,11 @@ class BenchFilmsConfig:
     n_lateral: int = arg(0, help="orient --view auto: lateral films drawn (0 = as many as --n)")
     fit_on: Path | None = arg(
         None,
-        help="learn the model on this folder's films (taken as standard) instead: cross-source",
+        help="learn the model (polarity: the collection model; orient: the mirror network) on "
+        "this folder's films, taken as standard, instead: cross-source",
+    )
+    mirror_model: Path | None = arg(
+        None, help="orient: the mirror network's weights (default: the shipped model)"
     )
     seed: int = arg(0, help="seed of the draw and of the planting")
 
@@ -153,33 +161,41 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     mirrored = rng.random(len(films)) < cfg.fraction
     planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
     head = f"{len(films)} films from {cfg.src}, {int(mirrored.sum())} mirrored (seed {cfg.seed})"
-    if cfg.fit_on is not None:
-        source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
-                                             seed=cfg.seed))  # fmt: skip
-        x, y = _expand([represent(f, MIRROR_GRID_PX) for f in source], MIRROR)
-        w = fit_logistic(x, y, 2, 1e-2)
-        z = logits(w, np.stack([features(represent(f, MIRROR_GRID_PX)) for f in planted]))
-        called = z.argmax(1) == 1
-        line = score_line(f"mirror template learned on {cfg.fit_on}", called == mirrored,
-                          np.zeros(len(films), bool))  # fmt: skip
-        return StageResult(cfg.src, f"{head}\n{line}")
+    none = np.zeros(len(films), bool)
     if cfg.view == "lateral":
         scores = detect_all(planted, "lateral").scores
-        line = score_line("lateral facing", (scores < 0) == mirrored, np.zeros(len(films), bool))
-        return StageResult(cfg.src, f"{head}\n{line}")
-    call = detect_mirrored(planted, cfg.review_below, cfg.seed)
+        return StageResult(
+            cfg.src, f"{head}\n{score_line('lateral facing', (scores < 0) == mirrored, none)}"
+        )
+    model, what = load_model(cfg.mirror_model), f"network {cfg.mirror_model or 'shipped'}"
+    if cfg.fit_on is not None:
+        model, what = _fit_network(cfg), f"network trained on {cfg.fit_on}"
+    z = model.logit(planted)
+    call = decide_mirrored(z, np.array([marker_asymmetry(f) for f in planted]), cfg.review_below)
+    net = decide_mirrored(z, None, cfg.review_below)
     parts = [analyse(f, "frontal") for f in planted]
-    scores, _ = detect(np.array([p for p, _ in parts]), np.stack([g for _, g in parts]))
+    heart, _ = detect(np.array([p for p, _ in parts]), np.stack([g for _, g in parts]))
     lines = [
         head,
-        score_line("frontal mirror (combined, review)", call.mirrored == mirrored, call.review),
-        score_line(
-            "frontal mirror (heart-side filter alone)",
-            (scores < 0) == mirrored,
-            np.zeros(len(films), bool),
-        ),  # fmt: skip
-    ]
+        score_line(f"frontal mirror ({what} + markers, review)", call.mirrored == mirrored,
+                   call.review),
+        score_line(f"frontal mirror ({what} alone, review)", net.mirrored == mirrored,
+                   net.review),
+        score_line("frontal mirror (heart-side filter alone)", (heart < 0) == mirrored, none),
+    ]  # fmt: skip
     return StageResult(cfg.src, "\n".join(lines))
+
+
+def _fit_network(cfg: BenchFilmsConfig) -> MirrorModel:
+    """Train the laterality ensemble on ``cfg.fit_on``'s films (taken as standard) as
+    ``radsynth mirror-model`` does, with at least 600 optimisation steps per network however
+    few films there are."""
+    source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
+                                         seed=cfg.seed))  # fmt: skip
+    base = MirrorModelConfig(src=cfg.fit_on, out=Path("unused"), seed=cfg.seed)
+    n_train = len(source) - max(10, len(source) // 10)
+    steps = max(1, n_train // min(base.batch, n_train))
+    return fit_model(source, replace(base, epochs=max(base.epochs, math.ceil(600 / steps)))).model
 
 
 def bench_view_auto(cfg: BenchFilmsConfig) -> StageResult:

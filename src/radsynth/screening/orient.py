@@ -3,7 +3,12 @@ canonical side.
 
 How it works (details and measured accuracy in docs/screening.md):
 
-1. **Anatomical prior** per image, a signed score whose sign says the orientation:
+Frontal films (``--view frontal``, and the frontal films of ``--view auto``) are decided by
+the learned laterality network and side markers of :mod:`radsynth.screening.mirror`; uncertain
+ones are left as they were and listed in ``review.csv``. Lateral films:
+
+1. **Anatomical prior** per image, a signed score whose sign says the orientation (the frontal
+   heart-side prior below is kept for comparison in ``radsynth bench orient``):
    - *frontal*: centre on the thorax's symmetry axis (midpoint of the two outer body edges), then
      compare the lower-chest brightness right vs left of that axis. The heart is radio-opaque and
      lies on the patient's left, i.e. the image right in standard display.
@@ -76,8 +81,13 @@ class OrientConfig:
     iterations: int = arg(10, help="hard-EM refinement rounds of the self-supervised filter")
     review_below: float = arg(
         0.9,
-        help="frontal: films whose calibrated mirror confidence is below this (or whose two "
-        "detectors disagree) are not flipped but listed in review.csv",
+        help="frontal: films whose calibrated mirror probability (network and side marker) is "
+        "below this either way are not flipped but listed in review.csv; auto: also the view",
+    )
+    mirror_model: Path | None = arg(
+        None,
+        help="frontal/auto: the mirror network's weights (radsynth mirror-model); default: the "
+        "shipped model trained on paediatric chest films",
     )
 
 
@@ -241,7 +251,8 @@ def orient(cfg: OrientConfig) -> StageResult:
         raise RadsynthError("orient needs an output folder different from its input folder")
     prepare_output_dir(cfg.out, "orient", cfg)
     images = (_read(p) for p in bar(paths, desc="orient: detect"))
-    found = detect_all(images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below)
+    found = detect_all(images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below,
+                       cfg.mirror_model)  # fmt: skip
     rows = []
     for i, path in enumerate(bar(paths, desc="orient: write")):
         rel, view = path.relative_to(cfg.src), found.views[i]
@@ -254,7 +265,10 @@ def orient(cfg: OrientConfig) -> StageResult:
     counts = {v: found.views.count(v) for v in ("frontal", "lateral", "unsure")}
     n_flipped, n_review = sum(r[4] for r in rows), sum(r[5] for r in rows)
     extra = {"n": len(rows), "flipped": n_flipped, "review": n_review, "views": counts}
-    write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src], extra=extra)
+    from radsynth.screening.laterality import SHIPPED
+
+    weights = [cfg.mirror_model or SHIPPED] if cfg.view != "lateral" else []
+    write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src, *weights], extra=extra)
     if cfg.view == "auto":
         what = (f"{n_flipped} flipped ({counts['frontal']} frontal: heart to the right; "
                 f"{counts['lateral']} lateral: facing left)")  # fmt: skip
@@ -303,6 +317,7 @@ def detect_all(
     grid_px: int = 32,
     iterations: int = 10,
     review_below: float = 0.9,
+    mirror_model: Path | None = None,
 ) -> Detected:
     """Detect every image's view (``view="auto"``) and side, as ``orient`` does.
 
@@ -310,13 +325,13 @@ def detect_all(
         images: float (H, W) images in [0, 1], positive polarity; consumed once, and only coarse
             copies are kept, so memory is O(N * grid_px^2).
         view: ``frontal``, ``lateral`` or ``auto``.
-        grid_px, iterations, review_below: as in :class:`OrientConfig`.
+        grid_px, iterations, review_below, mirror_model: as in :class:`OrientConfig`.
 
     Returns:
         A :class:`Detected`.
     """
-    from radsynth.data.selfsup import represent
-    from radsynth.screening.mirror import MIRROR_GRID_PX, decide_mirrored, marker_asymmetry
+    from radsynth.screening.laterality import load_model
+    from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
     from radsynth.screening.view import (
         classify_views,
         mixed_view_warning,
@@ -324,20 +339,24 @@ def detect_all(
         view_features,
     )
 
-    priors: dict[str, list[float]] = {v: [] for v in PRIORS}
-    coarse, films, sym, vfeat, marker = [], [], [], [], []
+    frontal = view in ("frontal", "auto")
+    model = load_model(mirror_model) if frontal else None
+    coarse, lateral, sym, vfeat, marker, z_mirror, batch = [], [], [], [], [], [], []
     for img in images:
         coarse.append(_resize(img, grid_px))
-        for v in PRIORS:
-            priors[v].append(PRIORS[v](img) if view in (v, "auto") else 0.0)
-        if view in ("frontal", "auto"):
-            films.append(represent(img, MIRROR_GRID_PX))
+        lateral.append(lateral_prior(img) if view in ("lateral", "auto") else 0.0)
+        if frontal:
             marker.append(marker_asymmetry(img))
+            batch.append(img)
+            if len(batch) == 256:  # the network's batch; full films are not kept
+                z_mirror.append(model.logit(batch))
+                batch = []
         if view == "auto":
             sym.append(symmetry_score(img))
             vfeat.append(view_features(img))
+    if batch:
+        z_mirror.append(model.logit(batch))
     n, grid = len(coarse), np.stack(coarse)
-    prior = {v: np.array(p) for v, p in priors.items()}
     views, warning = [view] * n, None
     if view == "auto":
         call = classify_views(np.array(sym), np.stack(vfeat))
@@ -348,11 +367,11 @@ def detect_all(
     review = kinds == "unsure"
     lat = np.flatnonzero(kinds == "lateral")
     if len(lat):
-        scores[lat], confidence[lat] = detect(prior["lateral"][lat], grid[lat], iterations)
+        scores[lat], confidence[lat] = detect(np.array(lateral)[lat], grid[lat], iterations)
     front = np.flatnonzero(kinds == "frontal")
     if len(front):
-        fc = decide_mirrored(prior["frontal"][front], grid[front], [films[i] for i in front],
-                             review_below, marker=np.array(marker)[front])  # fmt: skip
+        fc = decide_mirrored(np.concatenate(z_mirror)[front], np.array(marker)[front],
+                             review_below)  # fmt: skip
         scores[front] = np.where(fc.mirrored, -1.0, 1.0)
         confidence[front], review[front] = fc.confidence, fc.review
     return Detected(scores, confidence, review, views, warning)
