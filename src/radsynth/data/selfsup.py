@@ -62,7 +62,6 @@ Transform = tuple[bool, int, bool]
 POLARITY_ROTATION: tuple[Transform, ...] = tuple(
     (inv, k, False) for inv in (False, True) for k in range(4)
 )
-MIRROR: tuple[Transform, ...] = ((False, 0, False), (False, 0, True))
 
 
 def apply(film: Film, t: Transform) -> Film:

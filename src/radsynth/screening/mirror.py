@@ -20,7 +20,7 @@ it goes to review unflipped.
 
 What this replaced (measured in docs/screening.md): the heart-side prior refined by orient's
 matched filter and a linear template learned on the collection (right on 72% and 65% of 54
-adult films of another hospital, against 91% for the network trained on children's films).
+adult films of another hospital, against 94.4% for the networks trained on children's films).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class MirrorCall:
 
     mirrored: np.ndarray  # (N,) bool: the heart is on the image left (film stored mirrored)
     confidence: np.ndarray  # (N,) calibrated probability of that decision
-    review: np.ndarray  # (N,) bool: uncertain or the marker disagrees: do not flip
+    review: np.ndarray  # (N,) bool: combined probability below review_below: do not flip
 
 
 def detect_mirrored(
