@@ -14,6 +14,7 @@ from radsynth.data.selfsup import represent
 from radsynth.screening.bench import IMPLAUSIBLE
 from radsynth.screening.consistency import (
     fit_consistency,
+    flag_slots,
     min_p_threshold,
     p_values,
     raw_scores,
@@ -36,6 +37,30 @@ def test_p_values_by_hand() -> None:
     # floor(0.25 * 5) = 1: the smallest calibration min-p.
     assert min_p_threshold(np.array([0.4, 0.2, 0.8, 0.6]), 0.25) == 0.2
     assert min_p_threshold(np.array([0.4, 0.2]), 0.1) == 0.0  # too few to flag anything
+
+
+def test_flag_slots_marginal_and_training_conditional() -> None:
+    from scipy.stats import binom
+
+    assert flag_slots(300, 0.05) == 15  # floor(0.05 * 301)
+    # Training-conditional: the largest k with P(Beta(k, n + 1 - k) <= frr) >= 0.9. Checked here
+    # through the identity P(Beta(k, n + 1 - k) <= x) = P(Binomial(n, x) >= k), a different
+    # formula from the incomplete beta function the code uses.
+    for n, frr, conf in [(300, 0.05, 0.9), (150, 0.05, 0.9), (1000, 0.01, 0.95)]:
+        k = flag_slots(n, frr, conf)
+        assert binom.sf(k - 1, n, frr) >= conf > binom.sf(k, n, frr)
+        assert k < flag_slots(n, frr)
+    assert flag_slots(300, 0.05, 0.9) == 10
+    assert flag_slots(40, 0.05, 0.9) == 0  # fewer than log(0.1) / log(0.95) = 45 films
+    # Simulated: with uniform scores the rate of a cut at the k-th order statistic is that
+    # order statistic; over 4,000 draws of 300 calibration scores it exceeds 0.05 in at most
+    # 10% of draws (plus three Monte Carlo standard errors), and in about half without it.
+    u = np.sort(np.random.default_rng(0).random((4000, 300)), axis=1)
+    assert np.mean(u[:, flag_slots(300, 0.05, 0.9) - 1] > 0.05) <= 0.1 + 3 * np.sqrt(0.09 / 4000)
+    assert np.mean(u[:, flag_slots(300, 0.05) - 1] > 0.05) > 0.3
+    assert min_p_threshold(np.linspace(0.01, 1, 300), 0.05, 0.9) == pytest.approx(
+        np.linspace(0.01, 1, 300)[9]
+    )
 
 
 def _flag_rates(films: list[np.ndarray], n_ref: int, n_plausible: int, frr: float = 0.05):

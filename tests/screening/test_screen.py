@@ -28,6 +28,13 @@ def test_conformal_threshold_by_hand():
     assert conformal_threshold(scores, 0.5) == 10.0  # ceil(0.5 * 20) = 10
     with pytest.raises(RadsynthError):
         conformal_threshold(scores, 0.01)  # would need 99 reference images
+    # Training-conditional (flag_slots): 300 scores, frr 0.05 at 0.9 -> k = 10 slots above the
+    # threshold, so the 291st smallest; 19 scores cannot support it (45 needed).
+    many = np.arange(1.0, 301.0)
+    assert conformal_threshold(many, 0.05, 0.9) == 291.0
+    assert conformal_threshold(many, 0.05) == 286.0  # ceil(0.95 * 301) = 286
+    with pytest.raises(RadsynthError, match="need at least 45"):
+        conformal_threshold(scores, 0.05, 0.9)
 
 
 def test_knn_scores_match_brute_force():
@@ -110,5 +117,6 @@ def test_screen_bad_input(reference_phantoms, tmp_path):
     out = str(tmp_path / "o")
     assert main(["screen", str(few), out, "--reference", str(few)]) == 2  # fewer than k refs
     assert main(["screen", str(few), out, "--reference", str(few), "--frr", "1.5"]) == 2
+    assert main(["screen", str(few), out, "--reference", str(few), "--frr-confidence", "1"]) == 2
     assert main(["screen", str(tmp_path / "nope"), out, "--reference", str(few)]) == 2
     assert not Path(out).exists()

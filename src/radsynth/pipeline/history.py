@@ -28,6 +28,7 @@ ADDED: dict[str, dict[str, Any]] = {
     "SimulateConfig": {"p_finding_real": 0.85, "p_finding_synthetic": 0.7},
     "UtilityConfig": {"device": "auto"},
     "OrientConfig": {"mirror_model": None},
+    "ScreenConfig": {"frr_confidence": None},
 }  # fmt: skip
 
 #: Fields that must hold these values for a config to have been keyed the earlier way: the

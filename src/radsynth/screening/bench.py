@@ -273,6 +273,9 @@ class BenchScreenConfig:
     n_per_kind: int = arg(20, help="films planted with each implausibility kind")
     size_px: int = arg(128, help="films are resampled to size_px x size_px (padded)")
     frr: float = arg(0.05, help="the screen's false-rejection target")
+    frr_confidence: float | None = arg(
+        None, help="the screen's --frr-confidence (default: frr on average over draws)"
+    )
     canonicalize: bool = arg(True, help="passed to screen: turn films to face left first")
     seed: int = arg(0, help="seed of the draw")
 
@@ -304,6 +307,7 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
             write_png(scr / name, f if kind == "plausible" else IMPLAUSIBLE[kind](f))
         out = Path(tmp) / "out"
         screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr,
+                            frr_confidence=cfg.frr_confidence,
                             canonicalize=cfg.canonicalize))  # fmt: skip
         table = read_screen_rows(out / "screen.csv")
     flagged = {r.image: r.flagged for r in table}

@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import betainc
 
 from radsynth.data.selfsup import (
     Film,
@@ -124,12 +125,33 @@ def p_values(calibration: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def min_p_threshold(calibration_min_p: np.ndarray, frr: float) -> float:
-    """The ``floor(frr (n + 1))``-th smallest calibration min-p (0 when that is 0): a new film
-    is flagged when its min-p is strictly below it, so at most about ``frr`` of plausible films
-    are (split-conformal, Vovk et al. 2005)."""
-    k = int(np.floor(frr * (len(calibration_min_p) + 1) + 1e-9))
+def min_p_threshold(
+    calibration_min_p: np.ndarray, frr: float, confidence: float | None = None
+) -> float:
+    """The ``k``-th smallest calibration min-p, ``k = flag_slots(n, frr, confidence)`` (0 when
+    ``k`` is 0): a new film is flagged when its min-p is strictly below it, so at most about
+    ``frr`` of plausible films are (split-conformal, Vovk et al. 2005)."""
+    k = flag_slots(len(calibration_min_p), frr, confidence)
     return 0.0 if k == 0 else float(np.sort(calibration_min_p)[k - 1])
+
+
+def flag_slots(n: int, frr: float, confidence: float | None = None) -> int:
+    """How many of ``n`` calibration scores may lie on the flagged side of the threshold.
+
+    - ``confidence`` None: ``floor(frr (n + 1))``; the false-rejection rate is at most ``frr`` on
+      average over draws of the calibration set (marginal validity).
+    - ``confidence`` 1 - delta: the largest ``k`` with ``P(Beta(k, n + 1 - k) <= frr) >= 1 -
+      delta``. The false-rejection rate of a threshold at the ``k``-th order statistic of ``n``
+      exchangeable scores is distributed Beta(k, n + 1 - k), so it is at most ``frr`` with
+      probability ``1 - delta`` over the draw of the calibration set (training-conditional
+      validity; Vovk, "Conditional validity of inductive conformal predictors", ACML 2012).
+    """
+    if confidence is None:
+        return int(np.floor(frr * (n + 1) + 1e-9))
+    k = 0
+    while k < n and betainc(k + 1, n - k, frr) >= confidence:
+        k += 1
+    return k
 
 
 def tail_p_values(calibration: np.ndarray, scores: np.ndarray, tail: float = 0.1) -> np.ndarray:

@@ -51,6 +51,7 @@ from radsynth.progress import bar, log_checkpoint
 from radsynth.records.screen import ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
     fit_consistency,
+    flag_slots,
     min_p_threshold,
     p_values,
     raw_scores,
@@ -79,6 +80,12 @@ class ScreenConfig:
     out: Path = arg(help="output folder", positional=True)
     reference: Path = arg(help="held-out real images (PNG folder), e.g. RUN/data/val")
     frr: float = arg(0.05, help="false-rejection rate the threshold is calibrated to (0-1)")
+    frr_confidence: float | None = arg(
+        None,
+        help="calibrate so that the false-rejection rate is at most frr with this probability "
+        "over the draw of the reference films (e.g. 0.9; training-conditional conformal, "
+        "Vovk 2012); default: at most frr on average over draws",
+    )
     k: int = arg(10, help="nearest reference neighbours averaged in the score")
     canonicalize: bool = arg(
         True, help="turn every image to face left (orient's detector) before measuring"
@@ -132,21 +139,30 @@ def knn_scores(
     return out
 
 
-def conformal_threshold(reference_scores: np.ndarray, frr: float) -> float:
-    """The ``ceil((1 - frr)(n + 1))``-th smallest reference score (split-conformal quantile)."""
+def conformal_threshold(
+    reference_scores: np.ndarray, frr: float, confidence: float | None = None
+) -> float:
+    """The ``ceil((1 - frr)(n + 1))``-th smallest reference score (split-conformal quantile);
+    with ``confidence``, the ``(n + 1 - k)``-th, ``k = flag_slots(n, frr, confidence)`` (at most
+    ``frr`` false rejections with that probability over the reference draw)."""
     n = len(reference_scores)
-    rank = math.ceil(round((1.0 - frr) * (n + 1), 9))
+    if confidence is None:
+        rank = math.ceil(round((1.0 - frr) * (n + 1), 9))
+        need = math.ceil(1.0 / frr) - 1
+    else:
+        rank = n + 1 - flag_slots(n, frr, confidence)
+        need = math.ceil(math.log(1.0 - confidence) / math.log(1.0 - frr))
     if rank > n:
-        raise RadsynthError(
-            f"{n} reference images cannot calibrate frr={frr}: need at least "
-            f"{math.ceil(1.0 / frr) - 1}"
-        )
+        what = f"frr={frr}" + ("" if confidence is None else f" with confidence {confidence}")
+        raise RadsynthError(f"{n} reference images cannot calibrate {what}: need at least {need}")
     return float(np.sort(reference_scores)[rank - 1])
 
 
 def _check(cfg: ScreenConfig) -> tuple[list[Path], list[Path]]:
     if not 0.0 < cfg.frr < 1.0:
         raise RadsynthError(f"frr must be between 0 and 1, got {cfg.frr}")
+    if cfg.frr_confidence is not None and not 0.0 < cfg.frr_confidence < 1.0:
+        raise RadsynthError(f"frr_confidence must be between 0 and 1, got {cfg.frr_confidence}")
     if cfg.k < 1 or cfg.block_size < 1:
         raise RadsynthError("k and block_size must be at least 1")
     paths, ref = list_images(cfg.src), list_images(cfg.reference)
@@ -175,7 +191,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
         mu, sd = ref.mean(0), ref.std(0) + 1e-6
         ref_z, z = (ref - mu) / sd, (feats - mu) / sd
         ref_scores = knn_scores(ref_z, ref_z, cfg.k, cfg.block_size, leave_one_out=True)
-        threshold = conformal_threshold(ref_scores, cfg.frr)
+        threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
         scores = knn_scores(z, ref_z, cfg.k, cfg.block_size)
         p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 3))])
         flagged, parts, cut = scores > threshold, 1, None
@@ -198,6 +214,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
     info = {
         "threshold": threshold,
         "frr_target": cfg.frr,
+        "frr_confidence": cfg.frr_confidence,
         "frr_reference_leave_one_out": float((ref_scores > threshold).mean()),
         "parts": parts,
         "weighted_min_p_cut": cut,
@@ -236,9 +253,10 @@ def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
     cal_parts = np.hstack([ref_scores[:, None], model.calibration])
     new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
     weights = np.array(PART_WEIGHTS)
-    cut = min_p_threshold((tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr)
+    cut = min_p_threshold((tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr,
+                          cfg.frr_confidence)  # fmt: skip
     flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
-    threshold = conformal_threshold(ref_scores, cfg.frr)
+    threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
     return scores, p_values(cal_parts, new_parts), flagged, threshold, cut, ref_scores
 
 
