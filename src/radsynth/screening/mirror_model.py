@@ -111,7 +111,7 @@ def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNe
         opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch
     )
     losses = []
-    for _epoch in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
         net.train()
         order, total = torch.randperm(len(films), generator=g), 0.0
         for i in range(steps_per_epoch):
@@ -126,7 +126,7 @@ def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNe
             sched.step()
             total += loss.item()
         losses.append(total / steps_per_epoch)
-        log.info("mirror-model epoch %d/%d: loss %.4f", _epoch + 1, cfg.epochs, losses[-1])
+        log.info("mirror-model epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, losses[-1])
     return net.eval(), losses
 
 
