@@ -16,8 +16,6 @@ verdicts into one :class:`ImageFate` per image, and :func:`table_s1` counts them
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,8 +23,8 @@ from typing import Literal
 
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
+from radsynth.records._csv import write_csv
 from radsynth.records.screen import read_screen_rows
-from radsynth.stage import atomic_write_text
 
 SCREEN_DECISIONS = "screen_decisions.csv"
 AUDIT_ADJUDICATION = "audit_adjudication.csv"
@@ -118,14 +116,6 @@ class ImageFate:
 # ------------------------------------------------------------------------------ writers
 
 
-def _csv_text(columns: Iterable[str], rows: Iterable[dict[str, object]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def _screen_row(d: ScreenDecision) -> dict[str, object]:
     return {**asdict(d), "score": f"{d.score:.6f}", "overridden": int(d.overridden)}
 
@@ -140,20 +130,15 @@ def _audit_row(v: AuditVerdict) -> dict[str, object]:
 
 def write_screen_decisions(folder: Path, decisions: Iterable[ScreenDecision]) -> Path:
     """Write ``folder/screen_decisions.csv`` atomically; returns its path."""
-    path = folder / SCREEN_DECISIONS
-    atomic_write_text(path, _csv_text(SCREEN_COLUMNS, map(_screen_row, decisions)))
-    return path
+    return write_csv(folder / SCREEN_DECISIONS, SCREEN_COLUMNS, map(_screen_row, decisions))
 
 
 def write_audit_verdicts(folder: Path, verdicts: Iterable[AuditVerdict]) -> Path:
     """Write ``audit_adjudication.csv`` and ``audit_disagreements.csv`` atomically."""
     verdicts = list(verdicts)
-    path = folder / AUDIT_ADJUDICATION
-    atomic_write_text(path, _csv_text(AUDIT_COLUMNS, map(_audit_row, verdicts)))
+    path = write_csv(folder / AUDIT_ADJUDICATION, AUDIT_COLUMNS, map(_audit_row, verdicts))
     disagree = [v for v in verdicts if v.status == "disagreement"]
-    atomic_write_text(
-        folder / AUDIT_DISAGREEMENTS, _csv_text(AUDIT_COLUMNS, map(_audit_row, disagree))
-    )
+    write_csv(folder / AUDIT_DISAGREEMENTS, AUDIT_COLUMNS, map(_audit_row, disagree))
     return path
 
 
@@ -161,7 +146,7 @@ def write_fates(path: Path, fates: Iterable[ImageFate]) -> None:
     """Write one row per image: its screen, review and audit outcome and whether it was kept."""
     rows = ({**asdict(f), "score": f"{f.score:.6f}", "copy": int(f.copy), "kept": int(f.kept)}
             for f in fates)  # fmt: skip
-    atomic_write_text(path, _csv_text(FATE_COLUMNS, rows))
+    write_csv(path, FATE_COLUMNS, rows)
 
 
 # ------------------------------------------------------------------------------ readers
@@ -341,4 +326,4 @@ def table_s1(fates: Iterable[ImageFate]) -> list[dict[str, object]]:
 
 def write_table_s1(path: Path, rows: Iterable[dict[str, object]]) -> None:
     """Write :func:`table_s1`'s rows as CSV."""
-    atomic_write_text(path, _csv_text(TABLE_S1_COLUMNS, rows))
+    write_csv(path, TABLE_S1_COLUMNS, rows)
