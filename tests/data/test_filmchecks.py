@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from films import real_films
 
 from radsynth.data.dicom import check_modality
 from radsynth.data.filmchecks import CheckSettings, check_films, cue_score, rotation_confirmed
@@ -24,12 +25,6 @@ from radsynth.errors import RadsynthError
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
-
-
-def real_films(cxr_dir: Path, n: int, seed: int = 0) -> list[np.ndarray]:
-    paths = list_images(cxr_dir)
-    pick = np.random.default_rng(seed).choice(len(paths), size=n, replace=False)
-    return [read_gray(paths[i]) for i in sorted(pick)]
 
 
 def phantom_films(n: int, seed: int = 11) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from drawn_films import drawn_frontal
+from films import drawn_frontal, real_films
 
 from radsynth.cli import main
 from radsynth.data.imageio import list_images, read_gray, write_png
@@ -113,17 +113,14 @@ def test_mirror_model_command(tmp_path: Path, capsys) -> None:
     assert "needs at least" in capsys.readouterr().err
 
 
-def _planted(paths: list[Path], seed: int) -> tuple[list[np.ndarray], np.ndarray]:
-    mirrored = np.random.default_rng(seed).random(len(paths)) < 0.5
-    films = [read_gray(p) for p in paths]
+def _planted(films: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    mirrored = np.random.default_rng(seed).random(len(films)) < 0.5
     return [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)], mirrored
 
 
 def test_shipped_weights_on_held_out_paediatric_films(cxr_dir: Path) -> None:
     """The shipped model never saw the test folder (trained on train/, docs/screening.md)."""
-    paths = list_images(cxr_dir / "test")
-    pick = np.random.default_rng(11).choice(len(paths), size=200, replace=False)
-    films, mirrored = _planted([paths[i] for i in sorted(pick)], seed=11)
+    films, mirrored = _planted(real_films(cxr_dir / "test", 200, seed=11), seed=11)
     p = load_model().probability(films)
     assert np.mean((p > 0.5) == mirrored) >= 0.97
     assert np.mean(np.maximum(p, 1 - p) < 0.9) <= 0.05
@@ -134,7 +131,7 @@ def test_shipped_weights_on_adult_films_of_another_hospital(cxr_dir: Path) -> No
     adult = cxr_dir.parent / "cxr-adult-actualmed-54" / "frontal"
     if not adult.is_dir():
         pytest.skip("the adult films are not available")
-    films, mirrored = _planted(list_images(adult), seed=12)
+    films, mirrored = _planted([read_gray(p) for p in list_images(adult)], seed=12)
     p = load_model().probability(films)
     assert np.mean((p > 0.5) == mirrored) >= 0.88
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawn_films import drawn_frontal
+from films import drawn_frontal, real_films
 
 from radsynth.cli import main
-from radsynth.data.imageio import list_images, read_gray, write_png
+from radsynth.data.imageio import write_png
 from radsynth.data.phantoms import PhantomConfig, render_phantom
 from radsynth.screening.mirror import (
     MARKER_LOG_ODDS,
@@ -21,14 +21,8 @@ from radsynth.screening.mirror import (
 )
 
 
-def _real(cxr_dir: Path, n: int, seed: int) -> list[np.ndarray]:
-    paths = list_images(cxr_dir)
-    pick = np.random.default_rng(seed).choice(len(paths), size=n, replace=False)
-    return [read_gray(paths[i]) for i in sorted(pick)]
-
-
 def test_combined_mirror_detector_on_real_films(cxr_dir: Path) -> None:
-    films = _real(cxr_dir / "test", 160, seed=8)  # films the shipped network never saw
+    films = real_films(cxr_dir / "test", 160, seed=8)  # films the shipped network never saw
     mirrored = np.random.default_rng(8).random(len(films)) < 0.5
     planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
     call = detect_mirrored(planted)
@@ -68,9 +62,7 @@ def test_marker_asymmetry_and_vote_by_hand() -> None:
 def test_standard_held_out_films_are_not_flipped(cxr_dir: Path) -> None:
     """Real films shown to readers must not be mirrored by mistake: 200 standard held-out films
     (the test folder, none mirrored) run through the detector as orient does."""
-    paths = list_images(cxr_dir / "test")
-    pick = np.random.default_rng(9).choice(len(paths), size=200, replace=False)
-    call = detect_mirrored([read_gray(paths[i]) for i in sorted(pick)])
+    call = detect_mirrored(real_films(cxr_dir / "test", 200, seed=9))
     flipped = call.mirrored & ~call.review
     # Measured on these 200 with the network: 0 flipped. The heart-side filter and collection
     # template before it flipped 6 (1 with the marker check).

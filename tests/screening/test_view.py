@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from films import real_films
 
-from radsynth.data.imageio import list_images, read_gray, write_png
+from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.phantoms import PhantomConfig, render_phantom
 from radsynth.screening.orient import OrientConfig, orient
 from radsynth.screening.view import (
@@ -19,12 +20,6 @@ from radsynth.screening.view import (
     mixed_view_warning,
     symmetry_score,
 )
-
-
-def real_films(cxr_dir: Path, n: int, seed: int) -> list[np.ndarray]:
-    paths = list_images(cxr_dir)
-    pick = np.random.default_rng(seed).choice(len(paths), size=n, replace=False)
-    return [read_gray(paths[i]) for i in sorted(pick)]
 
 
 def _laterals(n: int, seed: int = 31, right: float = 0.0) -> list[np.ndarray]:

@@ -15,8 +15,6 @@ films and saved as one ensemble. Outputs: ``OUT/mirror_model.safetensors`` (for 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 from dataclasses import dataclass, replace
@@ -30,6 +28,7 @@ from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
 from radsynth.data.selfsup import fit_temperature
 from radsynth.errors import RadsynthError
+from radsynth.records._csv import write_csv
 from radsynth.screening.laterality import (
     LateralityNet,
     MirrorModel,
@@ -40,7 +39,7 @@ from radsynth.screening.laterality import (
     standardise,
     view,
 )
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +199,5 @@ def held_out_accuracy(model: MirrorModel, held_out: list[np.ndarray]) -> float:
 
 
 def _write_history(path: Path, history: list[tuple[int, int, float]]) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["member", "epoch", "loss"])
-    w.writerows([m, e, f"{loss:.6f}"] for m, e, loss in history)
-    atomic_write_text(path, buf.getvalue())
+    rows = ({"member": m, "epoch": e, "loss": f"{loss:.6f}"} for m, e, loss in history)
+    write_csv(path, ("member", "epoch", "loss"), rows)

@@ -1,9 +1,20 @@
-"""Drawn test films: crude frontal chest radiographs with a known side, for the tests of the
-mirror network (no real films needed)."""
+"""Test films: a seeded draw of real films from a folder, and crude drawn frontal chest films with
+a known side (for the tests of the mirror network, no real films needed)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from radsynth.data.imageio import list_images, read_gray
+
+
+def real_films(folder: Path, n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` films of ``folder`` drawn without replacement (seeded), in file-name order."""
+    paths = list_images(folder)
+    pick = np.random.default_rng(seed).choice(len(paths), size=n, replace=False)
+    return [read_gray(paths[i]) for i in sorted(pick)]
 
 
 def drawn_frontal(rng: np.random.Generator, size: int = 96) -> np.ndarray:
