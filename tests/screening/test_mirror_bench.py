@@ -93,6 +93,9 @@ def test_bench_subcommands_smoke(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "frontal mirror (network shipped + markers, review): accuracy" in out
     assert "heart-side filter alone" in out
+    bad = ["bench", "orient", src, "--n", "40", "--size-px", "64", "--mirror-model", "m.st"]
+    assert main([*bad, "--view", "lateral"]) == 2
+    assert main([*bad, "--fit-on", src]) == 2  # one network or the other, not both
     args = ["bench", "screen", src, "--n-reference", "120", "--n-plausible", "10",
             "--n-per-kind", "2", "--size-px", "64"]  # fmt: skip
     assert main(args) == 0

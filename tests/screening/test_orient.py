@@ -146,3 +146,10 @@ def test_orient_bad_input(tmp_path):
     write_png(tmp_path / "in" / "a.png", np.zeros((8, 8)))
     assert main(["orient", str(tmp_path / "in"), str(tmp_path / "in")]) == 2
     assert main(["orient", str(tmp_path / "in"), str(tmp_path / "o2"), "--grid-px", "3"]) == 2
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model")
+    o3 = str(tmp_path / "o3")
+    assert main(["orient", str(tmp_path / "in"), o3, "--mirror-model", str(junk)]) == 2  # lateral
+    assert main(["orient", str(tmp_path / "in"), o3, "--view", "frontal",
+                 "--mirror-model", str(junk)]) == 2  # fmt: skip
+    assert not Path(o3).exists()  # refused before anything was written

@@ -154,6 +154,8 @@ def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
 
 def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     """Plant mirrors; print the orient detector's accuracy and review fraction."""
+    if cfg.mirror_model is not None and (cfg.fit_on is not None or cfg.view == "lateral"):
+        raise RadsynthError("--mirror-model needs --view frontal or auto and no --fit-on")
     if cfg.view == "auto":
         return bench_view_auto(cfg)
     films = load_films(cfg)
@@ -167,9 +169,10 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
         return StageResult(
             cfg.src, f"{head}\n{score_line('lateral facing', (scores < 0) == mirrored, none)}"
         )
-    model, what = load_model(cfg.mirror_model), f"network {cfg.mirror_model or 'shipped'}"
     if cfg.fit_on is not None:
         model, what = _fit_network(cfg), f"network trained on {cfg.fit_on}"
+    else:
+        model, what = load_model(cfg.mirror_model), f"network {cfg.mirror_model or 'shipped'}"
     z = model.logit(planted)
     call = decide_mirrored(z, np.array([marker_asymmetry(f) for f in planted]), cfg.review_below)
     net = decide_mirrored(z, None, cfg.review_below)

@@ -29,6 +29,7 @@ one on a user's own standard frontal films.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,22 +111,25 @@ def zoom_shift(n: int, zoom: float, dx: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def mirrored_logits(net: LateralityNet, images: list[np.ndarray], batch: int = 32) -> np.ndarray:
-    """(N,) test-time-averaged logits of "stored mirrored" (before the temperature).
+def mirrored_logits(
+    nets: Sequence[LateralityNet], images: list[np.ndarray], batch: int = 32
+) -> np.ndarray:
+    """(M, N) test-time-averaged logits of "stored mirrored" (before the temperature), one row
+    per network; each batch of films is resampled and viewed once for all networks.
 
     Args:
-        net: a trained :class:`LateralityNet`.
+        nets: trained :class:`LateralityNet` of one input size.
         images: float (H, W) frontal films in [0, 1], positive polarity.
         batch: films per forward pass (32 is fastest on CPU; the result does not depend on it).
     """
-    net.eval()
+    px = nets[0].shape.px
     out = []
     for i in range(0, len(images), batch):
         x = base_films(images[i : i + batch])
-        views = [net(standardise(view(x, zoom_shift(len(x), z, dx), net.shape.px)))
-                 for z, dx in TTA_VIEWS]  # fmt: skip
-        out.append(torch.stack(views).mean(0))
-    return torch.cat(out).double().numpy() if out else np.zeros(0)
+        views = [standardise(view(x, zoom_shift(len(x), z, dx), px)) for z, dx in TTA_VIEWS]
+        out.append(torch.stack([torch.stack([net.eval()(v) for v in views]).mean(0)
+                                for net in nets]))  # fmt: skip
+    return torch.cat(out, 1).double().numpy() if out else np.zeros((len(nets), 0))
 
 
 @dataclass(frozen=True)
@@ -140,9 +144,8 @@ class MirrorModel:
 
     def logit(self, images: list[np.ndarray]) -> np.ndarray:
         """(N,) calibrated log-odds that each film is stored mirrored."""
-        zs = [mirrored_logits(n, images) / t for n, t in zip(self.nets, self.temperatures,
-                                                             strict=True)]  # fmt: skip
-        return np.mean(zs, axis=0)
+        z = mirrored_logits(self.nets, images) / np.array(self.temperatures)[:, None]
+        return z.mean(0)
 
     def probability(self, images: list[np.ndarray]) -> np.ndarray:
         """(N,) calibrated P(film is stored mirrored)."""

@@ -132,7 +132,7 @@ def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNe
 def calibrate(net: LateralityNet, held_out: list[np.ndarray]) -> tuple[float, float]:
     """Temperature (Guo et al. 2017) and accuracy of one network on held-out standard films,
     each shown as stored (label 0) and mirrored (label 1)."""
-    z = mirrored_logits(net, held_out)
+    z = mirrored_logits([net], held_out)[0]
     logit = np.concatenate([z, -z])  # antisymmetric: the mirrored copy's logit is -z
     y = np.concatenate([np.zeros(len(z), int), np.ones(len(z), int)])
     two_class = np.stack([np.zeros_like(logit), logit], 1)

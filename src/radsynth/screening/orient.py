@@ -37,7 +37,7 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
@@ -54,6 +54,9 @@ from radsynth.stage import (
     prepare_output_dir,
     write_manifest,
 )
+
+if TYPE_CHECKING:
+    from radsynth.screening.laterality import MirrorModel
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +243,8 @@ def orient(cfg: OrientConfig) -> StageResult:
         raise RadsynthError(f"grid_px must be an even number >= 4, got {cfg.grid_px}")
     if not 0.0 <= cfg.review_below <= 1.0:
         raise RadsynthError(f"review_below must be in [0, 1], got {cfg.review_below}")
+    if cfg.mirror_model is not None and cfg.view == "lateral":
+        raise RadsynthError("--mirror-model is for frontal films: use --view frontal or auto")
     if cfg.view == "auto" and cfg.side is not None:
         raise RadsynthError(
             "--side needs --view lateral or frontal (auto uses each view's default)"
@@ -249,10 +254,13 @@ def orient(cfg: OrientConfig) -> StageResult:
         raise RadsynthError(f"no PNG images found in {cfg.src}")
     if cfg.out.resolve() == cfg.src.resolve():
         raise RadsynthError("orient needs an output folder different from its input folder")
+    from radsynth.screening.laterality import SHIPPED, load_model
+
+    # A bad weights file is refused before anything is written.
+    model = load_model(cfg.mirror_model) if cfg.view != "lateral" else None
     prepare_output_dir(cfg.out, "orient", cfg)
     images = (_read(p) for p in bar(paths, desc="orient: detect"))
-    found = detect_all(images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below,
-                       cfg.mirror_model)  # fmt: skip
+    found = detect_all(images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below, model)
     rows = []
     for i, path in enumerate(bar(paths, desc="orient: write")):
         rel, view = path.relative_to(cfg.src), found.views[i]
@@ -265,8 +273,6 @@ def orient(cfg: OrientConfig) -> StageResult:
     counts = {v: found.views.count(v) for v in ("frontal", "lateral", "unsure")}
     n_flipped, n_review = sum(r[4] for r in rows), sum(r[5] for r in rows)
     extra = {"n": len(rows), "flipped": n_flipped, "review": n_review, "views": counts}
-    from radsynth.screening.laterality import SHIPPED
-
     weights = [cfg.mirror_model or SHIPPED] if cfg.view != "lateral" else []
     write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src, *weights], extra=extra)
     if cfg.view == "auto":
@@ -317,7 +323,7 @@ def detect_all(
     grid_px: int = 32,
     iterations: int = 10,
     review_below: float = 0.9,
-    mirror_model: Path | None = None,
+    model: MirrorModel | None = None,
 ) -> Detected:
     """Detect every image's view (``view="auto"``) and side, as ``orient`` does.
 
@@ -325,7 +331,8 @@ def detect_all(
         images: float (H, W) images in [0, 1], positive polarity; consumed once, and only coarse
             copies are kept, so memory is O(N * grid_px^2).
         view: ``frontal``, ``lateral`` or ``auto``.
-        grid_px, iterations, review_below, mirror_model: as in :class:`OrientConfig`.
+        grid_px, iterations, review_below: as in :class:`OrientConfig`.
+        model: the frontal mirror network (None: the shipped weights, loaded when needed).
 
     Returns:
         A :class:`Detected`.
@@ -340,7 +347,8 @@ def detect_all(
     )
 
     frontal = view in ("frontal", "auto")
-    model = load_model(mirror_model) if frontal else None
+    if frontal and model is None:
+        model = load_model()
     coarse, lateral, sym, vfeat, marker, z_mirror, batch = [], [], [], [], [], [], []
     for img in images:
         coarse.append(_resize(img, grid_px))
