@@ -111,6 +111,10 @@ def test_mirror_model_command(tmp_path: Path, capsys) -> None:
     assert main(argv) == 2  # the folder holds a finished model: refused, nothing overwritten
     assert main(["mirror-model", str(tmp_path / "films" / "000.png"), str(tmp_path / "m2")]) == 2
     assert "needs at least" in capsys.readouterr().err
+    (tmp_path / "films" / "047.png").write_bytes(b"not a png")  # a corrupt film
+    assert main(["mirror-model", str(tmp_path / "films"), str(tmp_path / "m3")]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+    assert not (tmp_path / "m3").exists()
 
 
 def _planted(films: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], np.ndarray]:

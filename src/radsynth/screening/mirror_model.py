@@ -150,8 +150,9 @@ def mirror_model(cfg: MirrorModelConfig) -> StageResult:
         raise RadsynthError(
             "--px must be a positive multiple of 16, --epochs and --members >= 1, --batch >= 2"
         )
+    images = [read_gray(p) for p in paths]  # an unreadable film is refused before any output
     prepare_output_dir(cfg.out, "mirror-model", cfg)
-    fit = fit_model([read_gray(p) for p in paths], cfg)
+    fit = fit_model(images, cfg)
     save_model(fit.model, cfg.out / "mirror_model.safetensors")
     _write_history(cfg.out / "history.csv", fit.history)
     extra = {"held_out_films": fit.n_held_out, "held_out_accuracy": fit.accuracy,
