@@ -34,8 +34,16 @@ def bar(
         unit: what one step counts ("img", "ckpt", "row").
         enabled: False hides the bar; when True it is still hidden if stderr is not a terminal.
     """
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr,
-                disable=None if enabled else True, dynamic_ncols=True, leave=False)  # fmt: skip
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=None if enabled else True,
+        dynamic_ncols=True,
+        leave=False,
+    )
 
 
 def log_checkpoint(logger: logging.Logger, stage: str, item: str, message: str) -> None:

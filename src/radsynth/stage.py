@@ -39,9 +39,17 @@ T = TypeVar("T")
 
 #: Packages whose versions go into every manifest.
 TRACKED_PACKAGES = (
-    "radsynth", "numpy", "scipy", "pillow", "pydicom", "torch", "diffusers", "accelerate",
-    "fastapi", "sqlalchemy",
-)  # fmt: skip
+    "radsynth",
+    "numpy",
+    "scipy",
+    "pillow",
+    "pydicom",
+    "torch",
+    "diffusers",
+    "accelerate",
+    "fastapi",
+    "sqlalchemy",
+)
 
 
 @dataclass(frozen=True)
@@ -175,8 +183,9 @@ def prepare_output_dir(out: Path, stage: str, cfg: Any, *, resume: bool = False)
                 "choose a new folder or remove it first"
             )
         stale = move_aside(out)
-        log.warning("%s: unfinished earlier run in %s moved aside to %s; starting over",
-                    stage, out, stale)  # fmt: skip
+        log.warning(
+            "%s: unfinished earlier run in %s moved aside to %s; starting over", stage, out, stale
+        )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", config_json(cfg))
     # A stub manifest marks the folder as this stage's, so an interrupted run can resume.

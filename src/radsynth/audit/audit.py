@@ -70,13 +70,15 @@ class AuditConfig:
     copy_candidates: int = arg(4, help="training films verified per image for feature=copy")
     top_k: int = arg(100, help="number of most similar pairs to list, draw and review")
     flag_percentile: float = arg(
-        99.5, help="flag a synthetic image whose score reaches this percentile (0-100, "
-        "exclusive) of the held-out real images' scores; needs 100/(100-p) held-out images"
-    )  # fmt: skip
+        99.5,
+        help="flag a synthetic image whose score reaches this percentile (0-100, "
+        "exclusive) of the held-out real images' scores; needs 100/(100-p) held-out images",
+    )
     groups: Path | None = arg(
-        None, help="ingest manifest.csv (columns image, group; paths relative to its folder): "
-        "patient ids for the leak check and patient-level results"
-    )  # fmt: skip
+        None,
+        help="ingest manifest.csv (columns image, group; paths relative to its folder): "
+        "patient ids for the leak check and patient-level results",
+    )
     class_folders: bool = arg(
         False, help="the first sub-folder of train/ and synthetic/ is the class: report per class"
     )
@@ -131,11 +133,16 @@ def _group_ids(cfg: AuditConfig, train: list[Path]) -> list[str] | None:
 
 def _matcher(cfg: AuditConfig):
     if cfg.feature == "copy":
-        params = CopyParams(work_px=cfg.copy_px, coarse_px=cfg.copy_px // 2,
-                            candidates=cfg.copy_candidates)  # fmt: skip
+        params = CopyParams(
+            work_px=cfg.copy_px, coarse_px=cfg.copy_px // 2, candidates=cfg.copy_candidates
+        )
         return CopyMatcher(params, cfg.chunk, cfg.block_size)
-    embed = make_embedder(cfg.feature, vit_weights=cfg.vit_weights, pixels_px=cfg.pixels_px,
-                          device=str(resolve_device(cfg.device)))  # fmt: skip
+    embed = make_embedder(
+        cfg.feature,
+        vit_weights=cfg.vit_weights,
+        pixels_px=cfg.pixels_px,
+        device=str(resolve_device(cfg.device)),
+    )
     return EmbeddingMatcher(embed, cfg.batch, cfg.block_size)
 
 
@@ -173,8 +180,18 @@ def audit(cfg: AuditConfig) -> StageResult:
     percentile = empirical_percentile(syn.score, val_match.score[cal.kept])
     names = [p.relative_to(cfg.synthetic).as_posix() for p in synth]
     train_names = [p.relative_to(cfg.train).as_posix() for p in train]
-    top = write_pairs(cfg.out, cfg.top_k, synth, names, train, train_names, syn, percentile,
-                      flagged, _note(cfg, len(val), cal.threshold))  # fmt: skip
+    top = write_pairs(
+        cfg.out,
+        cfg.top_k,
+        synth,
+        names,
+        train,
+        train_names,
+        syn,
+        percentile,
+        flagged,
+        _note(cfg, len(val), cal.threshold),
+    )
 
     _log_groups(names, syn.score, flagged)
     is_copy = fd.copies(flagged, names, verdicts)
@@ -196,8 +213,13 @@ def audit(cfg: AuditConfig) -> StageResult:
     atomic_write_text(cfg.out / "findings.json", json.dumps(result, indent=2) + "\n")
     calibration = _calibration(cfg, val, val_match, cal, flagged, len(train), len(synth))
     atomic_write_text(cfg.out / "calibration.json", json.dumps(calibration, indent=2) + "\n")
-    write_manifest(cfg.out, "audit", cfg, inputs=[cfg.train, cfg.val, cfg.synthetic],
-                   extra={"n_flagged": int(flagged.sum()), "n_top": len(top)})  # fmt: skip
+    write_manifest(
+        cfg.out,
+        "audit",
+        cfg,
+        inputs=[cfg.train, cfg.val, cfg.synthetic],
+        extra={"n_flagged": int(flagged.sum()), "n_top": len(top)},
+    )
     share = result["all"]["synthetic_copies"]
     return StageResult(
         cfg.out,

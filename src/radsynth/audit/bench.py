@@ -81,8 +81,14 @@ def _films(cfg: BenchAuditConfig, n: int):
     if cfg.source == "phantoms":
         from radsynth.data.phantoms import PhantomConfig, render_phantom
 
-        pcfg = PhantomConfig(out=Path("."), n=n, size_px=max(64, cfg.size_px), seed=cfg.seed,
-                             implausible_fraction=0.0, negative_fraction=0.0)  # fmt: skip
+        pcfg = PhantomConfig(
+            out=Path("."),
+            n=n,
+            size_px=max(64, cfg.size_px),
+            seed=cfg.seed,
+            implausible_fraction=0.0,
+            negative_fraction=0.0,
+        )
         loaders = [(lambda i=i: render_phantom(pcfg, i).image) for i in range(n)]
         return loaders, [str(i) for i in range(n)]
     default = "cxr-pediatric-224" if cfg.source == "pediatric" else "cxr-adult-actualmed-54"
@@ -143,8 +149,7 @@ def _score(audit_dir: Path, planted: dict[str, tuple[int, str]]) -> dict:
     for kind in TRANSFORMS:
         names = [n for n, (_, k) in planted.items() if k == kind]
         hits = sum(rows[n].flagged for n in names)
-        right = sum(rows[n].flagged and rows[n].train == f"{planted[n][0]:05d}.png"
-                    for n in names)  # fmt: skip
+        right = sum(rows[n].flagged and rows[n].train == f"{planted[n][0]:05d}.png" for n in names)
         out["recall"][kind] = share(hits, len(names))
         out["source_found"][kind] = share(right, len(names))
     novel = [r for n, r in rows.items() if n.startswith("new-")]
@@ -160,18 +165,31 @@ def bench_audit(cfg: BenchAuditConfig) -> StageResult:
     with cpu_threads(cfg.cpu_threads):
         prepare_output_dir(cfg.out, "bench audit", cfg)
         planted = _write_sets(cfg, cfg.out / "sets")
-        results = {"config": {"source": cfg.source, "size_px": cfg.size_px, "n_train": cfg.n_train,
-                              "n_val": cfg.n_val, "n_novel": cfg.n_novel,
-                              "per_transform": cfg.per_transform,
-                              "flag_percentile": cfg.flag_percentile},
-                   "strengths": STRENGTHS, "features": {}}  # fmt: skip
+        results = {
+            "config": {
+                "source": cfg.source,
+                "size_px": cfg.size_px,
+                "n_train": cfg.n_train,
+                "n_val": cfg.n_val,
+                "n_novel": cfg.n_novel,
+                "per_transform": cfg.per_transform,
+                "flag_percentile": cfg.flag_percentile,
+            },
+            "strengths": STRENGTHS,
+            "features": {},
+        }
         sets = cfg.out / "sets"
         for feature in cfg.features:
             acfg = AuditConfig(
-                train=sets / "train", val=sets / "val", synthetic=sets / "synthetic",
-                out=cfg.out / f"audit-{feature}", feature=feature,  # type: ignore[arg-type]
-                flag_percentile=cfg.flag_percentile, top_k=20, synthetic_duplicates=False,
-            )  # fmt: skip
+                train=sets / "train",
+                val=sets / "val",
+                synthetic=sets / "synthetic",
+                out=cfg.out / f"audit-{feature}",
+                feature=feature,  # type: ignore[arg-type]
+                flag_percentile=cfg.flag_percentile,
+                top_k=20,
+                synthetic_duplicates=False,
+            )
             start, cpu = time.perf_counter(), time.process_time()
             audit(acfg)
             res = _score(acfg.out, planted)
@@ -195,11 +213,19 @@ def table(results: dict) -> str:
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     cells = [_cell(results["features"][f]["false_flags"], pct=True) for f in feats]
     lines.append("| **false flags, novel** | " + " | ".join(cells) + " |")
-    lines.append("| threshold | " + " | ".join(
-        f"{results['features'][f]['threshold']:.4f}" for f in feats) + " |")  # fmt: skip
-    lines.append("| audit wall / CPU time (s) | " + " | ".join(
-        f"{results['features'][f]['seconds']} / {results['features'][f]['cpu_seconds']}"
-        for f in feats) + " |")  # fmt: skip
+    lines.append(
+        "| threshold | "
+        + " | ".join(f"{results['features'][f]['threshold']:.4f}" for f in feats)
+        + " |"
+    )
+    lines.append(
+        "| audit wall / CPU time (s) | "
+        + " | ".join(
+            f"{results['features'][f]['seconds']} / {results['features'][f]['cpu_seconds']}"
+            for f in feats
+        )
+        + " |"
+    )
     return "\n".join(lines)
 
 
@@ -253,34 +279,45 @@ def bench_audit_scale(cfg: BenchAuditScaleConfig) -> StageResult:
         rng = np.random.default_rng(cfg.seed)
         train = _blobs(cfg.out / "train", cfg.n_train, cfg.size_px, rng)
         queries = _blobs(cfg.out / "queries", cfg.n_queries, cfg.size_px, rng)
-        matcher = CopyMatcher(CopyParams(work_px=cfg.size_px, coarse_px=cfg.size_px // 2),
-                              cfg.chunk, 4096)  # fmt: skip
+        matcher = CopyMatcher(
+            CopyParams(work_px=cfg.size_px, coarse_px=cfg.size_px // 2), cfg.chunk, 4096
+        )
         # Wall and process CPU seconds: on a shared machine the CPU time is the cost.
         t0, c0 = time.perf_counter(), time.process_time()
         matcher.fit(train)
         t1, c1 = time.perf_counter(), time.process_time()
         matcher.match(queries)
         t2, c2 = time.perf_counter(), time.process_time()
-        desc = np.concatenate([matcher.descriptors(queries[a : a + cfg.chunk])
-                               for a in range(0, len(queries), cfg.chunk)])  # fmt: skip
+        desc = np.concatenate(
+            [
+                matcher.descriptors(queries[a : a + cfg.chunk])
+                for a in range(0, len(queries), cfg.chunk)
+            ]
+        )
         t3 = time.perf_counter()
         topk_cosine(desc, desc, matcher.p.candidates + 1, 4096)
         t4, c4 = time.perf_counter(), time.process_time()
         factor = cfg.target_queries / cfg.n_queries
         fig = {
-            "n_train": cfg.n_train, "n_queries": cfg.n_queries,
-            "target_queries": cfg.target_queries, "size_px": cfg.size_px,
-            "fit_s": round(t1 - t0, 1), "match_s": round(t2 - t1, 1),
-            "fit_cpu_s": round(c1 - c0, 1), "match_cpu_s": round(c2 - c1, 1),
+            "n_train": cfg.n_train,
+            "n_queries": cfg.n_queries,
+            "target_queries": cfg.target_queries,
+            "size_px": cfg.size_px,
+            "fit_s": round(t1 - t0, 1),
+            "match_s": round(t2 - t1, 1),
+            "fit_cpu_s": round(c1 - c0, 1),
+            "match_cpu_s": round(c2 - c1, 1),
             "within_cpu_s": round(c4 - c2, 1),
             "extrapolated_match_cpu_s": round(factor * (c2 - c1), 0),
             "match_ms_per_query": round(1000 * (t2 - t1) / cfg.n_queries, 2),
-            "within_descriptors_s": round(t3 - t2, 1), "within_search_s": round(t4 - t3, 1),
+            "within_descriptors_s": round(t3 - t2, 1),
+            "within_search_s": round(t4 - t3, 1),
             "extrapolated_match_s": round(factor * (t2 - t1), 0),
-            "extrapolated_within_s": round(factor * (t3 - t2) + factor**2 * (t4 - t3)
-                                           + factor * (t2 - t1), 0),
+            "extrapolated_within_s": round(
+                factor * (t3 - t2) + factor**2 * (t4 - t3) + factor * (t2 - t1), 0
+            ),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
-        }  # fmt: skip
+        }
         text = json.dumps(fig, indent=2)
         print(text)
         atomic_write_text(cfg.out / "results.json", text + "\n")

@@ -17,9 +17,18 @@ from radsynth.records._csv import write_csv
 from radsynth.records.audit import NeighbourRow, row_cells, write_neighbours
 
 
-def write_pairs(out: Path, top_k: int, synth: list[Path], names: list[str], train: list[Path],
-                train_names: list[str], syn: Match, percentile: np.ndarray, flagged: np.ndarray,
-                note: str) -> list[NeighbourRow]:  # fmt: skip
+def write_pairs(
+    out: Path,
+    top_k: int,
+    synth: list[Path],
+    names: list[str],
+    train: list[Path],
+    train_names: list[str],
+    syn: Match,
+    percentile: np.ndarray,
+    flagged: np.ndarray,
+    note: str,
+) -> list[NeighbourRow]:
     """neighbours.csv (every synthetic image), pairs.csv (the ``top_k`` closest, ties by name),
     a sheet per listed pair and pairs.html. Returns the listed rows, ranked from 1."""
     rows = [

@@ -103,10 +103,13 @@ def check_films(
         if p_rot[turns] < settings.review_below:
             reasons.append(f"rotation uncertain (P={p_rot[turns]:.3f})")
         elif not confirmed[i]:
-            reasons.append(f"rotation by {90 * turns} deg not confirmed: the turned film is no "
-                           "closer to the collection than as stored")  # fmt: skip
-        out.append(FilmCheck(negative, pconf, source, 90 * turns, float(p_rot[turns]),
-                             "; ".join(reasons)))  # fmt: skip
+            reasons.append(
+                f"rotation by {90 * turns} deg not confirmed: the turned film is no "
+                "closer to the collection than as stored"
+            )
+        out.append(
+            FilmCheck(negative, pconf, source, 90 * turns, float(p_rot[turns]), "; ".join(reasons))
+        )
     return out
 
 
@@ -132,8 +135,9 @@ def rotation_confirmed(films: list[Film], labels: np.ndarray, turns: np.ndarray)
     Returns:
         (N,) bool; True for films with no rotation detected.
     """
-    base = np.stack([undo(f, POLARITY_ROTATION[t]).grid.ravel() for f, t in
-                     zip(films, labels, strict=True)])  # fmt: skip
+    base = np.stack(
+        [undo(f, POLARITY_ROTATION[t]).grid.ravel() for f, t in zip(films, labels, strict=True)]
+    )
     out = np.ones(len(films), dtype=bool)
     k = min(TYPICALITY_K, len(films) - 1)
     for i in np.flatnonzero(turns != 0):

@@ -29,9 +29,16 @@ log = logging.getLogger(__name__)
 
 #: Columns of review.csv.
 REVIEW_COLUMNS = (
-    "review_image", "source_path", "reason", "suggested_inverted", "polarity_confidence",
-    "polarity_source", "suggested_rotation_deg", "rotation_confidence", "source_sha256",
-)  # fmt: skip
+    "review_image",
+    "source_path",
+    "reason",
+    "suggested_inverted",
+    "polarity_confidence",
+    "polarity_source",
+    "suggested_rotation_deg",
+    "rotation_confidence",
+    "source_sha256",
+)
 
 
 def apply_checks(
@@ -111,8 +118,12 @@ def warn_unmatched(decisions: Mapping[str, IngestDecision], applied: set[str]) -
     """Log the reviewers' decisions that no film of this run matched (gone or changed file)."""
     stale = sorted(p for p in decisions if p not in applied)
     if stale:
-        log.warning("%d review decision(s) name no film of this source (or a changed file), "
-                    "e.g. %s; they were not applied", len(stale), stale[0])  # fmt: skip
+        log.warning(
+            "%d review decision(s) name no film of this source (or a changed file), "
+            "e.g. %s; they were not applied",
+            len(stale),
+            stale[0],
+        )
 
 
 def apply_decision(img: np.ndarray, decision: IngestDecision) -> np.ndarray:
@@ -157,7 +168,13 @@ def _decided_fields(d: IngestDecision) -> dict:
 
 def _review_row(name: str, fields: dict, check: FilmCheck) -> list:
     return [
-        name, fields["source_path"], check.review, int(check.negative),
-        round(check.polarity_confidence, 6), check.polarity_source, check.rotation_deg,
-        round(check.rotation_confidence, 6), fields["source_sha256"],
-    ]  # fmt: skip
+        name,
+        fields["source_path"],
+        check.review,
+        int(check.negative),
+        round(check.polarity_confidence, 6),
+        check.polarity_source,
+        check.rotation_deg,
+        round(check.rotation_confidence, 6),
+        fields["source_sha256"],
+    ]

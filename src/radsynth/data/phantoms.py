@@ -42,9 +42,21 @@ GOLDEN = 0.6180339887498949
 
 #: Manifest columns, in order.
 COLUMNS = (
-    "image", "facing", "polarity", "plausible", "defect", "n_vertebrae", "n_bodies",
-    "spine_x", "airway_x", "mandible_x", "exposure", "gamma", "blur_px", "noise_std",
-)  # fmt: skip
+    "image",
+    "facing",
+    "polarity",
+    "plausible",
+    "defect",
+    "n_vertebrae",
+    "n_bodies",
+    "spine_x",
+    "airway_x",
+    "mandible_x",
+    "exposure",
+    "gamma",
+    "blur_px",
+    "noise_std",
+)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,16 @@ from radsynth.io import read_csv_rows
 from radsynth.stage import atomic_write_text
 
 REVIEW_DECISIONS = "review_decisions.csv"
-COLUMNS = ("source_path", "source_sha256", "final", "invert", "rotation_deg", "mirror",
-           "decided_by", "decided_at")  # fmt: skip
+COLUMNS = (
+    "source_path",
+    "source_sha256",
+    "final",
+    "invert",
+    "rotation_deg",
+    "mirror",
+    "decided_by",
+    "decided_at",
+)
 QUARTER_TURNS_DEG = (0, 90, 180, 270)
 
 #: The page's choices: (label, invert, undo the suggested rotation, mirror); ``exclude`` aside.
@@ -66,9 +74,13 @@ class IngestDecision:
 
 
 def make_decision(
-    choice: str, source_path: str, source_sha256: str, suggested_rotation_deg: int,
-    decided_by: str, decided_at: str,
-) -> IngestDecision:  # fmt: skip
+    choice: str,
+    source_path: str,
+    source_sha256: str,
+    suggested_rotation_deg: int,
+    decided_by: str,
+    decided_at: str,
+) -> IngestDecision:
     """The decision a page choice means for a film whose suggested rotation is given.
 
     Raises:
@@ -81,8 +93,9 @@ def make_decision(
         raise RadsynthError("this film has no suggested rotation; choose another decision")
     final: Literal["keep", "exclude"] = "exclude" if choice == "exclude" else "keep"
     rotation = suggested_rotation_deg if rotate else 0
-    return IngestDecision(source_path, source_sha256, final, invert, rotation, mirror,
-                          decided_by, decided_at)  # fmt: skip
+    return IngestDecision(
+        source_path, source_sha256, final, invert, rotation, mirror, decided_by, decided_at
+    )
 
 
 def write_ingest_decisions(folder: Path, decisions: Iterable[IngestDecision]) -> Path:
@@ -91,8 +104,18 @@ def write_ingest_decisions(folder: Path, decisions: Iterable[IngestDecision]) ->
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for d in sorted(decisions, key=lambda d: d.source_path):
-        writer.writerow([d.source_path, d.source_sha256, d.final, int(d.invert), d.rotation_deg,
-                         int(d.mirror), d.decided_by, d.decided_at])  # fmt: skip
+        writer.writerow(
+            [
+                d.source_path,
+                d.source_sha256,
+                d.final,
+                int(d.invert),
+                d.rotation_deg,
+                int(d.mirror),
+                d.decided_by,
+                d.decided_at,
+            ]
+        )
     path = folder / REVIEW_DECISIONS
     atomic_write_text(path, buf.getvalue())
     return path

@@ -119,12 +119,17 @@ def fid_row(step: int, checkpoint: Path, metrics: dict[str, Any], columns: list[
     :meth:`Scorer.score`'s metrics, a missing value (None) as NaN."""
     value = {c: math.nan if metrics.get(c) is None else metrics[c] for c in columns}
     return FidRow(
-        step=step, checkpoint=str(checkpoint), n_real=int(value["n_real"]),
-        n_fake=int(value["n_fake"]), fid=float(value["fid"]), kid_mean=float(value["kid_mean"]),
-        kid_std=float(value["kid_std"]), precision=float(value["precision"]),
+        step=step,
+        checkpoint=str(checkpoint),
+        n_real=int(value["n_real"]),
+        n_fake=int(value["n_fake"]),
+        fid=float(value["fid"]),
+        kid_mean=float(value["kid_mean"]),
+        kid_std=float(value["kid_std"]),
+        precision=float(value["precision"]),
         recall=float(value["recall"]),
         extra={c: float(v) for c, v in value.items() if c not in FID_COLUMNS},
-    )  # fmt: skip
+    )
 
 
 def fid_sweep(cfg: FidSweepConfig) -> StageResult:
@@ -147,8 +152,14 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
         if any(r.step == checkpoint_step(ckpt) for r in rows):
             log_checkpoint(log, STAGE, ckpt.name, "scored by an earlier run, reused")
             continue
-        scfg = sample_config(cfg, ckpt, sweep_samples(out, ckpt.name), sampler=cfg.sampler,
-                             steps=cfg.steps, progress=False)  # fmt: skip
+        scfg = sample_config(
+            cfg,
+            ckpt,
+            sweep_samples(out, ckpt.name),
+            sampler=cfg.sampler,
+            steps=cfg.steps,
+            progress=False,
+        )
         scored = sample_and_score(scfg, scorer)
         rows.append(fid_row(checkpoint_step(ckpt), ckpt, scored.metrics, metric_columns(cfg)))
         write_fid(out / "fid.csv", rows)  # after each row: an interrupted sweep keeps it
@@ -158,16 +169,27 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     n_real, names = len(scorer.real_paths), list(scorer.extractors)
     feature = scorer.extractors[cfg.feature].identity.split(":")[0]
     title = f"FID vs training step ({feature}; N real {n_real}, N synthetic {cfg.n})"
-    draw_figure("fid_vs_step.png",
-                lambda: plots.fid_vs_step(out / "fid_vs_step.png", rows, cfg.feature, names[1:],
-                                          title), warnings)  # fmt: skip
+    draw_figure(
+        "fid_vs_step.png",
+        lambda: plots.fid_vs_step(out / "fid_vs_step.png", rows, cfg.feature, names[1:], title),
+        warnings,
+    )
     best = min(rows, key=lambda r: r.fid)
     extra: dict[str, Any] = {
-        "real": str(real), "n_real": n_real, "checkpoints": [str(p) for p in chosen],
-        "feature_identities": scorer.identities(), "warnings": warnings,
-    }  # fmt: skip
-    write_manifest(out, STAGE, cfg, inputs=[p / "config.json" for p in chosen],
-                   seeds={"start": cfg.seed_start, "n": cfg.n}, extra=extra)  # fmt: skip
+        "real": str(real),
+        "n_real": n_real,
+        "checkpoints": [str(p) for p in chosen],
+        "feature_identities": scorer.identities(),
+        "warnings": warnings,
+    }
+    write_manifest(
+        out,
+        STAGE,
+        cfg,
+        inputs=[p / "config.json" for p in chosen],
+        seeds={"start": cfg.seed_start, "n": cfg.n},
+        extra=extra,
+    )
     summary = (
         f"{len(rows)} checkpoints scored into {out / 'fid.csv'}; lowest FID "
         f"{best.fid:.3f} at step {best.step} (N real {n_real}, synthetic {cfg.n})"

@@ -67,14 +67,21 @@ def fid_vs_calls(path: Path, rows: list[Row], feature: str, n: int) -> None:
     fig = _figure(6, 4, dpi=120)
     ax = fig.subplots()
     for name, g in dict.fromkeys((r["sampler"], _guidance(r)) for r in others):
-        mine = sorted((r for r in others if (r["sampler"], _guidance(r)) == (name, g)),
-                      key=lambda r: int(r["steps"]))  # fmt: skip
-        ax.plot([int(r["function_evaluations"]) for r in mine], [float(r["fid"]) for r in mine],
-                marker="o", label=name if g is None else f"{name}, S = {g:g}")  # fmt: skip
+        mine = sorted(
+            (r for r in others if (r["sampler"], _guidance(r)) == (name, g)),
+            key=lambda r: int(r["steps"]),
+        )
+        ax.plot(
+            [int(r["function_evaluations"]) for r in mine],
+            [float(r["fid"]) for r in mine],
+            marker="o",
+            label=name if g is None else f"{name}, S = {g:g}",
+        )
     label = f"ddpm, {ref['steps']} steps (reference)"
     ax.axhline(float(ref["fid"]), color="black", linestyle="--", linewidth=1, label=label)
-    ax.axhline(1.05 * float(ref["fid"]), color="grey", linestyle=":", linewidth=1,
-               label="reference +5%")  # fmt: skip
+    ax.axhline(
+        1.05 * float(ref["fid"]), color="grey", linestyle=":", linewidth=1, label="reference +5%"
+    )
     ax.set_xscale("log")
     calls = sorted({int(r["function_evaluations"]) for r in others})
     ax.set_xticks(calls, [str(c) for c in calls])

@@ -52,10 +52,23 @@ from radsynth.stage import StageResult, draw_figure, prepare_output_dir, write_m
 log = logging.getLogger(__name__)
 STAGE = "sampler-sweep"
 COLUMNS = (
-    "sampler", "steps", "spacing", "function_evaluations", "reference", "n_real", "n_fake",
-    "fid", "kid_mean", "kid_std", "precision", "recall", "fid_ratio_to_reference",
-    "label", "guidance", "sample_seconds",
-)  # fmt: skip
+    "sampler",
+    "steps",
+    "spacing",
+    "function_evaluations",
+    "reference",
+    "n_real",
+    "n_fake",
+    "fid",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+    "fid_ratio_to_reference",
+    "label",
+    "guidance",
+    "sample_seconds",
+)
 #: One row: (sampler, steps, guidance S or None, is the reference row).
 Setting = tuple[str, int, float | None, bool]
 
@@ -134,10 +147,18 @@ def row_config(
     (NAME-STEPS-gS with a guidance strength)."""
     folder = f"{name}-{steps:04d}" + (f"-g{guidance:g}" if guidance is not None else "")
     return sample_config(
-        cfg, ckpt, sweep_samples(cfg.out, folder), sampler=name, steps=steps, bf16=cfg.bf16,
-        channels_last=cfg.channels_last, compile=cfg.compile, progress=cfg.progress,
-        label=cfg.label, guidance=guidance,
-    )  # fmt: skip
+        cfg,
+        ckpt,
+        sweep_samples(cfg.out, folder),
+        sampler=name,
+        steps=steps,
+        bf16=cfg.bf16,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+        progress=cfg.progress,
+        label=cfg.label,
+        guidance=guidance,
+    )
 
 
 def _key(sampler: str, steps: int | str, guidance: float | str | None) -> tuple[str, int, str]:
@@ -163,12 +184,16 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     order = {_key(*s[:3]): i for i, s in enumerate(settings)}
     ref_fid: float | None = None  # the reference row's FID, unrounded, for the ratios
     table = open_table(
-        cfg.out / "sweep.csv", [*COLUMNS, *extra], cell=six_digits, what="sampler sweep table",
+        cfg.out / "sweep.csv",
+        [*COLUMNS, *extra],
+        cell=six_digits,
+        what="sampler sweep table",
         key=lambda r: _key(r["sampler"], r["steps"], r["guidance"]),
         order=lambda r: order.get(_key(r["sampler"], r["steps"], r["guidance"]), len(order)),
-    )  # fmt: skip
-    for name, steps, guidance, is_reference in bar(settings, desc="sampler-sweep", unit="row",
-                                                   enabled=cfg.progress):  # fmt: skip
+    )
+    for name, steps, guidance, is_reference in bar(
+        settings, desc="sampler-sweep", unit="row", enabled=cfg.progress
+    ):
         scfg = row_config(cfg, ckpt, name, steps, guidance)
         if table.find(_key(name, steps, guidance)) is not None:
             log_checkpoint(log, STAGE, scfg.out.name, "scored by an earlier run, reused")
@@ -178,14 +203,27 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
         scored = sample_and_score(scfg, scorer)
         fid = scored.metrics["fid"]
         ref_fid = fid if is_reference else ref_fid
-        table.add({
-            "sampler": name, "steps": steps, "spacing": resolved_spacing(scfg),
-            "function_evaluations": function_evaluations(name, steps), "reference": is_reference,
-            "sample_seconds": round(scored.seconds, 3), "label": cfg.label, "guidance": guidance,
-            "fid_ratio_to_reference": fid / ref_fid if ref_fid else None, **scored.metrics,
-        })  # fmt: skip
-        log_checkpoint(log, STAGE, scfg.out.name, f"FID {fid:.3f} with {name}, {steps} steps; "
-                       f"{cfg.n} images sampled in {scored.seconds:.1f} s")  # fmt: skip
+        table.add(
+            {
+                "sampler": name,
+                "steps": steps,
+                "spacing": resolved_spacing(scfg),
+                "function_evaluations": function_evaluations(name, steps),
+                "reference": is_reference,
+                "sample_seconds": round(scored.seconds, 3),
+                "label": cfg.label,
+                "guidance": guidance,
+                "fid_ratio_to_reference": fid / ref_fid if ref_fid else None,
+                **scored.metrics,
+            }
+        )
+        log_checkpoint(
+            log,
+            STAGE,
+            scfg.out.name,
+            f"FID {fid:.3f} with {name}, {steps} steps; "
+            f"{cfg.n} images sampled in {scored.seconds:.1f} s",
+        )
     rows = sorted(table.rows, key=table.order)
     draw_figure(
         "fid_vs_steps.png",
@@ -193,10 +231,17 @@ def sampler_sweep(cfg: SamplerSweepConfig) -> StageResult:
     )
     sampled = read_json(row_config(cfg, ckpt, *settings[0][:3]).out / "sampling.json")
     write_manifest(
-        cfg.out, STAGE, cfg, inputs=[], seeds={"start": cfg.seed_start, "n": cfg.n},
-        extra={"checkpoint": str(ckpt), "checkpoint_id": sampled["checkpoint_id"],
-               "rows": len(rows)},
-    )  # fmt: skip
+        cfg.out,
+        STAGE,
+        cfg,
+        inputs=[],
+        seeds={"start": cfg.seed_start, "n": cfg.n},
+        extra={
+            "checkpoint": str(ckpt),
+            "checkpoint_id": sampled["checkpoint_id"],
+            "rows": len(rows),
+        },
+    )
     return StageResult(out=cfg.out, summary=summarise(rows))
 
 

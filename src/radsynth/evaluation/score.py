@@ -92,21 +92,27 @@ class Scorer:
         device = str(resolve_device(cfg.device))
         self.extractors: dict[str, FeatureExtractor] = {
             name: make_extractor(
-                name, inception_weights=cfg.inception_weights,
-                inception_sha256=cfg.inception_sha256, feature_net=cfg.feature_net,
-                feature_net_size_px=cfg.feature_net_size_px, device=device,
+                name,
+                inception_weights=cfg.inception_weights,
+                inception_sha256=cfg.inception_sha256,
+                feature_net=cfg.feature_net,
+                feature_net_size_px=cfg.feature_net_size_px,
+                device=device,
             )
             for name in feature_names(cfg)
-        }  # fmt: skip
+        }
         self._real: dict[str, np.ndarray] = {}
 
     def real_features(self, name: str) -> np.ndarray:
         """(N_real, D) features of the real set in feature space ``name`` (cached)."""
         if name not in self._real:
             self._real[name], _ = extract(
-                self.real_paths, self.extractors[name], batch_size=self.cfg.batch_size,
-                resize_px=self.cfg.resize_px, cache_dir=self.cache_dir,
-            )  # fmt: skip
+                self.real_paths,
+                self.extractors[name],
+                batch_size=self.cfg.batch_size,
+                resize_px=self.cfg.resize_px,
+                cache_dir=self.cache_dir,
+            )
         return self._real[name]
 
     def identities(self) -> dict[str, str]:
@@ -119,10 +125,12 @@ class Scorer:
         row: dict[str, Any] = {}
         for i, (name, ext) in enumerate(self.extractors.items()):
             real = self.real_features(name)
-            fake, _ = extract(fake_paths, ext, batch_size=self.cfg.batch_size,
-                              resize_px=self.cfg.resize_px)  # fmt: skip
-            values = metrics_from_features(real, fake, kid_subset_size=self.cfg.kid_subset_size,
-                                           precision_recall=i == 0)  # fmt: skip
+            fake, _ = extract(
+                fake_paths, ext, batch_size=self.cfg.batch_size, resize_px=self.cfg.resize_px
+            )
+            values = metrics_from_features(
+                real, fake, kid_subset_size=self.cfg.kid_subset_size, precision_recall=i == 0
+            )
             if i == 0:
                 row.update({k: values[k] for k in METRIC_COLUMNS})
             else:
@@ -133,8 +141,16 @@ class Scorer:
 def sample_config(cfg: EvaluationFields, ckpt: Path, out: Path, **settings: Any) -> SampleConfig:
     """The ``radsynth sample`` config of one row: the sweep's seeds, batch, weights and device,
     plus the row's own ``settings`` (sampler, steps, ...)."""
-    return SampleConfig(ckpt=ckpt, out=out, n=cfg.n, batch=cfg.batch, seed_start=cfg.seed_start,
-                        weights=cfg.weights, device=cfg.device, **settings)  # fmt: skip
+    return SampleConfig(
+        ckpt=ckpt,
+        out=out,
+        n=cfg.n,
+        batch=cfg.batch,
+        seed_start=cfg.seed_start,
+        weights=cfg.weights,
+        device=cfg.device,
+        **settings,
+    )
 
 
 @dataclass(frozen=True)

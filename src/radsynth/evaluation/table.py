@@ -67,8 +67,13 @@ class Table:
 
     def write(self) -> None:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(self.columns), extrasaction="ignore",
-                                restval="", lineterminator="\n")  # fmt: skip
+        writer = csv.DictWriter(
+            buf,
+            fieldnames=list(self.columns),
+            extrasaction="ignore",
+            restval="",
+            lineterminator="\n",
+        )
         writer.writeheader()
         writer.writerows(sorted(self.rows, key=self.order))
         atomic_write_text(self.path, buf.getvalue())

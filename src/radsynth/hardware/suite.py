@@ -53,9 +53,15 @@ class BenchGpuConfig:
 def smoke_config(cfg: BenchGpuConfig) -> BenchGpuConfig:
     """The same suite at tiny shapes on the CPU."""
     return dataclasses.replace(
-        cfg, network="tiny", device="cpu", train_batches=(2,), train_steps=2,
-        sample_batches=(2, 3), sample_steps=2, sample_timed_batches=1,
-    )  # fmt: skip
+        cfg,
+        network="tiny",
+        device="cpu",
+        train_batches=(2,),
+        train_steps=2,
+        sample_batches=(2, 3),
+        sample_steps=2,
+        sample_timed_batches=1,
+    )
 
 
 def bench_gpu(cfg: BenchGpuConfig) -> StageResult:
@@ -66,21 +72,39 @@ def bench_gpu(cfg: BenchGpuConfig) -> StageResult:
         raise RadsynthError("batch sizes and train steps must be positive")
     record: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host_cpu": cpu_model(), "smoke": cfg.smoke, "results": [],
-    }  # fmt: skip
+        "host_cpu": cpu_model(),
+        "smoke": cfg.smoke,
+        "results": [],
+    }
     compile_backend = "eager" if cfg.smoke else "inductor"
     forced = "on" if cfg.smoke else "auto"  # smoke: take the GPU branches on the CPU
     for compiled in ("off", "on"):
         for batch in cfg.train_batches:
-            _measure(record, cfg, "train", dict(
-                preset=cfg.network, device=cfg.device, batch_size=batch, steps=cfg.train_steps,
-                warmup_steps=3, bf16=forced, channels_last=forced, compile=compiled,
-                compile_backend=compile_backend,
-            ))  # fmt: skip
+            _measure(
+                record,
+                cfg,
+                "train",
+                dict(
+                    preset=cfg.network,
+                    device=cfg.device,
+                    batch_size=batch,
+                    steps=cfg.train_steps,
+                    warmup_steps=3,
+                    bf16=forced,
+                    channels_last=forced,
+                    compile=compiled,
+                    compile_backend=compile_backend,
+                ),
+            )
     sample = dict(
-        preset=cfg.network, device=cfg.device, sampler="dpmpp", steps=cfg.sample_steps,
-        bf16=forced, channels_last=forced, compile_backend=compile_backend,
-    )  # fmt: skip
+        preset=cfg.network,
+        device=cfg.device,
+        sampler="dpmpp",
+        steps=cfg.sample_steps,
+        bf16=forced,
+        channels_last=forced,
+        compile_backend=compile_backend,
+    )
     sweep = [
         _measure(record, cfg, "sample", dict(sample, batch=b, n=b, compile="off"))
         for b in cfg.sample_batches
@@ -112,8 +136,12 @@ def _measure(record: dict, cfg: BenchGpuConfig, kind: str, fields: dict) -> dict
         raise
     except Exception as exc:  # a compile or CUDA failure must not lose the other figures
         log.warning("%s %s failed: %s", kind, fields, exc)
-        result = {"benchmark": kind, **fields, "error": f"{type(exc).__name__}: {exc}",
-                  "traceback": traceback.format_exc(limit=5)}  # fmt: skip
+        result = {
+            "benchmark": kind,
+            **fields,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5),
+        }
     record["results"].append(result)
     _write(record, cfg.out)
     log.info("%s: %s", kind, _row(result))
@@ -137,8 +165,10 @@ def markdown_table(record: dict[str, Any]) -> str:
     for r in record["results"]:
         batch = r.get("batch_size", r.get("batch"))
         if "error" in r:
-            lines.append(f"| {r['benchmark']} | | {batch} | | {r.get('compile')} | "
-                         f"failed: {r['error'][:80]} | | | |")  # fmt: skip
+            lines.append(
+                f"| {r['benchmark']} | | {batch} | | {r.get('compile')} | "
+                f"failed: {r['error'][:80]} | | | |"
+            )
             continue
         mfu = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
         mem = f"{r['peak_memory_gib']:.1f}" if r.get("peak_memory_gib") is not None else "n/a"

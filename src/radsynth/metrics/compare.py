@@ -258,14 +258,23 @@ def fid(cfg: FidConfig) -> StageResult:
         raise RadsynthError(f"{cfg.json} exists; choose another --json path or pass --overwrite")
     baseline = _read_baseline(cfg.baseline) if cfg.baseline else None
     result = compute_metrics(
-        cfg.real, cfg.fake, feature=cfg.feature, cache_dir=cfg.cache_dir,
-        batch_size=cfg.batch_size, device=str(resolve_device(cfg.device)),
+        cfg.real,
+        cfg.fake,
+        feature=cfg.feature,
+        cache_dir=cfg.cache_dir,
+        batch_size=cfg.batch_size,
+        device=str(resolve_device(cfg.device)),
         extra_features=cfg.extra_features,
-        resize_px=cfg.resize_px, inception_weights=cfg.inception_weights,
-        inception_sha256=cfg.inception_sha256, feature_net=cfg.feature_net,
-        feature_net_size_px=cfg.feature_net_size_px, kid_subsets=cfg.kid_subsets,
-        kid_subset_size=cfg.kid_subset_size, seed=cfg.seed, k_nearest=cfg.k_nearest,
-    )  # fmt: skip
+        resize_px=cfg.resize_px,
+        inception_weights=cfg.inception_weights,
+        inception_sha256=cfg.inception_sha256,
+        feature_net=cfg.feature_net,
+        feature_net_size_px=cfg.feature_net_size_px,
+        kid_subsets=cfg.kid_subsets,
+        kid_subset_size=cfg.kid_subset_size,
+        seed=cfg.seed,
+        k_nearest=cfg.k_nearest,
+    )
     result.update(real=str(cfg.real), fake=str(cfg.fake))
     summary = format_summary(result)
     if baseline is not None:

@@ -102,8 +102,12 @@ _MIXED = [
     ("mixed_10", "Mixed_7c", _BLOCK_E),
 ]
 #: TorchScript conv tensor -> torch-fidelity BasicConv2d tensor (the TF graph has no BN scale).
-_TENSORS = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean",
-            "var": "bn.running_var"}  # fmt: skip
+_TENSORS = {
+    "weight": "conv.weight",
+    "beta": "bn.bias",
+    "mean": "bn.running_mean",
+    "var": "bn.running_var",
+}
 
 
 def conv_name_map() -> dict[str, str]:

@@ -21,8 +21,14 @@ from radsynth.errors import RadsynthError
 from radsynth.records.choice import CheckpointChoice, write_choice
 from radsynth.records.curves import read_fid, read_losses
 
-__all__ = ["CheckpointChoice", "fid_curve", "named_checkpoints", "propose_checkpoints",
-           "val_loss_curve", "write_choice"]  # fmt: skip
+__all__ = [
+    "CheckpointChoice",
+    "fid_curve",
+    "named_checkpoints",
+    "propose_checkpoints",
+    "val_loss_curve",
+    "write_choice",
+]
 
 
 def fid_curve(path: Path) -> dict[int, float]:

@@ -115,13 +115,13 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
             "fid_sweep",
             sweep,
             {"run": run.train, "out": run.fid_sweep, "real": real},
-        ),  # fmt: skip
+        ),
         sample=section_config(
             SampleConfig,
             "sample",
             sec("sample"),
             {"ckpt": run.checkpoint(first), "out": run.samples_of(first)},
-        ),  # fmt: skip
+        ),
         orient=section_config(
             OrientConfig, "orient", sec("orient"), {"src": run.samples, "out": run.oriented}
         ),
@@ -130,7 +130,7 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
             "screen",
             sec("screen"),
             {"src": run.oriented, "out": run.screen, "reference": run.split("val")},
-        ),  # fmt: skip
+        ),
         keep=KeepConfig(images=run.samples, out=run.kept_as_generated, **keep_common),
         audit=section_config(
             AuditConfig,
@@ -143,7 +143,7 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
                 "synthetic": run.kept_as_generated,
                 "groups": run.data_manifest,
             },
-        ),  # fmt: skip
+        ),
         exclude_copies=KeepConfig(
             images=run.oriented, out=run.kept, with_audit=True, record=run.keep, **keep_common
         ),
@@ -153,7 +153,7 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
             "orient",
             sec("orient"),
             {"src": run.split("val"), "out": run.real_oriented},
-        ),  # fmt: skip
+        ),
         study=section_config(CreateStudyConfig, "study", sec("study"), _study_wired(spec, run)),
         simulate=section_config(SimulateConfig, "simulate", sec("simulate"), {"study": run.study})
         if spec.simulate_readers
@@ -169,7 +169,7 @@ def build_stage_configs(spec: PipelineSpec, layout: RunLayout) -> StageConfigs:
             "release",
             sec("release"),
             {"run": run.root, "out": run.release, "keep": spec.keep},
-        ),  # fmt: skip
+        ),
         report=section_config(
             ReportConfig, "report", sec("report"), {"run": run.root, "out": run.report}
         ),
@@ -198,9 +198,12 @@ def _utility(spec: PipelineSpec, run: RunLayout) -> UtilityConfig | None:
     if "utility" not in spec.sections:
         return None
     wired = {
-        "data": run.data, "out": run.utility, "audit": run.audit,
-        "synthetic": run.kept_as_generated, "synthetic_meta": run.samples,
-    }  # fmt: skip
+        "data": run.data,
+        "out": run.utility,
+        "audit": run.audit,
+        "synthetic": run.kept_as_generated,
+        "synthetic_meta": run.samples,
+    }
     return section_config(UtilityConfig, "utility", spec.section("utility"), wired)
 
 

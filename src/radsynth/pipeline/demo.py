@@ -81,7 +81,7 @@ def demo_spec(scale: str, seed: int) -> dict[str, Any]:
             "items": 6 if tiny else 12,
             "raters": 3 if tiny else 5,
             "seed": seed,
-        },  # fmt: skip
+        },
         "simulate": {"seed": seed, "raters": 3 if tiny else 5},
         "stats": {},
         "release": {

@@ -22,14 +22,17 @@ from radsynth.config import config_json
 ADDED: dict[str, dict[str, Any]] = {
     "IngestConfig": {"review_decisions": None},
     "CreateStudyConfig": {
-        "finding_per_class": False, "class_finding": [], "real_manifest": None,
-        "label_columns": ["label"], "synthetic_meta": [],
+        "finding_per_class": False,
+        "class_finding": [],
+        "real_manifest": None,
+        "label_columns": ["label"],
+        "synthetic_meta": [],
     },
     "SimulateConfig": {"p_finding_real": 0.85, "p_finding_synthetic": 0.7},
     "UtilityConfig": {"device": "auto"},
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
-}  # fmt: skip
+}
 
 #: Fields that must hold these values for a config to have been keyed the earlier way: the
 #: stage's output for other values differs from the previous release's. Orient's frontal path

@@ -90,8 +90,10 @@ def decide_fates(
         log.warning(
             "%d reviewer decision(s) in %s name images the current screen does not list "
             "(first: %s); they were made on an earlier screen and do not apply",
-            len(stale), review / SCREEN_DECISIONS, stale[0],
-        )  # fmt: skip
+            len(stale),
+            review / SCREEN_DECISIONS,
+            stale[0],
+        )
     verdicts = read_audit_verdicts(review) if with_audit else {}
     return decide_images(screened, reviewed, verdicts, screen_excludes=keep_mode == "screened")
 

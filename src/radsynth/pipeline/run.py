@@ -125,8 +125,16 @@ def _run_stages(
 
     if cfgs.phantoms is not None:
         do(Step("phantoms", make_phantoms, cfgs.phantoms, run.phantoms))
-    do(Step("ingest", ingest, cfgs.ingest, run.data, after=["phantoms"],
-            inputs=source_inputs(spec, cfgs.ingest)))  # fmt: skip
+    do(
+        Step(
+            "ingest",
+            ingest,
+            cfgs.ingest,
+            run.data,
+            after=["phantoms"],
+            inputs=source_inputs(spec, cfgs.ingest),
+        )
+    )
     do(Step("train", train, cfgs.train, run.train, after=["ingest"]))
     do(Step("fid_sweep", fid_sweep, cfgs.fid_sweep, run.fid_sweep, after=["train"]))
 
@@ -139,8 +147,16 @@ def _run_stages(
         sample_names.append(name)
         # An earlier sample folder of this checkpoint goes to samples-unused/, not beside it:
         # orient reads every folder under samples/.
-        do(Step(name, sample, sample_config(cfgs, run, step), run.samples_of(step),
-                after=["train"], aside=run.samples_unused))  # fmt: skip
+        do(
+            Step(
+                name,
+                sample,
+                sample_config(cfgs, run, step),
+                run.samples_of(step),
+                after=["train"],
+                aside=run.samples_unused,
+            )
+        )
     do(Step("orient", orient, cfgs.orient, run.oriented, after=sample_names))
     do(Step("screen", screen, cfgs.screen, run.screen, after=["orient", "ingest"]))
     # keep: all carries flagged images on (they stay marked in screen.csv and the report).
@@ -148,34 +164,55 @@ def _run_stages(
     # The audit compares samples as generated, in the orientation the model learned from its
     # training images: a flipped copy of a training image would not match it.
     old = legacy_keep_key(run.root, run.screen, run.review, spec.keep)
-    do(Step("keep", keep, cfgs.keep, run.kept_as_generated, after=["screen", *sample_names],
-            inputs=decisions[:1], legacy_key=old))  # fmt: skip
+    do(
+        Step(
+            "keep",
+            keep,
+            cfgs.keep,
+            run.kept_as_generated,
+            after=["screen", *sample_names],
+            inputs=decisions[:1],
+            legacy_key=old,
+        )
+    )
     do(Step("audit", audit, cfgs.audit, run.audit, after=["keep"]))
     # Pairs that reviewers agreed are memorized copies leave the set the readers see.
     old = legacy_keep_key(run.root, run.screen, run.review, spec.keep, audit_key=keys["audit"])
-    do(Step("exclude copies", keep, cfgs.exclude_copies, run.kept,
-            after=["keep", "audit", "orient"], inputs=decisions, legacy_key=old))  # fmt: skip
+    do(
+        Step(
+            "exclude copies",
+            keep,
+            cfgs.exclude_copies,
+            run.kept,
+            after=["keep", "audit", "orient"],
+            inputs=decisions,
+            legacy_key=old,
+        )
+    )
     if cfgs.utility is not None:
         do(Step("utility", utility, cfgs.utility, run.utility, after=["exclude copies"]))
     if not run.review.is_dir():
-        echo(f"Review the screen's flags, the audit's pairs and ingest's uncertain films with "
-             f"`radsynth review {run.review} --screen {run.screen} --audit {run.audit} "
-             f"--ingest {run.data}`; decisions there change the kept set (and bring decided "
-             "films back into training) on the next run.")  # fmt: skip
+        echo(
+            f"Review the screen's flags, the audit's pairs and ingest's uncertain films with "
+            f"`radsynth review {run.review} --screen {run.screen} --audit {run.audit} "
+            f"--ingest {run.data}`; decisions there change the kept set (and bring decided "
+            "films back into training) on the next run."
+        )
 
     # Readers must not tell real from synthetic by facing: the real images shown are oriented to
     # the same canonical side as the synthetic ones.
     do(Step("orient real", orient, cfgs.orient_real, run.real_oriented, after=["ingest"]))
-    do(Step("study", create_study, cfgs.study, run.study,
-            after=["exclude copies", "orient real"]))  # fmt: skip
+    do(Step("study", create_study, cfgs.study, run.study, after=["exclude copies", "orient real"]))
     if cfgs.simulate is not None:
         _simulate(cfgs, run, keys, echo)
     progress = reader_progress(run.study, "simulated" if spec.simulate_readers else "human")
     if not progress.finished and not partial_readers:
         echo(progress.describe())
-        echo("The reader study is waiting for its raters: serve it with "
-             f"`radsynth study serve {run.study}`, send each rater their link (above), "
-             "and run this command again once they have finished.")  # fmt: skip
+        echo(
+            "The reader study is waiting for its raters: serve it with "
+            f"`radsynth study serve {run.study}`, send each rater their link (above), "
+            "and run this command again once they have finished."
+        )
         return StageResult(run.root, f"waiting for readers ({progress.summary})")
     if not progress.finished:
         log.warning("going on with partial reader answers: %s", progress.summary)
@@ -185,11 +222,25 @@ def _run_stages(
     # The release reads the review page's decisions too (their files are in exclude copies' key;
     # the folder itself stays in release's key as before, so older run folders stay cached).
     review = [run.review] if run.review.is_dir() else []
-    do(Step("release", release, cfgs.release, run.release,
+    do(
+        Step(
+            "release",
+            release,
+            cfgs.release,
+            run.release,
             after=["stats", "audit", "exclude copies", "fid_sweep", "ingest"],
-            inputs=review))  # fmt: skip
-    do(Step("report", report, cfgs.report, run.report,
-            after=["stats", "audit", "fid_sweep", "release"]))  # fmt: skip
+            inputs=review,
+        )
+    )
+    do(
+        Step(
+            "report",
+            report,
+            cfgs.report,
+            run.report,
+            after=["stats", "audit", "fid_sweep", "release"],
+        )
+    )
     return StageResult(run.root, f"report at {run.report}")
 
 

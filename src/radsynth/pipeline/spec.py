@@ -25,9 +25,21 @@ from radsynth.errors import RadsynthError
 
 #: Stage sections a pipeline file may hold, in pipeline order.
 STAGE_SECTIONS = (
-    "phantoms", "ingest", "train", "fid_sweep", "sample", "orient", "screen", "audit",
-    "utility", "study", "simulate", "stats", "release", "report",
-)  # fmt: skip
+    "phantoms",
+    "ingest",
+    "train",
+    "fid_sweep",
+    "sample",
+    "orient",
+    "screen",
+    "audit",
+    "utility",
+    "study",
+    "simulate",
+    "stats",
+    "release",
+    "report",
+)
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,27 @@ log = logging.getLogger(__name__)
 
 #: Every step of ``radsynth run``, by the name recorded in pipeline.json; besides these, one
 #: ``sample step-NNNNNNN`` step per chosen checkpoint.
-PIPELINE_STEPS = frozenset({
-    "phantoms", "ingest", "train", "fid_sweep", "orient", "screen", "keep", "audit",
-    "exclude copies", "utility", "orient real", "study", "simulate", "export", "stats",
-    "release", "report",
-})  # fmt: skip
+PIPELINE_STEPS = frozenset(
+    {
+        "phantoms",
+        "ingest",
+        "train",
+        "fid_sweep",
+        "orient",
+        "screen",
+        "keep",
+        "audit",
+        "exclude copies",
+        "utility",
+        "orient real",
+        "study",
+        "simulate",
+        "export",
+        "stats",
+        "release",
+        "report",
+    }
+)
 #: pipeline.json's format: 2 added the number itself; 1 (no number) reads the same way.
 STATE_FORMAT = 2
 

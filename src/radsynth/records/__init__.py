@@ -29,7 +29,20 @@ from radsynth.records.curves import FidRow, LossRow, read_fid, read_losses, writ
 from radsynth.records.stats import StatsRecord, read_stats, write_stats
 
 __all__ = [
-    "CheckpointChoice", "FidRow", "LossRow", "NeighbourRow", "StatsRecord", "read_choice",
-    "read_fid", "read_losses", "read_neighbours", "read_pairs", "read_stats", "write_choice",
-    "write_fid", "write_losses", "write_neighbours", "write_stats",
-]  # fmt: skip
+    "CheckpointChoice",
+    "FidRow",
+    "LossRow",
+    "NeighbourRow",
+    "StatsRecord",
+    "read_choice",
+    "read_fid",
+    "read_losses",
+    "read_neighbours",
+    "read_pairs",
+    "read_stats",
+    "write_choice",
+    "write_fid",
+    "write_losses",
+    "write_neighbours",
+    "write_stats",
+]

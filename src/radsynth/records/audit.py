@@ -34,9 +34,15 @@ class NeighbourRow:
 
 def row_cells(r: NeighbourRow) -> dict[str, object]:
     """The row's cells as the files hold them (similarity 6 decimals, percentile 2)."""
-    return {"rank": r.rank, "synthetic": r.synthetic, "train": r.train,
-            "similarity": f"{r.similarity:.6f}", "percentile": f"{r.percentile:.2f}",
-            "flagged": int(r.flagged), "mirrored": int(r.mirrored)}  # fmt: skip
+    return {
+        "rank": r.rank,
+        "synthetic": r.synthetic,
+        "train": r.train,
+        "similarity": f"{r.similarity:.6f}",
+        "percentile": f"{r.percentile:.2f}",
+        "flagged": int(r.flagged),
+        "mirrored": int(r.mirrored),
+    }
 
 
 def write_neighbours(path: Path, rows: Iterable[NeighbourRow], *, ranked: bool = False) -> Path:
@@ -51,14 +57,17 @@ def _read(path: Path, what: str, ranked: bool) -> list[NeighbourRow]:
     out = []
     for i, r in enumerate(rows, 2):
         where = f"{path} line {i}"
-        out.append(NeighbourRow(
-            synthetic=r["synthetic"], train=r["train"],
-            similarity=cell_float(r["similarity"], where),
-            percentile=cell_in_range(r["percentile"], where, 0, 100, "a percentile is 0-100"),
-            flagged=cell_flag(r["flagged"], where),
-            mirrored=cell_flag(r.get("mirrored") or "0", where),
-            rank=cell_int(r["rank"], where) if ranked else None,
-        ))  # fmt: skip
+        out.append(
+            NeighbourRow(
+                synthetic=r["synthetic"],
+                train=r["train"],
+                similarity=cell_float(r["similarity"], where),
+                percentile=cell_in_range(r["percentile"], where, 0, 100, "a percentile is 0-100"),
+                flagged=cell_flag(r["flagged"], where),
+                mirrored=cell_flag(r.get("mirrored") or "0", where),
+                rank=cell_int(r["rank"], where) if ranked else None,
+            )
+        )
     return out
 
 

@@ -21,8 +21,17 @@ from radsynth.io import read_csv_rows
 from radsynth.records._csv import cell_float, cell_int, write_csv
 
 LOSS_COLUMNS = ("step", "train_loss", "val_loss")
-FID_COLUMNS = ("step", "checkpoint", "n_real", "n_fake", "fid", "kid_mean", "kid_std",
-               "precision", "recall")  # fmt: skip
+FID_COLUMNS = (
+    "step",
+    "checkpoint",
+    "n_real",
+    "n_fake",
+    "fid",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+)
 FID_EXTRA_METRICS = ("fid", "kid_mean", "kid_std")  # per extra feature space: fid_<space>, ...
 
 
@@ -55,8 +64,10 @@ class FidRow:
 
 def write_losses(path: Path, rows: Iterable[LossRow]) -> Path:
     """Write ``losses.csv`` (6 significant digits), atomically."""
-    text_rows = [{"step": r.step, "train_loss": f"{r.train_loss:.6g}",
-                  "val_loss": f"{r.val_loss:.6g}"} for r in rows]  # fmt: skip
+    text_rows = [
+        {"step": r.step, "train_loss": f"{r.train_loss:.6g}", "val_loss": f"{r.val_loss:.6g}"}
+        for r in rows
+    ]
     return write_csv(path, LOSS_COLUMNS, text_rows)
 
 
@@ -68,8 +79,13 @@ def read_losses(path: Path) -> list[LossRow]:
     out = []
     for i, r in enumerate(rows, 2):
         where = f"{path} line {i}"
-        out.append(LossRow(cell_int(r["step"], where), cell_float(r["train_loss"], where),
-                           cell_float(r["val_loss"], where, empty_nan=True)))  # fmt: skip
+        out.append(
+            LossRow(
+                cell_int(r["step"], where),
+                cell_float(r["train_loss"], where),
+                cell_float(r["val_loss"], where, empty_nan=True),
+            )
+        )
     return sorted(out, key=lambda r: r.step)
 
 
@@ -90,8 +106,10 @@ def write_fid(path: Path, rows: Iterable[FidRow]) -> Path:
     """Write ``fid.csv`` by step, atomically (a missing value is an empty cell)."""
     rows = sorted(rows, key=lambda r: r.step)
     columns = fid_columns(rows)
-    cells = [{c: _cell(getattr(r, c) if c in FID_COLUMNS else r.extra.get(c, math.nan))
-              for c in columns} for r in rows]  # fmt: skip
+    cells = [
+        {c: _cell(getattr(r, c) if c in FID_COLUMNS else r.extra.get(c, math.nan)) for c in columns}
+        for r in rows
+    ]
     return write_csv(path, columns, cells)
 
 
@@ -122,7 +140,14 @@ def read_fid(path: Path) -> list[FidRow]:
         where = f"{path} line {i}"
         num = {c: cell_float(r[c], where, empty_nan=True) for c in FID_COLUMNS[4:]}
         more = {c: cell_float(r[c], where, empty_nan=True) for c in extra}
-        out.append(FidRow(step=cell_int(r["step"], where), checkpoint=r["checkpoint"],
-                          n_real=cell_int(r["n_real"], where), n_fake=cell_int(r["n_fake"], where),
-                          **num, extra=more))  # fmt: skip
+        out.append(
+            FidRow(
+                step=cell_int(r["step"], where),
+                checkpoint=r["checkpoint"],
+                n_real=cell_int(r["n_real"], where),
+                n_fake=cell_int(r["n_fake"], where),
+                **num,
+                extra=more,
+            )
+        )
     return sorted(out, key=lambda r: r.step)

@@ -38,8 +38,12 @@ class ScreenRow:
 
 def row_cells(r: ScreenRow) -> dict[str, object]:
     """The row's cells as screen.csv holds them (score 6 decimals, p-values 5)."""
-    cells: dict[str, object] = {"image": r.image, "group": r.group, "score": f"{r.score:.6f}",
-                                "flagged": int(r.flagged)}  # fmt: skip
+    cells: dict[str, object] = {
+        "image": r.image,
+        "group": r.group,
+        "score": f"{r.score:.6f}",
+        "flagged": int(r.flagged),
+    }
     for c in P_COLUMNS:
         value = getattr(r, c)
         cells[c] = "" if math.isnan(value) else f"{value:.5f}"
@@ -69,6 +73,13 @@ def read_screen_rows(path: Path) -> list[ScreenRow]:
     for i, r in enumerate(rows, 2):
         where = f"{path} line {i}"
         p = {c: _p_value(r.get(c, ""), where) for c in P_COLUMNS}
-        out.append(ScreenRow(r["image"], r["group"], cell_float(r["score"], where),
-                             cell_flag(r["flagged"], where), **p))  # fmt: skip
+        out.append(
+            ScreenRow(
+                r["image"],
+                r["group"],
+                cell_float(r["score"], where),
+                cell_flag(r["flagged"], where),
+                **p,
+            )
+        )
     return out

@@ -48,12 +48,25 @@ class StatsRecord:
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
-    "schema": str, "input": dict, "rater_kind": str, "simulated": bool,
-    "rater_kinds_present": dict, "design": str, "reference_group": str, "groups": list,
-    "n_raters": int, "n_items": int, "n_judgements": int, "excluded_rows": dict,
-    "identification": dict, "agreement": dict, "realism": dict,
-    "finding_by_class": (dict, type(None)), "figures": dict, "warnings": list,
-}  # fmt: skip
+    "schema": str,
+    "input": dict,
+    "rater_kind": str,
+    "simulated": bool,
+    "rater_kinds_present": dict,
+    "design": str,
+    "reference_group": str,
+    "groups": list,
+    "n_raters": int,
+    "n_items": int,
+    "n_judgements": int,
+    "excluded_rows": dict,
+    "identification": dict,
+    "agreement": dict,
+    "realism": dict,
+    "finding_by_class": (dict, type(None)),
+    "figures": dict,
+    "warnings": list,
+}
 
 
 def stats_dict(record: StatsRecord) -> dict[str, Any]:
@@ -82,8 +95,10 @@ def read_stats(path: Path) -> StatsRecord:
     if not isinstance(data, dict):
         raise RadsynthError(f"{path} is not a radsynth stats file (not a JSON object)")
     if data.get("schema") != STATS_SCHEMA:
-        raise RadsynthError(f"{path} has stats schema {data.get('schema')!r}, this radsynth "
-                            f"reads {STATS_SCHEMA!r}; re-run 'radsynth stats'")  # fmt: skip
+        raise RadsynthError(
+            f"{path} has stats schema {data.get('schema')!r}, this radsynth "
+            f"reads {STATS_SCHEMA!r}; re-run 'radsynth stats'"
+        )
     unknown = sorted(set(data) - set(_TYPES))
     if unknown:
         raise RadsynthError(f"{path}: unknown key(s) {', '.join(unknown)} in a stats file")
@@ -100,7 +115,13 @@ def read_stats(path: Path) -> StatsRecord:
 
 
 def _name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "string", dict: "JSON object", list: "list", int: "whole number",
-             bool: "true/false", type(None): "null"}  # fmt: skip
+    names = {
+        str: "string",
+        dict: "JSON object",
+        list: "list",
+        int: "whole number",
+        bool: "true/false",
+        type(None): "null",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names[k] for k in kinds)

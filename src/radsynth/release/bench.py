@@ -78,16 +78,28 @@ def lay_out_run(run: Path, cfg: BenchReleaseConfig) -> None:
         image = f"{group}/{i:06d}.png"
         data = _image(rng, cfg.size_px)
         _write(at.samples_of(step) / f"{i:06d}.png", data)
-        meta = {"image": f"{i:06d}.png", "seed": i, "checkpoint_id": "0" * 64,
-                "checkpoint_step": step, "sampler": "dpmpp", "steps": 25}  # fmt: skip
+        meta = {
+            "image": f"{i:06d}.png",
+            "seed": i,
+            "checkpoint_id": "0" * 64,
+            "checkpoint_step": step,
+            "sampler": "dpmpp",
+            "steps": 25,
+        }
         _write(at.sample_meta(step) / f"{i:06d}.json", json.dumps(meta))
         screen.append(f"{image},{group},{rng.random():.6f},0")
         orient.append(f"{image},{i % 2}")
         neigh.append(f"{image},000000.png,{rng.random():.6f},{100 * rng.random():.2f},0")
         audited.append({"path": f"kept/{image}", "sha256": hashlib.sha256(data).hexdigest()})
     for step in steps:
-        sampling = {"checkpoint_id": "0" * 64, "checkpoint_step": step,
-                    "sampler": "dpmpp", "steps": 25, "model": {}, "diffusion": {}}  # fmt: skip
+        sampling = {
+            "checkpoint_id": "0" * 64,
+            "checkpoint_step": step,
+            "sampler": "dpmpp",
+            "steps": 25,
+            "model": {},
+            "diffusion": {},
+        }
         _write(at.samples_of(step) / "sampling.json", json.dumps(sampling))
     _write(at.screen / "screen.csv", "\n".join(screen) + "\n")
     _finished(at.screen, "screen")
@@ -125,9 +137,13 @@ def bench_release(cfg: BenchReleaseConfig) -> StageResult:
         start = time.perf_counter()
         lay_out_run(work / "run", cfg)
         setup_s = time.perf_counter() - start
-        release_cfg = ReleaseConfig(run=work / "run", out=work / "release",
-                                    source_licence="CC0-1.0", shard_size=cfg.shard_size,
-                                    format=cfg.format)  # fmt: skip
+        release_cfg = ReleaseConfig(
+            run=work / "run",
+            out=work / "release",
+            source_licence="CC0-1.0",
+            shard_size=cfg.shard_size,
+            format=cfg.format,
+        )
         start, cpu_start = time.perf_counter(), time.process_time()
         result = release(release_cfg, echo=lambda _: None)
         seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start

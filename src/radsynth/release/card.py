@@ -181,16 +181,31 @@ def _how_made(f: CardFacts) -> list[str]:
 
 
 def _table_s1(f: CardFacts) -> list[str]:
-    header = ["Checkpoint", "Generated", "Excluded by the screen", "Decisions overridden by "
-              "reviewers", "Excluded as memorized copies", "Kept and released"]  # fmt: skip
-    keys = ("group", "generated", "excluded_by_screen", "overridden_by_reviewer",
-            "excluded_as_copy", "kept")  # fmt: skip
+    header = [
+        "Checkpoint",
+        "Generated",
+        "Excluded by the screen",
+        "Decisions overridden by reviewers",
+        "Excluded as memorized copies",
+        "Kept and released",
+    ]
+    keys = (
+        "group",
+        "generated",
+        "excluded_by_screen",
+        "overridden_by_reviewer",
+        "excluded_as_copy",
+        "kept",
+    )
     rows = [[r[k] for k in keys] for r in f.table]
     lines = ["## Table S1: images per checkpoint", "", *_md_table(header, rows), ""]
     if f.keep == "all":
-        lines += [f"Images the screen flagged are **included** in this release unless a reviewer "
-                  f"excluded them: {f.n_screen_flagged} of the {f.n_images} released images "
-                  "(`screen_flagged = 1` in metadata.csv).", ""]  # fmt: skip
+        lines += [
+            f"Images the screen flagged are **included** in this release unless a reviewer "
+            f"excluded them: {f.n_screen_flagged} of the {f.n_images} released images "
+            "(`screen_flagged = 1` in metadata.csv).",
+            "",
+        ]
     return lines
 
 

@@ -76,8 +76,12 @@ def decide(
     verdicts = read_audit_verdicts(review) if review is not None else {}
     stale = unmatched(reviewed, read_screen(screen))
     if stale:
-        log.warning("%d reviewer decision(s) name images the screen does not list (first: %s); "
-                    "they do not apply", len(stale), stale[0])  # fmt: skip
+        log.warning(
+            "%d reviewer decision(s) name images the screen does not list (first: %s); "
+            "they do not apply",
+            len(stale),
+            stale[0],
+        )
     fates = decide_images(screened, reviewed, verdicts, screen_excludes=keep == "screened")
     names = [d.decided_by for d in reviewed.values()]
     names += [who for v in verdicts.values() for who, _ in v.verdicts]
@@ -95,8 +99,10 @@ def format_table(rows: Sequence[Mapping[str, object]]) -> str:
     widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in cols}
 
     def line(cells: Mapping[str, object]) -> str:
-        return "  ".join(str(cells[k]).rjust(widths[k]) if i else str(cells[k]).ljust(widths[k])
-                         for i, k in enumerate(cols))  # fmt: skip
+        return "  ".join(
+            str(cells[k]).rjust(widths[k]) if i else str(cells[k]).ljust(widths[k])
+            for i, k in enumerate(cols)
+        )
 
     return "\n".join([line({k: k for k in cols}), *(line(r) for r in rows)])
 

@@ -31,8 +31,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 class ReportConfig:
     """Build one self-contained HTML report (figures, tables, reader study) for a run folder."""
 
-    run: Path = arg(help="run folder made by 'radsynth run' (or by the stages by hand)",
-                    positional=True)  # fmt: skip
+    run: Path = arg(
+        help="run folder made by 'radsynth run' (or by the stages by hand)", positional=True
+    )
     out: Path | None = arg(None, help="HTML file to write (default: RUN/report.html)")
     samples_per_group: int = arg(16, help="synthetic images shown per checkpoint")
     n_pairs: int = arg(8, help="memorisation-audit pairs shown (most similar first)")

@@ -44,9 +44,12 @@ def reviewer_decisions(run: Path, max_rows: int = 50) -> Section | None:
     n_listed, films = ingest_review(run)
     if not screen and not audit and not n_listed and not films:
         return None
-    sec = Section("review", "Reviewers' decisions",
-                  "People checked the screen's flags and the audit's most similar pairs on the "
-                  "review page; their decisions override the automatic ones.")  # fmt: skip
+    sec = Section(
+        "review",
+        "Reviewers' decisions",
+        "People checked the screen's flags and the audit's most similar pairs on the "
+        "review page; their decisions override the automatic ones.",
+    )
     overridden = [d for d in screen if d.overridden]
     restored = sum(d.final == "keep" for d in overridden)
     copies = [v for v in audit if v.memorized]
@@ -65,31 +68,64 @@ def reviewer_decisions(run: Path, max_rows: int = 50) -> Section | None:
         )
     sec.paragraphs.append(sec.headline)
     if screen:
-        rows = [[d.image, fmt(d.score, 3), d.auto, d.final, d.decided_by]
-                for d in sorted(screen, key=lambda d: (not d.overridden, -d.score))]  # fmt: skip
-        sec.tables.append({"caption": "Screening decisions made by reviewers",
-                           "header": ["Image", "Score", "Screen", "Reviewer", "By"],
-                           "rows": rows[:max_rows],
-                           "note": f"{len(rows) - max_rows:,} more in {folder.name}/"
-                           "screen_decisions.csv." if len(rows) > max_rows else ""})  # fmt: skip
+        rows = [
+            [d.image, fmt(d.score, 3), d.auto, d.final, d.decided_by]
+            for d in sorted(screen, key=lambda d: (not d.overridden, -d.score))
+        ]
+        sec.tables.append(
+            {
+                "caption": "Screening decisions made by reviewers",
+                "header": ["Image", "Score", "Screen", "Reviewer", "By"],
+                "rows": rows[:max_rows],
+                "note": f"{len(rows) - max_rows:,} more in {folder.name}/screen_decisions.csv."
+                if len(rows) > max_rows
+                else "",
+            }
+        )
     if audit:
-        rows = [[str(v.rank), v.synthetic, v.train, fmt(v.similarity, 3),
-                 ", ".join(f"{who}: {x}" for who, x in v.verdicts), v.status,
-                 "excluded" if v.memorized else "kept"]
-                for v in sorted(audit, key=lambda v: v.rank)]  # fmt: skip
-        sec.tables.append({"caption": "Memorization verdicts on audit pairs",
-                           "header": ["Rank", "Synthetic image", "Training image", "Similarity",
-                                      "Verdicts", "Status", "Synthetic image is"],
-                           "rows": rows[:max_rows],
-                           "note": "A pair counts as a copy when at least two reviewers judged "
-                           "it and all said memorized; disagreements and single verdicts are "
-                           "listed but do not exclude the image."})  # fmt: skip
+        rows = [
+            [
+                str(v.rank),
+                v.synthetic,
+                v.train,
+                fmt(v.similarity, 3),
+                ", ".join(f"{who}: {x}" for who, x in v.verdicts),
+                v.status,
+                "excluded" if v.memorized else "kept",
+            ]
+            for v in sorted(audit, key=lambda v: v.rank)
+        ]
+        sec.tables.append(
+            {
+                "caption": "Memorization verdicts on audit pairs",
+                "header": [
+                    "Rank",
+                    "Synthetic image",
+                    "Training image",
+                    "Similarity",
+                    "Verdicts",
+                    "Status",
+                    "Synthetic image is",
+                ],
+                "rows": rows[:max_rows],
+                "note": "A pair counts as a copy when at least two reviewers judged "
+                "it and all said memorized; disagreements and single verdicts are "
+                "listed but do not exclude the image.",
+            }
+        )
     if films:
-        rows = [[d.source_path, CHOICES.get(d.choice, (d.choice,))[0], d.decided_by, d.decided_at]
-                for d in sorted(films, key=lambda d: d.source_path)]  # fmt: skip
-        sec.tables.append({"caption": "Decisions on the films ingest kept out of training",
-                           "header": ["Source film", "Decision", "By", "When (UTC)"],
-                           "rows": rows[:max_rows],
-                           "note": f"{len(rows) - max_rows:,} more in {folder.name}/"
-                           f"{REVIEW_DECISIONS}." if len(rows) > max_rows else ""})  # fmt: skip
+        rows = [
+            [d.source_path, CHOICES.get(d.choice, (d.choice,))[0], d.decided_by, d.decided_at]
+            for d in sorted(films, key=lambda d: d.source_path)
+        ]
+        sec.tables.append(
+            {
+                "caption": "Decisions on the films ingest kept out of training",
+                "header": ["Source film", "Decision", "By", "When (UTC)"],
+                "rows": rows[:max_rows],
+                "note": f"{len(rows) - max_rows:,} more in {folder.name}/{REVIEW_DECISIONS}."
+                if len(rows) > max_rows
+                else "",
+            }
+        )
     return sec

@@ -111,17 +111,29 @@ def training(run: Path) -> Section:
     losses, png = RunLayout(run).losses, RunLayout(run).loss_curves
     if rows := read_losses(losses):
         step = np.array([r.step for r in rows], dtype=float)
-        series = {name: (step, np.array([getattr(r, col) for r in rows]))
-                  for name, col in (("training loss", "train_loss"),
-                                    ("validation loss", "val_loss"))}  # fmt: skip
-        src = _plot_uri("loss curves", lambda: figures.line_plot(
-            series, "training step", "loss (MSE)", "Loss curves", log_y=True,
-            marks=chosen_steps(run)), sec)  # fmt: skip
+        series = {
+            name: (step, np.array([getattr(r, col) for r in rows]))
+            for name, col in (("training loss", "train_loss"), ("validation loss", "val_loss"))
+        }
+        src = _plot_uri(
+            "loss curves",
+            lambda: figures.line_plot(
+                series,
+                "training step",
+                "loss (MSE)",
+                "Loss curves",
+                log_y=True,
+                marks=chosen_steps(run),
+            ),
+            sec,
+        )
         val = [(x, r.val_loss) for x, r in zip(step, rows, strict=True)]
         val = [(x, v) for x, v in val if np.isfinite(v)]
         if val:
-            sec.headline = (f"Training ran to step {int(step.max()):,}; the last validation loss "
-                            f"was {val[-1][1]:.4f}.")  # fmt: skip
+            sec.headline = (
+                f"Training ran to step {int(step.max()):,}; the last validation loss "
+                f"was {val[-1][1]:.4f}."
+            )
     elif png.is_file():
         src = figures.data_uri(png.read_bytes())
     else:
@@ -155,9 +167,17 @@ def fid(run: Path) -> Section:
         return sec
     step = np.array([r.step for r in rows], dtype=float)
     f = np.array([r.fid for r in rows])
-    src = _plot_uri("FID versus training step", lambda: figures.line_plot(
-        {"FID": (step, f)}, "training step", "FID (lower is better)",
-        "FID versus training step", marks=chosen_steps(run)), sec)  # fmt: skip
+    src = _plot_uri(
+        "FID versus training step",
+        lambda: figures.line_plot(
+            {"FID": (step, f)},
+            "training step",
+            "FID (lower is better)",
+            "FID versus training step",
+            marks=chosen_steps(run),
+        ),
+        sec,
+    )
     if src is not None:
         sec.figures.append(
             {
@@ -166,14 +186,27 @@ def fid(run: Path) -> Section:
             }
         )
     header = ["Step", "FID", "KID (×1000)", "Precision", "Recall", "Real / synthetic images"]
-    body = [[count(r.step), fmt(r.fid, 2),
-             f"{fmt(1000 * r.kid_mean, 2)} ± {fmt(1000 * r.kid_std, 2)}",
-             fmt(r.precision, 3), fmt(r.recall, 3), f"{count(r.n_real)} / {count(r.n_fake)}"]
-            for r in rows]  # fmt: skip
-    sec.tables.append({"caption": "Quality scores per checkpoint", "header": header, "rows": body,
-                       "note": "Precision: share of synthetic images that look like real ones "
-                       "(fidelity). Recall: share of the real variety the model covers "
-                       "(diversity). Both range 0-1; higher is better."})  # fmt: skip
+    body = [
+        [
+            count(r.step),
+            fmt(r.fid, 2),
+            f"{fmt(1000 * r.kid_mean, 2)} ± {fmt(1000 * r.kid_std, 2)}",
+            fmt(r.precision, 3),
+            fmt(r.recall, 3),
+            f"{count(r.n_real)} / {count(r.n_fake)}",
+        ]
+        for r in rows
+    ]
+    sec.tables.append(
+        {
+            "caption": "Quality scores per checkpoint",
+            "header": header,
+            "rows": body,
+            "note": "Precision: share of synthetic images that look like real ones "
+            "(fidelity). Recall: share of the real variety the model covers "
+            "(diversity). Both range 0-1; higher is better.",
+        }
+    )
     if np.isfinite(f).any():
         best = int(np.nanargmin(f))
         sec.headline = f"The lowest FID, {f[best]:.2f}, was reached at step {int(step[best]):,}."
@@ -220,9 +253,12 @@ def samples(run: Path, n_per_group: int = 16) -> Section:
     for group in groups:
         paths = list_images(group)[:n_per_group]
         if paths:
-            sec.figures.append({"src": figures.data_uri(figures.image_grid(paths)),
-                                "caption": f"{group.name}: {len(paths)} of "
-                                f"{len(list_images(group)):,} images."})  # fmt: skip
+            sec.figures.append(
+                {
+                    "src": figures.data_uri(figures.image_grid(paths)),
+                    "caption": f"{group.name}: {len(paths)} of {len(list_images(group)):,} images.",
+                }
+            )
     if not sec.figures:
         sec.missing = "No samples have been generated (no images under samples/)."
     return sec
@@ -246,8 +282,15 @@ def screening(run: Path) -> Section:
     body = []
     for r in rows:
         gen, exc = _num(r.get("generated")), _num(r.get("excluded"))
-        body.append([r.get("group", ""), count(gen), count(exc), count(r.get("final")),
-                     pct(exc / gen if gen else float("nan"))])  # fmt: skip
+        body.append(
+            [
+                r.get("group", ""),
+                count(gen),
+                count(exc),
+                count(r.get("final")),
+                pct(exc / gen if gen else float("nan")),
+            ]
+        )
     groups = [r for r in rows if str(r.get("group", "")).lower() != "total"]
     gen_all = sum(_num(r.get("generated")) for r in groups)
     exc_all = sum(_num(r.get("excluded")) for r in groups)
@@ -256,16 +299,20 @@ def screening(run: Path) -> Section:
             f"Screening excluded {count(exc_all)} of {count(gen_all)} synthetic "
             f"images ({pct(exc_all / gen_all)}) as anatomically implausible."
         )
-    sec.tables.append({"caption": "Images generated, excluded and kept per checkpoint",
-                       "header": ["Checkpoint", "Generated", "Excluded", "Kept", "Excluded (%)"],
-                       "rows": body, "note": ""})  # fmt: skip
+    sec.tables.append(
+        {
+            "caption": "Images generated, excluded and kept per checkpoint",
+            "header": ["Checkpoint", "Generated", "Excluded", "Kept", "Excluded (%)"],
+            "rows": body,
+            "note": "",
+        }
+    )
     return sec
 
 
 def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
     """Table S1 as the pipeline applied it: screen, reviewers' overrides, agreed copies."""
-    keys = ("generated", "excluded_by_screen", "overridden_by_reviewer", "excluded_as_copy",
-            "kept")  # fmt: skip
+    keys = ("generated", "excluded_by_screen", "overridden_by_reviewer", "excluded_as_copy", "kept")
     body = [[r.get("group", ""), *(count(r.get(k)) for k in keys)] for r in rows]
     total = next((r for r in rows if r.get("group") == "total"), None)
     if total and _num(total.get("generated")):
@@ -276,13 +323,23 @@ def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
             f"reviewers overrode {count(total.get('overridden_by_reviewer'))} automatic "
             f"decisions and {count(total.get('excluded_as_copy'))} were excluded as copies."
         )
-    sec.tables.append({"caption": "Table S1. Images generated, excluded and kept per checkpoint",
-                       "header": ["Checkpoint", "Generated", "Excluded by screen",
-                                  "Overridden by reviewer", "Excluded as copy", "Kept"],
-                       "rows": body,
-                       "note": "Overridden: a reviewer kept a flagged image or excluded a passed "
-                       "one. Excluded as copy: reviewers agreed the image copies a training "
-                       "image (counted among images otherwise kept)."})  # fmt: skip
+    sec.tables.append(
+        {
+            "caption": "Table S1. Images generated, excluded and kept per checkpoint",
+            "header": [
+                "Checkpoint",
+                "Generated",
+                "Excluded by screen",
+                "Overridden by reviewer",
+                "Excluded as copy",
+                "Kept",
+            ],
+            "rows": body,
+            "note": "Overridden: a reviewer kept a flagged image or excluded a passed "
+            "one. Excluded as copy: reviewers agreed the image copies a training "
+            "image (counted among images otherwise kept).",
+        }
+    )
     return sec
 
 
@@ -314,35 +371,59 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
     rows = read_pairs(path)
     dirs = _audit_dirs(run)
     if dirs is None:
-        sec.bullets.append("Pair images are not shown: audit/config.json does not name the "
-                           "folders the audit read.")  # fmt: skip
+        sec.bullets.append(
+            "Pair images are not shown: audit/config.json does not name the folders the audit read."
+        )
     everyone = RunLayout(run).audit / "neighbours.csv"
     audited = read_neighbours(everyone) if everyone.is_file() else rows
     flagged = sum(r.flagged for r in audited)
     scope = "audited synthetic images" if everyone.is_file() else "most similar pairs listed"
-    sec.headline = (f"{flagged:,} of {len(audited):,} {scope} were flagged as possible copies "
-                    "of a training image.")  # fmt: skip
+    sec.headline = (
+        f"{flagged:,} of {len(audited):,} {scope} were flagged as possible copies "
+        "of a training image."
+    )
     sec.paragraphs.append(sec.headline)
     body = []
     for r in rows[:n_pairs]:
-        body.append([count(r.rank), Path(r.synthetic).name, Path(r.train).name,
-                     fmt(r.similarity, 3), pct(r.percentile / 100),  # percentiles are 0-100
-                     "yes" if r.flagged else "no"])  # fmt: skip
+        body.append(
+            [
+                count(r.rank),
+                Path(r.synthetic).name,
+                Path(r.train).name,
+                fmt(r.similarity, 3),
+                pct(r.percentile / 100),  # percentiles are 0-100
+                "yes" if r.flagged else "no",
+            ]
+        )
         syn = dirs["synthetic"] / r.synthetic if dirs else None
         train = dirs["train"] / r.train if dirs else None
         if syn and train and syn.is_file() and train.is_file():
-            sec.figures.append({"src": figures.data_uri(figures.pair_strip(syn, train)),
-                                "caption": f"Pair {r.rank}: synthetic (left) and its "
-                                f"nearest training image (right), similarity "
-                                f"{fmt(r.similarity, 3)}"
-                                f"{' — flagged' if r.flagged else ''}."})  # fmt: skip
-    sec.tables.append({"caption": f"The {len(body)} most similar pairs",
-                       "header": ["Rank", "Synthetic image", "Nearest training image",
-                                  "Similarity", "Percentile", "Flagged"],
-                       "rows": body,
-                       "note": "Percentile: where this similarity falls among similarities "
-                       "between different real patients; near 100% means closer than almost "
-                       "any two distinct patients."})  # fmt: skip
+            sec.figures.append(
+                {
+                    "src": figures.data_uri(figures.pair_strip(syn, train)),
+                    "caption": f"Pair {r.rank}: synthetic (left) and its "
+                    f"nearest training image (right), similarity "
+                    f"{fmt(r.similarity, 3)}"
+                    f"{' — flagged' if r.flagged else ''}.",
+                }
+            )
+    sec.tables.append(
+        {
+            "caption": f"The {len(body)} most similar pairs",
+            "header": [
+                "Rank",
+                "Synthetic image",
+                "Nearest training image",
+                "Similarity",
+                "Percentile",
+                "Flagged",
+            ],
+            "rows": body,
+            "note": "Percentile: where this similarity falls among similarities "
+            "between different real patients; near 100% means closer than almost "
+            "any two distinct patients.",
+        }
+    )
     return sec
 
 
@@ -351,8 +432,12 @@ def release(run: Path) -> Section | None:
     card, table = RunLayout(run).release / "README.md", RunLayout(run).release / "table_s1.csv"
     if not card.is_file() or not table.is_file():
         return None
-    sec = Section("release", "Released dataset", "The kept images as a dataset others can "
-                  "download: per-image provenance, checksums and a dataset card.")  # fmt: skip
+    sec = Section(
+        "release",
+        "Released dataset",
+        "The kept images as a dataset others can "
+        "download: per-image provenance, checksums and a dataset card.",
+    )
     rows = read_csv(table)
     total = next((r for r in rows if r.get("group") == "total"), None)
     if total is not None:

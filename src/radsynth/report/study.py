@@ -28,22 +28,24 @@ def _identification(sec: Section, res: StatsRecord) -> None:
         else "say whether each single image was real"
     )
     who = "SIMULATED raters" if res.simulated else "Readers"
-    sec.headline = (f"{who} found the real image in {pct(pooled['accuracy'])} of "
-                    f"{pooled['n']:,} judgements; chance alone gives {pct(ident['chance'], 0)} "
-                    f"({p_clause(test['p_value'])}).")  # fmt: skip
+    sec.headline = (
+        f"{who} found the real image in {pct(pooled['accuracy'])} of "
+        f"{pooled['n']:,} judgements; chance alone gives {pct(ident['chance'], 0)} "
+        f"({p_clause(test['p_value'])})."
+    )
     sec.paragraphs.append(
         f"Raters were asked to {task}. They were right in {pct(pooled['accuracy'])} of "
         f"{pooled['n']:,} judgements ({_level(pooled)}CI {pct(pooled['wilson_low'])} to "
         f"{pct(pooled['wilson_high'])}); guessing alone would be right {pct(ident['chance'], 0)} "
         f"of the time. Exact binomial test against chance: {p_clause(test['p_value'])}."
-    )  # fmt: skip
+    )
     sec.paragraphs.append(
         f"Allowing for differences between raters and between cases (resampling both), the "
         f"accuracy could plausibly lie between {pct(boot['low'])} and {pct(boot['high'])}. "
         "A result that is not significantly above chance does not prove the images are "
         "indistinguishable: read the upper end of this range as the best detection rate the "
         "data cannot rule out."
-    )  # fmt: skip
+    )
     rows = [
         [
             r["rater"],
@@ -61,7 +63,6 @@ def _identification(sec: Section, res: StatsRecord) -> None:
             "note": f"Chance level: {pct(ident['chance'], 0)}.",
         }
     )
-    # fmt: skip
 
 
 def _agreement(sec: Section, res: StatsRecord) -> None:
@@ -77,7 +78,7 @@ def _agreement(sec: Section, res: StatsRecord) -> None:
         "Kappa is 1 when raters always agree and 0 when they agree no more than chance "
         "(negative: less than chance); values below 0.2 are conventionally read as slight or "
         "no agreement (Landis & Koch 1977)."
-    )  # fmt: skip
+    )
 
 
 def _realism(sec: Section, res: StatsRecord) -> None:
@@ -93,13 +94,17 @@ def _realism(sec: Section, res: StatsRecord) -> None:
         if m is None:
             continue
         t, e = tests.get(g), tost.get(g)
-        rows.append([
-            g + (" (reference)" if g == res.reference_group else ""), fmt(m["mean"]),
-            f"{m['n_ratings']:,}", fmt_p(t["p_value"]) if t else "–",
-            fmt_p(t["p_holm"]) if t else "–",
-            _diff(e),
-            ("yes" if e["equivalent"] else "not shown") if e else "–",
-        ])  # fmt: skip
+        rows.append(
+            [
+                g + (" (reference)" if g == res.reference_group else ""),
+                fmt(m["mean"]),
+                f"{m['n_ratings']:,}",
+                fmt_p(t["p_value"]) if t else "–",
+                fmt_p(t["p_holm"]) if t else "–",
+                _diff(e),
+                ("yes" if e["equivalent"] else "not shown") if e else "–",
+            ]
+        )
     margin = next(iter(tost.values()))["margin"] if tost else None
     # The TOST's interval is the (1 - 2 alpha) one (90% at alpha = 0.05), not conf_level's.
     alpha = next(iter(tost.values()))["alpha"] if tost else 0.05
@@ -108,29 +113,50 @@ def _realism(sec: Section, res: StatsRecord) -> None:
     equivalent = [g for g, e in tost.items() if e["equivalent"]]
     if tests:
         sec.paragraphs.append(
-            ("After correction for several comparisons, realism ratings differed from real "
-             f"images for: {', '.join(significant)}. " if significant else
-             "After correction for several comparisons, no synthetic group was rated "
-             "significantly differently from the real images. ")
-            + (f"Equivalence within ±{fmt(margin, 2)} rating points was shown for: "
-               f"{', '.join(equivalent)}." if equivalent else
-               f"Equivalence within ±{fmt(margin, 2)} rating points could not be shown for any "
-               "group, so 'no significant difference' must not be read as 'equally realistic'.")
-        )  # fmt: skip
-    note = (f"Ratings from {lo} (clearly artificial) to {hi} (fully realistic). p: paired "
-            "two-sided Wilcoxon signed-rank test of each rater's mean real-image rating against "
-            "their mean rating of that group; Holm: corrected for testing several groups. "
-            "Difference: real minus synthetic, mean over raters, with "
-            f"{tost_level} CI.")  # fmt: skip
+            (
+                "After correction for several comparisons, realism ratings differed from real "
+                f"images for: {', '.join(significant)}. "
+                if significant
+                else "After correction for several comparisons, no synthetic group was rated "
+                "significantly differently from the real images. "
+            )
+            + (
+                f"Equivalence within ±{fmt(margin, 2)} rating points was shown for: "
+                f"{', '.join(equivalent)}."
+                if equivalent
+                else f"Equivalence within ±{fmt(margin, 2)} rating points could not be shown "
+                "for any group, so 'no significant difference' must not be read as "
+                "'equally realistic'."
+            )
+        )
+    note = (
+        f"Ratings from {lo} (clearly artificial) to {hi} (fully realistic). p: paired "
+        "two-sided Wilcoxon signed-rank test of each rater's mean real-image rating against "
+        "their mean rating of that group; Holm: corrected for testing several groups. "
+        "Difference: real minus synthetic, mean over raters, with "
+        f"{tost_level} CI."
+    )
     if margin is not None:
         note += (
             f" Equivalent: the {tost_level} CI lies within ±{fmt(margin, 2)} rating points (paired "
             "t TOST, Schuirmann 1987); 'not shown' means the data cannot establish it."
         )
-    sec.tables.append({"caption": "Realism ratings by group", "rows": rows, "note": note,
-                       "header": ["Group", "Mean rating", "Ratings", "p", "p (Holm)",
-                                  f"Difference vs real ({tost_level} CI)",
-                                  "Equivalent?"]})  # fmt: skip
+    sec.tables.append(
+        {
+            "caption": "Realism ratings by group",
+            "rows": rows,
+            "note": note,
+            "header": [
+                "Group",
+                "Mean rating",
+                "Ratings",
+                "p",
+                "p (Holm)",
+                f"Difference vs real ({tost_level} CI)",
+                "Equivalent?",
+            ],
+        }
+    )
 
 
 def _finding_by_class(sec: Section, res: StatsRecord) -> None:
@@ -142,34 +168,45 @@ def _finding_by_class(sec: Section, res: StatsRecord) -> None:
     rows = []
     for s in fc["shares"]:
         t = tests.get((s["class"], s["group"]))
-        rows.append([
-            s["class"], s["group"] + (" (reference)" if s["group"] == res.reference_group
-                                      else ""),
-            f"{pct(s['share'])} ({s['yes']:,} / {s['n']:,})",
-            f"{pct(s['wilson_low'])} – {pct(s['wilson_high'])}",
-            fmt_p(t["p_value"]) if t else "–", fmt_p(t["p_holm"]) if t else "–",
-        ])  # fmt: skip
+        rows.append(
+            [
+                s["class"],
+                s["group"] + (" (reference)" if s["group"] == res.reference_group else ""),
+                f"{pct(s['share'])} ({s['yes']:,} / {s['n']:,})",
+                f"{pct(s['wilson_low'])} – {pct(s['wilson_high'])}",
+                fmt_p(t["p_value"]) if t else "–",
+                fmt_p(t["p_holm"]) if t else "–",
+            ]
+        )
     level = _level(fc["shares"][0]) if fc["shares"] else ""
-    differ = [f"{t['class']} ({t['group']})" for t in fc["wilcoxon"]
-              if t["p_holm"] is not None and t["p_holm"] < 0.05]  # fmt: skip
+    differ = [
+        f"{t['class']} ({t['group']})"
+        for t in fc["wilcoxon"]
+        if t["p_holm"] is not None and t["p_holm"] < 0.05
+    ]
     sec.paragraphs.append(
         "Each image was also asked about the finding of its own class (the class a synthetic "
         "image was generated for, the labelled class of a real film). "
-        + ("After correction for several comparisons, readers saw their class's finding at a "
-           f"different rate in synthetic than in real images for: {', '.join(differ)}."
-           if differ else "After correction for several comparisons, no class showed a "
-           "significant difference between real and synthetic images; with few readers this "
-           "test has little power, so read the shares and their intervals.")
-    )  # fmt: skip
-    sec.tables.append({
-        "caption": "Does the image show its class's finding? Share of 'yes' by class",
-        "header": ["Class", "Group", "'Yes'", f"{level}CI (Wilson)", "p", "p (Holm)"],
-        "rows": rows,
-        "note": "p: paired two-sided Wilcoxon signed-rank test of each reader's share of 'yes' "
-        "for real images of the class against their share for that synthetic group; Holm: "
-        "corrected over all classes and groups tested. The intervals treat judgements as "
-        "independent and are descriptive.",
-    })  # fmt: skip
+        + (
+            "After correction for several comparisons, readers saw their class's finding at a "
+            f"different rate in synthetic than in real images for: {', '.join(differ)}."
+            if differ
+            else "After correction for several comparisons, no class showed a "
+            "significant difference between real and synthetic images; with few readers this "
+            "test has little power, so read the shares and their intervals."
+        )
+    )
+    sec.tables.append(
+        {
+            "caption": "Does the image show its class's finding? Share of 'yes' by class",
+            "header": ["Class", "Group", "'Yes'", f"{level}CI (Wilson)", "p", "p (Holm)"],
+            "rows": rows,
+            "note": "p: paired two-sided Wilcoxon signed-rank test of each reader's share of 'yes' "
+            "for real images of the class against their share for that synthetic group; Holm: "
+            "corrected over all classes and groups tested. The intervals treat judgements as "
+            "independent and are descriptive.",
+        }
+    )
 
 
 def _diff(e: dict[str, Any] | None) -> str:
@@ -179,9 +216,11 @@ def _diff(e: dict[str, Any] | None) -> str:
 
 
 def study(run: Path) -> Section:
-    sec = Section("study", "Reader study (clinical Turing test)",
-                  "Readers looked at real and synthetic radiographs without being told which "
-                  "was which.")  # fmt: skip
+    sec = Section(
+        "study",
+        "Reader study (clinical Turing test)",
+        "Readers looked at real and synthetic radiographs without being told which was which.",
+    )
     stats_dir, path = RunLayout(run).stats, RunLayout(run).stats_json
     if not path.is_file():
         sec.missing = "The reader study has not been analysed yet (no stats/stats.json)."
@@ -192,12 +231,16 @@ def study(run: Path) -> Section:
         sec.missing = f"stats/stats.json is not a radsynth stats file: {err}"
         return sec
     if res.simulated:
-        sec.callout = ("These results come from SIMULATED raters, not people. They check that "
-                       "the pipeline works and say nothing about how realistic the images look "
-                       "to clinicians.")  # fmt: skip
+        sec.callout = (
+            "These results come from SIMULATED raters, not people. They check that "
+            "the pipeline works and say nothing about how realistic the images look "
+            "to clinicians."
+        )
         sec.intro = "Simulated raters answered the study in place of human readers."
-    sec.paragraphs.append(f"{res.n_raters} {res.rater_kind} raters, {res.n_items:,} "
-                          f"cases, {res.n_judgements:,} judgements.")  # fmt: skip
+    sec.paragraphs.append(
+        f"{res.n_raters} {res.rater_kind} raters, {res.n_items:,} "
+        f"cases, {res.n_judgements:,} judgements."
+    )
     _identification(sec, res)
     _agreement(sec, res)
     _realism(sec, res)

@@ -25,23 +25,48 @@ def utility(run: Path) -> Section | None:
         f"never saw ({record['n_test_positive']} {record['positive_class']}). AUROC 0.5 is "
         "chance, 1 a perfect ranking.",
     )
-    header = ["Arm", "Real / synthetic images", "AUROC (95% CI, DeLong)", "Bootstrap CI",
-              "Single seeds", "Difference vs real (p)"]  # fmt: skip
-    rows = [[a["arm"], f"{a['n_real']} / {a['n_synthetic']}",
-             f"{fmt(a['auroc'])} ({fmt(a['delong_low'])}-{fmt(a['delong_high'])})",
-             f"{fmt(a['boot_low'])}-{fmt(a['boot_high'])}", a["seed_aurocs"].replace(";", ", "),
-             f"{fmt(a['diff_vs_real'])} (p = {a['p_vs_real']})" if a["diff_vs_real"] != ""
-             else ""] for a in record["arms"]]  # fmt: skip
-    sec.tables.append({"caption": "AUROC per arm (seed ensemble)", "header": header,
-                       "rows": rows, "note": "Bootstrap: patients resampled, 95% percentile "
-                       "interval. p: DeLong's test for correlated ROC curves."})  # fmt: skip
+    header = [
+        "Arm",
+        "Real / synthetic images",
+        "AUROC (95% CI, DeLong)",
+        "Bootstrap CI",
+        "Single seeds",
+        "Difference vs real (p)",
+    ]
+    rows = [
+        [
+            a["arm"],
+            f"{a['n_real']} / {a['n_synthetic']}",
+            f"{fmt(a['auroc'])} ({fmt(a['delong_low'])}-{fmt(a['delong_high'])})",
+            f"{fmt(a['boot_low'])}-{fmt(a['boot_high'])}",
+            a["seed_aurocs"].replace(";", ", "),
+            f"{fmt(a['diff_vs_real'])} (p = {a['p_vs_real']})" if a["diff_vs_real"] != "" else "",
+        ]
+        for a in record["arms"]
+    ]
+    sec.tables.append(
+        {
+            "caption": "AUROC per arm (seed ensemble)",
+            "header": header,
+            "rows": rows,
+            "note": "Bootstrap: patients resampled, 95% percentile "
+            "interval. p: DeLong's test for correlated ROC curves.",
+        }
+    )
     fid = record.get("conditional_fidelity") or []
     if fid:
-        sec.tables.append({"caption": "Conditional fidelity: synthetic images the real-only "
-                           "classifier assigns to their intended class", "header":
-                           ["Class", "Images", "Shows its class (95% CI, Wilson)"], "rows":
-                           [[f["class"], f["n"], f"{fmt(f['share'])} ({fmt(f['low'])}-"
-                             f"{fmt(f['high'])})"] for f in fid], "note": ""})  # fmt: skip
+        sec.tables.append(
+            {
+                "caption": "Conditional fidelity: synthetic images the real-only "
+                "classifier assigns to their intended class",
+                "header": ["Class", "Images", "Shows its class (95% CI, Wilson)"],
+                "rows": [
+                    [f["class"], f["n"], f"{fmt(f['share'])} ({fmt(f['low'])}-{fmt(f['high'])})"]
+                    for f in fid
+                ],
+                "note": "",
+            }
+        )
     for name, caption in (
         ("auroc_by_arm.png", "AUROC by arm: ensemble with its CI, and each seed's AUROC in grey."),
         ("roc.png", "ROC curves on test/."),
@@ -50,7 +75,8 @@ def utility(run: Path) -> Section | None:
             sec.figures.append({"src": data_uri((folder / name).read_bytes()), "caption": caption})
     real = record["arms"][0]
     best = max(record["arms"], key=lambda a: a["auroc"])
-    sec.headline = (f"Real-only AUROC {fmt(real['auroc'])}; best arm {best['arm']} "
-                    f"{fmt(best['auroc'])}.")  # fmt: skip
+    sec.headline = (
+        f"Real-only AUROC {fmt(real['auroc'])}; best arm {best['arm']} {fmt(best['auroc'])}."
+    )
     sec.paragraphs.append(sec.headline)
     return sec

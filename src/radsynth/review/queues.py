@@ -19,9 +19,14 @@ from radsynth.io import read_csv_rows, read_json
 from radsynth.records.screen import read_screen_rows
 
 INGEST_COLUMNS = (
-    "review_image", "source_path", "reason", "suggested_inverted", "polarity_confidence",
-    "suggested_rotation_deg", "rotation_confidence",
-)  # fmt: skip
+    "review_image",
+    "source_path",
+    "reason",
+    "suggested_inverted",
+    "polarity_confidence",
+    "suggested_rotation_deg",
+    "rotation_confidence",
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,10 @@ def read_pairs(folder: Path) -> list[AuditPair]:
     path = folder / "pairs.csv"
     if not path.is_file():
         raise RadsynthError(f"audit output {path} is missing")
-    return [AuditPair(r.rank or 0, r.synthetic, r.train, r.similarity, r.flagged)
-            for r in records.read_pairs(path)]  # fmt: skip
+    return [
+        AuditPair(r.rank or 0, r.synthetic, r.train, r.similarity, r.flagged)
+        for r in records.read_pairs(path)
+    ]
 
 
 def read_ingest_review(folder: Path) -> list[IngestItem]:
@@ -115,14 +122,18 @@ def read_ingest_review(folder: Path) -> list[IngestItem]:
         rotation = int(_number(r["suggested_rotation_deg"], where))
         if rotation not in (0, 90, 180, 270):
             raise RadsynthError(f"{where}: suggested_rotation_deg {rotation} is not 0/90/180/270")
-        items.append(IngestItem(
-            review_image=r["review_image"], source_path=r["source_path"],
-            source_sha256=r.get("source_sha256", ""), reason=r["reason"],
-            suggested_inverted=_truthy(r["suggested_inverted"]),
-            polarity_confidence=_number(r["polarity_confidence"], where),
-            suggested_rotation_deg=rotation,
-            rotation_confidence=_number(r["rotation_confidence"], where),
-        ))  # fmt: skip
+        items.append(
+            IngestItem(
+                review_image=r["review_image"],
+                source_path=r["source_path"],
+                source_sha256=r.get("source_sha256", ""),
+                reason=r["reason"],
+                suggested_inverted=_truthy(r["suggested_inverted"]),
+                polarity_confidence=_number(r["polarity_confidence"], where),
+                suggested_rotation_deg=rotation,
+                rotation_confidence=_number(r["rotation_confidence"], where),
+            )
+        )
     return items
 
 

@@ -22,8 +22,14 @@ from radsynth.study.security import form_token_ok
 
 PAGE_SIZE = 50  # items per page of a queue
 ANCHOR_RE = re.compile(r"item-[0-9]{1,6}")
-CHOICE_KEYS = {"as_is": "1", "inverted": "2", "mirrored": "3", "rotated": "4",
-               "inverted_rotated": "5", "exclude": "0"}  # fmt: skip
+CHOICE_KEYS = {
+    "as_is": "1",
+    "inverted": "2",
+    "mirrored": "3",
+    "rotated": "4",
+    "inverted_rotated": "5",
+    "exclude": "0",
+}
 
 
 def _page_of(items: tuple, page: int) -> tuple[tuple, bool]:
@@ -34,8 +40,11 @@ def _page_of(items: tuple, page: int) -> tuple[tuple, bool]:
 def ingest_choices(rotation_deg: int) -> list[tuple[str, str, str]]:
     """The (choice, label, key) buttons for a film: rotations only where the checks suggest
     one. Each choice keeps its key on every film."""
-    return [(name, label, CHOICE_KEYS[name]) for name, (label, _, rotate, _) in CHOICES.items()
-            if rotation_deg or not rotate]  # fmt: skip
+    return [
+        (name, label, CHOICE_KEYS[name])
+        for name, (label, _, rotate, _) in CHOICES.items()
+        if rotation_deg or not rotate
+    ]
 
 
 def _safe_file(root: Path | None, rel: str) -> Path:
@@ -89,9 +98,18 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         with ctx.read() as s:
             final = {d.image: d for d in svc.screen_final(s, q)}
             history = svc.screen_history(s)
-        return ctx.page(request, "screen.html", reviewer=who, items=items, final=final,
-                        history=history, page=page, first=page * PAGE_SIZE, more=more,
-                        total=len(q.screen))  # fmt: skip
+        return ctx.page(
+            request,
+            "screen.html",
+            reviewer=who,
+            items=items,
+            final=final,
+            history=history,
+            page=page,
+            first=page * PAGE_SIZE,
+            more=more,
+            total=len(q.screen),
+        )
 
     @app.post("/screen/decide")
     async def screen_decide(request: Request) -> Response:
@@ -99,8 +117,14 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
         def store() -> None:
             with ctx.write() as s:
-                svc.record_screen(s, q, form["reviewer"], str(form.get("image")),
-                                  str(form.get("decision")), form.get("seen"))  # fmt: skip
+                svc.record_screen(
+                    s,
+                    q,
+                    form["reviewer"],
+                    str(form.get("image")),
+                    str(form.get("decision")),
+                    form.get("seen"),
+                )
             ctx.export()
 
         await run_in_threadpool(store)
@@ -114,9 +138,18 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         with ctx.read() as s:
             final = {v.synthetic: v for v in svc.audit_final(s, q)}
             history = svc.audit_history(s)
-        return ctx.page(request, "audit.html", reviewer=who, items=items, final=final,
-                        history=history, page=page, first=page * PAGE_SIZE, more=more,
-                        total=len(q.pairs))  # fmt: skip
+        return ctx.page(
+            request,
+            "audit.html",
+            reviewer=who,
+            items=items,
+            final=final,
+            history=history,
+            page=page,
+            first=page * PAGE_SIZE,
+            more=more,
+            total=len(q.pairs),
+        )
 
     @app.post("/audit/decide")
     async def audit_decide(request: Request) -> Response:
@@ -124,8 +157,9 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
         def store() -> None:
             with ctx.write() as s:
-                svc.record_audit(s, q, form["reviewer"], str(form.get("synthetic")),
-                                 str(form.get("verdict")))  # fmt: skip
+                svc.record_audit(
+                    s, q, form["reviewer"], str(form.get("synthetic")), str(form.get("verdict"))
+                )
             ctx.export()
 
         await run_in_threadpool(store)
@@ -140,9 +174,20 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             history = svc.ingest_history(s)
         listed = {i.source_path for i in q.ingest}
         earlier = sorted((k, v[-1]) for k, v in history.items() if k not in listed)
-        return ctx.page(request, "ingest.html", reviewer=who, items=items, history=history,
-                        page=page, first=page * PAGE_SIZE, more=more, total=len(q.ingest),
-                        earlier=earlier, choices=ingest_choices, labels=CHOICES)  # fmt: skip
+        return ctx.page(
+            request,
+            "ingest.html",
+            reviewer=who,
+            items=items,
+            history=history,
+            page=page,
+            first=page * PAGE_SIZE,
+            more=more,
+            total=len(q.ingest),
+            earlier=earlier,
+            choices=ingest_choices,
+            labels=CHOICES,
+        )
 
     @app.post("/ingest/decide")
     async def ingest_decide(request: Request) -> Response:
@@ -150,8 +195,14 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
         def store() -> None:
             with ctx.write() as s:
-                svc.record_ingest(s, q, form["reviewer"], str(form.get("source_path")),
-                                  str(form.get("choice")), form.get("seen"))  # fmt: skip
+                svc.record_ingest(
+                    s,
+                    q,
+                    form["reviewer"],
+                    str(form.get("source_path")),
+                    str(form.get("choice")),
+                    form.get("seen"),
+                )
             ctx.export()
 
         await run_in_threadpool(store)

@@ -109,8 +109,11 @@ def _latest(s: Session, column, key: str) -> Entry | None:  # noqa: ANN001 - a m
 def _check_fresh(latest: Entry | None, seen: int) -> None:
     if (latest.id if latest else 0) != seen:
         who = f"{latest.reviewer} ({latest.decision})" if latest else "someone"
-        raise ReviewError(409, f"this item was decided by {who} after this page was loaded; "
-                          "reload the page and decide again")  # fmt: skip
+        raise ReviewError(
+            409,
+            f"this item was decided by {who} after this page was loaded; "
+            "reload the page and decide again",
+        )
 
 
 # ---------------------------------------------------------------------------------- history
@@ -133,8 +136,16 @@ def audit_history(s: Session) -> dict[str, list[Entry]]:
 
 
 def _ingest_decision(r: IngestDecisionRow) -> IngestDecision:
-    return IngestDecision(r.source_path, r.source_sha256, r.final, bool(r.invert),  # type: ignore[arg-type]
-                          r.rotation_deg, bool(r.mirror), r.reviewer, r.decided_at)  # fmt: skip
+    return IngestDecision(
+        r.source_path,
+        r.source_sha256,
+        r.final,
+        bool(r.invert),  # type: ignore[arg-type]
+        r.rotation_deg,
+        bool(r.mirror),
+        r.reviewer,
+        r.decided_at,
+    )
 
 
 def ingest_history(s: Session) -> dict[str, list[Entry]]:
@@ -160,8 +171,15 @@ def record_screen(
         raise ReviewError(400, "decision must be keep or exclude")
     _serialize(s)
     _check_fresh(_latest(s, ScreenDecisionRow.image, image), _seen(seen))
-    s.add(ScreenDecisionRow(image=image, reviewer=reviewer, decision=decision,
-                            auto_flagged=int(item.flagged), decided_at=utcnow_text()))  # fmt: skip
+    s.add(
+        ScreenDecisionRow(
+            image=image,
+            reviewer=reviewer,
+            decision=decision,
+            auto_flagged=int(item.flagged),
+            decided_at=utcnow_text(),
+        )
+    )
 
 
 def record_audit(s: Session, q: Queues, reviewer: str, synthetic: str, verdict: str) -> None:
@@ -171,8 +189,15 @@ def record_audit(s: Session, q: Queues, reviewer: str, synthetic: str, verdict: 
         raise ReviewError(404, "no such audit pair")
     if verdict not in ("memorized", "not"):
         raise ReviewError(400, "verdict must be memorized or not")
-    s.add(AuditVerdictRow(synthetic=synthetic, train=pair.train, reviewer=reviewer,
-                          verdict=verdict, decided_at=utcnow_text()))  # fmt: skip
+    s.add(
+        AuditVerdictRow(
+            synthetic=synthetic,
+            train=pair.train,
+            reviewer=reviewer,
+            verdict=verdict,
+            decided_at=utcnow_text(),
+        )
+    )
 
 
 def record_ingest(
@@ -183,16 +208,30 @@ def record_ingest(
     if item is None:
         raise ReviewError(404, "no such film in review.csv")
     try:
-        d = make_decision(choice, source_path, item.source_sha256, item.suggested_rotation_deg,
-                          reviewer, utcnow_text())  # fmt: skip
+        d = make_decision(
+            choice,
+            source_path,
+            item.source_sha256,
+            item.suggested_rotation_deg,
+            reviewer,
+            utcnow_text(),
+        )
     except RadsynthError as exc:
         raise ReviewError(400, str(exc)) from None
     _serialize(s)
     _check_fresh(_latest(s, IngestDecisionRow.source_path, source_path), _seen(seen))
-    s.add(IngestDecisionRow(source_path=d.source_path, source_sha256=d.source_sha256,
-                            final=d.final, invert=int(d.invert), rotation_deg=d.rotation_deg,
-                            mirror=int(d.mirror), reviewer=reviewer,
-                            decided_at=d.decided_at))  # fmt: skip
+    s.add(
+        IngestDecisionRow(
+            source_path=d.source_path,
+            source_sha256=d.source_sha256,
+            final=d.final,
+            invert=int(d.invert),
+            rotation_deg=d.rotation_deg,
+            mirror=int(d.mirror),
+            reviewer=reviewer,
+            decided_at=d.decided_at,
+        )
+    )
 
 
 # ------------------------------------------------------------------------------ final state
@@ -205,8 +244,9 @@ def screen_final(s: Session, q: Queues) -> list[ScreenDecision]:
     for item in q.screen:
         auto = "exclude" if item.flagged else "keep"
         last = history.get(item.image, [None])[-1]
-        final, who, when = (last.decision, last.reviewer, last.decided_at) if last else (
-            auto, "auto", "")  # fmt: skip
+        final, who, when = (
+            (last.decision, last.reviewer, last.decided_at) if last else (auto, "auto", "")
+        )
         out.append(ScreenDecision(item.image, item.group, item.score, auto, final, who, when))  # type: ignore[arg-type]
     return out
 

@@ -99,9 +99,12 @@ def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
     model = build_unet(model_config(tcfg, num_classes=classes)).to(device).eval()
     diffusion = diffusion_config(tcfg)
     return Network(
-        model, diffusion.betas(), diffusion.prediction_type, tcfg.image_size_px,
+        model,
+        diffusion.betas(),
+        diffusion.prediction_type,
+        tcfg.image_size_px,
         f"random {cfg.preset}",
-    )  # fmt: skip
+    )
 
 
 #: The study's sample count, for the projected time of a full sampling run.
@@ -148,8 +151,9 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     if conditional:  # class 0 for every image, null class = num_class_embeds - 1
         null = net.model.class_embedding.num_embeddings - 1
         strength = 1.0 if cfg.guidance is None else cfg.guidance  # 1: plain conditional
-        guided = GuidedDenoiser(calls, torch.zeros(cfg.batch, dtype=torch.long), null,
-                                strength, True)  # fmt: skip
+        guided = GuidedDenoiser(
+            calls, torch.zeros(cfg.batch, dtype=torch.long), null, strength, True
+        )
     elif cfg.guidance is not None:
         raise RadsynthError("--guidance needs a class-conditional checkpoint")
     steps = cfg.steps or len(net.betas)
@@ -166,8 +170,13 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
         one_batch(cfg.seed + 10**6 + i * cfg.batch, sigmas[-3:] if len(sigmas) > 3 else sigmas)
         calls.reset()  # count the timed batches only
 
-    timing = time_calls(warmup, lambda i: one_batch(cfg.seed + i * cfg.batch, sigmas),
-                        cfg.warmup_batches, n_batches, device)  # fmt: skip
+    timing = time_calls(
+        warmup,
+        lambda i: one_batch(cfg.seed + i * cfg.batch, sigmas),
+        cfg.warmup_batches,
+        n_batches,
+        device,
+    )
     seconds = timing.seconds
     images = n_batches * cfg.batch
     nfe = function_evaluations(cfg.sampler, steps)
@@ -176,20 +185,33 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     achieved = images_per_s * flops_forward * passes
     peak, peak_note = peak_flops(device)
     return {
-        "benchmark": "sample", "network": net.source, "device": device_name(device),
-        "threads": torch.get_num_threads(), "image_size_px": size, "sampler": cfg.sampler,
-        "steps": steps, "function_evaluations": nfe, "batch": cfg.batch, "images": images,
-        "precision": "bf16" if bf16 else "fp32", "channels_last": channels_last,
-        "compile": compiled, "warmup_seconds": timing.warmup_seconds,
+        "benchmark": "sample",
+        "network": net.source,
+        "device": device_name(device),
+        "threads": torch.get_num_threads(),
+        "image_size_px": size,
+        "sampler": cfg.sampler,
+        "steps": steps,
+        "function_evaluations": nfe,
+        "batch": cfg.batch,
+        "images": images,
+        "precision": "bf16" if bf16 else "fp32",
+        "channels_last": channels_last,
+        "compile": compiled,
+        "warmup_seconds": timing.warmup_seconds,
         "forward_flops_per_image": flops_forward,
-        "images_per_s": images_per_s, "seconds": seconds,
+        "images_per_s": images_per_s,
+        "seconds": seconds,
         "minutes_for_27000": STUDY_IMAGES / images_per_s / 60,
-        "achieved_tflops": achieved / 1e12, "peak_tflops": peak / 1e12 if peak else None,
-        "peak_source": peak_note, "mfu": achieved / peak if peak else None,
-        "peak_memory_gib": peak_memory_gib(device), "guidance": cfg.guidance,
+        "achieved_tflops": achieved / 1e12,
+        "peak_tflops": peak / 1e12 if peak else None,
+        "peak_source": peak_note,
+        "mfu": achieved / peak if peak else None,
+        "peak_memory_gib": peak_memory_gib(device),
+        "guidance": cfg.guidance,
         "denoiser_calls_per_batch": calls.calls / n_batches,
         "network_images_per_image": passes,
-    }  # fmt: skip
+    }
 
 
 class CallCounter:

@@ -97,14 +97,26 @@ class ClassPlan:
             and a mix; a mix whose total is not n; an unknown class name (lists the known ones).
     """
 
-    def __init__(self, spec, label: str | None, mix: Sequence[str], guidance: float | None,
-                 seed_start: int, n: int) -> None:  # fmt: skip
-        flags = {"--label": label is not None, "--label-mix": bool(mix),
-                 "--guidance": guidance is not None}  # fmt: skip
+    def __init__(
+        self,
+        spec,
+        label: str | None,
+        mix: Sequence[str],
+        guidance: float | None,
+        seed_start: int,
+        n: int,
+    ) -> None:
+        flags = {
+            "--label": label is not None,
+            "--label-mix": bool(mix),
+            "--guidance": guidance is not None,
+        }
         given = [flag for flag, on in flags.items() if on]
         if spec is None and given:
-            raise RadsynthError(f"{given[0]} needs a class-conditional checkpoint; this one "
-                                "is unconditional (train with --condition-on)")  # fmt: skip
+            raise RadsynthError(
+                f"{given[0]} needs a class-conditional checkpoint; this one "
+                "is unconditional (train with --condition-on)"
+            )
         if label is not None and mix:
             raise RadsynthError("give --label or --label-mix, not both")
         if guidance is not None and not guidance >= 0:
@@ -136,6 +148,9 @@ class ClassPlan:
 
     def identity(self) -> dict:
         """What sampling.json records of the plan (all None for an unconditional run)."""
-        return {"label": self.label, "label_mix": [f"{m}={c}" for m, c in self.mix] or None,
-                "guidance": self.guidance,
-                "classes": list(self.spec.names) if self.spec else None}  # fmt: skip
+        return {
+            "label": self.label,
+            "label_mix": [f"{m}={c}" for m, c in self.mix] or None,
+            "guidance": self.guidance,
+            "classes": list(self.spec.names) if self.spec else None,
+        }

@@ -25,9 +25,20 @@ from radsynth.stage import atomic_write_text, write_manifest
 STAGE = "sample"
 #: Fields of sampling.json that must match for two runs to share an output folder.
 IDENTITY_KEYS = (
-    "checkpoint_id", "checkpoint_step", "weights", "sampler", "steps", "spacing", "eta", "clip_x0",
-    "bits", "noise_device", "label", "label_mix", "guidance",
-)  # fmt: skip
+    "checkpoint_id",
+    "checkpoint_step",
+    "weights",
+    "sampler",
+    "steps",
+    "spacing",
+    "eta",
+    "clip_x0",
+    "bits",
+    "noise_device",
+    "label",
+    "label_mix",
+    "guidance",
+)
 
 
 def seed_png(out: Path, seed: int) -> Path:
@@ -150,8 +161,19 @@ def open_output(state: Any, out: Path, identity: dict[str, Any], cfg: SampleConf
 
 def short_identity(identity: dict[str, Any]) -> dict[str, Any]:
     """The identity fields every sidecar repeats."""
-    keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps",
-            "spacing", "eta", "clip_x0", "bits", "noise_device")  # fmt: skip
+    keys = (
+        "checkpoint_id",
+        "checkpoint_step",
+        "weights",
+        "weights_sha256",
+        "sampler",
+        "steps",
+        "spacing",
+        "eta",
+        "clip_x0",
+        "bits",
+        "noise_device",
+    )
     return {k: identity[k] for k in keys}
 
 

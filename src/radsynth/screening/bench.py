@@ -104,9 +104,11 @@ def score_line(name: str, correct: np.ndarray, review: np.ndarray) -> str:
     """One result line: accuracy, review fraction, accuracy on the films not reviewed."""
     kept = ~review
     acc_kept = f"{correct[kept].mean():.4f} ({int(correct[kept].sum())}/{int(kept.sum())})"
-    return (f"{name}: accuracy {correct.mean():.4f} ({int(correct.sum())}/{len(correct)}), "
-            f"review {review.mean():.4f} ({int(review.sum())}), "
-            f"accuracy on non-reviewed {acc_kept if kept.any() else 'n/a'}")  # fmt: skip
+    return (
+        f"{name}: accuracy {correct.mean():.4f} ({int(correct.sum())}/{len(correct)}), "
+        f"review {review.mean():.4f} ({int(review.sum())}), "
+        f"accuracy on non-reviewed {acc_kept if kept.any() else 'n/a'}"
+    )
 
 
 def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
@@ -114,24 +116,33 @@ def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
     films = load_films(cfg)
     rng = np.random.default_rng(cfg.seed + 1)
     inverted = rng.random(len(films)) < cfg.fraction
-    turns = np.where(rng.random(len(films)) < cfg.rotate_fraction,
-                     rng.integers(1, 4, len(films)), 0)  # fmt: skip
-    planted = [np.rot90(1.0 - f if inv else f, int(k))
-               for f, inv, k in zip(films, inverted, turns, strict=True)]  # fmt: skip
+    turns = np.where(
+        rng.random(len(films)) < cfg.rotate_fraction, rng.integers(1, 4, len(films)), 0
+    )
+    planted = [
+        np.rot90(1.0 - f if inv else f, int(k))
+        for f, inv, k in zip(films, inverted, turns, strict=True)
+    ]
     cues = np.array([cue_score(f) for f in planted])
     reps = [represent(f) for f in planted]
-    head = (f"{len(films)} films from {cfg.src}, {int(inverted.sum())} inverted, "
-            f"{int((turns > 0).sum())} rotated (seed {cfg.seed})")  # fmt: skip
+    head = (
+        f"{len(films)} films from {cfg.src}, {int(inverted.sum())} inverted, "
+        f"{int((turns > 0).sum())} rotated (seed {cfg.seed})"
+    )
     if cfg.fit_on is not None:
-        source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
-                                             seed=cfg.seed))  # fmt: skip
+        source = load_films(
+            BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px, seed=cfg.seed)
+        )
         x, y = _expand([represent(f) for f in source], POLARITY_ROTATION)
         w = fit_logistic(x, y, len(POLARITY_ROTATION), 1e-2)
         k = logits(w, np.stack([features(r) for r in reps])).argmax(1)
         none = np.zeros(len(films), bool)
         what = f"model learned on {cfg.fit_on}"
-        lines = [head, score_line(f"polarity, {what}", (k >= 4) == inverted, none),
-                 score_line(f"rotation, {what}", k % 4 == turns, none)]  # fmt: skip
+        lines = [
+            head,
+            score_line(f"polarity, {what}", (k >= 4) == inverted, none),
+            score_line(f"rotation, {what}", k % 4 == turns, none),
+        ]
         return StageResult(cfg.src, "\n".join(lines))
     settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
     checks = check_films(reps, cues, [None] * len(films), settings)
@@ -147,7 +158,7 @@ def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
         score_line("rotation", rot == turns, rot_review),
         score_line(
             "both (review if either is uncertain)", (neg == inverted) & (rot == turns), any_review
-        ),  # fmt: skip
+        ),
     ]
     return StageResult(cfg.src, "\n".join(lines))
 
@@ -180,12 +191,12 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     heart, _ = detect(np.array([p for p, _ in parts]), np.stack([g for _, g in parts]))
     lines = [
         head,
-        score_line(f"frontal mirror ({what} + markers, review)", call.mirrored == mirrored,
-                   call.review),
-        score_line(f"frontal mirror ({what} alone, review)", net.mirrored == mirrored,
-                   net.review),
+        score_line(
+            f"frontal mirror ({what} + markers, review)", call.mirrored == mirrored, call.review
+        ),
+        score_line(f"frontal mirror ({what} alone, review)", net.mirrored == mirrored, net.review),
         score_line("frontal mirror (heart-side filter alone)", (heart < 0) == mirrored, none),
-    ]  # fmt: skip
+    ]
     return StageResult(cfg.src, "\n".join(lines))
 
 
@@ -193,8 +204,9 @@ def _fit_network(cfg: BenchFilmsConfig) -> MirrorModel:
     """Train the laterality ensemble on ``cfg.fit_on``'s films (taken as standard) as
     ``radsynth mirror-model`` does, with at least 600 optimisation steps per network however
     few films there are."""
-    source = load_films(BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px,
-                                         seed=cfg.seed))  # fmt: skip
+    source = load_films(
+        BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px, seed=cfg.seed)
+    )
     base = MirrorModelConfig(src=cfg.fit_on, out=Path("unused"), seed=cfg.seed)
     n_train = len(source) - max(10, len(source) // 10)
     steps = max(1, n_train // min(base.batch, n_train))
@@ -206,8 +218,13 @@ def bench_view_auto(cfg: BenchFilmsConfig) -> StageResult:
     random half mirrored; orient's auto path decides each film's view, then its side."""
     frontal = load_films(cfg)
     n_lat = (cfg.n_lateral or cfg.n) if cfg.lateral_src is not None else 0
-    lateral = load_films(BenchFilmsConfig(src=cfg.lateral_src, n=n_lat, size_px=cfg.size_px,
-                                          seed=cfg.seed)) if n_lat > 0 else []  # fmt: skip
+    lateral = (
+        load_films(
+            BenchFilmsConfig(src=cfg.lateral_src, n=n_lat, size_px=cfg.size_px, seed=cfg.seed)
+        )
+        if n_lat > 0
+        else []
+    )
     films = frontal + lateral
     is_lat = np.arange(len(films)) >= len(frontal)
     rng = np.random.default_rng(cfg.seed + 1)
@@ -231,8 +248,13 @@ def bench_view_auto(cfg: BenchFilmsConfig) -> StageResult:
     ]
     for name, sel in (("frontal", ~truth_lat), ("lateral", truth_lat)):
         if sel.any():
-            lines.append(score_line(f"{name} side (true {name} films)", side_ok[sel] & ~unsure[sel],
-                                    found.review[sel]))  # fmt: skip
+            lines.append(
+                score_line(
+                    f"{name} side (true {name} films)",
+                    side_ok[sel] & ~unsure[sel],
+                    found.review[sel],
+                )
+            )
     if found.warning:
         lines.append(found.warning)
     return StageResult(cfg.src, "\n".join(lines))
@@ -302,21 +324,32 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
         for i, f in enumerate(films[: cfg.n_reference]):
             write_png(ref / f"{i:05d}.png", f)
         rest = films[cfg.n_reference :]
-        kinds = ["plausible"] * cfg.n_plausible + [k for k in IMPLAUSIBLE
-                                                   for _ in range(cfg.n_per_kind)]  # fmt: skip
+        kinds = ["plausible"] * cfg.n_plausible + [
+            k for k in IMPLAUSIBLE for _ in range(cfg.n_per_kind)
+        ]
         for i, (f, kind) in enumerate(zip(rest, kinds, strict=False)):
             name = f"{i:05d}.png"
             truth[name] = kind
             write_png(scr / name, f if kind == "plausible" else IMPLAUSIBLE[kind](f))
         out = Path(tmp) / "out"
-        screen(ScreenConfig(src=scr, out=out, reference=ref, frr=cfg.frr,
-                            frr_confidence=cfg.frr_confidence,
-                            canonicalize=cfg.canonicalize))  # fmt: skip
+        screen(
+            ScreenConfig(
+                src=scr,
+                out=out,
+                reference=ref,
+                frr=cfg.frr,
+                frr_confidence=cfg.frr_confidence,
+                canonicalize=cfg.canonicalize,
+            )
+        )
         table = read_screen_rows(out / "screen.csv")
     flagged = {r.image: r.flagged for r in table}
     # Which part gave the smallest p-value of each falsely rejected plausible film.
-    why = [min(P_COLUMNS, key=lambda k: getattr(r, k)) for r in table
-           if r.flagged and truth[r.image] == "plausible"]  # fmt: skip
+    why = [
+        min(P_COLUMNS, key=lambda k: getattr(r, k))
+        for r in table
+        if r.flagged and truth[r.image] == "plausible"
+    ]
     head = (
         f"{len(films)} films from {cfg.src}: {cfg.n_reference} reference, "
         f"{cfg.n_plausible} plausible, {cfg.n_per_kind} per planted kind (frr {cfg.frr})"

@@ -51,9 +51,13 @@ from radsynth.data.selfsup import (
 
 #: The layouts the consistency classifier tells apart; index 0 is "as is".
 LAYOUTS: tuple[Transform, ...] = (
-    (False, 0, False), (False, 1, False), (False, 2, False), (False, 3, False),
-    (False, 0, True), (False, 2, True),
-)  # fmt: skip
+    (False, 0, False),
+    (False, 1, False),
+    (False, 2, False),
+    (False, 3, False),
+    (False, 0, True),
+    (False, 2, True),
+)
 #: Nearest real films averaged in the novelty score.
 NOVELTY_K = 5
 

@@ -34,13 +34,36 @@ ScreenChoice = Literal["keep", "exclude"]
 Verdict = Literal["memorized", "not"]
 Status = Literal["agreed", "disagreement", "pending"]
 
-SCREEN_COLUMNS = ("image", "group", "score", "auto", "final", "decided_by", "decided_at",
-                  "overridden")  # fmt: skip
-AUDIT_COLUMNS = ("rank", "synthetic", "train", "similarity", "flagged", "reviewers", "verdicts",
-                 "final", "status")  # fmt: skip
+SCREEN_COLUMNS = (
+    "image",
+    "group",
+    "score",
+    "auto",
+    "final",
+    "decided_by",
+    "decided_at",
+    "overridden",
+)
+AUDIT_COLUMNS = (
+    "rank",
+    "synthetic",
+    "train",
+    "similarity",
+    "flagged",
+    "reviewers",
+    "verdicts",
+    "final",
+    "status",
+)
 FATE_COLUMNS = ("image", "group", "score", "auto", "final", "decided_by", "copy", "kept")
-TABLE_S1_COLUMNS = ("group", "generated", "excluded_by_screen", "overridden_by_reviewer",
-                    "excluded_as_copy", "kept")  # fmt: skip
+TABLE_S1_COLUMNS = (
+    "group",
+    "generated",
+    "excluded_by_screen",
+    "overridden_by_reviewer",
+    "excluded_as_copy",
+    "kept",
+)
 
 
 @dataclass(frozen=True)
@@ -121,11 +144,17 @@ def _screen_row(d: ScreenDecision) -> dict[str, object]:
 
 
 def _audit_row(v: AuditVerdict) -> dict[str, object]:
-    return {"rank": v.rank, "synthetic": v.synthetic, "train": v.train,
-            "similarity": f"{v.similarity:.6f}", "flagged": int(v.flagged),
-            "reviewers": ";".join(r for r, _ in v.verdicts),
-            "verdicts": ";".join(f"{r}={x}" for r, x in v.verdicts),
-            "final": v.final, "status": v.status}  # fmt: skip
+    return {
+        "rank": v.rank,
+        "synthetic": v.synthetic,
+        "train": v.train,
+        "similarity": f"{v.similarity:.6f}",
+        "flagged": int(v.flagged),
+        "reviewers": ";".join(r for r, _ in v.verdicts),
+        "verdicts": ";".join(f"{r}={x}" for r, x in v.verdicts),
+        "final": v.final,
+        "status": v.status,
+    }
 
 
 def write_screen_decisions(folder: Path, decisions: Iterable[ScreenDecision]) -> Path:
@@ -144,8 +173,10 @@ def write_audit_verdicts(folder: Path, verdicts: Iterable[AuditVerdict]) -> Path
 
 def write_fates(path: Path, fates: Iterable[ImageFate]) -> None:
     """Write one row per image: its screen, review and audit outcome and whether it was kept."""
-    rows = ({**asdict(f), "score": f"{f.score:.6f}", "copy": int(f.copy), "kept": int(f.kept)}
-            for f in fates)  # fmt: skip
+    rows = (
+        {**asdict(f), "score": f"{f.score:.6f}", "copy": int(f.copy), "kept": int(f.kept)}
+        for f in fates
+    )
     write_csv(path, FATE_COLUMNS, rows)
 
 
@@ -251,12 +282,18 @@ def read_fates(path: Path) -> list[ImageFate]:
     out = []
     for line, row in enumerate(read_rows(path, FATE_COLUMNS), start=2):
         where = f"{path} line {line}"
-        out.append(ImageFate(
-            image=row["image"], group=row["group"], score=_float(row["score"], where),
-            auto=_choice(row["auto"], ("keep", "exclude"), where),  # type: ignore[arg-type]
-            final=_choice(row["final"], ("keep", "exclude"), where),  # type: ignore[arg-type]
-            decided_by=row["decided_by"], copy=row["copy"] == "1", kept=row["kept"] == "1",
-        ))  # fmt: skip
+        out.append(
+            ImageFate(
+                image=row["image"],
+                group=row["group"],
+                score=_float(row["score"], where),
+                auto=_choice(row["auto"], ("keep", "exclude"), where),  # type: ignore[arg-type]
+                final=_choice(row["final"], ("keep", "exclude"), where),  # type: ignore[arg-type]
+                decided_by=row["decided_by"],
+                copy=row["copy"] == "1",
+                kept=row["kept"] == "1",
+            )
+        )
     return out
 
 
@@ -290,8 +327,11 @@ def decide_images(
         )
         verdict = verdicts.get(s.image)
         copy = verdict is not None and verdict.memorized
-        fates.append(ImageFate(s.image, s.group, s.score, auto, final, who, copy,
-                               kept=final == "keep" and not copy))  # fmt: skip
+        fates.append(
+            ImageFate(
+                s.image, s.group, s.score, auto, final, who, copy, kept=final == "keep" and not copy
+            )
+        )
     return fates
 
 

@@ -79,10 +79,14 @@ class LateralityNet(nn.Module):
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
-        nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.Conv2d(c_in, c_out, 3, padding=1),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
         nn.MaxPool2d(2),
-    )  # fmt: skip
+    )
 
 
 def base_films(images: list[np.ndarray]) -> torch.Tensor:
@@ -127,8 +131,9 @@ def mirrored_logits(
     for i in range(0, len(images), batch):
         x = base_films(images[i : i + batch])
         views = [standardise(view(x, zoom_shift(len(x), z, dx), px)) for z, dx in TTA_VIEWS]
-        out.append(torch.stack([torch.stack([net.eval()(v) for v in views]).mean(0)
-                                for net in nets]))  # fmt: skip
+        out.append(
+            torch.stack([torch.stack([net.eval()(v) for v in views]).mean(0) for net in nets])
+        )
     return torch.cat(out, 1).double().numpy() if out else np.zeros((len(nets), 0))
 
 
@@ -168,8 +173,11 @@ def save_model(model: MirrorModel, path: Path) -> None:
         "trained_on": model.trained_on,
         "format": FORMAT,
     }
-    state = {f"m{i}.{k}": v.detach().clone().contiguous()
-             for i, net in enumerate(model.nets) for k, v in net.state_dict().items()}  # fmt: skip
+    state = {
+        f"m{i}.{k}": v.detach().clone().contiguous()
+        for i, net in enumerate(model.nets)
+        for k, v in net.state_dict().items()
+    }
     save_file(state, str(path), metadata=meta)
 
 

@@ -155,14 +155,19 @@ def mirror_model(cfg: MirrorModelConfig) -> StageResult:
     fit = fit_model(images, cfg)
     save_model(fit.model, cfg.out / "mirror_model.safetensors")
     _write_history(cfg.out / "history.csv", fit.history)
-    extra = {"held_out_films": fit.n_held_out, "held_out_accuracy": fit.accuracy,
-             "temperatures": list(fit.model.temperatures),
-             "training_films": len(paths) - fit.n_held_out}  # fmt: skip
+    extra = {
+        "held_out_films": fit.n_held_out,
+        "held_out_accuracy": fit.accuracy,
+        "temperatures": list(fit.model.temperatures),
+        "training_films": len(paths) - fit.n_held_out,
+    }
     write_manifest(cfg.out, "mirror-model", cfg, inputs=[cfg.src], seeds=cfg.seed, extra=extra)
     temps = ", ".join(f"{t:.2f}" for t in fit.model.temperatures)
-    msg = (f"mirror model: {cfg.members} networks, {len(paths) - fit.n_held_out} films, "
-           f"{cfg.epochs} epochs, held-out accuracy {fit.accuracy:.3f} on {fit.n_held_out} films "
-           f"(x2, as stored and mirrored), temperatures {temps}")  # fmt: skip
+    msg = (
+        f"mirror model: {cfg.members} networks, {len(paths) - fit.n_held_out} films, "
+        f"{cfg.epochs} epochs, held-out accuracy {fit.accuracy:.3f} on {fit.n_held_out} films "
+        f"(x2, as stored and mirrored), temperatures {temps}"
+    )
     return StageResult(cfg.out, msg)
 
 

@@ -267,8 +267,17 @@ def orient(cfg: OrientConfig) -> StageResult:
         detected = _side_of(float(found.scores[i]), view) if view != "unsure" else "unsure"
         flipped = view != "unsure" and detected != _default_side(cfg, view) and not found.review[i]
         _write(cfg.out / rel, path, flipped)
-        rows.append((rel.as_posix(), group_of(rel), detected, f"{found.confidence[i]:.4f}",
-                     int(flipped), int(found.review[i]), view))  # fmt: skip
+        rows.append(
+            (
+                rel.as_posix(),
+                group_of(rel),
+                detected,
+                f"{found.confidence[i]:.4f}",
+                int(flipped),
+                int(found.review[i]),
+                view,
+            )
+        )
     _write_tables(cfg.out, rows)
     counts = {v: found.views.count(v) for v in ("frontal", "lateral", "unsure")}
     n_flipped, n_review = sum(r[4] for r in rows), sum(r[5] for r in rows)
@@ -276,13 +285,17 @@ def orient(cfg: OrientConfig) -> StageResult:
     weights = [cfg.mirror_model or SHIPPED] if cfg.view != "lateral" else []
     write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src, *weights], extra=extra)
     if cfg.view == "auto":
-        what = (f"{n_flipped} flipped ({counts['frontal']} frontal: heart to the right; "
-                f"{counts['lateral']} lateral: facing left)")  # fmt: skip
+        what = (
+            f"{n_flipped} flipped ({counts['frontal']} frontal: heart to the right; "
+            f"{counts['lateral']} lateral: facing left)"
+        )
     else:
         verb = "face" if cfg.view == "lateral" else "have the heart on the"
         what = f"{n_flipped} flipped to {verb} {_default_side(cfg, cfg.view)}"
-    message = (f"{len(rows)} images, {what}, {n_review} uncertain (left as they were, listed in "
-               "review.csv)")  # fmt: skip
+    message = (
+        f"{len(rows)} images, {what}, {n_review} uncertain (left as they were, listed in "
+        "review.csv)"
+    )
     if found.warning:
         log.warning(found.warning)
         message += f"; {found.warning}"
@@ -378,8 +391,7 @@ def detect_all(
         scores[lat], confidence[lat] = detect(np.array(lateral)[lat], grid[lat], iterations)
     front = np.flatnonzero(kinds == "frontal")
     if len(front):
-        fc = decide_mirrored(np.concatenate(z_mirror)[front], np.array(marker)[front],
-                             review_below)  # fmt: skip
+        fc = decide_mirrored(np.concatenate(z_mirror)[front], np.array(marker)[front], review_below)
         scores[front] = np.where(fc.mirrored, -1.0, 1.0)
         confidence[front], review[front] = fc.confidence, fc.review
     return Detected(scores, confidence, review, views, warning)

@@ -112,8 +112,9 @@ def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
         scores, _ = detect(np.array([p for p, _ in parts]), np.stack([g for _, g in parts]))
         facing_left = scores >= 0
     feats = []
-    for path, left in bar(zip(paths, facing_left, strict=True), total=len(paths),
-                          desc="screen: features"):  # fmt: skip
+    for path, left in bar(
+        zip(paths, facing_left, strict=True), total=len(paths), desc="screen: features"
+    ):
         img = read_gray(path)
         feats.append(anatomy_features(img if left else img[:, ::-1]))
     return np.stack(feats)
@@ -183,8 +184,9 @@ def screen(cfg: ScreenConfig) -> StageResult:
     ref = load_features(ref_paths, cfg.canonicalize)
     feats = load_features(paths, cfg.canonicalize)
     if _use_projection_free(cfg, len(ref_paths)):
-        scores, p, flagged, threshold, cut, ref_scores = _score_split(cfg, ref, feats, ref_paths,
-                                                                      paths)  # fmt: skip
+        scores, p, flagged, threshold, cut, ref_scores = _score_split(
+            cfg, ref, feats, ref_paths, paths
+        )
         parts = 4
     else:
         # Features standardised by the reference set; calibrated leave-one-out on it.
@@ -199,8 +201,11 @@ def screen(cfg: ScreenConfig) -> StageResult:
     records = []
     for path, score, flag, pv in zip(paths, scores, flagged, p, strict=True):
         rel = path.relative_to(cfg.src)
-        records.append(ScreenRow(rel.as_posix(), group_of(rel), float(score), bool(flag),
-                                 *(float(v) for v in pv[:4])))  # fmt: skip
+        records.append(
+            ScreenRow(
+                rel.as_posix(), group_of(rel), float(score), bool(flag), *(float(v) for v in pv[:4])
+            )
+        )
     write_screen(cfg.out / "screen.csv", records)
     rows = [row_cells(r) for r in records]
     cols = ["image", "group", "score"]
@@ -208,8 +213,12 @@ def screen(cfg: ScreenConfig) -> StageResult:
     _write_csv(cfg.out / "excluded.csv", cols, [r for r in rows if r["flagged"]])
     table = table_s1(rows)
     for r in table[:-1]:
-        log_checkpoint(log, "screen", r["group"], f"{r['excluded']} of {r['generated']} images "
-                       f"excluded (threshold {threshold:.4g})")  # fmt: skip
+        log_checkpoint(
+            log,
+            "screen",
+            r["group"],
+            f"{r['excluded']} of {r['generated']} images excluded (threshold {threshold:.4g})",
+        )
     _write_csv(cfg.out / "table_s1.csv", ["group", "generated", "excluded", "final"], table)
     info = {
         "threshold": threshold,
@@ -229,8 +238,13 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "n_excluded": int(flagged.sum()),
     }
     atomic_write_text(cfg.out / "threshold.json", json.dumps(info, indent=2) + "\n")
-    write_manifest(cfg.out, "screen", cfg, inputs=[cfg.src, cfg.reference],
-                   extra={"n_excluded": int(flagged.sum())})  # fmt: skip
+    write_manifest(
+        cfg.out,
+        "screen",
+        cfg,
+        inputs=[cfg.src, cfg.reference],
+        extra={"n_excluded": int(flagged.sum())},
+    )
     return StageResult(
         cfg.out,
         f"{int(flagged.sum())} of {len(rows)} images excluded (threshold {threshold:.4g}, "
@@ -253,8 +267,9 @@ def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
     cal_parts = np.hstack([ref_scores[:, None], model.calibration])
     new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
     weights = np.array(PART_WEIGHTS)
-    cut = min_p_threshold((tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr,
-                          cfg.frr_confidence)  # fmt: skip
+    cut = min_p_threshold(
+        (tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr, cfg.frr_confidence
+    )
     flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
     threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
     return scores, p_values(cal_parts, new_parts), flagged, threshold, cut, ref_scores
@@ -278,8 +293,10 @@ def table_s1(rows: list[dict]) -> list[dict]:
         g = groups.setdefault(r["group"], [0, 0])
         g[0] += 1
         g[1] += int(r["flagged"])
-    table = [{"group": name, "generated": n, "excluded": x, "final": n - x}
-             for name, (n, x) in sorted(groups.items())]  # fmt: skip
+    table = [
+        {"group": name, "generated": n, "excluded": x, "final": n - x}
+        for name, (n, x) in sorted(groups.items())
+    ]
     n, x = sum(g[0] for g in groups.values()), sum(g[1] for g in groups.values())
     table.append({"group": "total", "generated": n, "excluded": x, "final": n - x})
     return table

@@ -178,5 +178,7 @@ def mixed_view_warning(call: ViewCall, review_below: float) -> str | None:
     if n_front == 0 or n_lat == 0:
         return None
     extra = f", {unsure} undecided" if unsure else ""
-    return (f"warning: this folder mixes views: {n_front} frontal and {n_lat} lateral films "
-            f"detected{extra}")  # fmt: skip
+    return (
+        f"warning: this folder mixes views: {n_front} frontal and {n_lat} lateral films "
+        f"detected{extra}"
+    )

@@ -133,5 +133,6 @@ def bootstrap_kappa(
     f = f[np.isfinite(f)]
     f_lo, f_hi = np.quantile(f, [a, 1 - a]) if f.size else (np.nan, np.nan)
     r_lo, r_hi = np.quantile(randolph, [a, 1 - a])
-    return KappaBootstrap(float(f_lo), float(f_hi), float(r_lo), float(r_hi), n_boot, seed,
-                          conf_level)  # fmt: skip
+    return KappaBootstrap(
+        float(f_lo), float(f_hi), float(r_lo), float(r_hi), n_boot, seed, conf_level
+    )

@@ -103,17 +103,24 @@ def identification(study: Study, cfg: StatsConfig) -> dict[str, Any]:
 
 def agreement(study: Study, cfg: StatsConfig, warnings: list[str]) -> dict[str, Any]:
     """Fleiss' and Randolph's kappa over items every rater answered, with an item bootstrap."""
-    complete = [it for it in study.items
-                if all((r, it) in study.choices for r in study.raters)]  # fmt: skip
+    complete = [it for it in study.items if all((r, it) in study.choices for r in study.raters)]
     if len(complete) < len(study.items):
-        warnings.append(f"agreement uses the {len(complete)} of {len(study.items)} items "
-                        "answered by every rater")  # fmt: skip
+        warnings.append(
+            f"agreement uses the {len(complete)} of {len(study.items)} items "
+            "answered by every rater"
+        )
     if len(complete) < 2:
         warnings.append("agreement not computed: fewer than 2 items answered by every rater")
-        return {"categories": list(study.categories), "n_items": len(complete), "fleiss": None,
-                "randolph_kappa": None, "bootstrap": None}  # fmt: skip
-    table = count_table([[study.choices[(r, it)] for r in study.raters] for it in complete],
-                        study.categories)  # fmt: skip
+        return {
+            "categories": list(study.categories),
+            "n_items": len(complete),
+            "fleiss": None,
+            "randolph_kappa": None,
+            "bootstrap": None,
+        }
+    table = count_table(
+        [[study.choices[(r, it)] for r in study.raters] for it in complete], study.categories
+    )
     return {
         "categories": list(study.categories),
         "n_items": len(complete),
@@ -127,11 +134,15 @@ def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
     """Mean realism per group and rater; Wilcoxon of real vs each group, Holm, TOST."""
     ref = study.reference
     sums = study.rating_sums
-    group_means = {g: {"mean": float(np.mean(study.ratings[g])),
-                       "n_ratings": len(study.ratings[g])}
-                   for g in study.groups if g in study.ratings}  # fmt: skip
-    per_rater = [{"rater": r, "group": g, "sum": s, "n": n, "mean": s / n}
-                 for (r, g), (s, n) in sorted(sums.items())]  # fmt: skip
+    group_means = {
+        g: {"mean": float(np.mean(study.ratings[g])), "n_ratings": len(study.ratings[g])}
+        for g in study.groups
+        if g in study.ratings
+    }
+    per_rater = [
+        {"rater": r, "group": g, "sum": s, "n": n, "mean": s / n}
+        for (r, g), (s, n) in sorted(sums.items())
+    ]
     tests, tost = [], []
     for g in study.groups[1:]:
         raters = [r for r in study.raters if (r, ref) in sums and (r, g) in sums]
@@ -142,8 +153,12 @@ def realism(study: Study, cfg: StatsConfig) -> dict[str, Any]:
         grp_mean = [Fraction(*sums[(r, g)]) for r in raters]
         w = signed_rank_test(ref_mean, grp_mean, alternative="two-sided")
         tests.append({"group": g, "reference": ref, "n_raters": len(raters), **record_dict(w)})
-        t = tost_paired([float(v) for v in ref_mean], [float(v) for v in grp_mean],
-                        cfg.equivalence_margin, cfg.alpha)  # fmt: skip
+        t = tost_paired(
+            [float(v) for v in ref_mean],
+            [float(v) for v in grp_mean],
+            cfg.equivalence_margin,
+            cfg.alpha,
+        )
         tost.append({"group": g, "reference": ref, **record_dict(t)})
     # Holm over the groups tested, explicitly (not statsmodels' Holm-Sidak default).
     raw = [float("nan") if row["p_value"] is None else row["p_value"] for row in tests]
@@ -171,20 +186,30 @@ def _figures(
             means.setdefault(row["group"], []).append(row["mean"])
         ordered = {g: study.ratings[g] for g in study.groups if g in study.ratings}
         todo["realism_violin"] = partial(
-            plots.realism_violins, ordered, means, out / "realism_violin.png",
-            reference=study.reference, scale=(cfg.scale_min, cfg.scale_max),
+            plots.realism_violins,
+            ordered,
+            means,
+            out / "realism_violin.png",
+            reference=study.reference,
+            scale=(cfg.scale_min, cfg.scale_max),
             title="Realism ratings by image group" + suffix,
-        )  # fmt: skip
+        )
     rows = result["identification"]["per_rater"]
     todo["accuracy_per_rater"] = partial(
-        plots.accuracy_per_rater, [r["rater"] for r in rows], [r["accuracy"] for r in rows],
-        [r["wilson_low"] for r in rows], [r["wilson_high"] for r in rows], study.chance,
-        out / "accuracy_per_rater.png", conf_level=cfg.conf_level,
+        plots.accuracy_per_rater,
+        [r["rater"] for r in rows],
+        [r["accuracy"] for r in rows],
+        [r["wilson_low"] for r in rows],
+        [r["wilson_high"] for r in rows],
+        study.chance,
+        out / "accuracy_per_rater.png",
+        conf_level=cfg.conf_level,
         pooled=result["identification"]["pooled"]["accuracy"],
         title="Could raters pick the real image?" + suffix,
-    )  # fmt: skip
-    return {key: f"{key}.png" for key, draw in todo.items()
-            if draw_figure(f"{key}.png", draw, warnings)}  # fmt: skip
+    )
+    return {
+        key: f"{key}.png" for key, draw in todo.items() if draw_figure(f"{key}.png", draw, warnings)
+    }
 
 
 def stats(cfg: StatsConfig) -> StageResult:
@@ -201,7 +226,7 @@ def stats(cfg: StatsConfig) -> StageResult:
             "path": str(cfg.responses),
             "sha256": sha256_file(cfg.responses),
             "n_rows": len(rows),
-        },  # fmt: skip
+        },
         "rater_kind": study.rater_kind,
         "simulated": study.rater_kind == "simulated",
         "rater_kinds_present": study.kinds_present,
@@ -219,8 +244,9 @@ def stats(cfg: StatsConfig) -> StageResult:
     if not study.ratings:
         warnings.append("no realism ratings in the responses; realism tests not run")
     # Only a class-conditional study's export has classes; a study-wide one gets no key at all.
-    by_class = finding_by_class(main_rows(rows, study.rater_kind), study.groups,
-                                cfg.conf_level, warnings)  # fmt: skip
+    by_class = finding_by_class(
+        main_rows(rows, study.rater_kind), study.groups, cfg.conf_level, warnings
+    )
     if by_class is not None:
         result["finding_by_class"] = by_class
         atomic_write_text(out / "finding_by_class.csv", findings_csv(by_class))
@@ -230,9 +256,18 @@ def stats(cfg: StatsConfig) -> StageResult:
     result["figures"] = _figures(study, result, out, cfg, warnings)
     result["warnings"] = warnings
     write_stats(out / "stats.json", StatsRecord(**result))
-    write_manifest(out, "stats", cfg, inputs=[cfg.responses], seeds=cfg.seed,
-                   extra={"rater_kind": study.rater_kind})  # fmt: skip
+    write_manifest(
+        out,
+        "stats",
+        cfg,
+        inputs=[cfg.responses],
+        seeds=cfg.seed,
+        extra={"rater_kind": study.rater_kind},
+    )
     acc = result["identification"]["pooled"]
     kind = "SIMULATED raters" if study.rater_kind == "simulated" else "human raters"
-    return StageResult(out, f"{len(study.raters)} {kind}, accuracy {acc['accuracy']:.1%} "
-                            f"(chance {study.chance:.0%}) -> {out / 'stats.json'}")  # fmt: skip
+    return StageResult(
+        out,
+        f"{len(study.raters)} {kind}, accuracy {acc['accuracy']:.1%} "
+        f"(chance {study.chance:.0%}) -> {out / 'stats.json'}",
+    )

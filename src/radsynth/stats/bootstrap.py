@@ -54,7 +54,13 @@ def two_way_bootstrap(
     a = (1 - conf_level) / 2
     low, high = np.quantile(means, [a, 1 - a])
     return TwoWayBootstrap(
-        estimate=float(np.nanmean(values)), low=float(low), high=float(high), n_boot=n_boot,
-        seed=seed, conf_level=conf_level, n_raters=n_raters, n_items=n_items,
+        estimate=float(np.nanmean(values)),
+        low=float(low),
+        high=float(high),
+        n_boot=n_boot,
+        seed=seed,
+        conf_level=conf_level,
+        n_raters=n_raters,
+        n_items=n_items,
         method="two-way percentile bootstrap resampling raters and items",
-    )  # fmt: skip
+    )

@@ -62,7 +62,18 @@ def tost_paired(
     p = max(p_lo, p_hi)
     return TostResult(
         method="paired t TOST over raters (Schuirmann 1987)",
-        n=n, mean_difference=mean, sd_difference=sd, df=df, margin=margin,
-        t_lower=t_lo, p_lower=p_lo, t_upper=t_hi, p_upper=p_hi, p_value=p,
-        ci_low=ci[0], ci_high=ci[1], alpha=alpha, equivalent=bool(p < alpha),
-    )  # fmt: skip
+        n=n,
+        mean_difference=mean,
+        sd_difference=sd,
+        df=df,
+        margin=margin,
+        t_lower=t_lo,
+        p_lower=p_lo,
+        t_upper=t_hi,
+        p_upper=p_hi,
+        p_value=p,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        alpha=alpha,
+        equivalent=bool(p < alpha),
+    )

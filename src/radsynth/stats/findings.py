@@ -35,8 +35,19 @@ from radsynth.stats.wilcoxon import signed_rank_test
 
 #: Columns of ``finding_by_class.csv``: one row per (class, group); the test columns are filled
 #: on synthetic groups' rows (real against that group, within the class).
-CSV_COLUMNS = ("class", "group", "yes", "n", "share", "wilson_low", "wilson_high", "n_raters",
-               "V", "p_value", "p_holm")  # fmt: skip
+CSV_COLUMNS = (
+    "class",
+    "group",
+    "yes",
+    "n",
+    "share",
+    "wilson_low",
+    "wilson_high",
+    "n_raters",
+    "V",
+    "p_value",
+    "p_holm",
+)
 
 
 def has_classes(rows: list[Response]) -> bool:
@@ -66,9 +77,19 @@ def _shares(counts: dict, groups: tuple[str, ...], conf_level: float) -> list[di
         pooled.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])
     ):
         low, high = wilson_ci(yes, n, conf_level)
-        out.append({"class": c, "group": g, "yes": yes, "n": n, "share": yes / n,
-                    "wilson_low": low, "wilson_high": high, "conf_level": conf_level,
-                    "n_raters": raters})  # fmt: skip
+        out.append(
+            {
+                "class": c,
+                "group": g,
+                "yes": yes,
+                "n": n,
+                "share": yes / n,
+                "wilson_low": low,
+                "wilson_high": high,
+                "conf_level": conf_level,
+                "n_raters": raters,
+            }
+        )
     return out
 
 
@@ -82,16 +103,25 @@ def _tests(counts: dict, classes: list[str], groups: tuple[str, ...], warnings: 
             if not any((c, g, r) in counts for r in raters):
                 continue
             if len(both) < 2:
-                warnings.append(f"class {c}: {len(both)} rater(s) answered for both {ref} and "
-                                f"{g} images; the paired test needs 2+")  # fmt: skip
+                warnings.append(
+                    f"class {c}: {len(both)} rater(s) answered for both {ref} and "
+                    f"{g} images; the paired test needs 2+"
+                )
                 continue
             real = [Fraction(*counts[(c, ref, r)]) for r in both]
             syn = [Fraction(*counts[(c, g, r)]) for r in both]
             w = signed_rank_test(real, syn, alternative="two-sided")
-            tests.append({"class": c, "group": g, "reference": ref, "n_raters": len(both),
-                          "mean_share_reference": float(sum(real) / len(real)),
-                          "mean_share_group": float(sum(syn) / len(syn)),
-                          **record_dict(w)})  # fmt: skip
+            tests.append(
+                {
+                    "class": c,
+                    "group": g,
+                    "reference": ref,
+                    "n_raters": len(both),
+                    "mean_share_reference": float(sum(real) / len(real)),
+                    "mean_share_group": float(sum(syn) / len(syn)),
+                    **record_dict(w),
+                }
+            )
     raw = [float("nan") if t["p_value"] is None else t["p_value"] for t in tests]
     for t, p in zip(tests, holm(raw), strict=True):
         t["p_holm"] = None if np.isnan(p) else p
@@ -120,12 +150,16 @@ def finding_by_class(
         return None
     counts = _counts(rows)
     if not counts:
-        warnings.append("images carry classes but no finding was answered; per-class finding "
-                        "shares not computed")  # fmt: skip
+        warnings.append(
+            "images carry classes but no finding was answered; per-class finding "
+            "shares not computed"
+        )
         return None
     classes = sorted({c for (c, _, _) in counts})
-    per_rater = [{"class": c, "group": g, "rater": r, "yes": y, "n": n, "share": y / n}
-                 for (c, g, r), (y, n) in sorted(counts.items())]  # fmt: skip
+    per_rater = [
+        {"class": c, "group": g, "rater": r, "yes": y, "n": n, "share": y / n}
+        for (c, g, r), (y, n) in sorted(counts.items())
+    ]
     return {
         "classes": classes,
         "shares": _shares(counts, groups, conf_level),
@@ -144,8 +178,14 @@ def to_csv(result: dict[str, Any]) -> str:
     writer.writeheader()
     for row in result["shares"]:
         t = tests.get((row["class"], row["group"]), {})
-        writer.writerow({**row, "V": t.get("V", ""), "p_value": _blank(t.get("p_value")),
-                         "p_holm": _blank(t.get("p_holm"))})  # fmt: skip
+        writer.writerow(
+            {
+                **row,
+                "V": t.get("V", ""),
+                "p_value": _blank(t.get("p_value")),
+                "p_holm": _blank(t.get("p_holm")),
+            }
+        )
     return buf.getvalue()
 
 

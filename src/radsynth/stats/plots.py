@@ -57,10 +57,22 @@ def realism_violins(
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     for x, g in enumerate(groups, start=1):
         means = np.asarray(rater_means.get(g, []), dtype=float)
-        ax.scatter(x + rng.uniform(-0.08, 0.08, means.size), means, s=14, color="black",
-                   zorder=3, label="one rater's mean" if x == 1 else None)  # fmt: skip
-        ax.hlines(data[x - 1].mean(), x - 0.25, x + 0.25, color="black", lw=2,
-                  label="mean of all ratings" if x == 1 else None)  # fmt: skip
+        ax.scatter(
+            x + rng.uniform(-0.08, 0.08, means.size),
+            means,
+            s=14,
+            color="black",
+            zorder=3,
+            label="one rater's mean" if x == 1 else None,
+        )
+        ax.hlines(
+            data[x - 1].mean(),
+            x - 0.25,
+            x + 0.25,
+            color="black",
+            lw=2,
+            label="mean of all ratings" if x == 1 else None,
+        )
     ax.set_xticks(range(1, len(groups) + 1), groups, rotation=15)
     ax.set_yticks(range(scale[0], scale[1] + 1))
     ax.set_ylim(scale[0] - 0.5, scale[1] + 0.5)

@@ -26,8 +26,16 @@ from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
 
 #: Columns the statistics read; an export without any of them is refused by name.
-REQUIRED_COLUMNS = ("rater", "rater_kind", "item", "image_id", "group", "picked", "rating",
-                    "answer")  # fmt: skip
+REQUIRED_COLUMNS = (
+    "rater",
+    "rater_kind",
+    "item",
+    "image_id",
+    "group",
+    "picked",
+    "rating",
+    "answer",
+)
 ANSWERS = ("real", "fake", "unsure")
 
 
@@ -97,14 +105,21 @@ def read_responses(path: Path, scale: tuple[int, int] = (1, 4)) -> list[Response
         finding = (rec.get("finding") or "").strip().lower()
         if finding not in ("", "yes", "no"):
             raise RadsynthError(f"line {line}: finding {finding!r} is not yes or no")
-        rows.append(Response(
-            rater=rec["rater"].strip(), kind=kind, item=rec["item"].strip(),
-            image_id=rec["image_id"].strip(), group=rec["group"].strip(),
-            picked=_int_or_none(rec["picked"], "picked", line, range(0, 2)),
-            rating=_int_or_none(rec["rating"], "rating", line, range(scale[0], scale[1] + 1)),
-            answer=answer, item_kind=(rec.get("item_kind") or "main").strip() or "main",
-            label=(rec.get("label") or "").strip(), finding=finding,
-        ))  # fmt: skip
+        rows.append(
+            Response(
+                rater=rec["rater"].strip(),
+                kind=kind,
+                item=rec["item"].strip(),
+                image_id=rec["image_id"].strip(),
+                group=rec["group"].strip(),
+                picked=_int_or_none(rec["picked"], "picked", line, range(0, 2)),
+                rating=_int_or_none(rec["rating"], "rating", line, range(scale[0], scale[1] + 1)),
+                answer=answer,
+                item_kind=(rec.get("item_kind") or "main").strip() or "main",
+                label=(rec.get("label") or "").strip(),
+                finding=finding,
+            )
+        )
     if not rows:
         raise RadsynthError(f"{path.name} holds no responses")
     return rows
@@ -150,8 +165,10 @@ def build_study(rows: list[Response], kind: str = "auto", reference: str = "real
         cells[(r.rater, r.item)].append(r)
     sizes = {len(v) for v in cells.values()}
     if len(sizes) > 1:
-        raise RadsynthError(f"items show different numbers of images ({sorted(sizes)}); "
-                            "expected one design throughout")  # fmt: skip
+        raise RadsynthError(
+            f"items show different numbers of images ({sorted(sizes)}); "
+            "expected one design throughout"
+        )
     size = sizes.pop()
     design = "single" if size == 1 else "quartet"
     raters = tuple(sorted({r.rater for r in rows}))
@@ -165,13 +182,22 @@ def build_study(rows: list[Response], kind: str = "auto", reference: str = "real
     rating_sums, ratings = _ratings(rows)
     warnings = _check(raters, items, groups, choices, rating_sums, kind)
     return Study(
-        design=design, rater_kind=kind, kinds_present=counts, reference=reference,
-        groups=groups, raters=raters, items=items,
+        design=design,
+        rater_kind=kind,
+        kinds_present=counts,
+        reference=reference,
+        groups=groups,
+        raters=raters,
+        items=items,
         chance=1 / size if design == "quartet" else 0.5,
-        categories=groups if design == "quartet" else ANSWERS, correct=correct,
-        choices={k: v[0] for k, v in choices.items()}, rating_sums=rating_sums,
-        ratings=ratings, warnings=tuple(warnings), excluded_rows=dict(sorted(excluded.items())),
-    )  # fmt: skip
+        categories=groups if design == "quartet" else ANSWERS,
+        correct=correct,
+        choices={k: v[0] for k, v in choices.items()},
+        rating_sums=rating_sums,
+        ratings=ratings,
+        warnings=tuple(warnings),
+        excluded_rows=dict(sorted(excluded.items())),
+    )
 
 
 def _choices(
@@ -182,8 +208,10 @@ def _choices(
     for key, rows in cells.items():
         if design == "quartet":
             if sum(1 for r in rows if r.group == reference) != 1:
-                raise RadsynthError(f"rater {key[0]}, item {key[1]}: a quartet needs exactly one "
-                                    f"'{reference}' image")  # fmt: skip
+                raise RadsynthError(
+                    f"rater {key[0]}, item {key[1]}: a quartet needs exactly one "
+                    f"'{reference}' image"
+                )
             picked = [r for r in rows if r.picked == 1]
             if len(picked) > 1:
                 raise RadsynthError(f"rater {key[0]}, item {key[1]}: {len(picked)} images picked")
@@ -221,8 +249,9 @@ def _check(raters, items, groups, choices, rating_sums, kind: str) -> list[str]:
         missing = sorted(set(items) - answered[rater])
         if missing:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-            warnings.append(f"rater {rater} did not answer {len(missing)} of {len(items)} "
-                            f"items ({shown})")  # fmt: skip
+            warnings.append(
+                f"rater {rater} did not answer {len(missing)} of {len(items)} items ({shown})"
+            )
     any_ratings = bool(rating_sums)
     for g in groups:
         who = {r for r in raters if (r, g) in rating_sums} if any_ratings else set(answered)

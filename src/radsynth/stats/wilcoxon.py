@@ -111,8 +111,9 @@ def signed_rank_test(
     ties = len(set(ranks)) != len(ranks)
     use_exact = (n < 50) if exact is None else exact
     if use_exact and not ties and n_zeros == 0:
-        return SignedRankTest(v_stat, _exact_p(v_stat, n, alternative), "exact", n, n_zeros,
-                              ties, None, alternative)  # fmt: skip
+        return SignedRankTest(
+            v_stat, _exact_p(v_stat, n, alternative), "exact", n, n_zeros, ties, None, alternative
+        )
     p, z = _normal_p(v_stat, n, ranks, alternative, correct)
     return SignedRankTest(v_stat, p, "normal", n, n_zeros, ties, z, alternative)
 
@@ -137,8 +138,9 @@ def _normal_p(
         n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in tie_sizes.values()) / 48
     )
     if correct:
-        z -= {"two-sided": math.copysign(0.5, z) if z != 0 else 0.0, "greater": 0.5,
-              "less": -0.5}[alternative]  # fmt: skip
+        z -= {"two-sided": math.copysign(0.5, z) if z != 0 else 0.0, "greater": 0.5, "less": -0.5}[
+            alternative
+        ]
     if sigma == 0:
         return float("nan"), float("nan")
     z /= sigma

@@ -39,7 +39,7 @@ def _latest(s: Session) -> list[tuple]:
         .join(
             latest,
             (latest.c.rater_id == a.rater_id) & (latest.c.seq == a.seq) & (latest.c.v == a.version),
-        )  # fmt: skip
+        )
         .join(t.Item, t.Item.id == a.item_id)
         .outerjoin(picked, picked.c.id == a.picked)
     )
@@ -65,8 +65,9 @@ def admin_progress(s: Session) -> list[dict]:
         mine = per.get(rater.id, [])
         timed = [sec for _, kind, sec, *_ in mine if kind != "practice"]
         attention = [(g, ans) for _, kind, _, g, ans, _ in mine if kind == "attention"]
-        passed = sum(g == "real" if meta["design"] == "quartet" else ans == "fake"
-                     for g, ans in attention)  # fmt: skip
+        passed = sum(
+            g == "real" if meta["design"] == "quartet" else ans == "fake" for g, ans in attention
+        )
         median = statistics.median(timed) if timed else None
         last = max((r[5] for r in mine), default=None)
         q = about.get(rater.id)
@@ -75,23 +76,36 @@ def admin_progress(s: Session) -> list[dict]:
             reasons.append(f"median {median:.1f} s per screen")
         if passed < len(attention):
             reasons.append(f"failed {len(attention) - passed} attention check(s)")
-        rows.append({
-            "rater": rater.name, "kind": rater.kind, "answered": answered, "total": total,
-            "closed": rater.closed,
-            "last_answer": last.isoformat(timespec="seconds") if last else "",
-            "practice_done": sum(kind == "practice" for _, kind, *_ in mine),
-            "practice": n_practice if rater.kind == "human" else 0,
-            "attention_passed": passed, "attention": len(attention),
-            "median_seconds": round(median, 1) if median is not None else None,
-            "total_seconds": round(sum(timed), 1),
-            "about": f"{q.role}, {q.years} y, {q.subspecialty}".rstrip(", ") if q else "",
-            "outlier": "; ".join(reasons),
-        })  # fmt: skip
+        rows.append(
+            {
+                "rater": rater.name,
+                "kind": rater.kind,
+                "answered": answered,
+                "total": total,
+                "closed": rater.closed,
+                "last_answer": last.isoformat(timespec="seconds") if last else "",
+                "practice_done": sum(kind == "practice" for _, kind, *_ in mine),
+                "practice": n_practice if rater.kind == "human" else 0,
+                "attention_passed": passed,
+                "attention": len(attention),
+                "median_seconds": round(median, 1) if median is not None else None,
+                "total_seconds": round(sum(timed), 1),
+                "about": f"{q.role}, {q.years} y, {q.subspecialty}".rstrip(", ") if q else "",
+                "outlier": "; ".join(reasons),
+            }
+        )
     return rows
 
 
 def admin_log(s: Session, limit: int = 100) -> list[dict]:
     """The latest admin actions, newest first."""
     entries = s.scalars(select(t.AdminLog).order_by(t.AdminLog.id.desc()).limit(limit))
-    return [{"at": _utc(e.at).isoformat(timespec="seconds"), "action": e.action,
-             "rater": e.rater, "via": e.via} for e in entries]  # fmt: skip
+    return [
+        {
+            "at": _utc(e.at).isoformat(timespec="seconds"),
+            "action": e.action,
+            "rater": e.rater,
+            "via": e.via,
+        }
+        for e in entries
+    ]

@@ -85,8 +85,12 @@ def _rater(url: str, token: str, cfg: BenchStudyConfig, seed: int, log: list) ->
                 timed("image", "GET", f"/r/{token}/img/{image_id}")
             time.sleep(float(rng.uniform(cfg.think_min_s, cfg.think_max_s)))
             csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-            form = {"version": "0", "csrf": csrf, "pick": ids[int(rng.integers(len(ids)))],
-                    **{f"rating_{i}": str(int(rng.integers(1, 5))) for i in ids}}  # fmt: skip
+            form = {
+                "version": "0",
+                "csrf": csrf,
+                "pick": ids[int(rng.integers(len(ids)))],
+                **{f"rating_{i}": str(int(rng.integers(1, 5))) for i in ids},
+            }
             timed("post", "POST", f"/r/{token}/item/{seq}", data=form)
 
 
@@ -99,8 +103,11 @@ def _count(url: str) -> tuple[int, int]:
     engine = t.make_engine(url)
     with Session(engine) as s:
         n = s.scalar(select(func.count()).select_from(t.Response))
-        keys = s.scalar(select(func.count()).select_from(
-            select(t.Response.rater_id, t.Response.seq).distinct().subquery()))  # fmt: skip
+        keys = s.scalar(
+            select(func.count()).select_from(
+                select(t.Response.rater_id, t.Response.seq).distinct().subquery()
+            )
+        )
     engine.dispose()
     return n, keys
 
@@ -121,14 +128,34 @@ def bench_study(cfg: BenchStudyConfig) -> StageResult:
             _images(root / name, cfg.screens, cfg.size_px, rng)
         syn = tuple(f"{g}={root / g}" for g in "ABC")
         port = _free_port()
-        create_study(CreateStudyConfig(out=root / "study", real=root / "real", synthetic=syn,
-                                       items=cfg.screens, raters=cfg.raters, db=cfg.db,
-                                       base_url=f"http://127.0.0.1:{port}"))  # fmt: skip
+        create_study(
+            CreateStudyConfig(
+                out=root / "study",
+                real=root / "real",
+                synthetic=syn,
+                items=cfg.screens,
+                raters=cfg.raters,
+                db=cfg.db,
+                base_url=f"http://127.0.0.1:{port}",
+            )
+        )
         url = cfg.db or f"sqlite:///{root / 'study' / 'study.db'}"
-        tokens = [line.rsplit("/", 1)[1] for line in
-                  (root / "study" / "links.csv").read_text().splitlines()[1:]]  # fmt: skip
-        cmd = [sys.executable, "-m", "radsynth.cli", "study", "serve", str(root / "study"),
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        tokens = [
+            line.rsplit("/", 1)[1]
+            for line in (root / "study" / "links.csv").read_text().splitlines()[1:]
+        ]
+        cmd = [
+            sys.executable,
+            "-m",
+            "radsynth.cli",
+            "study",
+            "serve",
+            str(root / "study"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
@@ -144,8 +171,10 @@ def bench_study(cfg: BenchStudyConfig) -> StageResult:
             log: list = []
             start = time.perf_counter()
             with ThreadPoolExecutor(cfg.raters) as pool:
-                jobs = [pool.submit(_rater, base, tok, cfg, cfg.seed * 100003 + i, log)
-                        for i, tok in enumerate(tokens)]  # fmt: skip
+                jobs = [
+                    pool.submit(_rater, base, tok, cfg, cfg.seed * 100003 + i, log)
+                    for i, tok in enumerate(tokens)
+                ]
                 for job in jobs:
                     job.result()
             wall = time.perf_counter() - start

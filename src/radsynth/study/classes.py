@@ -72,9 +72,11 @@ def parse_class_findings(specs: Sequence[str]) -> dict[str, str]:
         if not sep or not name or not text:
             raise RadsynthError(f"--class-finding wants CLASS=TEXT, got {spec!r}")
         if len(name) > MAX_LABEL_CHARS or len(text) > MAX_FINDING_CHARS:
-            raise RadsynthError(f"--class-finding {spec[:40]!r}...: class at most "
-                                f"{MAX_LABEL_CHARS}, text at most {MAX_FINDING_CHARS} "
-                                "characters")  # fmt: skip
+            raise RadsynthError(
+                f"--class-finding {spec[:40]!r}...: class at most "
+                f"{MAX_LABEL_CHARS}, text at most {MAX_FINDING_CHARS} "
+                "characters"
+            )
         if name in found:
             raise RadsynthError(f"--class-finding names class {name!r} twice")
         found[name] = text
@@ -91,16 +93,20 @@ def parse_meta_dirs(specs: Sequence[str], sets: dict[str, Path]) -> dict[str, Pa
     for spec in specs:
         name, sep, folder = spec.partition("=")
         if not sep or not folder or name not in sets:
-            raise RadsynthError(f"--synthetic-meta wants NAME=DIR for a --synthetic set "
-                                f"({', '.join(sets)}), got {spec!r}")  # fmt: skip
+            raise RadsynthError(
+                f"--synthetic-meta wants NAME=DIR for a --synthetic set "
+                f"({', '.join(sets)}), got {spec!r}"
+            )
         dirs[name] = Path(folder)
     return dirs
 
 
 def _checked(label: object, where: str) -> str:
     if not isinstance(label, str) or not label.strip():
-        raise RadsynthError(f"{where} has no class (label); sample from a class-conditional "
-                            "checkpoint with --label or --label-mix")  # fmt: skip
+        raise RadsynthError(
+            f"{where} has no class (label); sample from a class-conditional "
+            "checkpoint with --label or --label-mix"
+        )
     if len(label) > MAX_LABEL_CHARS:
         raise RadsynthError(f"{where}: class {label[:20]!r}... is longer than {MAX_LABEL_CHARS}")
     return label.strip()
@@ -114,8 +120,10 @@ def synthetic_label(image: Path, meta_dir: Path) -> str:
     """
     sidecar = meta_dir / f"{image.stem}.json"
     if not sidecar.is_file():
-        raise RadsynthError(f"no sampling sidecar {sidecar} for {image.name}; give the set's "
-                            "sidecar folder with --synthetic-meta NAME=DIR")  # fmt: skip
+        raise RadsynthError(
+            f"no sampling sidecar {sidecar} for {image.name}; give the set's "
+            "sidecar folder with --synthetic-meta NAME=DIR"
+        )
     record = read_json(sidecar, "sampling sidecar")
     if not isinstance(record, dict):
         raise RadsynthError(f"sampling sidecar {sidecar} is not a JSON object")
@@ -137,9 +145,11 @@ def manifest_labels(manifest: Path, columns: Sequence[str]) -> dict[str, str]:
     have = [c for c in rows[0] if c]
     missing = [c for c in columns if c not in have]
     if missing:
-        raise RadsynthError(f"{manifest} has no label column {missing[0]!r} "
-                            f"(columns: {', '.join(have) or 'none'}); ingest with --labels or "
-                            "--label-from-folder")  # fmt: skip
+        raise RadsynthError(
+            f"{manifest} has no label column {missing[0]!r} "
+            f"(columns: {', '.join(have) or 'none'}); ingest with --labels or "
+            "--label-from-folder"
+        )
     out = {}
     for row in rows:
         values = [row[c].strip() for c in columns]
@@ -154,13 +164,16 @@ def real_label(rel: str, by_image: dict[str, str], manifest: Path) -> str:
         RadsynthError: no manifest row or several rows end with ``rel``, or the row has no class.
     """
     name = PurePosixPath(rel).name
-    hits = [k for k in by_image
-            if k == rel or (PurePosixPath(k).name == name and k.endswith("/" + rel))]  # fmt: skip
+    hits = [
+        k for k in by_image if k == rel or (PurePosixPath(k).name == name and k.endswith("/" + rel))
+    ]
     if len(hits) != 1:
         what = "no row" if not hits else f"{len(hits)} rows ({', '.join(hits[:3])})"
-        raise RadsynthError(f"real image {rel}: {what} of {manifest} names it; give the "
-                            "manifest of the ingest the real folder came from "
-                            "(--real-manifest)")  # fmt: skip
+        raise RadsynthError(
+            f"real image {rel}: {what} of {manifest} names it; give the "
+            "manifest of the ingest the real folder came from "
+            "(--real-manifest)"
+        )
     return _checked(by_image[hits[0]] or None, f"real image {rel} in {manifest}")
 
 
@@ -173,8 +186,10 @@ def finding_texts(classes: Sequence[str], given: dict[str, str]) -> dict[str, st
     """
     unknown = sorted(set(given) - set(classes))
     if unknown:
-        raise RadsynthError(f"--class-finding names class(es) {', '.join(unknown)} that no "
-                            f"image has (classes: {', '.join(sorted(classes))})")  # fmt: skip
+        raise RadsynthError(
+            f"--class-finding names class(es) {', '.join(unknown)} that no "
+            f"image has (classes: {', '.join(sorted(classes))})"
+        )
     return {c: given.get(c, c) for c in sorted(classes)}
 
 
@@ -259,8 +274,9 @@ def matched_choice(
             js = [j for j in need if slots[g, j] == c]
             have = by_class.get(c, [])
             if len(have) < len(js):
-                raise RadsynthError(f"{g} set has {len(have)} {c} image(s); the class-matched "
-                                    f"study needs {len(js)}")  # fmt: skip
+                raise RadsynthError(
+                    f"{g} set has {len(have)} {c} image(s); the class-matched study needs {len(js)}"
+                )
             drawn = sorted(rng.choice(len(have), size=len(js), replace=False).tolist())
             picks.update({j: have[k] for j, k in zip(js, drawn, strict=True)})
         chosen[g] = [picks[j] for j in range(len(need))]

@@ -137,11 +137,19 @@ def _check(cfg: CreateStudyConfig) -> None:
     if unknown:
         raise RadsynthError(f"unknown question(s) {', '.join(sorted(unknown))}; use finding,cue")
     if cfg.finding_per_class and "finding" not in _questions(cfg):
-        raise RadsynthError("--finding-per-class asks the finding question: add "
-                            "--questions finding")  # fmt: skip
-    given = [name for name, value in (("--class-finding", cfg.class_finding),
-             ("--real-manifest", cfg.real_manifest), ("--synthetic-meta", cfg.synthetic_meta),
-             ("--label-columns", cfg.label_columns != ("label",))) if value]  # fmt: skip
+        raise RadsynthError(
+            "--finding-per-class asks the finding question: add --questions finding"
+        )
+    given = [
+        name
+        for name, value in (
+            ("--class-finding", cfg.class_finding),
+            ("--real-manifest", cfg.real_manifest),
+            ("--synthetic-meta", cfg.synthetic_meta),
+            ("--label-columns", cfg.label_columns != ("label",)),
+        )
+        if value
+    ]
     if given and not cfg.finding_per_class:
         raise RadsynthError(f"{', '.join(given)} given without --finding-per-class")
 
@@ -201,8 +209,10 @@ def _class_pools(cfg: CreateStudyConfig, folders: dict[str, Path]) -> dict[str, 
     for g, folder in folders.items():
         paths = list_images(folder, RASTER_SUFFIXES)
         if g == "real":
-            pools[g] = {p: classes.real_label(p.relative_to(folder).as_posix(), by_image, manifest)
-                        for p in paths}  # fmt: skip
+            pools[g] = {
+                p: classes.real_label(p.relative_to(folder).as_posix(), by_image, manifest)
+                for p in paths
+            }
         else:
             pools[g] = {p: classes.synthetic_label(p, meta_dirs[g]) for p in paths}
     return pools
@@ -221,8 +231,10 @@ def _choose_by_class(
     shared = sorted(set.intersection(*(set(p.values()) for p in pools.values())))
     if not shared:
         found = {g: sorted(set(p.values())) for g, p in pools.items()}
-        raise RadsynthError(f"no class is in every image set ({found}); sample the synthetic "
-                            "sets for the real images' classes")  # fmt: skip
+        raise RadsynthError(
+            f"no class is in every image set ({found}); sample the synthetic "
+            "sets for the real images' classes"
+        )
     slots = classes.slot_classes(plans, shared, cfg.seed)
     chosen = classes.matched_choice(slots, pools, cfg.seed)
     known = {c for p in pools.values() for c in p.values()}
@@ -236,8 +248,15 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     groups = ["real", *sets]
     folders = {"real": cfg.real, **sets}
     consent = _consent_text(cfg)
-    plans = plan_items(groups, cfg.items, cfg.design, cfg.attention_checks, cfg.repeats,
-                       cfg.seed, n_practice=cfg.practice)  # fmt: skip
+    plans = plan_items(
+        groups,
+        cfg.items,
+        cfg.design,
+        cfg.attention_checks,
+        cfg.repeats,
+        cfg.seed,
+        n_practice=cfg.practice,
+    )
     need = images_needed(plans)
     if cfg.finding_per_class:
         chosen, labels, findings = _choose_by_class(cfg, plans, folders)
@@ -264,15 +283,29 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
             ids[g, j] = secrets.token_hex(8)
             rel = path.relative_to(folders[g]).as_posix()
             png = blind_encode(path, size_px)
-            rows.append(tables.Image(id=ids[g, j], group=g, source=rel, png=png,
-                                     source_sha256=sha256_file(path),
-                                     label=labels.get((g, j))))  # fmt: skip
+            rows.append(
+                tables.Image(
+                    id=ids[g, j],
+                    group=g,
+                    source=rel,
+                    png=png,
+                    source_sha256=sha256_file(path),
+                    label=labels.get((g, j)),
+                )
+            )
     noise_rng = np.random.default_rng([cfg.seed, 3])
     for j in range(need.get("attention", 0)):
         ids["attention", j] = secrets.token_hex(8)
         png = attention_image(size_px, noise_rng)
-        rows.append(tables.Image(id=ids["attention", j], group="attention",
-                                 source=f"noise-{j}", source_sha256="", png=png))  # fmt: skip
+        rows.append(
+            tables.Image(
+                id=ids["attention", j],
+                group="attention",
+                source=f"noise-{j}",
+                source_sha256="",
+                png=png,
+            )
+        )
     # Repeat items show the same pictures under new ids, so nothing links them to the originals.
     item_ids: list[list[str]] = []
     originals = {row.id: row for row in rows}
@@ -284,21 +317,36 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
         for slot in plan.slots:
             src = originals[ids[slot]]
             fresh.append(secrets.token_hex(8))
-            rows.append(tables.Image(id=fresh[-1], group=src.group, source=src.source,
-                                     source_sha256=src.source_sha256, png=src.png,
-                                     label=src.label, original_id=src.id))  # fmt: skip
+            rows.append(
+                tables.Image(
+                    id=fresh[-1],
+                    group=src.group,
+                    source=src.source,
+                    source_sha256=src.source_sha256,
+                    png=src.png,
+                    label=src.label,
+                    original_id=src.id,
+                )
+            )
         item_ids.append(fresh)
     secrets.SystemRandom().shuffle(rows)
     class_counts = _class_counts(rows)  # before the session commits (and expires) the rows
 
     admin_token = secrets.token_urlsafe(32)
     meta = {
-        "design": cfg.design, "questions": ",".join(_questions(cfg)), "finding": cfg.finding,
-        "size_px": str(size_px), "seed": str(cfg.seed), "groups": json.dumps(groups),
-        "admin_token_sha256": tables.token_hash(admin_token), "base_url": cfg.base_url,
-        "allow_back": str(int(cfg.allow_back)), "practice": str(cfg.practice),
-        "consent": consent, "questionnaire": str(int(cfg.questionnaire)),
-    }  # fmt: skip
+        "design": cfg.design,
+        "questions": ",".join(_questions(cfg)),
+        "finding": cfg.finding,
+        "size_px": str(size_px),
+        "seed": str(cfg.seed),
+        "groups": json.dumps(groups),
+        "admin_token_sha256": tables.token_hash(admin_token),
+        "base_url": cfg.base_url,
+        "allow_back": str(int(cfg.allow_back)),
+        "practice": str(cfg.practice),
+        "consent": consent,
+        "questionnaire": str(int(cfg.questionnaire)),
+    }
     if cfg.finding_per_class:  # a study-wide study keeps exactly the settings it had before
         meta[classes.META_PER_CLASS] = "1"
         meta[classes.META_CLASS_FINDINGS] = classes.encode_findings(findings)
@@ -330,11 +378,21 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
         meta_dirs = classes.parse_meta_dirs(cfg.synthetic_meta, sets)
         inputs += [_real_manifest(cfg)]
         inputs += [meta_dirs[g] / f"{p.stem}.json" for g in sets for p in chosen[g]]
-    write_manifest(cfg.out, STAGE, recorded, inputs=inputs, seeds=cfg.seed, extra={
-        "groups": groups, "items": len(plans), "images": len(rows), "size_px": size_px,
-        "database": tables.redact_url(url),
-        **({"classes": class_counts} if cfg.finding_per_class else {}),
-    })  # fmt: skip
+    write_manifest(
+        cfg.out,
+        STAGE,
+        recorded,
+        inputs=inputs,
+        seeds=cfg.seed,
+        extra={
+            "groups": groups,
+            "items": len(plans),
+            "images": len(rows),
+            "size_px": size_px,
+            "database": tables.redact_url(url),
+            **({"classes": class_counts} if cfg.finding_per_class else {}),
+        },
+    )
     n_main = sum(p.kind == "main" for p in plans)
     summary = (
         f"{cfg.design} study with {n_main} main + {len(plans) - n_main} extra items "

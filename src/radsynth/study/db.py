@@ -49,11 +49,31 @@ from radsynth.study.models import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "AdminLog", "Assignment", "Base", "Image", "Item", "ItemImage", "Meta",
-    "Questionnaire", "Rater", "Rating", "Response", "SchemaVersion", "Visit", "token_hash",
-    "utcnow", "make_engine", "session_scope", "resolve_url", "redact_url", "PASSWORD_ENV",
-    "PASSWORD_FILE", "sqlite_path", "create_private_file",
-]  # fmt: skip
+    "SCHEMA_VERSION",
+    "AdminLog",
+    "Assignment",
+    "Base",
+    "Image",
+    "Item",
+    "ItemImage",
+    "Meta",
+    "Questionnaire",
+    "Rater",
+    "Rating",
+    "Response",
+    "SchemaVersion",
+    "Visit",
+    "token_hash",
+    "utcnow",
+    "make_engine",
+    "session_scope",
+    "resolve_url",
+    "redact_url",
+    "PASSWORD_ENV",
+    "PASSWORD_FILE",
+    "sqlite_path",
+    "create_private_file",
+]
 
 #: Environment variable holding the PostgreSQL password of the study database.
 PASSWORD_ENV = "RADSYNTH_STUDY_DB_PASSWORD"

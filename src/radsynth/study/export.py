@@ -36,15 +36,45 @@ from radsynth.study import db as t
 from radsynth.study.migrate import open_study
 
 COLUMNS = (
-    "rater", "rater_kind", "item", "item_kind", "repeat_of", "seq", "image_id", "group",
-    "position", "picked", "rating", "answer", "finding", "cue", "version", "started_at",
-    "answered_at", "seconds", "original_image_id", "first_picked", "first_rating",
-    "first_answer", "visits", "visit_times", "total_seconds", "label",
-)  # fmt: skip
+    "rater",
+    "rater_kind",
+    "item",
+    "item_kind",
+    "repeat_of",
+    "seq",
+    "image_id",
+    "group",
+    "position",
+    "picked",
+    "rating",
+    "answer",
+    "finding",
+    "cue",
+    "version",
+    "started_at",
+    "answered_at",
+    "seconds",
+    "original_image_id",
+    "first_picked",
+    "first_rating",
+    "first_answer",
+    "visits",
+    "visit_times",
+    "total_seconds",
+    "label",
+)
 RATER_COLUMNS = (
-    "rater", "rater_kind", "role", "years", "subspecialty", "started_at", "consented_at",
-    "answered", "total", "total_seconds",
-)  # fmt: skip
+    "rater",
+    "rater_kind",
+    "role",
+    "years",
+    "subspecialty",
+    "started_at",
+    "consented_at",
+    "answered",
+    "total",
+    "total_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -91,20 +121,36 @@ def export_rows(session: Session, *, history: bool = False, rater_kind: str = "a
         picked = "" if design != "quartet" else int(resp.picked == image.id)
         key = (resp.rater_id, resp.seq)
         f_resp, f_rating = first.get((*key, image.id), (resp, rating))
-        rows.append({
-            "rater": rater.name, "rater_kind": rater.kind, "item": item.id,
-            "item_kind": item.kind, "repeat_of": item.repeat_of or "", "seq": resp.seq,
-            "image_id": image.id, "group": image.group, "position": slot.position,
-            "picked": picked, "rating": rating.rating, "answer": resp.answer or "",
-            "finding": rating.finding or "", "cue": rating.cue or "", "version": resp.version,
-            "started_at": _iso(resp.opened_at), "answered_at": _iso(resp.answered_at),
-            "seconds": round(_seconds(resp.opened_at, resp.answered_at), 3),
-            "original_image_id": image.original_id or "",
-            "first_picked": "" if design != "quartet" else int(f_resp.picked == image.id),
-            "first_rating": f_rating.rating, "first_answer": f_resp.answer or "",
-            "visits": len(visits.get(key, [])), "visit_times": ";".join(visits.get(key, [])),
-            "total_seconds": round(spent.get(key, 0.0), 3), "label": image.label or "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "rater": rater.name,
+                "rater_kind": rater.kind,
+                "item": item.id,
+                "item_kind": item.kind,
+                "repeat_of": item.repeat_of or "",
+                "seq": resp.seq,
+                "image_id": image.id,
+                "group": image.group,
+                "position": slot.position,
+                "picked": picked,
+                "rating": rating.rating,
+                "answer": resp.answer or "",
+                "finding": rating.finding or "",
+                "cue": rating.cue or "",
+                "version": resp.version,
+                "started_at": _iso(resp.opened_at),
+                "answered_at": _iso(resp.answered_at),
+                "seconds": round(_seconds(resp.opened_at, resp.answered_at), 3),
+                "original_image_id": image.original_id or "",
+                "first_picked": "" if design != "quartet" else int(f_resp.picked == image.id),
+                "first_rating": f_rating.rating,
+                "first_answer": f_resp.answer or "",
+                "visits": len(visits.get(key, [])),
+                "visit_times": ";".join(visits.get(key, [])),
+                "total_seconds": round(spent.get(key, 0.0), 3),
+                "label": image.label or "",
+            }
+        )
     return rows
 
 
@@ -142,14 +188,20 @@ def rater_rows(session: Session, rater_kind: str = "all") -> list[dict]:
         answered = session.scalar(
             select(func.count()).where(t.Assignment.rater_id == rater.id, t.Assignment.version > 0)
         )
-        rows.append({
-            "rater": rater.name, "rater_kind": rater.kind, "role": q.role if q else "",
-            "years": q.years if q else "", "subspecialty": q.subspecialty if q else "",
-            "started_at": _iso(rater.started_at) if rater.started_at else "",
-            "consented_at": _iso(rater.consented_at) if rater.consented_at else "",
-            "answered": answered, "total": total,
-            "total_seconds": round(sum(v for (r, _), v in spent.items() if r == rater.id), 3),
-        })  # fmt: skip
+        rows.append(
+            {
+                "rater": rater.name,
+                "rater_kind": rater.kind,
+                "role": q.role if q else "",
+                "years": q.years if q else "",
+                "subspecialty": q.subspecialty if q else "",
+                "started_at": _iso(rater.started_at) if rater.started_at else "",
+                "consented_at": _iso(rater.consented_at) if rater.consented_at else "",
+                "answered": answered,
+                "total": total,
+                "total_seconds": round(sum(v for (r, _), v in spent.items() if r == rater.id), 3),
+            }
+        )
     return rows
 
 

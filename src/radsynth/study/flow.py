@@ -111,5 +111,12 @@ def answer_questionnaire(
         raise svc.StudyError(409, "this study has no questionnaire")
     if next_step(session, rater, meta) != "questionnaire":
         raise svc.StudyError(409, "the questionnaire is not the next step")
-    session.add(Questionnaire(rater_id=rater.id, role=about.role, years=about.years,
-                              subspecialty=about.subspecialty, answered_at=utcnow()))  # fmt: skip
+    session.add(
+        Questionnaire(
+            rater_id=rater.id,
+            role=about.role,
+            years=about.years,
+            subspecialty=about.subspecialty,
+            answered_at=utcnow(),
+        )
+    )

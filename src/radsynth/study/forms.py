@@ -53,6 +53,10 @@ def submission_from_json(body: Any) -> svc.Submission:
     if not all(isinstance(v, str) for v in [*maps["finding"].values(), *maps["cue"].values()]):
         raise svc.StudyError(400, "finding and cue values must be strings")
     return svc.Submission(
-        version=body["version"], picked=body.get("picked"), answer=body.get("answer"),
-        ratings=maps["ratings"], finding=maps["finding"], cue=maps["cue"],
-    )  # fmt: skip
+        version=body["version"],
+        picked=body.get("picked"),
+        answer=body.get("answer"),
+        ratings=maps["ratings"],
+        finding=maps["finding"],
+        cue=maps["cue"],
+    )

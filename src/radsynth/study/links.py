@@ -87,9 +87,14 @@ def add_raters(session: Session, n: int, admin_token: str, via: str) -> list[tup
     made = []
     for r in range(start, start + n):
         token = new_token()
-        rater = t.Rater(name=f"rater-{r + 1:02d}", kind="human", closed=False,
-                        token_sha256=t.token_hash(token), token_sealed=seal(token, key),
-                        created_at=t.utcnow())  # fmt: skip
+        rater = t.Rater(
+            name=f"rater-{r + 1:02d}",
+            kind="human",
+            closed=False,
+            token_sha256=t.token_hash(token),
+            token_sealed=seal(token, key),
+            created_at=t.utcnow(),
+        )
         session.add(rater)
         session.flush()
         for seq, k in enumerate(rater_order(plans, seed, r), start=1):
@@ -170,8 +175,9 @@ def manage_links(cfg: LinksConfig) -> StageResult:
     engine = open_study(t.resolve_url(cfg.study, cfg.db))
     try:
         with t.session_scope(engine, write=cfg.action != "show") as s:
-            if not hmac.compare_digest(s.get(t.Meta, "admin_token_sha256").value,
-                                       t.token_hash(admin)):  # fmt: skip
+            if not hmac.compare_digest(
+                s.get(t.Meta, "admin_token_sha256").value, t.token_hash(admin)
+            ):
                 raise RadsynthError("admin.txt does not hold this study's admin token")
             base = s.get(t.Meta, "base_url")
             base_url = base.value if base else "http://127.0.0.1:8000"

@@ -52,19 +52,32 @@ def _v2_tables() -> MetaData:
     """The tables schema version 2 added, frozen as they were in version 2."""
     md = MetaData()
     rater = Table("rater", md, Column("id", Integer, primary_key=True))
-    Table("questionnaire", md,
-          Column("rater_id", Integer, ForeignKey(rater.c.id), primary_key=True),
-          Column("role", String(64), nullable=False), Column("years", Integer, nullable=False),
-          Column("subspecialty", String(128), nullable=False),
-          Column("answered_at", DateTime(timezone=True), nullable=False))  # fmt: skip
-    Table("visit", md, Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("rater_id", Integer, ForeignKey(rater.c.id), nullable=False),
-          Column("seq", Integer, nullable=False),
-          Column("opened_at", DateTime(timezone=True), nullable=False))  # fmt: skip
-    Table("admin_log", md, Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("at", DateTime(timezone=True), nullable=False),
-          Column("action", String(16), nullable=False), Column("rater", String(64), nullable=False),
-          Column("via", String(16), nullable=False))  # fmt: skip
+    Table(
+        "questionnaire",
+        md,
+        Column("rater_id", Integer, ForeignKey(rater.c.id), primary_key=True),
+        Column("role", String(64), nullable=False),
+        Column("years", Integer, nullable=False),
+        Column("subspecialty", String(128), nullable=False),
+        Column("answered_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "visit",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("rater_id", Integer, ForeignKey(rater.c.id), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("opened_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "admin_log",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("rater", String(64), nullable=False),
+        Column("via", String(16), nullable=False),
+    )
     return md
 
 

@@ -59,8 +59,15 @@ def register(app: FastAPI, ctx: Any) -> None:
             log = admin_log(s)
         for row in rows:
             row["url"] = urls.get(row["rater"], "")
-        return ctx.page(request, "admin.html", token=token, rows=rows, log=log,
-                        design=meta["design"], new_link=new_link)  # fmt: skip
+        return ctx.page(
+            request,
+            "admin.html",
+            token=token,
+            rows=rows,
+            log=log,
+            design=meta["design"],
+            new_link=new_link,
+        )
 
     @app.get("/admin/{token}", response_class=HTMLResponse)
     def admin(request: Request, token: str) -> HTMLResponse:

@@ -26,8 +26,12 @@ IMAGE_SQL = text(
     " JOIN assignment a ON a.item_id = ii.item_id JOIN rater r ON r.id = a.rater_id"
     " WHERE i.id = :image AND r.token_sha256 = :h AND r.closed = false LIMIT 1"
 )
-STEP_PATHS = {"instructions": "instructions", "consent": "consent", "questionnaire": "about",
-              "done": "done"}  # fmt: skip
+STEP_PATHS = {
+    "instructions": "instructions",
+    "consent": "consent",
+    "questionnaire": "about",
+    "done": "done",
+}
 
 
 def consent_html(text: str) -> str:
@@ -78,11 +82,18 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         meta = ctx.meta
         with ctx.read() as s:
             _, total = svc.progress(s, svc.find_rater(s, token).id)
-        return ctx.page(request, "instructions.html", token=token, design=meta["design"],
-                        questions=svc.questions(meta), finding=meta["finding"],
-                        per_class=per_class(meta), practice=svc.n_practice(meta),
-                        items=total - svc.n_practice(meta),
-                        allow_back=svc.allow_back(meta))  # fmt: skip
+        return ctx.page(
+            request,
+            "instructions.html",
+            token=token,
+            design=meta["design"],
+            questions=svc.questions(meta),
+            finding=meta["finding"],
+            per_class=per_class(meta),
+            practice=svc.n_practice(meta),
+            items=total - svc.n_practice(meta),
+            allow_back=svc.allow_back(meta),
+        )
 
     @app.post("/r/{token}/instructions")
     async def instructions_post(request: Request, token: str) -> Response:
@@ -101,8 +112,9 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             text = ctx.meta.get("consent", "")
         if not text:
             raise svc.StudyError(404, "this study asks for no consent")
-        return ctx.page(request, "consent.html", status, token=token, text=consent_html(text),
-                        error=error)  # fmt: skip
+        return ctx.page(
+            request, "consent.html", status, token=token, text=consent_html(text), error=error
+        )
 
     @app.get("/r/{token}/consent", response_class=HTMLResponse)
     def consent(request: Request, token: str) -> HTMLResponse:
@@ -123,8 +135,15 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     def about_page(request: Request, token: str, error: str = "", status: int = 200):  # noqa: ANN202
         with ctx.read() as s:
             svc.find_rater(s, token)
-        return ctx.page(request, "questionnaire.html", status, token=token, roles=flow.ROLES,
-                        max_years=flow.MAX_YEARS, error=error)  # fmt: skip
+        return ctx.page(
+            request,
+            "questionnaire.html",
+            status,
+            token=token,
+            roles=flow.ROLES,
+            max_years=flow.MAX_YEARS,
+            error=error,
+        )
 
     @app.get("/r/{token}/about", response_class=HTMLResponse)
     def about(request: Request, token: str) -> HTMLResponse:
@@ -135,8 +154,9 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         form = await read_form(ctx, request)
 
         def store() -> str:
-            answers = flow.parse_about(form.get("role"), form.get("years", ""),
-                                       form.get("subspecialty", ""))  # fmt: skip
+            answers = flow.parse_about(
+                form.get("role"), form.get("years", ""), form.get("subspecialty", "")
+            )
             with ctx.write() as s:
                 rater = svc.find_rater(s, token)
                 flow.answer_questionnaire(s, rater, ctx.meta, answers)
@@ -150,8 +170,14 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             rater = svc.find_rater(s, token)
             meta = ctx.meta
             answered, total = svc.progress(s, rater.id)
-        return ctx.page(request, "done.html", token=token, answered=answered, total=total,
-                        allow_back=svc.allow_back(meta))  # fmt: skip
+        return ctx.page(
+            request,
+            "done.html",
+            token=token,
+            answered=answered,
+            total=total,
+            allow_back=svc.allow_back(meta),
+        )
 
     def render_item(request: Request, token: str, seq: int, status: int = 200, error: str = ""):  # noqa: ANN202
         meta = ctx.meta
@@ -162,9 +188,15 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
         with ctx.write(durable=False) as s:  # a short write, apart from the reads above
             svc.record_visit(s, rater.id, seq)
         return ctx.page(
-            request, "item.html", status, token=token, v=view, error=error,
-            design=meta["design"], questions=svc.questions(meta),
-        )  # fmt: skip
+            request,
+            "item.html",
+            status,
+            token=token,
+            v=view,
+            error=error,
+            design=meta["design"],
+            questions=svc.questions(meta),
+        )
 
     @app.get("/r/{token}/item/{seq}", response_class=HTMLResponse)
     def item_page(request: Request, token: str, seq: int) -> HTMLResponse:

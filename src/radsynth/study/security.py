@@ -49,8 +49,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or len(length) > 12
-                                   or int(length) > self.limit):  # fmt: skip
+        if length is not None and (
+            not length.isdigit() or len(length) > 12 or int(length) > self.limit
+        ):
             await self.reject(scope)(scope, receive, send)
             return
         seen = 0

@@ -332,10 +332,15 @@ def store_answer(session: Session, checked: CheckedAnswer, seconds: float | None
     session.add(resp)
     session.flush()
     rows = [
-        {"response_id": resp.id, "image_id": image_id, "rating": rating,
-         "finding": sub.finding.get(image_id), "cue": (sub.cue.get(image_id) or "").strip() or None}
+        {
+            "response_id": resp.id,
+            "image_id": image_id,
+            "rating": rating,
+            "finding": sub.finding.get(image_id),
+            "cue": (sub.cue.get(image_id) or "").strip() or None,
+        }
         for image_id, rating in sub.ratings.items()
-    ]  # fmt: skip
+    ]
     session.execute(insert(Rating), rows)  # one executemany, not one ORM insert per image
     return sub.version + 1
 

@@ -102,8 +102,10 @@ def simulated_findings(
     if not per_class:
         return dict.fromkeys(ids, "yes")  # draws nothing: study-wide answers stay as before
     p = {"real": cfg.p_finding_real, "attention": 0.0}
-    return {i: "yes" if rng.random() < p.get(g, cfg.p_finding_synthetic) else "no"
-            for i, g in zip(ids, groups, strict=True)}  # fmt: skip
+    return {
+        i: "yes" if rng.random() < p.get(g, cfg.p_finding_synthetic) else "no"
+        for i, g in zip(ids, groups, strict=True)
+    }
 
 
 def simulate_raters(cfg: SimulateConfig) -> StageResult:
@@ -121,9 +123,13 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
             n_sim = s.scalar(select(func.count()).where(t.Rater.kind == "simulated"))
             if template is None:
                 raise RadsynthError("the study has no raters to copy the item order from")
-            orders = list(s.execute(select(t.Assignment.seq, t.Assignment.item_id)
-                                    .where(t.Assignment.rater_id == template.id)
-                                    .order_by(t.Assignment.seq)))  # fmt: skip
+            orders = list(
+                s.execute(
+                    select(t.Assignment.seq, t.Assignment.item_id)
+                    .where(t.Assignment.rater_id == template.id)
+                    .order_by(t.Assignment.seq)
+                )
+            )
             items = {}
             for item_id in {i for _, i in orders}:
                 ids = svc.item_image_ids(s, item_id)
@@ -133,9 +139,14 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
         for k in range(n_sim, n_sim + cfg.raters):
             rng = np.random.default_rng([cfg.seed, k])
             with Session(engine) as s, s.begin():
-                rater = t.Rater(name=f"sim-{k + 1:02d}", kind="simulated", closed=False,
-                                token_sha256=t.token_hash(secrets.token_urlsafe(32)),
-                                created_at=t.utcnow(), started_at=t.utcnow())  # fmt: skip
+                rater = t.Rater(
+                    name=f"sim-{k + 1:02d}",
+                    kind="simulated",
+                    closed=False,
+                    token_sha256=t.token_hash(secrets.token_urlsafe(32)),
+                    created_at=t.utcnow(),
+                    started_at=t.utcnow(),
+                )
                 s.add(rater)
                 s.flush()
                 # Each simulated rater gets its own shuffled order, like a human rater.
@@ -148,8 +159,11 @@ def simulate_raters(cfg: SimulateConfig) -> StageResult:
                     picked, answer, ratings = simulated_answer(
                         groups, ids, meta["design"], cfg, rng
                     )
-                    finding = (simulated_findings(groups, ids, classes.per_class(meta), cfg, rng)
-                               if "finding" in svc.questions(meta) else {})  # fmt: skip
+                    finding = (
+                        simulated_findings(groups, ids, classes.per_class(meta), cfg, rng)
+                        if "finding" in svc.questions(meta)
+                        else {}
+                    )
                     sub = svc.Submission(0, picked, answer, ratings, finding)
                     seconds = cfg.seconds_median * float(np.exp(rng.normal(0, 0.5)))
                     svc.submit(s, rater, seq, sub, seconds=seconds)

@@ -44,8 +44,11 @@ class ClassSpec:
         return self.names.index(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": list(self.columns), "names": list(self.names),
-                "null_index": self.null_index}  # fmt: skip
+        return {
+            "columns": list(self.columns),
+            "names": list(self.names),
+            "null_index": self.null_index,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ClassSpec | None:

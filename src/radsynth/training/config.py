@@ -17,9 +17,20 @@ from radsynth.models.unet import UNetConfig
 
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
 RESUMABLE_CHANGES = frozenset(
-    {"data", "out", "resume", "total_steps", "checkpoint_every_steps", "log_every_steps",
-     "keep_state_checkpoints", "compile", "cpu", "device", "cpu_threads"}
-)  # fmt: skip
+    {
+        "data",
+        "out",
+        "resume",
+        "total_steps",
+        "checkpoint_every_steps",
+        "log_every_steps",
+        "keep_state_checkpoints",
+        "compile",
+        "cpu",
+        "device",
+        "cpu_threads",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -97,27 +108,55 @@ class TrainConfig:
         "paper": {},
         # Phantoms at 64 px; a few minutes on 2 CPU cores.
         "demo": {
-            "image_size_px": 64, "block_channels": (16, 32, 64, 64), "layers_per_block": 1,
-            "attention_levels": (3,), "norm_groups": 8, "attention_head_dim": 16,
-            "beta_schedule": "cosine", "batch_size": 16, "lr": 2e-3, "warmup_steps": 40,
-            "total_steps": 1000, "checkpoint_every_steps": 250, "ema_decay": 0.99,
-            "val_max_images": 64, "val_repeats": 2, "keep_state_checkpoints": 1,
+            "image_size_px": 64,
+            "block_channels": (16, 32, 64, 64),
+            "layers_per_block": 1,
+            "attention_levels": (3,),
+            "norm_groups": 8,
+            "attention_head_dim": 16,
+            "beta_schedule": "cosine",
+            "batch_size": 16,
+            "lr": 2e-3,
+            "warmup_steps": 40,
+            "total_steps": 1000,
+            "checkpoint_every_steps": 250,
+            "ema_decay": 0.99,
+            "val_max_images": 64,
+            "val_repeats": 2,
+            "keep_state_checkpoints": 1,
         },
         # For tests: diffusers' tiny test sizes at 32 px; seconds on a CPU.
         "tiny": {
-            "image_size_px": 32, "block_channels": (8, 16), "layers_per_block": 1,
-            "attention_levels": (1,), "norm_groups": 2, "attention_head_dim": 8,
-            "beta_schedule": "cosine", "num_train_timesteps": 100, "batch_size": 4,
-            "lr": 1e-3, "total_steps": 4, "checkpoint_every_steps": 2, "ema_decay": 0.9,
-            "val_max_images": 8, "val_repeats": 1, "log_every_steps": 1,
+            "image_size_px": 32,
+            "block_channels": (8, 16),
+            "layers_per_block": 1,
+            "attention_levels": (1,),
+            "norm_groups": 2,
+            "attention_head_dim": 8,
+            "beta_schedule": "cosine",
+            "num_train_timesteps": 100,
+            "batch_size": 4,
+            "lr": 1e-3,
+            "total_steps": 4,
+            "checkpoint_every_steps": 2,
+            "ema_decay": 0.9,
+            "val_max_images": 8,
+            "val_repeats": 1,
+            "log_every_steps": 1,
         },
-    }  # fmt: skip
+    }
 
     def __post_init__(self) -> None:
         positive = (
-            "image_size_px", "batch_size", "total_steps", "checkpoint_every_steps",
-            "num_train_timesteps", "val_max_images", "val_repeats", "log_every_steps",
-        )  # fmt: skip
+            "image_size_px",
+            "batch_size",
+            "total_steps",
+            "checkpoint_every_steps",
+            "num_train_timesteps",
+            "val_max_images",
+            "val_repeats",
+            "log_every_steps",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

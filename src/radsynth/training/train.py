@@ -255,8 +255,14 @@ def _train(cfg: TrainConfig) -> StageResult:
     order = DataOrder(len(data.train), cfg.seed)
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
     writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
-    bar = tqdm(total=cfg.total_steps, initial=progress["step"], disable=not acc.is_main_process,
-               desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+    bar = tqdm(
+        total=cfg.total_steps,
+        initial=progress["step"],
+        disable=not acc.is_main_process,
+        desc="train",
+        unit="step",
+        dynamic_ncols=True,
+    )
     window = torch.zeros((), device=device)  # sum of losses since the last log point
     window_steps, since_ckpt, t_log = 0, [], time.perf_counter()
     try:
@@ -273,8 +279,9 @@ def _train(cfg: TrainConfig) -> StageResult:
             noise = torch.randn(x0.shape, generator=gen, device=device, dtype=x0.dtype)
             y = None  # (B,) classes, some dropped to the null class; drawn only if conditional
             if spec is not None:
-                y = drop_condition(labels["train"][idx].to(device), cfg.uncond_prob,
-                                   spec.null_index, gen)  # fmt: skip
+                y = drop_condition(
+                    labels["train"][idx].to(device), cfg.uncond_prob, spec.null_index, gen
+                )
 
             # Loss, backward, optimizer step.
             loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type, y).mean()
@@ -326,8 +333,12 @@ def _train(cfg: TrainConfig) -> StageResult:
                     writer.add_scalar("val/loss", val, step)
                 _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta)
                 if acc.is_main_process:
-                    log_checkpoint(log, "train", checkpoint_name(step), f"saved; train loss "
-                                   f"{train_loss:.4f}, val loss {val:.4f}")  # fmt: skip
+                    log_checkpoint(
+                        log,
+                        "train",
+                        checkpoint_name(step),
+                        f"saved; train loss {train_loss:.4f}, val loss {val:.4f}",
+                    )
                 t_log = time.perf_counter()  # saving time is not training time
     finally:
         bar.close()

@@ -39,8 +39,9 @@ class ArmResult:
     external: dict = field(default_factory=dict)  # the same on the external set, if any
 
 
-def arm_sets(real: LabelledImages, synthetic: LabelledImages | None, ratios: list[float],
-             seed: int) -> dict[str, tuple[LabelledImages, int, int]]:  # fmt: skip
+def arm_sets(
+    real: LabelledImages, synthetic: LabelledImages | None, ratios: list[float], seed: int
+) -> dict[str, tuple[LabelledImages, int, int]]:
     """arm name -> (training images, n_real, n_synthetic). Ratios that need more synthetic
     images than exist are left out (logged)."""
     arms = {"real": (real, len(real.labels), 0)}
@@ -51,8 +52,12 @@ def arm_sets(real: LabelledImages, synthetic: LabelledImages | None, ratios: lis
     for r in ratios:
         k = round(r * len(real.labels))
         if k > len(synthetic.labels):
-            log.warning("ratio %gx needs %d synthetic images, %d exist: left out", r, k,
-                        len(synthetic.labels))  # fmt: skip
+            log.warning(
+                "ratio %gx needs %d synthetic images, %d exist: left out",
+                r,
+                k,
+                len(synthetic.labels),
+            )
             continue
         pick = order[:k]
         both = LabelledImages(
@@ -100,7 +105,13 @@ def run_arm(
     out = ArmResult(name, n_real, n_syn, per_seed, ens, low, high, mean, float(np.mean(rates)))
     if "external" in results:
         e_seed, e_ens, e_low, e_high, e_mean = results["external"]
-        out.external = {"seed_aucs": e_seed, "auc": e_ens.auc, "low": e_ens.low,
-                        "high": e_ens.high, "boot_low": e_low, "boot_high": e_high,
-                        "scores": e_mean}  # fmt: skip
+        out.external = {
+            "seed_aucs": e_seed,
+            "auc": e_ens.auc,
+            "low": e_ens.low,
+            "high": e_ens.high,
+            "boot_low": e_low,
+            "boot_high": e_high,
+            "scores": e_mean,
+        }
     return out, nets

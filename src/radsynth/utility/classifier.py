@@ -44,8 +44,10 @@ def build_classifier(arch: str) -> torch.nn.Module:
 def balanced_batch(by_class: list[torch.Tensor], batch: int, gen: torch.Generator) -> torch.Tensor:
     """Indices of one class-balanced batch: batch // 2 from each class, with replacement."""
     half = batch // 2
-    parts = [idx[torch.randint(len(idx), (n,), generator=gen)]
-             for idx, n in zip(by_class, (half, batch - half), strict=True)]  # fmt: skip
+    parts = [
+        idx[torch.randint(len(idx), (n,), generator=gen)]
+        for idx, n in zip(by_class, (half, batch - half), strict=True)
+    ]
     return torch.cat(parts)
 
 

@@ -63,8 +63,10 @@ def class_names(rows: list[dict[str, str]], column: str, where: Path) -> tuple[s
         raise RadsynthError(f"{where}: no label column {column!r} (columns: {have})")
     names = sorted({r[column] for r in rows if r[column]})
     if len(names) != 2:
-        raise RadsynthError(f"{where}: the utility task needs two classes in {column!r}, "
-                            f"found {len(names)} ({', '.join(names[:5])})")  # fmt: skip
+        raise RadsynthError(
+            f"{where}: the utility task needs two classes in {column!r}, "
+            f"found {len(names)} ({', '.join(names[:5])})"
+        )
     return names[0], names[1]
 
 
@@ -130,8 +132,12 @@ def load_synthetic(
         labels.append(classes.index(label))
     if not paths:
         raise RadsynthError(f"no usable synthetic images in {folder}")
-    return LabelledImages(_stack(paths, size_px), torch.tensor(labels), [p.name for p in paths],
-                          [p.name for p in paths])  # fmt: skip
+    return LabelledImages(
+        _stack(paths, size_px),
+        torch.tensor(labels),
+        [p.name for p in paths],
+        [p.name for p in paths],
+    )
 
 
 def check_test_leaks(data: Path) -> None:
@@ -177,6 +183,5 @@ def resized(images: LabelledImages | None, size_px: int) -> LabelledImages | Non
     """The same images area-resampled to size_px x size_px."""
     if images is None or images.images.shape[-1] == size_px:
         return images
-    x = torch.nn.functional.interpolate(images.images.float(), size=(size_px, size_px),
-                                        mode="area")  # fmt: skip
+    x = torch.nn.functional.interpolate(images.images.float(), size=(size_px, size_px), mode="area")
     return LabelledImages(x.half(), images.labels, images.patients, images.names)

@@ -14,22 +14,43 @@ import numpy as np
 from radsynth.stage import atomic_write_text
 
 CSV_COLUMNS = (
-    "arm", "n_real", "n_synthetic", "auroc", "delong_low", "delong_high", "boot_low",
-    "boot_high", "seed_aurocs", "seed_min", "seed_max", "diff_vs_real", "diff_low", "diff_high",
-    "p_vs_real", "external_auroc", "external_low", "external_high", "images_per_s",
-)  # fmt: skip
+    "arm",
+    "n_real",
+    "n_synthetic",
+    "auroc",
+    "delong_low",
+    "delong_high",
+    "boot_low",
+    "boot_high",
+    "seed_aurocs",
+    "seed_min",
+    "seed_max",
+    "diff_vs_real",
+    "diff_low",
+    "diff_high",
+    "p_vs_real",
+    "external_auroc",
+    "external_low",
+    "external_high",
+    "images_per_s",
+)
 
 
 def _row(r, paired) -> dict[str, Any]:
     test = paired.get(r.arm)
     ext = r.external
     return {
-        "arm": r.arm, "n_real": r.n_real, "n_synthetic": r.n_synthetic,
-        "auroc": round(r.ensemble.auc, 6), "delong_low": round(r.ensemble.low, 6),
-        "delong_high": round(r.ensemble.high, 6), "boot_low": round(r.boot_low, 6),
+        "arm": r.arm,
+        "n_real": r.n_real,
+        "n_synthetic": r.n_synthetic,
+        "auroc": round(r.ensemble.auc, 6),
+        "delong_low": round(r.ensemble.low, 6),
+        "delong_high": round(r.ensemble.high, 6),
+        "boot_low": round(r.boot_low, 6),
         "boot_high": round(r.boot_high, 6),
         "seed_aurocs": ";".join(f"{a:.4f}" for a in r.seed_aucs),
-        "seed_min": round(min(r.seed_aucs), 6), "seed_max": round(max(r.seed_aucs), 6),
+        "seed_min": round(min(r.seed_aucs), 6),
+        "seed_max": round(max(r.seed_aucs), 6),
         "diff_vs_real": round(test.diff, 6) if test else "",
         "diff_low": round(test.low, 6) if test else "",
         "diff_high": round(test.high, 6) if test else "",
@@ -38,7 +59,7 @@ def _row(r, paired) -> dict[str, Any]:
         "external_low": round(ext["low"], 6) if ext else "",
         "external_high": round(ext["high"], 6) if ext else "",
         "images_per_s": round(r.images_per_s, 2),
-    }  # fmt: skip
+    }
 
 
 def write_outputs(cfg, classes, results, paired, fid, tests, seconds, n_dropped) -> str:
@@ -51,22 +72,32 @@ def write_outputs(cfg, classes, results, paired, fid, tests, seconds, n_dropped)
     writer.writerows(rows)
     atomic_write_text(out / "utility.csv", buf.getvalue())
     record = {
-        "classes": list(classes), "positive_class": classes[1],
+        "classes": list(classes),
+        "positive_class": classes[1],
         "n_test": len(tests["test"].labels),
         "n_test_positive": int(tests["test"].labels.sum()),
         "n_external": len(tests["external"].labels) if "external" in tests else None,
         "synthetic_left_out_as_copies": n_dropped,
-        "arms": rows, "conditional_fidelity": fid, "seconds": seconds,
-        "classifier": {"arch": cfg.arch, "steps": cfg.steps, "batch": cfg.batch, "lr": cfg.lr,
-                       "seeds": cfg.seeds},
-    }  # fmt: skip
+        "arms": rows,
+        "conditional_fidelity": fid,
+        "seconds": seconds,
+        "classifier": {
+            "arch": cfg.arch,
+            "steps": cfg.steps,
+            "batch": cfg.batch,
+            "lr": cfg.lr,
+            "seeds": cfg.seeds,
+        },
+    }
     atomic_write_text(out / "utility.json", json.dumps(record, indent=2) + "\n")
     plot_roc(out / "roc.png", tests["test"].labels.numpy(), results)
     plot_auroc_by_arm(out / "auroc_by_arm.png", results)
     best = max(results, key=lambda r: r.ensemble.auc)
-    return (f"{len(results)} arms x {cfg.seeds} seeds on {len(tests['test'].labels)} "
-            f"test images; real-only AUROC {results[0].ensemble.auc:.3f}, best {best.arm} "
-            f"{best.ensemble.auc:.3f}; {seconds:.0f} s; in {out}")  # fmt: skip
+    return (
+        f"{len(results)} arms x {cfg.seeds} seeds on {len(tests['test'].labels)} "
+        f"test images; real-only AUROC {results[0].ensemble.auc:.3f}, best {best.arm} "
+        f"{best.ensemble.auc:.3f}; {seconds:.0f} s; in {out}"
+    )
 
 
 def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +141,13 @@ def plot_auroc_by_arm(path: Path, results) -> None:
     err = np.stack([auc - low, high - auc])
     ax.errorbar(x, auc, yerr=err, fmt="o", capsize=4, label="ensemble, DeLong 95% CI")
     for i, r in enumerate(results):
-        ax.scatter([i + 0.15] * len(r.seed_aucs), r.seed_aucs, s=10, color="grey",
-                   label="single seeds" if i == 0 else None)  # fmt: skip
+        ax.scatter(
+            [i + 0.15] * len(r.seed_aucs),
+            r.seed_aucs,
+            s=10,
+            color="grey",
+            label="single seeds" if i == 0 else None,
+        )
     ax.set_xticks(x, [r.arm for r in results], rotation=20)
     ax.set(ylabel="AUROC on test/", title="AUROC by arm")
     ax.legend(fontsize=7)

@@ -87,8 +87,16 @@ def fidelity(nets: list, synthetic: udata.LabelledImages, classes) -> list[dict]
         mine = synthetic.labels.numpy() == c
         hits, n = int((predicted[mine] == c).sum()), int(mine.sum())
         low, high = wilson_ci(hits, n) if n else (float("nan"), float("nan"))
-        rows.append({"class": name, "n": n, "shows_class": hits, "share": hits / n if n else
-                     float("nan"), "low": low, "high": high})  # fmt: skip
+        rows.append(
+            {
+                "class": name,
+                "n": n,
+                "shows_class": hits,
+                "share": hits / n if n else float("nan"),
+                "low": low,
+                "high": high,
+            }
+        )
     return rows
 
 
@@ -112,15 +120,17 @@ def _utility(cfg: UtilityConfig) -> StageResult:
     if not any(r["split"] == "test" for r in rows):
         raise RadsynthError(f"{cfg.data} has no test split; ingest with --test-fraction")
     udata.check_test_leaks(cfg.data)
-    real = udata.subset(udata.load_split(cfg.data, "train", cfg.label_column, classes),
-                        cfg.real_max, cfg.seed)  # fmt: skip
+    real = udata.subset(
+        udata.load_split(cfg.data, "train", cfg.label_column, classes), cfg.real_max, cfg.seed
+    )
     size = real.images.shape[-1]
     tests = {"test": udata.load_split(cfg.data, "test", cfg.label_column, classes, size)}
     if cfg.external is not None:
         ext_rows = udata.read_manifest(cfg.external)
         if udata.class_names(ext_rows, cfg.label_column, cfg.external) != classes:
-            raise RadsynthError(f"external set {cfg.external}: classes of {cfg.label_column!r} "
-                                f"are not {classes}")  # fmt: skip
+            raise RadsynthError(
+                f"external set {cfg.external}: classes of {cfg.label_column!r} are not {classes}"
+            )
         udata.check_external_leaks(cfg.external, cfg.data)
         tests["external"] = udata.load_split(cfg.external, None, cfg.label_column, classes, size)
     synthetic, dropped = None, set()
@@ -145,7 +155,12 @@ def _utility(cfg: UtilityConfig) -> StageResult:
     paired = {r.arm: delong_paired(y, r.scores, results[0].scores) for r in results[1:]}
     seconds = time.perf_counter() - start
     summary = write_outputs(cfg, classes, results, paired, fid, tests, seconds, len(dropped))
-    write_manifest(cfg.out, "utility", cfg, inputs=[Path(cfg.data) / "manifest.csv"],
-                   seeds={"classifier_seeds": seeds, "subset_seed": cfg.seed},
-                   extra={"seconds": seconds, "threads": torch.get_num_threads()})  # fmt: skip
+    write_manifest(
+        cfg.out,
+        "utility",
+        cfg,
+        inputs=[Path(cfg.data) / "manifest.csv"],
+        seeds={"classifier_seeds": seeds, "subset_seed": cfg.seed},
+        extra={"seconds": seconds, "threads": torch.get_num_threads()},
+    )
     return StageResult(cfg.out, summary)
