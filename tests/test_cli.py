@@ -11,7 +11,7 @@ import pytest
 from radsynth.cli import main
 from radsynth.config import arg, build_config
 from radsynth.errors import RadsynthError
-from radsynth.registry import COMMANDS
+from radsynth.pipeline.stages import COMMANDS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 
 from radsynth.cli import _subcommand_parser, main
 from radsynth.config import _strip_optional, build_config, field_choices
-from radsynth.registry import COMMANDS, loader
+from radsynth.pipeline.stages import COMMANDS, loader
 
 
 def _leaves(tree: dict, prefix: str = "") -> Iterator[str]:

@@ -26,7 +26,7 @@ from radsynth.config import (
 )
 from radsynth.errors import RadsynthError
 from radsynth.hardware.threads import prepare_cpu_runtime
-from radsynth.registry import COMMANDS
+from radsynth.pipeline.stages import COMMANDS
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -11,7 +11,7 @@ import pytest
 from radsynth.cli import _subcommand_parser, main
 from radsynth.config import build_config, config_keys
 from radsynth.errors import RadsynthError
-from radsynth.registry import loader
+from radsynth.pipeline.stages import loader
 
 #: Every subcommand whose stage runs torch.
 TORCH_STAGES = ("train", "sample", "fid-sweep", "sampler-sweep", "fid", "audit", "utility",

@@ -15,7 +15,7 @@ import pytest
 
 from radsynth.config import config_json
 from radsynth.layout import RunLayout
-from radsynth.pipeline.configs import build_stage_configs, for_checkpoints
+from radsynth.pipeline.configs import build_configs
 from radsynth.pipeline.demo import demo_spec
 from radsynth.pipeline.history import earlier_config_json
 from radsynth.pipeline.spec import parse_spec
@@ -28,29 +28,29 @@ RUN = Path("/tmp/oldrun")  # the folder the snapshot was written in; nothing is 
 def _configs():
     spec = parse_spec(demo_spec("tiny", 0), base=Path.cwd(), run_dir=RUN)
     layout = RunLayout(RUN)
-    return for_checkpoints(build_stage_configs(spec, layout), layout, (2, 4))
+    return build_configs(spec, layout, (2, 4))
 
 
 @pytest.mark.parametrize("stage", sorted(PREVIOUS))
 def test_the_previous_releases_config_json_is_reproduced(stage: str) -> None:
-    cfg = getattr(_configs(), stage)
+    cfg = _configs()[stage]
     assert config_json(cfg) != PREVIOUS[stage]  # this release's JSON differs...
     assert earlier_config_json(cfg) == PREVIOUS[stage]  # ...and the earlier one is rebuilt
 
 
 def test_a_new_value_of_an_added_field_has_no_earlier_key() -> None:
-    study = dataclasses.replace(_configs().study, finding_per_class=True)
+    study = dataclasses.replace(_configs()["study"], finding_per_class=True)
     assert earlier_config_json(study) is None
 
 
 def test_frontal_orient_is_not_taken_for_the_previous_releases() -> None:
     """Only orient's lateral path is unchanged; a frontal orient now uses the mirror network."""
-    orient = dataclasses.replace(_configs().orient, view="frontal")
+    orient = dataclasses.replace(_configs()["orient"], view="frontal")
     assert earlier_config_json(orient) is None
 
 
 def test_a_step_recorded_under_the_earlier_key_is_cached(tmp_path: Path) -> None:
-    cfg = _configs().train
+    cfg = _configs()["train"]
     out = tmp_path / "train"
     out.mkdir()
     calls: list = []
@@ -67,14 +67,15 @@ def test_a_step_recorded_under_the_earlier_key_is_cached(tmp_path: Path) -> None
 
 
 def test_reviewers_ingest_decisions_reach_ingest_and_its_key(tmp_path: Path) -> None:
-    from radsynth.pipeline.configs import source_inputs
+    from radsynth.pipeline.stages import Wiring, source_inputs
 
     spec = parse_spec(demo_spec("tiny", 0), base=tmp_path, run_dir=tmp_path / "run")
     layout = RunLayout(tmp_path / "run")
-    before = build_stage_configs(spec, layout).ingest
-    assert before.review_decisions is None and source_inputs(spec, before) == []
+    w = Wiring(spec, layout)
+    before = build_configs(spec, layout, ())["ingest"]
+    assert before.review_decisions is None and source_inputs(w, before) == []
     layout.ingest_decisions.parent.mkdir(parents=True)
     layout.ingest_decisions.write_text("source_path,decision\n", encoding="utf-8")
-    after = build_stage_configs(spec, layout).ingest
+    after = build_configs(spec, layout, ())["ingest"]
     assert after.review_decisions == layout.ingest_decisions
-    assert source_inputs(spec, after) == [layout.ingest_decisions]
+    assert source_inputs(w, after) == [layout.ingest_decisions]

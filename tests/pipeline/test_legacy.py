@@ -15,7 +15,7 @@ import pytest
 from radsynth.config import config_json
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
-from radsynth.pipeline.configs import build_stage_configs, for_checkpoints
+from radsynth.pipeline.configs import build_configs
 from radsynth.pipeline.demo import demo_spec
 from radsynth.pipeline.run import run_pipeline
 from radsynth.pipeline.spec import parse_spec
@@ -39,12 +39,12 @@ def _fates_text(run: RunLayout, with_copies: bool) -> str:
 def _write_old_state(run: RunLayout, spec_data: dict, base: Path) -> None:
     spec = parse_spec(spec_data, base=base, run_dir=run.root)
     chosen = tuple(json.loads(run.choice.read_text())["chosen"])
-    cfgs = for_checkpoints(build_stage_configs(spec, run), run, chosen)
+    cfgs = build_configs(spec, run, chosen)
     finished = read_state(run.root)
     keep = _sha(json.dumps(spec.keep), _fates_text(run, False))
-    finished["audit"] = _sha(config_json(cfgs.audit), keep)
+    finished["audit"] = _sha(config_json(cfgs["audit"]), keep)
     copies = _sha(json.dumps(spec.keep), finished["audit"], _fates_text(run, True))
-    finished["study"] = _sha(config_json(cfgs.study), copies, finished["orient real"])
+    finished["study"] = _sha(config_json(cfgs["study"]), copies, finished["orient real"])
     del finished["keep"], finished["exclude copies"]
     run.state.write_text(json.dumps({"finished": finished}, indent=2, sort_keys=True) + "\n")
 

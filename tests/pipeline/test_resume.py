@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from fake_runs import make_fake_ingest
 
-from radsynth import registry
 from radsynth.config import build_config
+from radsynth.pipeline import stages as registry
 from radsynth.pipeline.steps import Step, read_state, run_step
 from radsynth.stage import atomic_write_text
 

@@ -73,24 +73,19 @@ def test_a_dependency_that_has_not_run_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_dependency_of_the_pipeline_is_a_step() -> None:
-    """The pipeline's own wiring: every `after=` in run.py names a step of PIPELINE_STEPS."""
-    import ast
-    import inspect
+    """The stage table's own wiring: every `after` names an earlier row of PIPELINE, every row
+    calls a stage of STAGES, and the sections derive from the rows."""
+    from radsynth.pipeline.stages import PIPELINE, SECTIONS, expand_after, stage
 
-    from radsynth.pipeline import run
-
-    tree = ast.parse(inspect.getsource(run))
-    names = [
-        elt.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.keyword)
-        and node.arg == "after"
-        and isinstance(node.value, ast.List)
-        for elt in node.value.elts
-        if isinstance(elt, ast.Constant)
-    ]
-    assert len(names) >= 15
-    assert all(is_pipeline_step(n) for n in names), names
+    seen: set[str] = set()
+    for row in PIPELINE:
+        assert set(row.after) <= seen, (row.name, set(row.after) - seen)
+        assert all(is_pipeline_step(n) for n in expand_after(row, (1000, 2000)))
+        stage(row.stage)  # raises for a stage the table lacks
+        seen.add(row.name)
+    assert len(PIPELINE) >= 17
+    assert SECTIONS[:4] == ("phantoms", "ingest", "train", "fid_sweep")
+    assert "export" not in SECTIONS and "keep" not in SECTIONS
 
 
 def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:

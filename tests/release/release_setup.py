@@ -7,8 +7,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from radsynth import registry
 from radsynth.config import build_config
+from radsynth.pipeline import stages as registry
 from radsynth.release.build import ReleaseConfig, release
 from radsynth.stage import StageResult
 

@@ -21,13 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from radsynth.audit.audit import audit
 from radsynth.config import arg
-from radsynth.data.ingest import ingest
-from radsynth.data.phantoms import make_phantoms
 from radsynth.errors import RadsynthError
-from radsynth.evaluation.checkpoints import fid_sweep
 from radsynth.layout import RunLayout, checkpoint_name, checkpoint_step
 from radsynth.pipeline.choose import (
     CheckpointChoice,
@@ -37,33 +34,16 @@ from radsynth.pipeline.choose import (
     val_loss_curve,
     write_choice,
 )
-from radsynth.pipeline.configs import (
-    StageConfigs,
-    build_stage_configs,
-    for_checkpoints,
-    sample_config,
-    source_inputs,
-)
-from radsynth.pipeline.keep import keep, park_unchosen_samples
+from radsynth.pipeline.configs import build_configs, check_configs
+from radsynth.pipeline.keep import park_unchosen_samples
 from radsynth.pipeline.legacy import legacy_keep_key
 from radsynth.pipeline.lock import run_lock
 from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import PipelineSpec, load_spec
-from radsynth.pipeline.steps import Step, StepOutcome, run_step, sample_step
-from radsynth.release.build import release
-from radsynth.report.build import report
-from radsynth.sampling.sample import sample
-from radsynth.screening.decisions import AUDIT_ADJUDICATION, SCREEN_DECISIONS
-from radsynth.screening.orient import orient
-from radsynth.screening.screen import screen
+from radsynth.pipeline.stages import PIPELINE, PipelineStep, Wiring, expand_after, stage, step_name
+from radsynth.pipeline.steps import Step, StepOutcome, run_step
 from radsynth.stage import StageResult, atomic_write_text
-from radsynth.stats.analysis import stats
-from radsynth.study.create import create_study
-from radsynth.study.export import export_responses
-from radsynth.study.simulate import simulate_raters
 from radsynth.training.checkpoint import list_checkpoints
-from radsynth.training.train import train
-from radsynth.utility.stage import utility
 
 log = logging.getLogger(__name__)
 
@@ -98,113 +78,112 @@ def run_pipeline(
         echo: where the one-line-per-stage summaries go.
     """
     layout = RunLayout(spec.run_dir)
-    cfgs = build_stage_configs(spec, layout)
+    check_configs(spec, layout, spec.checkpoints)
     layout.root.mkdir(parents=True, exist_ok=True)
     with run_lock(layout.lock):
-        return _run_stages(spec, cfgs, layout, partial_readers, echo)
+        return _run_stages(spec, layout, partial_readers, echo)
 
 
 def _run_stages(
-    spec: PipelineSpec,
-    cfgs: StageConfigs,
-    run: RunLayout,
-    partial_readers: bool,
-    echo: Callable[[str], None],
+    spec: PipelineSpec, run: RunLayout, partial_readers: bool, echo: Callable[[str], None]
 ) -> StageResult:
+    """Run the rows of :data:`~radsynth.pipeline.stages.PIPELINE` in order; the decisions
+    before a step (its ``before``) are made here: choose the checkpoints, point at the review
+    page, wait for the readers."""
     keys: dict[str, str] = {}
-    # With a source folder there are no phantoms; ingest's key then hashes the source itself.
-    absent = {"phantoms"} if cfgs.phantoms is None else set()
-    # Reviewers' decisions change outside the pipeline: their files go into the keys that use them.
-    decisions = [run.review / SCREEN_DECISIONS, run.review / AUDIT_ADJUDICATION]
+    # A step this run leaves out (phantoms, with a source folder) adds nothing to the keys below.
+    absent = {s.name for s in PIPELINE if not s.when(spec)}
+    configs = build_configs(spec, run, ())
+    chosen: tuple[int, ...] = ()
+    for row in PIPELINE:
+        if row.name in absent:
+            continue
+        if row.before == "choose":
+            chosen = _choose(spec, run).steps
+            configs = build_configs(spec, run, chosen)
+            park_unchosen_samples(run.samples, run.samples_unused, map(checkpoint_name, chosen))
+        elif row.before == "review" and not run.review.is_dir():
+            echo(_REVIEW_HINT.format(run=run))
+        elif row.before == "readers":
+            waiting = _wait_for_readers(spec, run, partial_readers, echo)
+            if waiting is not None:
+                return waiting
+        for checkpoint in chosen if row.per_checkpoint else (0,):
+            step = _step(row, spec, run, chosen, checkpoint, configs, keys)
+            _do(step, run, keys, absent, echo, marker=row.marker)
+    return StageResult(run.root, f"report at {run.report}")
 
-    def do(step: Step) -> StepOutcome:
-        start = time.perf_counter()  # wall time per step, so a user sees where the time goes
-        outcome = run_step(step, run.root, keys, absent)
-        _print(outcome, echo, time.perf_counter() - start)
-        return outcome
 
-    if cfgs.phantoms is not None:
-        do(Step("phantoms", make_phantoms, cfgs.phantoms, run.phantoms))
-    do(
-        Step(
-            "ingest",
-            ingest,
-            cfgs.ingest,
-            run.data,
-            after=["phantoms"],
-            inputs=source_inputs(spec, cfgs.ingest),
-        )
+_REVIEW_HINT = (
+    "Review the screen's flags, the audit's pairs and ingest's uncertain films with "
+    "`radsynth review {run.review} --screen {run.screen} --audit {run.audit} "
+    "--ingest {run.data}`; decisions there change the kept set (and bring decided "
+    "films back into training) on the next run."
+)
+
+
+def _step(
+    row: PipelineStep,
+    spec: PipelineSpec,
+    run: RunLayout,
+    chosen: tuple[int, ...],
+    checkpoint: int,
+    configs: dict[str, Any],
+    keys: dict[str, str],
+) -> Step:
+    """The step to run for one row of the table (and one checkpoint of a per-checkpoint row)."""
+    name = step_name(row, checkpoint)
+    cfg = configs[name]
+    _, function = stage(row.stage).load()
+    w = Wiring(spec, run, chosen, checkpoint)
+    return Step(
+        name,
+        function,
+        cfg,
+        row.out(run) if not row.per_checkpoint else run.samples_of(checkpoint),
+        after=expand_after(row, chosen),
+        always=row.always,
+        inputs=row.inputs(w, cfg),
+        legacy_key=_legacy_key(row.name, spec, run, keys),
+        aside=row.aside(run) if row.aside is not None else None,
     )
-    do(Step("train", train, cfgs.train, run.train, after=["ingest"]))
-    do(Step("fid_sweep", fid_sweep, cfgs.fid_sweep, run.fid_sweep, after=["train"]))
 
-    choice = _choose(spec, run)
-    cfgs = for_checkpoints(cfgs, run, choice.steps)
-    park_unchosen_samples(run.samples, run.samples_unused, map(checkpoint_name, choice.steps))
-    sample_names = []
-    for step in choice.steps:
-        name = sample_step(checkpoint_name(step))
-        sample_names.append(name)
-        # An earlier sample folder of this checkpoint goes to samples-unused/, not beside it:
-        # orient reads every folder under samples/.
-        do(
-            Step(
-                name,
-                sample,
-                sample_config(cfgs, run, step),
-                run.samples_of(step),
-                after=["train"],
-                aside=run.samples_unused,
-            )
-        )
-    do(Step("orient", orient, cfgs.orient, run.oriented, after=sample_names))
-    do(Step("screen", screen, cfgs.screen, run.screen, after=["orient", "ingest"]))
-    # keep: all carries flagged images on (they stay marked in screen.csv and the report).
-    # Reviewers' screening decisions (RUN/review) override the screen in either direction.
-    # The audit compares samples as generated, in the orientation the model learned from its
-    # training images: a flipped copy of a training image would not match it.
-    old = legacy_keep_key(run.root, run.screen, run.review, spec.keep)
-    do(
-        Step(
-            "keep",
-            keep,
-            cfgs.keep,
-            run.kept_as_generated,
-            after=["screen", *sample_names],
-            inputs=decisions[:1],
-            legacy_key=old,
-        )
-    )
-    do(Step("audit", audit, cfgs.audit, run.audit, after=["keep"]))
-    # Pairs that reviewers agreed are memorized copies leave the set the readers see.
-    old = legacy_keep_key(run.root, run.screen, run.review, spec.keep, audit_key=keys["audit"])
-    do(
-        Step(
-            "exclude copies",
-            keep,
-            cfgs.exclude_copies,
-            run.kept,
-            after=["keep", "audit", "orient"],
-            inputs=decisions,
-            legacy_key=old,
-        )
-    )
-    if cfgs.utility is not None:
-        do(Step("utility", utility, cfgs.utility, run.utility, after=["exclude copies"]))
-    if not run.review.is_dir():
-        echo(
-            f"Review the screen's flags, the audit's pairs and ingest's uncertain films with "
-            f"`radsynth review {run.review} --screen {run.screen} --audit {run.audit} "
-            f"--ingest {run.data}`; decisions there change the kept set (and bring decided "
-            "films back into training) on the next run."
-        )
 
-    # Readers must not tell real from synthetic by facing: the real images shown are oriented to
-    # the same canonical side as the synthetic ones.
-    do(Step("orient real", orient, cfgs.orient_real, run.real_oriented, after=["ingest"]))
-    do(Step("study", create_study, cfgs.study, run.study, after=["exclude copies", "orient real"]))
-    if cfgs.simulate is not None:
-        _simulate(cfgs, run, keys, echo)
+def _legacy_key(name: str, spec: PipelineSpec, run: RunLayout, keys: dict[str, str]) -> str | None:
+    """The key a format-1 run folder recorded for a keep step (:mod:`.legacy`)."""
+    if name == "keep":
+        return legacy_keep_key(run.root, run.screen, run.review, spec.keep)
+    if name == "exclude copies":
+        audit_key = keys["audit"]
+        return legacy_keep_key(run.root, run.screen, run.review, spec.keep, audit_key=audit_key)
+    return None
+
+
+def _do(
+    step: Step,
+    run: RunLayout,
+    keys: dict[str, str],
+    absent: set[str],
+    echo: Callable[[str], None],
+    *,
+    marker: bool = False,
+) -> StepOutcome:
+    """Run one step and print its line; a ``marker`` step's stage writes elsewhere (simulated
+    answers go into the study), and its output file records that it ran."""
+    start = time.perf_counter()  # wall time per step, so a user sees where the time goes
+    outcome = run_step(step, run.root, keys, absent)
+    if marker and outcome.status != "cached":
+        record = {"simulated": True, "summary": outcome.summary}
+        atomic_write_text(step.out, json.dumps(record))
+    _print(outcome, echo, None if marker else time.perf_counter() - start)
+    return outcome
+
+
+def _wait_for_readers(
+    spec: PipelineSpec, run: RunLayout, partial_readers: bool, echo: Callable[[str], None]
+) -> StageResult | None:
+    """None when the readers have finished (or partial answers are allowed); else the result
+    that stops the run until they have."""
     progress = reader_progress(run.study, "simulated" if spec.simulate_readers else "human")
     if not progress.finished and not partial_readers:
         echo(progress.describe())
@@ -216,43 +195,7 @@ def _run_stages(
         return StageResult(run.root, f"waiting for readers ({progress.summary})")
     if not progress.finished:
         log.warning("going on with partial reader answers: %s", progress.summary)
-
-    do(Step("export", export_responses, cfgs.export, run.study_export, always=True))
-    do(Step("stats", stats, cfgs.stats, run.stats, after=["export"]))
-    # The release reads the review page's decisions too (their files are in exclude copies' key;
-    # the folder itself stays in release's key as before, so older run folders stay cached).
-    review = [run.review] if run.review.is_dir() else []
-    do(
-        Step(
-            "release",
-            release,
-            cfgs.release,
-            run.release,
-            after=["stats", "audit", "exclude copies", "fid_sweep", "ingest"],
-            inputs=review,
-        )
-    )
-    do(
-        Step(
-            "report",
-            report,
-            cfgs.report,
-            run.report,
-            after=["stats", "audit", "fid_sweep", "release"],
-        )
-    )
-    return StageResult(run.root, f"report at {run.report}")
-
-
-def _simulate(cfgs: StageConfigs, run: RunLayout, keys: dict[str, str], echo: Callable) -> None:
-    """Answer the study with simulated raters, once per study (a marker file records it)."""
-    step = Step("simulate", simulate_raters, cfgs.simulate, run.simulated, after=["study"])
-    outcome = run_step(step, run.root, keys)
-    if outcome.status != "cached":
-        atomic_write_text(
-            run.simulated, json.dumps({"simulated": True, "summary": outcome.summary})
-        )
-    _print(outcome, echo)
+    return None
 
 
 def _choose(spec: PipelineSpec, run: RunLayout) -> CheckpointChoice:

@@ -22,24 +22,7 @@ from typing import Any
 
 from radsynth.config import load_config_file
 from radsynth.errors import RadsynthError
-
-#: Stage sections a pipeline file may hold, in pipeline order.
-STAGE_SECTIONS = (
-    "phantoms",
-    "ingest",
-    "train",
-    "fid_sweep",
-    "sample",
-    "orient",
-    "screen",
-    "audit",
-    "utility",
-    "study",
-    "simulate",
-    "stats",
-    "release",
-    "report",
-)
+from radsynth.pipeline.stages import SECTIONS
 
 
 @dataclass(frozen=True)
@@ -68,7 +51,7 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         base: folder that relative paths in the file are relative to.
         run_dir: overrides the file's ``run_dir``.
     """
-    known = {"name", "run_dir", "source", "checkpoints", "n_checkpoints", "keep", *STAGE_SECTIONS}
+    known = {"name", "run_dir", "source", "checkpoints", "n_checkpoints", "keep", *SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise RadsynthError(
@@ -76,7 +59,7 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         )
     name = str(data.get("name", "run"))
     sections: dict[str, dict[str, Any]] = {}
-    for stage in STAGE_SECTIONS:
+    for stage in SECTIONS:
         value = data.get(stage)
         if value is None or value is False or value is True:
             continue

@@ -31,46 +31,24 @@ from radsynth.io import read_json
 from radsynth.layout import RunLayout, checkpoint_step
 from radsynth.pipeline.history import earlier_config_json
 from radsynth.pipeline.inputs import folder_digest
+from radsynth.pipeline.stages import PIPELINE, STEP_NAMES
 from radsynth.stage import StageResult, atomic_write_text, move_aside, sha256_file
 
 log = logging.getLogger(__name__)
 
-#: Every step of ``radsynth run``, by the name recorded in pipeline.json; besides these, one
-#: ``sample step-NNNNNNN`` step per chosen checkpoint.
-PIPELINE_STEPS = frozenset(
-    {
-        "phantoms",
-        "ingest",
-        "train",
-        "fid_sweep",
-        "orient",
-        "screen",
-        "keep",
-        "audit",
-        "exclude copies",
-        "utility",
-        "orient real",
-        "study",
-        "simulate",
-        "export",
-        "stats",
-        "release",
-        "report",
-    }
-)
+#: Steps that run once per chosen checkpoint (``sample step-0034000``).
+PER_CHECKPOINT = frozenset(s.name for s in PIPELINE if s.per_checkpoint)
 #: pipeline.json's format: 2 added the number itself; 1 (no number) reads the same way.
 STATE_FORMAT = 2
 
 
-def sample_step(checkpoint: str) -> str:
-    """The step name of sampling one checkpoint, e.g. ``sample step-0034000``."""
-    return f"sample {checkpoint}"
-
-
 def is_pipeline_step(name: str) -> bool:
-    """Whether ``name`` is a step of ``radsynth run`` (see :data:`PIPELINE_STEPS`)."""
-    verb, _, checkpoint = name.partition(" ")
-    return name in PIPELINE_STEPS or (verb == "sample" and checkpoint_step(checkpoint) is not None)
+    """Whether ``name`` is a step of ``radsynth run`` (a row of
+    :data:`radsynth.pipeline.stages.PIPELINE`, with its checkpoint when it has one)."""
+    if name in STEP_NAMES:
+        return True
+    verb, _, checkpoint = name.rpartition(" ")
+    return verb in PER_CHECKPOINT and checkpoint_step(checkpoint) is not None
 
 
 @dataclass(frozen=True)
@@ -93,7 +71,7 @@ class Step:
         if unknown:
             raise ValueError(
                 f"step {self.name!r} reads from {', '.join(map(repr, unknown))}, which is no "
-                f"pipeline step; steps: {', '.join(sorted(PIPELINE_STEPS))}, sample step-NNNNNNN"
+                f"pipeline step; steps: {', '.join(sorted(STEP_NAMES))}, sample step-NNNNNNN"
             )
 
 

@@ -1,0 +1,385 @@
+"""The stage table: every stage of radsynth declared once.
+
+:data:`STAGES` holds one row per stage: its subcommand (``radsynth ingest``), its help line, and
+where its config dataclass and stage function live. The modules are imported only when a stage
+runs (:meth:`Stage.load`), so ``radsynth --help`` and the reader-study server start without torch;
+the names are fixed here, never read from user input.
+
+:data:`PIPELINE` holds one row per step of ``radsynth run``, in the order they run: the step's
+name in ``pipeline.json``, the stage it calls, the YAML section holding the user's fields, its
+output, the fields the pipeline sets (the folders inside the run), the steps it reads from, and
+whatever else its cache key needs. The CLI's command tree (:data:`COMMANDS`), the pipeline
+file's sections (:data:`SECTIONS`), the step names (:data:`STEP_NAMES`) and every ``after=``
+list derive from these two tables; adding a stage means its own module plus a row in each.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from radsynth.layout import RunLayout, checkpoint_name
+
+Loader = Callable[[], tuple[type, Callable[[Any], Any]]]
+
+#: fid_sweep's ``real`` (the reference set) is a folder inside the run, given relative to it.
+FID_REAL_DEFAULT = "data/train"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: a typed function over a frozen config dataclass, and its subcommand."""
+
+    command: str  # subcommand words, e.g. "study create"; the pipeline's steps name it so
+    help: str  # one line for `radsynth --help`
+    module: str  # the module holding config and function, imported when the stage runs
+    config: str  # the config dataclass's name in `module`
+    function: str  # the stage function's name in `module`
+    cli: bool = True  # False: a step of `radsynth run` only, with no subcommand
+
+    def load(self) -> tuple[type, Callable[[Any], Any]]:
+        """Import the stage's module; return (config class, stage function)."""
+        module = importlib.import_module(self.module)
+        return getattr(module, self.config), getattr(module, self.function)
+
+
+def _s(command: str, help: str, module: str, config: str, function: str, **kw: Any) -> Stage:
+    return Stage(command, help, f"radsynth.{module}", config, function, **kw)
+
+
+# Subcommands list in `radsynth --help` in this order.
+STAGES: tuple[Stage, ...] = (
+    _s("phantoms", "draw procedural lateral C-spine radiograph phantoms",
+       "data.phantoms", "PhantomConfig", "make_phantoms"),
+    _s("ingest", "read radiographs (PNG/JPEG/TIFF/DICOM), normalise, dedupe, split",
+       "data.ingest", "IngestConfig", "ingest"),
+    _s("train", "train a DDPM on an ingested dataset",
+       "training.train", "TrainConfig", "train"),
+    _s("fid-sweep", "FID/KID/precision/recall across a run's checkpoints",
+       "evaluation.checkpoints", "FidSweepConfig", "fid_sweep"),
+    _s("sample", "sample synthetic images from a checkpoint",
+       "sampling.sample", "SampleConfig", "sample"),
+    _s("sampler-sweep", "FID of each sampler and step count, against the real set",
+       "evaluation.samplers", "SamplerSweepConfig", "sampler_sweep"),
+    _s("fid", "FID, KID and precision/recall between two image folders",
+       "metrics.compare", "FidConfig", "fid"),
+    _s("orient", "detect facing direction and flip images to a canonical side",
+       "screening.orient", "OrientConfig", "orient"),
+    _s("mirror-model", "train orient's frontal mirror detector on standard frontal films",
+       "screening.mirror_model", "MirrorModelConfig", "mirror_model"),
+    _s("screen", "flag anatomically implausible samples with a calibrated score",
+       "screening.screen", "ScreenConfig", "screen"),
+    _s("keep", "the screened images that go on, and each image's fate",
+       "pipeline.keep", "KeepConfig", "keep", cli=False),
+    _s("audit", "memorization audit: nearest training neighbours of synthetic images",
+       "audit.audit", "AuditConfig", "audit"),
+    _s("review", "web page: screening flags, audit pairs and the films ingest kept out",
+       "review.serve", "ReviewConfig", "review"),
+    _s("study create", "create a reader study from real and synthetic folders",
+       "study.create", "CreateStudyConfig", "create_study"),
+    _s("study serve", "serve the reader-study web app",
+       "study.serve", "ServeConfig", "serve"),
+    _s("study export", "export answers as a long-format CSV",
+       "study.export", "ExportConfig", "export_responses"),
+    _s("study simulate", "answer a study with simulated raters",
+       "study.simulate", "SimulateConfig", "simulate_raters"),
+    _s("study links", "invitation links: add, reissue, close, reopen, show",
+       "study.links", "LinksConfig", "manage_links"),
+    _s("stats", "reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST",
+       "stats.analysis", "StatsConfig", "stats"),
+    _s("utility", "AUROC of classifiers trained on real, synthetic and mixed data",
+       "utility.stage", "UtilityConfig", "utility"),
+    _s("report", "one self-contained HTML report for a pipeline run",
+       "report.build", "ReportConfig", "report"),
+    _s("release", "release the kept images as a dataset: card, checksums, leak checks",
+       "release.build", "ReleaseConfig", "release"),
+    _s("run", "run the whole pipeline from a YAML config",
+       "pipeline.run", "RunConfig", "run"),
+    _s("demo", "run the whole pipeline on built-in phantoms",
+       "pipeline.demo", "DemoConfig", "demo"),
+    _s("bench train", "training images/s and MFU for a preset",
+       "training.bench", "BenchTrainConfig", "bench_train"),
+    _s("bench sample", "sampling images/s and MFU for a checkpoint or preset",
+       "sampling.bench", "BenchSampleConfig", "bench_sample"),
+    _s("bench gpu", "the GPU suite: train and sample, with and without compile",
+       "hardware.suite", "BenchGpuConfig", "bench_gpu"),
+    _s("bench release", "seconds to release N images, leak checks included",
+       "release.bench", "BenchReleaseConfig", "bench_release"),
+    _s("bench study", "reader-study server requests/s and latency under N raters",
+       "study.bench", "BenchStudyConfig", "bench_study"),
+    _s("bench polarity", "accuracy of negative/rotated-film detection, planted",
+       "screening.bench", "BenchFilmsConfig", "bench_polarity"),
+    _s("bench orient", "accuracy of mirrored-film / facing detection, planted",
+       "screening.bench", "BenchFilmsConfig", "bench_orient"),
+    _s("bench screen", "screen recall per planted implausibility and measured FRR",
+       "screening.bench", "BenchScreenConfig", "bench_screen"),
+    _s("bench audit", "memorization audit: recall of planted near-copies, false flags",
+       "audit.bench", "BenchAuditConfig", "bench_audit"),
+    _s("bench audit-scale", "copy audit time and memory, extrapolated to 100k x 5k",
+       "audit.bench", "BenchAuditScaleConfig", "bench_audit_scale"),
+)  # one stage per two lines: command, help / module, config, function  # fmt: skip
+
+#: Help lines of the command groups (a group is the first word of several commands).
+GROUPS: dict[str, str] = {
+    "study": "the blinded reader study (clinical Turing test)",
+    "bench": "benchmarks that print measured throughput",
+}
+
+
+def stage(command: str) -> Stage:
+    """The row of ``command`` (e.g. ``"study create"``)."""
+    for row in STAGES:
+        if row.command == command:
+            return row
+    raise KeyError(f"no stage {command!r}; stages: {', '.join(s.command for s in STAGES)}")
+
+
+def loader(command: str) -> Loader:
+    """The loader of a subcommand path such as ``"study create"``."""
+    return stage(command).load
+
+
+def command_tree(stages: Sequence[Stage] = STAGES) -> dict[str, tuple[str, Any]]:
+    """The CLI's tree: name -> (help, loader), or group -> (help, nested tree)."""
+    tree: dict[str, tuple[str, Any]] = {}
+    for row in stages:
+        if not row.cli:
+            continue
+        first, _, rest = row.command.partition(" ")
+        if not rest:
+            tree[first] = (row.help, row.load)
+            continue
+        group = tree.setdefault(first, (GROUPS[first], {}))[1]
+        group[rest] = (row.help, row.load)
+    return tree
+
+
+#: Subcommand tree: name -> (one-line help, loader) or name -> (help, nested tree).
+COMMANDS = command_tree()
+
+
+# ------------------------------------------------------------------------------ pipeline steps
+
+
+class RunPlan(Protocol):
+    """What the step table reads of a parsed pipeline file (:class:`~.spec.PipelineSpec`)."""
+
+    source: Path | None
+    keep: str
+    simulate_readers: bool
+    sections: dict[str, dict[str, Any]]
+
+    def section(self, stage: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What a step's wiring knows: the pipeline file, the run folder and the choice made."""
+
+    spec: RunPlan
+    run: RunLayout
+    chosen: tuple[int, ...] = ()  # the chosen checkpoints' steps (empty before the choice)
+    checkpoint: int = 0  # the checkpoint of a per-checkpoint step
+
+
+Wire = Callable[[Wiring, dict[str, Any]], dict[str, Any]]
+
+
+def _always(spec: RunPlan) -> bool:
+    return True
+
+
+def _no_inputs(w: Wiring, cfg: Any) -> list[Path]:
+    return []
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One step of ``radsynth run``: a stage call with the run's folders filled in."""
+
+    name: str  # its name in pipeline.json and in the summary
+    stage: str  # the command of the stage it calls (a row of STAGES)
+    section: str | None  # YAML section holding the user's fields; None: no user fields
+    out: Callable[[RunLayout], Path]  # its output folder (or file)
+    wire: Wire  # the fields the pipeline sets; may take keys out of the user's section
+    after: tuple[str, ...] = ()  # steps it reads from; "sample" stands for every sample step
+    when: Callable[[RunPlan], bool] = _always  # whether this run has the step
+    inputs: Callable[[Wiring, Any], list[Path]] = _no_inputs  # from outside the run, in the key
+    per_checkpoint: bool = False  # one step per chosen checkpoint, "<name> step-NNNNNNN"
+    always: bool = False  # never cached: its input changes outside the pipeline (answers)
+    marker: bool = False  # the stage writes elsewhere; `out` is a marker file of its run
+    aside: Callable[[RunLayout], Path] | None = None  # where an earlier output goes
+    before: str | None = None  # a decision the run makes before this step (see run.py)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # step-specific settings
+
+
+def _ingest_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    """Ingest's folders, and the reviewers' decisions on its review.csv once there are any."""
+    src = w.spec.source if w.spec.source is not None else w.run.phantom_images
+    wired: dict[str, Any] = {"src": src, "out": w.run.data}
+    if w.run.ingest_decisions.is_file():
+        wired["review_decisions"] = w.run.ingest_decisions
+    return wired
+
+
+def source_inputs(w: Wiring, ingest: Any) -> list[Path]:
+    """Folders and files from outside the run whose contents go into ingest's cache key: the
+    source images and, when ingest was given reviewers' decisions (:func:`_ingest_wire`), that
+    file (only then, so that run folders without decisions keep their keys)."""
+    inputs = [w.spec.source] if w.spec.source is not None else []
+    decisions = ingest.review_decisions
+    return inputs + [decisions] if decisions is not None else inputs
+
+
+def _fid_sweep_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    real = w.run.inside(str(user.pop("real", FID_REAL_DEFAULT)))
+    return {"run": w.run.train, "out": w.run.fid_sweep, "real": real}
+
+
+def _keep_wire(w: Wiring, audit: bool) -> dict[str, Any]:
+    common = {"screen": w.run.screen, "review": w.run.review, "mode": w.spec.keep}
+    if not audit:
+        return {"images": w.run.samples, "out": w.run.kept_as_generated, **common}
+    kept = {"images": w.run.oriented, "out": w.run.kept, "with_audit": True, "record": w.run.keep}
+    return kept | common
+
+
+def _review_files(w: Wiring, audit: bool) -> list[Path]:
+    """The reviewers' decision files a keep step reads (they change outside the pipeline)."""
+    from radsynth.screening.decisions import AUDIT_ADJUDICATION, SCREEN_DECISIONS
+
+    files = [w.run.review / SCREEN_DECISIONS]
+    return files + [w.run.review / AUDIT_ADJUDICATION] if audit else files
+
+
+def _audit_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "train": w.run.split("train"),
+        "val": w.run.split("val"),
+        "out": w.run.audit,
+        "synthetic": w.run.kept_as_generated,
+        "groups": w.run.data_manifest,
+    }
+
+
+def _utility_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    """The last chosen checkpoint's kept images, as generated (the kept root before the choice)."""
+    last = w.chosen[-1] if w.chosen else None
+    return {
+        "data": w.run.data,
+        "out": w.run.utility,
+        "audit": w.run.audit,
+        "synthetic": w.run.kept_as_generated if last is None else w.run.kept_as_generated_of(last),
+        "synthetic_meta": w.run.samples if last is None else w.run.sample_meta(last),
+    }
+
+
+def _study_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    """The study's folders and one synthetic set per chosen checkpoint; a per-class study
+    (``finding_per_class: true``) also reads the real images' classes from ingest's manifest
+    and the samples' from their sidecars (kept images are copies)."""
+    sets = tuple(f"{checkpoint_name(s)}={w.run.kept_of(s)}" for s in w.chosen)
+    wired: dict[str, Any] = {"out": w.run.study, "real": w.run.real_oriented, "synthetic": sets}
+    if user.get("finding_per_class"):
+        meta = tuple(f"{checkpoint_name(s)}={w.run.sample_meta(s)}" for s in w.chosen)
+        wired |= {"real_manifest": w.run.data_manifest, "synthetic_meta": meta}
+    return wired
+
+
+def _release_inputs(w: Wiring, cfg: Any) -> list[Path]:
+    # The review folder itself stays in release's key as before, so older folders stay cached.
+    return [w.run.review] if w.run.review.is_dir() else []
+
+
+def _step(name: str, stage: str, section: str | None, out: Callable, wire: Wire, **kw: Any):
+    return PipelineStep(name, stage, section, out, wire, **kw)
+
+
+#: The steps of ``radsynth run``, in the order they run. ``before`` names a decision the run
+#: makes first: "choose" the checkpoints, "review" (point at the review page), "readers" (wait
+#: for the reader study's answers).
+PIPELINE: tuple[PipelineStep, ...] = (
+    _step("phantoms", "phantoms", "phantoms", lambda r: r.phantoms,
+          lambda w, u: {"out": w.run.phantoms}, when=lambda s: s.source is None),
+    _step("ingest", "ingest", "ingest", lambda r: r.data, _ingest_wire,
+          after=("phantoms",), inputs=source_inputs),
+    _step("train", "train", "train", lambda r: r.train,
+          lambda w, u: {"data": w.run.data, "out": w.run.train}, after=("ingest",)),
+    _step("fid_sweep", "fid-sweep", "fid_sweep", lambda r: r.fid_sweep, _fid_sweep_wire,
+          after=("train",)),
+    # An earlier sample folder of a checkpoint goes to samples-unused/, not beside it: orient
+    # reads every folder under samples/.
+    _step("sample", "sample", "sample", lambda r: r.samples,
+          lambda w, u: {"ckpt": w.run.checkpoint(w.checkpoint),
+                        "out": w.run.samples_of(w.checkpoint)},
+          after=("train",), per_checkpoint=True, aside=lambda r: r.samples_unused,
+          before="choose"),
+    _step("orient", "orient", "orient", lambda r: r.oriented,
+          lambda w, u: {"src": w.run.samples, "out": w.run.oriented}, after=("sample",)),
+    _step("screen", "screen", "screen", lambda r: r.screen,
+          lambda w, u: {"src": w.run.oriented, "out": w.run.screen,
+                        "reference": w.run.split("val")}, after=("orient", "ingest")),
+    # keep: all carries flagged images on (they stay marked in screen.csv and the report).
+    # Reviewers' screening decisions override the screen in either direction. The audit
+    # compares samples as generated, in the orientation the model learned: a flipped copy of a
+    # training image would not match it.
+    _step("keep", "keep", None, lambda r: r.kept_as_generated,
+          lambda w, u: _keep_wire(w, audit=False), after=("screen", "sample"),
+          inputs=lambda w, c: _review_files(w, audit=False)),
+    _step("audit", "audit", "audit", lambda r: r.audit, _audit_wire, after=("keep",)),
+    # Pairs that reviewers agreed are memorized copies leave the set the readers see.
+    _step("exclude copies", "keep", None, lambda r: r.kept,
+          lambda w, u: _keep_wire(w, audit=True), after=("keep", "audit", "orient"),
+          inputs=lambda w, c: _review_files(w, audit=True)),
+    _step("utility", "utility", "utility", lambda r: r.utility, _utility_wire,
+          after=("exclude copies",), when=lambda s: "utility" in s.sections),
+    # Readers must not tell real from synthetic by facing: the real images shown are oriented
+    # to the same canonical side as the synthetic ones.
+    _step("orient real", "orient", "orient", lambda r: r.real_oriented,
+          lambda w, u: {"src": w.run.split("val"), "out": w.run.real_oriented},
+          after=("ingest",), before="review"),
+    _step("study", "study create", "study", lambda r: r.study, _study_wire,
+          after=("exclude copies", "orient real")),
+    _step("simulate", "study simulate", "simulate", lambda r: r.simulated,
+          lambda w, u: {"study": w.run.study}, after=("study",), marker=True,
+          when=lambda s: s.simulate_readers),
+    _step("export", "study export", None, lambda r: r.study_export,
+          lambda w, u: {"study": w.run.study, "out": w.run.study_export}, always=True,
+          before="readers"),
+    _step("stats", "stats", "stats", lambda r: r.stats,
+          lambda w, u: {"responses": w.run.study_export, "out": w.run.stats}, after=("export",)),
+    # The release reads the review page's decisions too (their files are in exclude copies'
+    # key; the folder itself is in release's key).
+    _step("release", "release", "release", lambda r: r.release,
+          lambda w, u: {"run": w.run.root, "out": w.run.release, "keep": w.spec.keep},
+          after=("stats", "audit", "exclude copies", "fid_sweep", "ingest"),
+          inputs=_release_inputs),
+    _step("report", "report", "report", lambda r: r.report,
+          lambda w, u: {"run": w.run.root, "out": w.run.report},
+          after=("stats", "audit", "fid_sweep", "release")),
+)  # one step per two or three lines, its wiring beside its name  # fmt: skip
+
+#: Every step name of ``radsynth run`` (a per-checkpoint step adds " step-NNNNNNN").
+STEP_NAMES = frozenset(s.name for s in PIPELINE)
+#: Sections a pipeline file may hold, in pipeline order.
+SECTIONS = tuple(dict.fromkeys(s.section for s in PIPELINE if s.section is not None))
+
+
+def step_name(step: PipelineStep, checkpoint: int) -> str:
+    """A step's name in pipeline.json; ``sample step-0034000`` for a per-checkpoint step."""
+    return f"{step.name} {checkpoint_name(checkpoint)}" if step.per_checkpoint else step.name
+
+
+def expand_after(step: PipelineStep, chosen: Sequence[int]) -> list[str]:
+    """``after`` with a per-checkpoint step's name standing for each of its chosen steps."""
+    per_checkpoint = {s.name: s for s in PIPELINE if s.per_checkpoint}
+    names: list[str] = []
+    for name in step.after:
+        if name in per_checkpoint:
+            names += [step_name(per_checkpoint[name], c) for c in chosen]
+        else:
+            names.append(name)
+    return names
