@@ -26,7 +26,7 @@ from radsynth.config import (
 )
 from radsynth.errors import RadsynthError
 from radsynth.hardware.threads import prepare_cpu_runtime
-from radsynth.pipeline.stages import COMMANDS
+from radsynth.pipeline.stages import command_tree
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -115,7 +115,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"radsynth {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    _add_tree(parser, COMMANDS, "radsynth")
+    _add_tree(parser, command_tree(), "radsynth")
     return parser
 
 

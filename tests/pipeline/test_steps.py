@@ -75,7 +75,7 @@ def test_a_dependency_that_has_not_run_is_refused(tmp_path: Path) -> None:
 def test_every_dependency_of_the_pipeline_is_a_step() -> None:
     """The stage table's own wiring: every `after` names an earlier row of PIPELINE, every row
     calls a stage of STAGES, and the sections derive from the rows."""
-    from radsynth.pipeline.stages import PIPELINE, SECTIONS, expand_after, stage
+    from radsynth.pipeline.stages import PIPELINE, expand_after, sections, stage
 
     seen: set[str] = set()
     for row in PIPELINE:
@@ -84,8 +84,8 @@ def test_every_dependency_of_the_pipeline_is_a_step() -> None:
         stage(row.stage)  # raises for a stage the table lacks
         seen.add(row.name)
     assert len(PIPELINE) >= 17
-    assert SECTIONS[:4] == ("phantoms", "ingest", "train", "fid_sweep")
-    assert "export" not in SECTIONS and "keep" not in SECTIONS
+    assert sections()[:4] == ("phantoms", "ingest", "train", "fid_sweep")
+    assert "export" not in sections() and "keep" not in sections()
 
 
 def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:

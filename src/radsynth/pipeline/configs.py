@@ -17,7 +17,8 @@ from typing import Any
 from radsynth.config import build_config
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
-from radsynth.pipeline.stages import PIPELINE, PipelineStep, RunPlan, Wiring, stage, step_name
+from radsynth.pipeline import stages
+from radsynth.pipeline.stages import PipelineStep, RunPlan, Wiring, step_name
 
 
 def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[str, Any]) -> Any:
@@ -49,7 +50,7 @@ def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[st
 
 def step_config(step: PipelineStep, w: Wiring) -> Any:
     """One step's config: the user's section with the fields the pipeline sets."""
-    cls, _ = stage(step.stage).load()
+    cls, _ = stages.stage(step.stage).load()
     user = w.spec.section(step.section) if step.section is not None else {}
     wired = step.wire(w, user)  # may take pipeline-only keys (fid_sweep's real) out of `user`
     return section_config(cls, step.section or step.name, user, wired)
@@ -63,7 +64,7 @@ def build_configs(spec: RunPlan, run: RunLayout, chosen: tuple[int, ...]) -> dic
         RadsynthError: a section holds an unknown key, a folder the pipeline sets, or a bad value.
     """
     configs: dict[str, Any] = {}
-    for step in PIPELINE:
+    for step in stages.PIPELINE:
         if not step.when(spec):
             continue
         for checkpoint in chosen if step.per_checkpoint else (0,):

@@ -26,6 +26,7 @@ from typing import Any
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout, checkpoint_name, checkpoint_step
+from radsynth.pipeline import stages
 from radsynth.pipeline.choose import (
     CheckpointChoice,
     fid_curve,
@@ -40,7 +41,7 @@ from radsynth.pipeline.legacy import legacy_keep_key
 from radsynth.pipeline.lock import run_lock
 from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import PipelineSpec, load_spec
-from radsynth.pipeline.stages import PIPELINE, PipelineStep, Wiring, expand_after, stage, step_name
+from radsynth.pipeline.stages import PipelineStep, Wiring, expand_after, step_name
 from radsynth.pipeline.steps import Step, StepOutcome, run_step
 from radsynth.stage import StageResult, atomic_write_text
 from radsynth.training.checkpoint import list_checkpoints
@@ -92,10 +93,10 @@ def _run_stages(
     page, wait for the readers."""
     keys: dict[str, str] = {}
     # A step this run leaves out (phantoms, with a source folder) adds nothing to the keys below.
-    absent = {s.name for s in PIPELINE if not s.when(spec)}
+    absent = {s.name for s in stages.PIPELINE if not s.when(spec)}
     configs = build_configs(spec, run, ())
     chosen: tuple[int, ...] = ()
-    for row in PIPELINE:
+    for row in stages.PIPELINE:
         if row.name in absent:
             continue
         if row.before == "choose":
@@ -134,7 +135,7 @@ def _step(
     """The step to run for one row of the table (and one checkpoint of a per-checkpoint row)."""
     name = step_name(row, checkpoint)
     cfg = configs[name]
-    _, function = stage(row.stage).load()
+    _, function = stages.stage(row.stage).load()
     w = Wiring(spec, run, chosen, checkpoint)
     return Step(
         name,

@@ -22,7 +22,7 @@ from typing import Any
 
 from radsynth.config import load_config_file
 from radsynth.errors import RadsynthError
-from radsynth.pipeline.stages import SECTIONS
+from radsynth.pipeline import stages
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,15 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         base: folder that relative paths in the file are relative to.
         run_dir: overrides the file's ``run_dir``.
     """
-    known = {"name", "run_dir", "source", "checkpoints", "n_checkpoints", "keep", *SECTIONS}
+    known = {
+        "name",
+        "run_dir",
+        "source",
+        "checkpoints",
+        "n_checkpoints",
+        "keep",
+        *stages.sections(),
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise RadsynthError(
@@ -59,7 +67,7 @@ def parse_spec(data: dict[str, Any], *, base: Path, run_dir: Path | None = None)
         )
     name = str(data.get("name", "run"))
     sections: dict[str, dict[str, Any]] = {}
-    for stage in SECTIONS:
+    for stage in stages.sections():
         value = data.get(stage)
         if value is None or value is False or value is True:
             continue

@@ -9,7 +9,7 @@ the names are fixed here, never read from user input.
 name in ``pipeline.json``, the stage it calls, the YAML section holding the user's fields, its
 output, the fields the pipeline sets (the folders inside the run), the steps it reads from, and
 whatever else its cache key needs. The CLI's command tree (:data:`COMMANDS`), the pipeline
-file's sections (:data:`SECTIONS`), the step names (:data:`STEP_NAMES`) and every ``after=``
+file's sections (:func:`sections`), the step names (:func:`step_names`) and every ``after=``
 list derive from these two tables; adding a stage means its own module plus a row in each.
 """
 
@@ -142,10 +142,10 @@ def loader(command: str) -> Loader:
     return stage(command).load
 
 
-def command_tree(stages: Sequence[Stage] = STAGES) -> dict[str, tuple[str, Any]]:
-    """The CLI's tree: name -> (help, loader), or group -> (help, nested tree)."""
+def command_tree() -> dict[str, tuple[str, Any]]:
+    """The CLI's tree from :data:`STAGES`: name -> (help, loader), or group -> (help, tree)."""
     tree: dict[str, tuple[str, Any]] = {}
-    for row in stages:
+    for row in STAGES:
         if not row.cli:
             continue
         first, _, rest = row.command.partition(" ")
@@ -362,10 +362,20 @@ PIPELINE: tuple[PipelineStep, ...] = (
           after=("stats", "audit", "fid_sweep", "release")),
 )  # one step per two or three lines, its wiring beside its name  # fmt: skip
 
-#: Every step name of ``radsynth run`` (a per-checkpoint step adds " step-NNNNNNN").
-STEP_NAMES = frozenset(s.name for s in PIPELINE)
-#: Sections a pipeline file may hold, in pipeline order.
-SECTIONS = tuple(dict.fromkeys(s.section for s in PIPELINE if s.section is not None))
+
+def step_names() -> frozenset[str]:
+    """Every step name of ``radsynth run`` (a per-checkpoint step adds " step-NNNNNNN")."""
+    return frozenset(s.name for s in PIPELINE)
+
+
+def per_checkpoint_steps() -> frozenset[str]:
+    """The steps that run once per chosen checkpoint (``sample step-0034000``)."""
+    return frozenset(s.name for s in PIPELINE if s.per_checkpoint)
+
+
+def sections() -> tuple[str, ...]:
+    """The sections a pipeline file may hold, in pipeline order."""
+    return tuple(dict.fromkeys(s.section for s in PIPELINE if s.section is not None))
 
 
 def step_name(step: PipelineStep, checkpoint: int) -> str:
@@ -375,11 +385,10 @@ def step_name(step: PipelineStep, checkpoint: int) -> str:
 
 def expand_after(step: PipelineStep, chosen: Sequence[int]) -> list[str]:
     """``after`` with a per-checkpoint step's name standing for each of its chosen steps."""
-    per_checkpoint = {s.name: s for s in PIPELINE if s.per_checkpoint}
     names: list[str] = []
     for name in step.after:
-        if name in per_checkpoint:
-            names += [step_name(per_checkpoint[name], c) for c in chosen]
+        if name in per_checkpoint_steps():
+            names += [f"{name} {checkpoint_name(c)}" for c in chosen]
         else:
             names.append(name)
     return names

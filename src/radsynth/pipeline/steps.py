@@ -29,15 +29,13 @@ from radsynth.config import config_json
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
 from radsynth.layout import RunLayout, checkpoint_step
+from radsynth.pipeline import stages
 from radsynth.pipeline.history import earlier_config_json
 from radsynth.pipeline.inputs import folder_digest
-from radsynth.pipeline.stages import PIPELINE, STEP_NAMES
 from radsynth.stage import StageResult, atomic_write_text, move_aside, sha256_file
 
 log = logging.getLogger(__name__)
 
-#: Steps that run once per chosen checkpoint (``sample step-0034000``).
-PER_CHECKPOINT = frozenset(s.name for s in PIPELINE if s.per_checkpoint)
 #: pipeline.json's format: 2 added the number itself; 1 (no number) reads the same way.
 STATE_FORMAT = 2
 
@@ -45,10 +43,10 @@ STATE_FORMAT = 2
 def is_pipeline_step(name: str) -> bool:
     """Whether ``name`` is a step of ``radsynth run`` (a row of
     :data:`radsynth.pipeline.stages.PIPELINE`, with its checkpoint when it has one)."""
-    if name in STEP_NAMES:
+    if name in stages.step_names():
         return True
     verb, _, checkpoint = name.rpartition(" ")
-    return verb in PER_CHECKPOINT and checkpoint_step(checkpoint) is not None
+    return verb in stages.per_checkpoint_steps() and checkpoint_step(checkpoint) is not None
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,8 @@ class Step:
         if unknown:
             raise ValueError(
                 f"step {self.name!r} reads from {', '.join(map(repr, unknown))}, which is no "
-                f"pipeline step; steps: {', '.join(sorted(STEP_NAMES))}, sample step-NNNNNNN"
+                f"pipeline step; steps: {', '.join(sorted(stages.step_names()))}, "
+                "sample step-NNNNNNN"
             )
 
 
