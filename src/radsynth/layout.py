@@ -214,6 +214,11 @@ class RunLayout:
         return self.root / "review"
 
     @property
+    def ingest_review_list(self) -> Path:
+        """The films ingest kept out of training for a person to decide (``data/review.csv``)."""
+        return self.data / "review.csv"
+
+    @property
     def ingest_decisions(self) -> Path:
         """``review/review_decisions.csv``: reviewers' decisions on the films ingest listed in
         ``data/review.csv``; the next ingest brings those films back as decided."""

@@ -12,8 +12,8 @@ from PIL import Image
 from review_helpers import review_client
 
 from radsynth.cli import main
-from radsynth.pipeline.keep import collect_kept, decide_kept, write_keep_record
-from radsynth.screening.decisions import read_fates
+from radsynth.fates.keep import collect_kept, decide_kept, write_keep_record
+from radsynth.fates.records import read_fates
 
 IMAGES = ["step-1/a.png", "step-1/b.png", "step-2/c.png", "step-2/d.png"]
 

@@ -11,7 +11,7 @@ import pytest
 from release_setup import N_KEPT_BY_REVIEWER, REVIEWER, do_release, read_csv, run_stage
 from review_helpers import review_client
 
-from radsynth.pipeline.keep import collect_kept, decide_kept
+from radsynth.fates.keep import collect_kept, decide_kept
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from PIL import Image, PngImagePlugin
 from release_setup import do_release, read_csv
 
 from radsynth.errors import RadsynthError
+from radsynth.fates.records import read_screen, write_screen_decisions
 from radsynth.release.build import public_sidecar
 from radsynth.release.checks import SensitiveTokens, png_metadata_chunks
 from radsynth.release.collect import decide, pseudonyms
@@ -25,7 +26,6 @@ from radsynth.release.formats import (
     uid,
 )
 from radsynth.release.manifest import metadata_columns
-from radsynth.screening.decisions import read_screen, write_screen_decisions
 
 
 def test_dicom_release_reads_back_as_synthetic_secondary_capture(tiny_run, tmp_path) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from review_helpers import read_csv
 
 from radsynth.data.review_decisions import read_ingest_decisions
-from radsynth.screening.decisions import read_audit_verdicts, read_screen_decisions
+from radsynth.fates.records import read_audit_verdicts, read_screen_decisions
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import pytest
 from review_helpers import free_port, read_csv, review_client
 
 from radsynth.cli import main
+from radsynth.fates.records import read_screen_decisions
 from radsynth.review import service as svc
 from radsynth.review.app import open_context
 from radsynth.review.queues import load_queues
-from radsynth.screening.decisions import read_screen_decisions
 from radsynth.study.db import session_scope
 from radsynth.study.security import form_token
 

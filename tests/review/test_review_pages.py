@@ -11,7 +11,7 @@ import sys
 from review_helpers import read_csv, review_client, rotate_suggestion
 
 from radsynth.data.review_decisions import read_ingest_decisions
-from radsynth.screening.decisions import read_audit_verdicts, read_screen_decisions
+from radsynth.fates.records import read_audit_verdicts, read_screen_decisions
 
 
 def test_screen_review_flow(outputs, tmp_path, db_url):

@@ -10,7 +10,7 @@ import pytest
 from review_helpers import review_client
 
 from radsynth.errors import RadsynthError
-from radsynth.screening.decisions import (
+from radsynth.fates.records import (
     AuditVerdict,
     ScreenDecision,
     decide_images,

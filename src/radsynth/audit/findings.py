@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from radsynth.errors import RadsynthError
-from radsynth.screening.decisions import AUDIT_ADJUDICATION, read_audit_verdicts
+from radsynth.fates.records import AUDIT_ADJUDICATION, read_audit_verdicts
 from radsynth.stats.proportions import wilson_ci
 
 
@@ -35,7 +35,7 @@ def share(x: int, n: int) -> dict:
 
 def read_verdicts(review_dir: Path | None) -> dict[str, str]:
     """synthetic image -> agreed verdict (``memorized`` or ``not``) from a review folder's
-    audit_adjudication.csv (:func:`radsynth.screening.decisions.read_audit_verdicts`);
+    audit_adjudication.csv (:func:`radsynth.fates.records.read_audit_verdicts`);
     {} without a review folder. A review folder without that file is an error, not "no
     verdicts", so that a mistyped folder is not silently ignored."""
     if review_dir is None:

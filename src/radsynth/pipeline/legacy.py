@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
-from radsynth.pipeline.keep import decide_fates
+from radsynth.fates.keep import decide_fates
+from radsynth.fates.records import ImageFate
 from radsynth.pipeline.steps import state_format, step_key
-from radsynth.screening.decisions import ImageFate
 
 
 def _fates_text(fates: list[ImageFate]) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.fates.keep import park_unchosen_samples
 from radsynth.layout import RunLayout, checkpoint_name, checkpoint_step
 from radsynth.pipeline import stages
 from radsynth.pipeline.choose import (
@@ -36,7 +37,6 @@ from radsynth.pipeline.choose import (
     write_choice,
 )
 from radsynth.pipeline.configs import build_configs, check_configs
-from radsynth.pipeline.keep import park_unchosen_samples
 from radsynth.pipeline.legacy import legacy_keep_key
 from radsynth.pipeline.lock import run_lock
 from radsynth.pipeline.readers import reader_progress

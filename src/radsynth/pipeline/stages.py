@@ -249,7 +249,7 @@ def _keep_wire(w: Wiring, audit: bool) -> dict[str, Any]:
 
 def _review_files(w: Wiring, audit: bool) -> list[Path]:
     """The reviewers' decision files a keep step reads (they change outside the pipeline)."""
-    from radsynth.screening.decisions import AUDIT_ADJUDICATION, SCREEN_DECISIONS
+    from radsynth.fates.records import AUDIT_ADJUDICATION, SCREEN_DECISIONS
 
     files = [w.run.review / SCREEN_DECISIONS]
     return files + [w.run.review / AUDIT_ADJUDICATION] if audit else files

@@ -9,9 +9,9 @@ fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.re
 checkpoints.json                  :class:`CheckpointChoice`    :mod:`radsynth.records.choice`
 audit/neighbours.csv, pairs.csv   :class:`NeighbourRow`        :mod:`radsynth.records.audit`
 screen/screen.csv                 :class:`ScreenRow`           :mod:`radsynth.records.screen`
-review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.screening.decisions`
-review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.screening.decisions`
-keep/images.csv                   ``ImageFate``                :mod:`radsynth.screening.decisions`
+review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.fates.records`
+review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.fates.records`
+keep/images.csv                   ``ImageFate``                :mod:`radsynth.fates.records`
 stats/stats.json                  :class:`StatsRecord`         :mod:`radsynth.records.stats`
 ================================  ===========================  ==============================
 

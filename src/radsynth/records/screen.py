@@ -1,6 +1,6 @@
 """``screen/screen.csv``: the plausibility screen's score of every image (written by the screen;
 read by keep, the release, the review page and the screen benchmark, the first three through
-:func:`radsynth.screening.decisions.read_screen`).
+:func:`radsynth.fates.records.read_screen`).
 
 The ``p_*`` columns are conformal p-values, fractions 0-1 (not percentiles); a reader refuses a
 value outside 0-1 in one line.

@@ -15,13 +15,13 @@ import numpy as np
 from radsynth.config import config_to_dict
 from radsynth.data.leaks import digest_folder
 from radsynth.errors import RadsynthError
+from radsynth.fates.records import TABLE_S1_COLUMNS, ImageFate
 from radsynth.layout import RunLayout
 from radsynth.records.audit import NeighbourRow
 from radsynth.records.curves import read_fid
 from radsynth.records.stats import read_stats
 from radsynth.release import card, checks, collect, inputs, manifest
 from radsynth.release.formats import DicomSeries, check_synthetic_tags, dicom_bytes, dicom_text
-from radsynth.screening.decisions import TABLE_S1_COLUMNS, ImageFate
 from radsynth.stage import package_versions, sha256_file
 
 if TYPE_CHECKING:

@@ -32,11 +32,11 @@ from radsynth.config import arg
 from radsynth.data.imageio import pil_to_array
 from radsynth.data.leaks import PixelOverlap, pixel_digests, refuse_overlap
 from radsynth.errors import RadsynthError
+from radsynth.fates.records import ImageFate
 from radsynth.release import checks, collect, inputs
 from radsynth.release.assemble import Plan, finish_release, plan_release
 from radsynth.release.formats import encode_png, sample_json
 from radsynth.release.writer import ReleaseWriter, check_out
-from radsynth.screening.decisions import ImageFate
 from radsynth.stage import StageResult
 
 

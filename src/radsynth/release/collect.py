@@ -1,7 +1,7 @@
 """Which screened images go into a release, and the study's Table S1 of counts per checkpoint.
 
-Each image's fate comes from :func:`radsynth.screening.decisions.decide_images`, the same rule
-``keep`` and the report use: the screen's flag, overridden either way by a reviewer on the review
+Each image's fate comes from :func:`radsynth.fates.keep.decide_fates`, the function the
+``keep`` stage uses: the screen's flag, overridden either way by a reviewer on the review
 page, and an image that reviewers agreed is a memorized copy never goes out. So a reviewer who
 overrides the screen changes both the released set and Table S1 (Supplementary Table S1 of the
 study: generated, excluded and kept images per checkpoint).
@@ -14,17 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from radsynth.errors import RadsynthError
-from radsynth.screening.decisions import (
+from radsynth.fates.keep import decide_fates
+from radsynth.fates.records import (
     TABLE_S1_COLUMNS,
     AuditVerdict,
     ImageFate,
-    decide_images,
     read_audit_verdicts,
     read_screen,
     read_screen_decisions,
     table_s1,
-    unmatched,
 )
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ class Decisions:
         return [f for f in self.fates if f.kept]
 
     def table(self) -> list[dict[str, object]]:
-        """Table S1 (see :func:`radsynth.screening.decisions.table_s1`)."""
+        """Table S1 (see :func:`radsynth.fates.records.table_s1`)."""
         return table_s1(self.fates)
 
 
@@ -63,34 +61,24 @@ def decide(
     Raises:
         RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
     """
-    screened = read_screen(screen)
-    groups = sorted({s.group for s in screened})
-    unknown = sorted(set(checkpoints) - set(groups))
-    if unknown:
-        raise RadsynthError(
-            f"checkpoint(s) {', '.join(unknown)} were not screened; screened: {', '.join(groups)}"
-        )
-    chosen = set(checkpoints) or set(groups)
-    screened = [s for s in screened if s.group in chosen]
+    fates = decide_fates(screen, review, keep, with_audit=True, checkpoints=checkpoints)
     reviewed = read_screen_decisions(review) if review is not None else {}
     verdicts = read_audit_verdicts(review) if review is not None else {}
-    stale = unmatched(reviewed, read_screen(screen))
-    if stale:
-        log.warning(
-            "%d reviewer decision(s) name images the screen does not list (first: %s); "
-            "they do not apply",
-            len(stale),
-            stale[0],
-        )
-    fates = decide_images(screened, reviewed, verdicts, screen_excludes=keep == "screened")
     names = [d.decided_by for d in reviewed.values()]
     names += [who for v in verdicts.values() for who, _ in v.verdicts]
     return Decisions(
         fates=sorted(fates, key=lambda f: (f.group, f.image)),
-        flagged={s.image: s.auto == "exclude" for s in screened},
+        flagged=_flagged(screen, fates),
         verdicts=dict(verdicts),
         reviewers=sorted({n for n in names if n and n != "auto"}),
     )
+
+
+def _flagged(screen: Path, fates: Sequence[ImageFate]) -> dict[str, bool]:
+    """image -> the screen flagged it, whatever the keep mode (a fate under ``keep: all``
+    records the flag as "keep")."""
+    decided = {f.image for f in fates}
+    return {s.image: s.auto == "exclude" for s in read_screen(screen) if s.image in decided}
 
 
 def format_table(rows: Sequence[Mapping[str, object]]) -> str:

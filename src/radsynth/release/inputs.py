@@ -15,9 +15,9 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from radsynth.errors import RadsynthError
+from radsynth.fates.records import read_rows
 from radsynth.layout import RunLayout
 from radsynth.records.audit import NeighbourRow, read_neighbours
-from radsynth.screening.decisions import read_rows
 
 
 @dataclass(frozen=True)

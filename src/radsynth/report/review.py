@@ -4,7 +4,7 @@ Screening overrides, audit verdicts, and the decisions on the films ingest kept 
 training (``RUN/data/review.csv``, decided into ``RUN/review/review_decisions.csv``).
 
 Reads ``RUN/review`` (written by ``radsynth review``) through
-:mod:`radsynth.screening.decisions`, the same records ``keep`` applies, so the report shows the
+:mod:`radsynth.fates.records`, the same records ``keep`` applies, so the report shows the
 decisions that changed the kept set.
 """
 
@@ -18,19 +18,18 @@ from radsynth.data.review_decisions import (
     IngestDecision,
     read_ingest_decisions,
 )
+from radsynth.fates.records import read_audit_verdicts, read_screen_decisions
 from radsynth.io import read_csv_rows
-from radsynth.pipeline.keep import REVIEW_DIR
+from radsynth.layout import RunLayout
 from radsynth.report.sections import Section, fmt
-from radsynth.screening.decisions import read_audit_verdicts, read_screen_decisions
-
-DATA_DIR = "data"  # the pipeline's ingest folder, whose review.csv lists the uncertain films
 
 
 def ingest_review(run: Path) -> tuple[int, list[IngestDecision]]:
     """How many films the run's ingest kept out for review, and the reviewers' decisions."""
-    listed = run / DATA_DIR / "review.csv"
+    layout = RunLayout(run)
+    listed = layout.ingest_review_list
     n_listed = len(read_csv_rows(listed, "ingest review list")) if listed.is_file() else 0
-    path = run / REVIEW_DIR / REVIEW_DECISIONS
+    path = layout.ingest_decisions
     decided = list(read_ingest_decisions(path).values()) if path.is_file() else []
     return n_listed, decided
 
@@ -38,7 +37,7 @@ def ingest_review(run: Path) -> tuple[int, list[IngestDecision]]:
 def reviewer_decisions(run: Path, max_rows: int = 50) -> Section | None:
     """The reviewers' screening overrides, audit verdicts and ingest decisions; None when there
     is nothing reviewed and nothing waiting for review."""
-    folder = run / REVIEW_DIR
+    folder = RunLayout(run).review
     screen = [d for d in read_screen_decisions(folder).values() if d.reviewed]
     audit = [v for v in read_audit_verdicts(folder).values() if v.verdicts]
     n_listed, films = ingest_review(run)

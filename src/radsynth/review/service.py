@@ -6,7 +6,7 @@ screening or ingest decision must quote the id of the latest decision its page s
 instead of silently replacing theirs. Audit verdicts are per reviewer, so nobody else's can be
 replaced. After each decision :func:`export` rewrites the decision files the pipeline reads:
 ``screen_decisions.csv`` and ``audit_adjudication.csv``
-(:mod:`radsynth.screening.decisions`) and ``review_decisions.csv``
+(:mod:`radsynth.fates.records`) and ``review_decisions.csv``
 (:mod:`radsynth.data.review_decisions`).
 """
 
@@ -26,6 +26,13 @@ from radsynth.data.review_decisions import (
     write_ingest_decisions,
 )
 from radsynth.errors import RadsynthError
+from radsynth.fates.records import (
+    AuditVerdict,
+    ScreenDecision,
+    adjudicate,
+    write_audit_verdicts,
+    write_screen_decisions,
+)
 from radsynth.review.models import (
     AuditVerdictRow,
     IngestDecisionRow,
@@ -34,13 +41,6 @@ from radsynth.review.models import (
     utcnow_text,
 )
 from radsynth.review.queues import Queues
-from radsynth.screening.decisions import (
-    AuditVerdict,
-    ScreenDecision,
-    adjudicate,
-    write_audit_verdicts,
-    write_screen_decisions,
-)
 
 REVIEWER_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 #: PostgreSQL advisory lock key held by every decision's transaction (any constant of our own).

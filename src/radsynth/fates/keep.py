@@ -10,15 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
-from radsynth.layout import RunLayout
-from radsynth.screening.decisions import (
+from radsynth.fates.records import (
     SCREEN_DECISIONS,
     ImageFate,
     decide_images,
@@ -30,13 +29,10 @@ from radsynth.screening.decisions import (
     write_fates,
     write_table_s1,
 )
+from radsynth.layout import RunLayout
 from radsynth.stage import StageResult
 
 log = logging.getLogger(__name__)
-
-#: The review folder's name inside a run (:attr:`radsynth.layout.RunLayout.review`); kept for
-#: report/review.py.
-REVIEW_DIR = RunLayout(Path()).review.name
 
 
 @dataclass(frozen=True)
@@ -72,29 +68,48 @@ def decide_kept(run: Path, keep_mode: str, *, with_audit: bool) -> list[ImageFat
 
 
 def decide_fates(
-    screen: Path, review: Path, keep_mode: str, *, with_audit: bool
+    screen: Path,
+    review: Path | None,
+    keep_mode: str,
+    *,
+    with_audit: bool,
+    checkpoints: Sequence[str] = (),
 ) -> list[ImageFate]:
-    """Each screened image's fate from the screen and the reviewers' decisions.
+    """Each screened image's fate from the screen and the reviewers' decisions: the one place
+    that reads both and applies :func:`~radsynth.fates.records.decide_images`.
 
     Args:
         screen: the screen's output folder (``screen.csv``).
-        review: the folder ``radsynth review`` writes its decisions to (may not exist).
+        review: the folder ``radsynth review`` writes its decisions to (may not exist; None when
+            nobody reviewed).
         keep_mode: the pipeline's ``keep``: "screened" (flagged images are excluded) or "all".
         with_audit: also exclude the images that reviewers agreed are memorized copies (the
             audit runs on the images kept without it, so that its pairs stay reviewable).
+        checkpoints: the groups to decide (checkpoint folder names); empty = every group.
+
+    Raises:
+        RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
     """
     screened = read_screen(screen)
-    reviewed = read_screen_decisions(review)
+    groups = sorted({s.group for s in screened})
+    unknown = sorted(set(checkpoints) - set(groups))
+    if unknown:
+        raise RadsynthError(
+            f"checkpoint(s) {', '.join(unknown)} were not screened; screened: {', '.join(groups)}"
+        )
+    reviewed = read_screen_decisions(review) if review is not None else {}
     stale = unmatched(reviewed, screened)
     if stale:
         log.warning(
             "%d reviewer decision(s) in %s name images the current screen does not list "
             "(first: %s); they were made on an earlier screen and do not apply",
             len(stale),
-            review / SCREEN_DECISIONS,
+            review / SCREEN_DECISIONS if review is not None else "",
             stale[0],
         )
-    verdicts = read_audit_verdicts(review) if with_audit else {}
+    chosen = set(checkpoints) or set(groups)
+    screened = [s for s in screened if s.group in chosen]
+    verdicts = read_audit_verdicts(review) if with_audit and review is not None else {}
     return decide_images(screened, reviewed, verdicts, screen_excludes=keep_mode == "screened")
 
 
