@@ -12,13 +12,8 @@ from PIL import Image
 
 from radsynth.cli import main
 from radsynth.data.imageio import read_gray, write_png
-from radsynth.screening.orient import (
-    OrientConfig,
-    analyse,
-    antisymmetric_features,
-    detect,
-    orient,
-)
+from radsynth.screening.facing import analyse, antisymmetric_features, detect
+from radsynth.screening.orient import OrientConfig, orient
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from radsynth import __version__
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
-from radsynth.report import sections
+from radsynth.report import audit, sections
 from radsynth.report.review import reviewer_decisions
 from radsynth.report.study import study
 from radsynth.report.utility import utility
@@ -56,8 +56,8 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
         sections.fid(run),
         sections.checkpoints(run),
         sections.samples(run, samples_per_group),
-        sections.screening(run),
-        sections.audit(run, n_pairs),
+        audit.screening(run),
+        audit.audit(run, n_pairs),
         reviewer_decisions(run),
         utility(run),
         study(run),

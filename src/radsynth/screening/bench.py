@@ -43,10 +43,11 @@ from radsynth.data.selfsup import (
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
 from radsynth.records.screen import P_COLUMNS, read_screen_rows
+from radsynth.screening.facing import analyse, detect
 from radsynth.screening.laterality import MirrorModel, load_model
 from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
 from radsynth.screening.mirror_model import MirrorModelConfig, fit_model
-from radsynth.screening.orient import analyse, detect, detect_all
+from radsynth.screening.orient import detect_all
 from radsynth.stage import StageResult
 
 

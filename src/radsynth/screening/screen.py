@@ -58,8 +58,9 @@ from radsynth.screening.consistency import (
     tail_p_values,
     tail_p_values_loo,
 )
+from radsynth.screening.facing import analyse, detect
 from radsynth.screening.features import anatomy_features
-from radsynth.screening.orient import analyse, detect, group_of
+from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)

@@ -46,6 +46,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from radsynth.data.imageio import RASTER_SUFFIXES, list_images
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows, read_json
 from radsynth.study.design import ItemPlan
@@ -281,3 +282,48 @@ def matched_choice(
             picks.update({j: have[k] for j, k in zip(js, drawn, strict=True)})
         chosen[g] = [picks[j] for j in range(len(need))]
     return chosen
+
+
+def class_pools(
+    folders: dict[str, Path],
+    meta_dirs: dict[str, Path],
+    manifest: Path,
+    label_columns: Sequence[str],
+) -> dict[str, dict[Path, str]]:
+    """Every candidate image's class, per group: the real images' from ingest's manifest, the
+    synthetic images' from their sidecars in ``meta_dirs``."""
+    by_image = manifest_labels(manifest, label_columns)
+    pools = {}
+    for g, folder in folders.items():
+        paths = list_images(folder, RASTER_SUFFIXES)
+        if g == "real":
+            pools[g] = {
+                p: real_label(p.relative_to(folder).as_posix(), by_image, manifest) for p in paths
+            }
+        else:
+            pools[g] = {p: synthetic_label(p, meta_dirs[g]) for p in paths}
+    return pools
+
+
+def choose_by_class(
+    plans: list[ItemPlan],
+    pools: dict[str, dict[Path, str]],
+    given: dict[str, str],
+    seed: int,
+) -> tuple[dict[str, list[Path]], dict[tuple[str, int], str], dict[str, str]]:
+    """Class-matched images: ``(chosen, {(group, j): class}, {class: finding text})``.
+
+    Only classes that every group has are shown (a class missing from one set could not be
+    compared with the real images); all images of an item share one class.
+    """
+    shared = sorted(set.intersection(*(set(p.values()) for p in pools.values())))
+    if not shared:
+        found = {g: sorted(set(p.values())) for g, p in pools.items()}
+        raise RadsynthError(
+            f"no class is in every image set ({found}); sample the synthetic "
+            "sets for the real images' classes"
+        )
+    slots = slot_classes(plans, shared, seed)
+    chosen = matched_choice(slots, pools, seed)
+    known = {c for p in pools.values() for c in p.values()}
+    return chosen, slots, finding_texts(sorted(known), given)

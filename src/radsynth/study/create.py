@@ -199,46 +199,20 @@ def _real_manifest(cfg: CreateStudyConfig) -> Path:
     return cfg.real_manifest or cfg.real.parent / "manifest.csv"
 
 
-def _class_pools(cfg: CreateStudyConfig, folders: dict[str, Path]) -> dict[str, dict[Path, str]]:
-    """Every candidate image's class, per group (:mod:`radsynth.study.classes`)."""
-    sets = {g: f for g, f in folders.items() if g != "real"}
-    meta_dirs = classes.parse_meta_dirs(cfg.synthetic_meta, sets)
-    manifest = _real_manifest(cfg)
-    by_image = classes.manifest_labels(manifest, cfg.label_columns)
-    pools = {}
-    for g, folder in folders.items():
-        paths = list_images(folder, RASTER_SUFFIXES)
-        if g == "real":
-            pools[g] = {
-                p: classes.real_label(p.relative_to(folder).as_posix(), by_image, manifest)
-                for p in paths
-            }
-        else:
-            pools[g] = {p: classes.synthetic_label(p, meta_dirs[g]) for p in paths}
-    return pools
-
-
 def _choose_by_class(
     cfg: CreateStudyConfig, plans: list, folders: dict[str, Path]
 ) -> tuple[dict[str, list[Path]], dict[tuple[str, int], str], dict[str, str]]:
-    """Class-matched images: ``(chosen, {(group, j): class}, {class: finding text})``.
-
-    Only classes that every group has are shown (a class missing from one set could not be
-    compared with the real images); all images of an item share one class.
-    """
+    """Class-matched images (:func:`radsynth.study.classes.choose_by_class`)."""
+    pools = classes.class_pools(
+        folders,
+        classes.parse_meta_dirs(
+            cfg.synthetic_meta, {g: f for g, f in folders.items() if g != "real"}
+        ),
+        _real_manifest(cfg),
+        cfg.label_columns,
+    )
     given = classes.parse_class_findings(cfg.class_finding)
-    pools = _class_pools(cfg, folders)
-    shared = sorted(set.intersection(*(set(p.values()) for p in pools.values())))
-    if not shared:
-        found = {g: sorted(set(p.values())) for g, p in pools.items()}
-        raise RadsynthError(
-            f"no class is in every image set ({found}); sample the synthetic "
-            "sets for the real images' classes"
-        )
-    slots = classes.slot_classes(plans, shared, cfg.seed)
-    chosen = classes.matched_choice(slots, pools, cfg.seed)
-    known = {c for p in pools.values() for c in p.values()}
-    return chosen, slots, classes.finding_texts(sorted(known), given)
+    return classes.choose_by_class(plans, pools, given, cfg.seed)
 
 
 def create_study(cfg: CreateStudyConfig) -> StageResult:
