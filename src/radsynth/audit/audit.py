@@ -40,6 +40,7 @@ from radsynth.data import leaks
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import resolve_device
+from radsynth.hardware.flags import device_arg
 from radsynth.progress import log_checkpoint
 from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
@@ -93,7 +94,7 @@ class AuditConfig:
     )
     batch: int = arg(32, help="images per embedding batch")
     chunk: int = arg(1024, help="synthetic images held in memory at once for feature=copy")
-    device: str = arg("auto", help="embedding-network device: auto (GPU if any), cpu, cuda:N")
+    device: str = device_arg()
 
 
 def _check(cfg: AuditConfig) -> None:
@@ -141,7 +142,7 @@ def _matcher(cfg: AuditConfig):
         cfg.feature,
         vit_weights=cfg.vit_weights,
         pixels_px=cfg.pixels_px,
-        device=str(resolve_device(cfg.device)),
+        device=resolve_device(cfg.device),
     )
     return EmbeddingMatcher(embed, cfg.batch, cfg.block_size)
 

@@ -93,7 +93,7 @@ def inception_embedder(device: torch.device) -> Embedder:
     from radsynth.data.imageio import to_uint
     from radsynth.metrics.features import make_extractor
 
-    extractor = make_extractor("inception", device=str(device))
+    extractor = make_extractor("inception", device=device)
 
     def embed(images: list[np.ndarray]) -> np.ndarray:
         if len({img.shape for img in images}) == 1:
@@ -106,7 +106,9 @@ def inception_embedder(device: torch.device) -> Embedder:
     return embed
 
 
-def make_embedder(feature: str, *, vit_weights: str, pixels_px: int, device: str) -> Embedder:
+def make_embedder(
+    feature: str, *, vit_weights: str, pixels_px: int, device: torch.device | str
+) -> Embedder:
     """The embedder called ``feature`` (``vit``, ``inception`` or ``pixels``)."""
     dev = torch.device(device)
     if feature == "pixels":

@@ -42,6 +42,7 @@ from radsynth.evaluation.score import (
     score_sampled,
 )
 from radsynth.evaluation.table import Row, open_table, six_digits
+from radsynth.hardware.flags import bf16_arg, channels_last_arg, compile_arg
 from radsynth.io import read_json
 from radsynth.layout import sweep_samples
 from radsynth.progress import bar, log_checkpoint
@@ -100,11 +101,9 @@ class SamplerSweepConfig(EvaluationFields):
     extra_features: tuple[str, ...] = arg(
         (), help="more feature spaces, each adding fid_/kid_mean_/kid_std_<name> columns"
     )
-    bf16: bool = arg(True, help="bfloat16 autocast on GPU")
-    channels_last: bool = arg(True, help="channels-last memory format on GPU")
-    compile: Literal["auto", "on", "off"] = arg(
-        "auto", help="torch.compile on GPU; auto: on for 512+ images"
-    )
+    bf16: bool = bf16_arg(True)
+    channels_last: bool = channels_last_arg(True)
+    compile: Literal["auto", "on", "off"] = compile_arg("auto", auto="on a GPU for 512+ images")
     progress: bool = arg(True, help="show progress bars")
     label: str | None = arg(None, help="conditional checkpoints: the class every row samples")
     guidance: tuple[float, ...] = arg((), help="conditional: guidance strengths S to sweep")

@@ -20,6 +20,7 @@ import numpy as np
 
 from radsynth.config import arg
 from radsynth.hardware.device import resolve_device
+from radsynth.hardware.flags import device_arg
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
 from radsynth.metrics.features import FeatureExtractor, make_extractor
@@ -55,7 +56,7 @@ class EvaluationFields:
     resize_px: int | None = arg(None, help="resize every image to this square side first")
     cache_dir: Path | None = arg(None, help="real-feature cache; default: OUT/cache")
     batch_size: int = arg(50, help="images per feature-network batch")
-    device: str = arg("auto", help="auto (GPU if any, else cpu), cpu, cuda, cuda:1 ...")
+    device: str = device_arg()
     kid_subset_size: int = arg(formulas.KID_SUBSET_SIZE, help="KID: images per subset (capped)")
 
 
@@ -89,7 +90,7 @@ class Scorer:
     def __init__(self, cfg: EvaluationFields, real: Path, cache_dir: Path) -> None:
         self.cfg, self.real, self.cache_dir = cfg, real, cache_dir
         self.real_paths = image_paths(real, "real")
-        device = str(resolve_device(cfg.device))
+        device = resolve_device(cfg.device)
         self.extractors: dict[str, FeatureExtractor] = {
             name: make_extractor(
                 name,

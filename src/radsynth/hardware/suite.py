@@ -30,6 +30,7 @@ from typing import Any
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import cpu_model
+from radsynth.hardware.flags import device_arg
 from radsynth.stage import StageResult, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class BenchGpuConfig:
     out: Path = arg(Path("bench-gpu"), help="folder for bench-gpu.json and bench-gpu.md")
     smoke: bool = arg(False, help="tiny shapes on the CPU, seconds: checks every code path")
     network: str = arg("paper", help="TrainConfig preset of the network (smoke: tiny)")
-    device: str = arg("auto", help="auto, cpu, cuda or cuda:N (smoke: cpu)")
+    device: str = device_arg()
     train_batches: tuple[int, ...] = arg((8, 64), help="training batch sizes (images per step)")
     train_steps: int = arg(20, help="timed training steps per measurement")
     sample_batches: tuple[int, ...] = arg((64, 128, 256), help="sampling batch sizes to try")

@@ -32,6 +32,7 @@ from radsynth.config import arg
 from radsynth.data.imageio import RASTER_SUFFIXES, list_images, read_image, to_uint
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import resolve_device
+from radsynth.hardware.flags import device_arg
 from radsynth.io import read_json
 from radsynth.metrics import formulas
 from radsynth.metrics.cache import cache_key, load_cached, save_cached
@@ -68,7 +69,7 @@ class FidConfig:
     resize_px: int | None = arg(None, help="resize every image to this square side first")
     cache_dir: Path | None = arg(None, help="cache the real set's features in this folder")
     batch_size: int = arg(50, help="images per feature-network batch")
-    device: str = arg("auto", help="feature-network device: auto (GPU if any), cpu, cuda, cuda:N")
+    device: str = device_arg()
     kid_subsets: int = arg(formulas.KID_SUBSETS, help="KID: number of random subsets")
     kid_subset_size: int = arg(
         formulas.KID_SUBSET_SIZE,
@@ -180,7 +181,7 @@ def compute_metrics(
     feature: str = "inception",
     cache_dir: Path | None = None,
     batch_size: int = 50,
-    device: str = "cpu",
+    device: torch.device | str = "cpu",
     extra_features: tuple[str, ...] = (),
     extractors: dict[str, FeatureExtractor] | None = None,
     **options: Any,
@@ -263,7 +264,7 @@ def fid(cfg: FidConfig) -> StageResult:
         feature=cfg.feature,
         cache_dir=cfg.cache_dir,
         batch_size=cfg.batch_size,
-        device=str(resolve_device(cfg.device)),
+        device=resolve_device(cfg.device),
         extra_features=cfg.extra_features,
         resize_px=cfg.resize_px,
         inception_weights=cfg.inception_weights,

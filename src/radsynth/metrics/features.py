@@ -165,10 +165,10 @@ def make_extractor(
     inception_sha256: str | None = None,
     feature_net: Path | None = None,
     feature_net_size_px: int = 224,
-    device: str = "cpu",
+    device: torch.device | str = "cpu",
 ) -> FeatureExtractor:
-    """Build the extractor called ``name`` (one of :data:`FEATURES`) on ``device`` (a torch
-    device name such as ``cpu`` or ``cuda:1``, resolved by the caller)."""
+    """Build the extractor called ``name`` (one of :data:`FEATURES`) on ``device`` (resolved by
+    the caller, :func:`radsynth.hardware.device.resolve_device`)."""
     dev = torch.device(device)
     if name == "inception":
         module, digest = load_inception(inception_weights, inception_sha256)

@@ -26,6 +26,7 @@ from radsynth.hardware.device import (
     resolve_device,
 )
 from radsynth.hardware.figures import emit_figures
+from radsynth.hardware.flags import bf16_arg, channels_last_arg, compile_arg, device_arg
 from radsynth.hardware.flops import forward_flops
 from radsynth.hardware.threads import cpu_threads
 from radsynth.hardware.timing import time_calls
@@ -54,10 +55,10 @@ class BenchSampleConfig:
     batch: int = arg(8, help="images per denoiser call")
     n: int = arg(0, help="images to time (0 = one batch); rounded up to whole batches")
     warmup_batches: int = arg(1, help="untimed batches first (compilation, allocator, caches)")
-    bf16: Literal["auto", "on", "off"] = arg("auto", help="bf16 autocast; auto: on for GPU")
-    channels_last: Literal["auto", "on", "off"] = arg("auto", help="auto: on for GPU")
-    compile: Literal["auto", "on", "off"] = arg("auto", help="torch.compile; auto: on for GPU")
-    device: str = arg("auto", help="auto, cpu, cuda or cuda:N")
+    bf16: Literal["auto", "on", "off"] = bf16_arg("auto")
+    channels_last: Literal["auto", "on", "off"] = channels_last_arg("auto")
+    compile: Literal["auto", "on", "off"] = compile_arg("auto")
+    device: str = device_arg()
     compile_backend: str = arg("inductor", help="torch.compile backend (eager: no codegen)")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
     seed: int = arg(0, help="seed of the random network and the first image")

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.hardware.flags import bf16_arg, channels_last_arg, compile_arg, device_arg
 from radsynth.sampling.samplers import DEFAULT_SPACING, SAMPLERS, get_sampler
 
 
@@ -39,11 +40,11 @@ class SampleConfig:
     seed_start: int = arg(0, help="first seed")
     weights: Literal["ema", "online"] = arg("ema", help="EMA (default) or online weights")
     bits: Literal[8, 16] = arg(8, help="PNG bit depth")
-    device: str = arg("auto", help="auto: this process's GPU if any, else cpu; or cpu, cuda:1...")
-    bf16: bool = arg(True, help="bfloat16 autocast on GPU (CPU always runs float32)")
-    channels_last: bool = arg(True, help="channels-last memory format on GPU")
-    compile: Literal["auto", "on", "off"] = arg(
-        "auto", help="torch.compile the network on GPU; auto: on for 512+ images per process"
+    device: str = device_arg()
+    bf16: bool = bf16_arg(True)
+    channels_last: bool = channels_last_arg(True)
+    compile: Literal["auto", "on", "off"] = compile_arg(
+        "auto", auto="on a GPU for 512+ images per process"
     )
     progress: bool = arg(True, help="show a progress bar with images/s")
     # Class-conditional checkpoints only (see radsynth.sampling.guidance).

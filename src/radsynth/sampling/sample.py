@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ import torch
 
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
-from radsynth.hardware.device import resolve_device
+from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.config import SampleConfig, check_config, resolved_spacing
 from radsynth.sampling.denoiser import VPDenoiser
@@ -56,28 +57,20 @@ log = logging.getLogger(__name__)
 __all__ = ["SampleConfig", "resolved_spacing", "sample", "sample_seeds", "seed_png"]
 
 
-def pick_device(device: str, state: Any) -> torch.device:
-    """``auto``: the accelerate process's device (its GPU, or cpu); otherwise the device
-    :func:`radsynth.hardware.device.resolve_device` gives (``cuda:N`` keeps its index)."""
-    resolved = resolve_device(device)  # one-line error for a bad name or a missing GPU
-    return torch.device(state.device) if device == "auto" else resolved
-
-
 #: With ``--compile auto``, compile only when there are this many images to amortise it over.
 COMPILE_MIN_IMAGES = 512
 
 
-def prepare_network(
-    model: torch.nn.Module, device: torch.device, cfg: SampleConfig, n_images: int
-) -> Any:
-    """The network as sampling runs it: channels-last and compiled on GPU when asked."""
-    if device.type != "cuda":
-        return model
-    if cfg.channels_last:
+def wants_compile(flag: str, n_images: int) -> bool:
+    """``--compile``: on, off, or auto (on when there are enough images to amortise it)."""
+    return flag == "on" or (flag == "auto" and n_images >= COMPILE_MIN_IMAGES)
+
+
+def prepare_network(model: torch.nn.Module, rt: Runtime) -> Any:
+    """The network as sampling runs it: channels-last and compiled when the runtime says so."""
+    if rt.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if cfg.compile == "on" or (cfg.compile == "auto" and n_images >= COMPILE_MIN_IMAGES):
-        model = torch.compile(model)
-    return model
+    return torch.compile(model) if rt.compile else model
 
 
 def to_images(x0: torch.Tensor) -> np.ndarray:
@@ -124,10 +117,13 @@ def sample(cfg: SampleConfig) -> StageResult:
     from radsynth.training.checkpoint import load_checkpoint
 
     check_config(cfg)
-    # accelerate runs several CPU processes (gloo) only when told cpu=True.
-    on_cpu = resolve_device(cfg.device).type == "cpu"
-    state = PartialState(cpu=on_cpu)
-    device = pick_device(cfg.device, state)
+    # One runtime for this process: bf16 and channels-last apply on a GPU only. accelerate
+    # runs several CPU processes (gloo) only when told cpu=True; with --device auto each
+    # process samples on the device accelerate gave it.
+    rt = resolve_runtime(cfg.device, bf16=cfg.bf16, channels_last=cfg.channels_last)
+    state = PartialState(cpu=not rt.on_gpu)
+    rt = rt.for_process(state.device) if cfg.device == "auto" else rt
+    device = rt.device
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
     if ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
@@ -142,11 +138,10 @@ def sample(cfg: SampleConfig) -> StageResult:
     seeds = list(range(cfg.seed_start, cfg.seed_start + cfg.n))
     share = seeds[state.process_index :: state.num_processes]
     mine = [s for s in share if not is_done(out, s)]
-    on_gpu = device.type == "cuda"
-    autocast = torch.bfloat16 if on_gpu and cfg.bf16 else None
-    net = prepare_network(ck.model, device, cfg, len(mine))
-    channels_last = on_gpu and cfg.channels_last
-    den = VPDenoiser(net, ck.betas, ck.prediction_type, autocast, channels_last, cfg.clip_x0)
+    rt = replace(rt, compile=rt.on_gpu and wants_compile(cfg.compile, len(mine)))
+    autocast = rt.dtype if rt.bf16 else None
+    net = prepare_network(ck.model, rt)
+    den = VPDenoiser(net, ck.betas, ck.prediction_type, autocast, rt.channels_last, cfg.clip_x0)
     base = {
         **short_identity(identity),
         "device": str(device),

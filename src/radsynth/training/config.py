@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from radsynth.config import CPU_ALIAS, Alias, arg, config_to_dict
 from radsynth.diffusion.schedule import DiffusionConfig
 from radsynth.errors import RadsynthError
+from radsynth.hardware.flags import channels_last_arg, compile_arg, device_arg
 from radsynth.models.unet import UNetConfig
 
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
@@ -93,11 +94,9 @@ class TrainConfig:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = arg(
         "auto", help="auto: bf16 on GPU, no on CPU"
     )
-    channels_last: bool = arg(False, help="channels_last memory format (faster on GPU)")
-    compile: bool = arg(False, help="torch.compile the model")
-    device: str = arg(
-        "auto", help="auto (accelerate's GPU if any, else cpu), cpu, cuda or cuda:N (one process)"
-    )
+    channels_last: bool = channels_last_arg(False, gpu_only=False)
+    compile: bool = compile_arg(False)
+    device: str = device_arg()
     cpu_threads: int = arg(0, help="torch CPU threads during training (0 = torch's default)")
 
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from radsynth.config import config_json, config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
-from radsynth.hardware.device import current_gpu, resolve_device
+from radsynth.hardware.device import current_gpu
+from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.hardware.threads import cpu_threads
 from radsynth.io import read_json
 from radsynth.layout import checkpoint_name
@@ -59,15 +61,30 @@ VAL_CHUNK = 64
 VAL_SEED = 0x5EED_0000
 
 
-def make_accelerator(cfg: TrainConfig) -> Any:
-    """An ``accelerate.Accelerator``: bf16 autocast on GPU, full precision on CPU ("auto")."""
+def train_runtime(cfg: TrainConfig) -> Runtime:
+    """Training's runtime, resolved once: the device, bf16 (``--mixed-precision auto`` is bf16
+    on a GPU, full precision on the CPU), channels-last and compile as given (on any device)."""
+    rt = resolve_runtime(
+        cfg.device,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+        threads=cfg.cpu_threads or None,
+        gpu_only=False,
+    )
+    return replace(rt, bf16=mixed_precision(cfg.mixed_precision, rt.on_gpu) == "bf16")
+
+
+def mixed_precision(flag: str, on_gpu: bool) -> str:
+    """accelerate's mixed precision for ``--mixed-precision``: auto is bf16 on a GPU only."""
+    return ("bf16" if on_gpu else "no") if flag == "auto" else flag
+
+
+def make_accelerator(cfg: TrainConfig, rt: Runtime) -> Any:
+    """An ``accelerate.Accelerator`` on the runtime's device type, in its precision."""
     from accelerate import Accelerator
 
-    on_cpu = resolve_device(cfg.device).type == "cpu"
-    precision = cfg.mixed_precision
-    if precision == "auto":
-        precision = "no" if on_cpu else "bf16"
-    return Accelerator(cpu=on_cpu, mixed_precision=precision)
+    precision = mixed_precision(cfg.mixed_precision, rt.on_gpu)
+    return Accelerator(cpu=not rt.on_gpu, mixed_precision=precision)
 
 
 def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
@@ -206,11 +223,12 @@ def train(cfg: TrainConfig) -> StageResult:
         RadsynthError: bad data folder, refused output folder, incompatible ``--resume``,
             or a NaN/inf loss (the last good checkpoint is kept).
     """
-    with cpu_threads(cfg.cpu_threads), current_gpu(resolve_device(cfg.device)):
-        return _train(cfg)
+    rt = train_runtime(cfg)
+    with cpu_threads(cfg.cpu_threads), current_gpu(rt.device):
+        return _train(cfg, rt)
 
 
-def _train(cfg: TrainConfig) -> StageResult:
+def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     from torch.utils.tensorboard import SummaryWriter
     from tqdm.auto import tqdm
 
@@ -218,7 +236,7 @@ def _train(cfg: TrainConfig) -> StageResult:
     spec, labels = (
         read_class_labels(data.manifest, cfg.condition_on) if cfg.condition_on else (None, {})
     )
-    acc = make_accelerator(cfg)
+    acc = make_accelerator(cfg, rt)
     world, rank, device = acc.num_processes, acc.process_index, acc.device
     if cfg.batch_size % world:
         raise RadsynthError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
@@ -242,11 +260,11 @@ def _train(cfg: TrainConfig) -> StageResult:
     progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
     if resume_from is not None:
         progress = _restore(resume_from, net, ema, optimizer, scheduler, gen, acc)
-    if cfg.channels_last:
+    if rt.channels_last:
         net.to(memory_format=torch.channels_last)
         ema.to(memory_format=torch.channels_last)
     model, optimizer = acc.prepare(net, optimizer)
-    if cfg.compile:
+    if rt.compile:
         model = torch.compile(model)
     model.train()
     n_params = count_parameters(net)
@@ -273,7 +291,7 @@ def _train(cfg: TrainConfig) -> StageResult:
             if cfg.hflip:
                 flip = torch.rand(per_device, generator=gen, device=device) < 0.5
                 x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
-            if cfg.channels_last:
+            if rt.channels_last:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             t = torch.randint(0, T, (per_device,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device, dtype=x0.dtype)

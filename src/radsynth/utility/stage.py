@@ -25,6 +25,7 @@ import torch
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import resolve_device
+from radsynth.hardware.flags import device_arg
 from radsynth.hardware.threads import cpu_threads
 from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 from radsynth.stats.proportions import wilson_ci
@@ -64,7 +65,7 @@ class UtilityConfig:
     )
     size_px: int = arg(0, help="classifier input side in px (area-resampled; 0: as ingested)")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
-    device: str = arg("auto", help="classifier device: auto (GPU if any), cpu, cuda or cuda:N")
+    device: str = device_arg()
 
 
 def _check(cfg: UtilityConfig) -> None:
