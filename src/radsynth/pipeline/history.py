@@ -45,6 +45,8 @@ CHANGED: dict[str, dict[tuple[str, Any], tuple[str, Any]]] = {
     "TrainConfig": {("device", "auto"): ("cpu", False), ("device", "cpu"): ("cpu", True)},
     # the audit's default device was cpu; auto is cpu on a machine without CUDA.
     "AuditConfig": {("device", "auto"): ("device", "cpu")},
+    # no ratios named means the four standard ones, each where the synthetic set suffices.
+    "UtilityConfig": {("ratios", ()): ("ratios", [0.5, 1.0, 2.0, 4.0])},
 }
 
 
@@ -67,7 +69,7 @@ def earlier_config_json(cfg: Any) -> str | None:
                 return None
             del data[field]
     for (field, now), (then_field, then) in changed.items():
-        if field in data and data[field] == now:
+        if field in data and data[field] == (list(now) if isinstance(now, tuple) else now):
             del data[field]
             data[then_field] = then
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

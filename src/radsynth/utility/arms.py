@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from radsynth.errors import RadsynthError
 from radsynth.utility.auroc import AucCI, auc_ci, bootstrap_ci
 from radsynth.utility.classifier import ClassifierSettings, predict, train_classifier
 from radsynth.utility.data import LabelledImages
@@ -39,18 +40,35 @@ class ArmResult:
     external: dict = field(default_factory=dict)  # the same on the external set, if any
 
 
+#: The mixing ratios tried when none are named: each where the synthetic set is large enough.
+DEFAULT_RATIOS = (0.5, 1.0, 2.0, 4.0)
+
+
 def arm_sets(
     real: LabelledImages, synthetic: LabelledImages | None, ratios: list[float], seed: int
 ) -> dict[str, tuple[LabelledImages, int, int]]:
-    """arm name -> (training images, n_real, n_synthetic). Ratios that need more synthetic
-    images than exist are left out (logged)."""
+    """arm name -> (training images, n_real, n_synthetic).
+
+    ``ratios`` empty: :data:`DEFAULT_RATIOS`, each where the synthetic set is large enough
+    (the others are left out, logged). A ratio named explicitly that needs more synthetic
+    images than exist is refused.
+
+    Raises:
+        RadsynthError: a named ratio the synthetic set cannot meet (one line).
+    """
     arms = {"real": (real, len(real.labels), 0)}
     if synthetic is None:
         return arms
     arms["synthetic"] = (synthetic, 0, len(synthetic.labels))
     order = torch.randperm(len(synthetic.labels), generator=torch.Generator().manual_seed(seed))
-    for r in ratios:
+    named = bool(ratios)
+    for r in ratios or DEFAULT_RATIOS:
         k = round(r * len(real.labels))
+        if k > len(synthetic.labels) and named:
+            raise RadsynthError(
+                f"--ratios {r:g} needs {k} synthetic images for {len(real.labels)} real ones, "
+                f"but {len(synthetic.labels)} are left: sample more, or name smaller ratios"
+            )
         if k > len(synthetic.labels):
             log.warning(
                 "ratio %gx needs %d synthetic images, %d exist: left out",

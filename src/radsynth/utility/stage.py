@@ -49,7 +49,11 @@ class UtilityConfig:
     audit: Path | None = arg(None, help="audit folder: its flagged copies are left out")
     label_column: str = arg("label", help="manifest column holding the class")
     external: Path | None = arg(None, help="an ingest folder used as an external test set")
-    ratios: tuple[float, ...] = arg((0.5, 1.0, 2.0, 4.0), help="synthetic:real ratios to mix")
+    ratios: tuple[float, ...] = arg(
+        (),
+        help="synthetic:real ratios to mix (a named ratio the synthetic set cannot meet is "
+        "refused); default: 0.5, 1, 2 and 4, each where the synthetic set is large enough",
+    )
     seeds: int = arg(3, help="classifiers per arm (seeds 0..N-1)")
     arch: str = arg("densenet121", help="MONAI classifier", choices=ARCHS)
     steps: int = arg(300, help="optimizer steps per classifier (equal in every arm)")
@@ -141,13 +145,14 @@ def _utility(cfg: UtilityConfig) -> StageResult:
     if cfg.size_px:
         real, synthetic = udata.resized(real, cfg.size_px), udata.resized(synthetic, cfg.size_px)
         tests = {k: udata.resized(v, cfg.size_px) for k, v in tests.items()}
+    arms = arm_sets(real, synthetic, list(cfg.ratios), cfg.seed)  # refuses before writing
     prepare_output_dir(cfg.out, "utility", cfg)
 
     device = resolve_device(cfg.device)
     settings = ClassifierSettings(cfg.arch, cfg.steps, cfg.batch, cfg.lr, cfg.hflip, device)
     seeds = list(range(cfg.seeds))
     results, fid = [], []
-    for name, train_set in arm_sets(real, synthetic, list(cfg.ratios), cfg.seed).items():
+    for name, train_set in arms.items():
         result, nets = run_arm(name, train_set, tests, settings, seeds, cfg.n_boot)
         results.append(result)
         if name == "real" and synthetic is not None:
