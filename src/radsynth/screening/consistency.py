@@ -7,7 +7,7 @@ Intell. 2015) and a new film gets the mean of the two models' scores:
 
 - **Layout consistency**: a softmax classifier, trained on the real films and their copies
   turned by 90, 180 and 270 degrees, mirrored, and mirrored and turned by 180 degrees (RotNet's
-  pretext task: Gidaris, Singh & Komodakis, ICLR 2018; :mod:`radsynth.data.selfsup`). A plausible
+  pretext task: Gidaris, Singh & Komodakis, ICLR 2018; :mod:`radsynth.films.selfsup`). A plausible
   film is recognised as "as is"; a film that is upside down, on its side, has its sides swapped
   or one side mirrored onto the other (exactly symmetric: "as is" and "mirrored" tie) is not.
   Score: ``1 - P(as is)``.
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betainc
 
-from radsynth.data.selfsup import (
+from radsynth.films.selfsup import (
     Film,
     Transform,
     _expand,

@@ -45,8 +45,8 @@ import numpy as np
 
 from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
-from radsynth.data.selfsup import represent
 from radsynth.errors import RadsynthError
+from radsynth.films.selfsup import represent
 from radsynth.progress import bar, log_checkpoint
 from radsynth.records.screen import ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
@@ -282,7 +282,7 @@ def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
 
 
 def load_films(paths: list[Path]) -> list:
-    """The coarse :class:`radsynth.data.selfsup.Film` of each image file, as stored."""
+    """The coarse :class:`radsynth.films.selfsup.Film` of each image file, as stored."""
     return [represent(read_gray(p)) for p in bar(paths, desc="screen: layout")]
 
 
