@@ -158,7 +158,7 @@ def _bench_train():
 
 
 def _bench_gpu():
-    from radsynth.hardware.suite import BenchGpuConfig, bench_gpu
+    from radsynth.bench.gpu import BenchGpuConfig, bench_gpu
 
     return BenchGpuConfig, bench_gpu
 
