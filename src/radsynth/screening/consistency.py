@@ -16,7 +16,7 @@ Intell. 2015) and a new film gets the mean of the two models' scores:
   patient's facing), so a film with one side mirrored onto the other, which is exactly
   symmetric, has a margin near 0 where real films have a large one.
 - **Novelty**: the mean Euclidean distance from the film's standardised 16 x 16 grid to its
-  ``k`` nearest real films (k-NN novelty, as in :mod:`radsynth.screening.screen`), which sees
+  ``k`` nearest real films (k-NN novelty, :mod:`radsynth.screening.knn`), which sees
   halves swapped top-bottom or left-right and other gross re-arrangements.
 
 Each score becomes a conformal p-value against the reference films' out-of-fold scores,
@@ -48,6 +48,7 @@ from radsynth.films.selfsup import (
     logits,
     softmax,
 )
+from radsynth.screening.knn import knn_scores
 
 #: The layouts the consistency classifier tells apart; index 0 is "as is".
 LAYOUTS: tuple[Transform, ...] = (
@@ -84,8 +85,6 @@ def _grids(films: list[Film]) -> np.ndarray:
 
 
 def _fold_scores(fold: LayoutFold, films: list[Film]) -> np.ndarray:
-    from radsynth.screening.screen import knn_scores  # screen imports this module
-
     x = np.stack([features(f) for f in films])
     z = logits(fold.weights, x) / fold.temperature
     p_as_is = softmax(z)[:, 0]

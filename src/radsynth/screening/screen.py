@@ -59,6 +59,7 @@ from radsynth.screening.consistency import (
     tail_p_values_loo,
 )
 from radsynth.screening.features import anatomy_features
+from radsynth.screening.knn import knn_scores
 from radsynth.screening.orient import analyse, detect, group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
@@ -118,26 +119,6 @@ def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
         img = read_gray(path)
         feats.append(anatomy_features(img if left else img[:, ::-1]))
     return np.stack(feats)
-
-
-def knn_scores(
-    queries: np.ndarray, base: np.ndarray, k: int, block_size: int = 1024, leave_one_out=False
-) -> np.ndarray:
-    """Mean Euclidean distance of each query row to its ``k`` nearest base rows.
-
-    With ``leave_one_out`` the queries are the base itself and each row's own zero distance is
-    left out. Memory is O(block_size x N).
-    """
-    base_sq = (base**2).sum(1)
-    out = np.empty(len(queries))
-    for q0 in range(0, len(queries), block_size):
-        q = queries[q0 : q0 + block_size]
-        d2 = (q**2).sum(1)[:, None] + base_sq[None, :] - 2.0 * q @ base.T
-        if leave_one_out:
-            d2[np.arange(len(q)), np.arange(q0, q0 + len(q))] = np.inf
-        nearest = np.partition(d2, k - 1, axis=1)[:, :k]
-        out[q0 : q0 + len(q)] = np.sqrt(np.maximum(nearest, 0.0)).mean(1)
-    return out
 
 
 def conformal_threshold(
