@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from films import real_films
+from sample_films import real_films
 
 from radsynth.data.dicom import check_modality
 from radsynth.data.filmchecks import CheckSettings, check_films, cue_score, rotation_confirmed
 from radsynth.data.imageio import list_images, read_gray, write_png
 from radsynth.data.ingest import IngestConfig, ingest
 from radsynth.data.phantoms import PhantomConfig, render_phantom
-from radsynth.data.selfsup import POLARITY_ROTATION, apply, represent, undo
 from radsynth.errors import RadsynthError
+from radsynth.films.selfsup import POLARITY_ROTATION, apply, represent, undo
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ import pytest
 
 from radsynth.data.imageio import list_images, read_gray
 from radsynth.data.phantoms import PhantomConfig, render_phantom
-from radsynth.data.selfsup import represent
+from radsynth.films.selfsup import represent
 from radsynth.screening.bench import IMPLAUSIBLE
 from radsynth.screening.consistency import (
     fit_consistency,

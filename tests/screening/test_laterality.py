@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from films import drawn_frontal, real_films
+from sample_films import drawn_frontal, real_films
 
 from radsynth.cli import main
 from radsynth.data.imageio import list_images, read_gray, write_png

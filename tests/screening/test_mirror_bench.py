@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from films import drawn_frontal, real_films
+from sample_films import drawn_frontal, real_films
 
 from radsynth.cli import main
 from radsynth.data.imageio import write_png

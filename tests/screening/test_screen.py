@@ -13,7 +13,8 @@ import pytest
 
 from radsynth.cli import main
 from radsynth.errors import RadsynthError
-from radsynth.screening.screen import ScreenConfig, conformal_threshold, knn_scores, screen
+from radsynth.screening.knn import knn_scores
+from radsynth.screening.screen import ScreenConfig, conformal_threshold, screen
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

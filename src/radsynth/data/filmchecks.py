@@ -5,7 +5,7 @@ Evidence, strongest first:
 1. **The DICOM header.** PhotometricInterpretation MONOCHROME1 / MONOCHROME2 (with the VOI LUT
    or window already applied by :mod:`radsynth.data.dicom`) fixes the polarity; no image score
    may overrule it.
-2. **The collection itself** (:mod:`radsynth.data.selfsup`): a softmax classifier over the eight
+2. **The collection itself** (:mod:`radsynth.films.selfsup`): a softmax classifier over the eight
    transforms {as is, inverted} x {0, 90, 180, 270 degrees}, learned from the collection's own
    films by cross-fitted hard EM and temperature-calibrated, started from the hand-made central
    band cue of :mod:`radsynth.data.polarity` (polarity) and from "upright" (rotation). Its
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from radsynth.data.polarity import detect_polarity
-from radsynth.data.selfsup import POLARITY_ROTATION, Film, detect_transforms, undo
+from radsynth.films.selfsup import POLARITY_ROTATION, Film, detect_transforms, undo
 
 #: A rotation is applied only when the turned film's mean distance to its nearest films of the
 #: collection is below this share of the film's distance as stored (module docstring).
@@ -64,7 +64,7 @@ def check_films(
     """Decide polarity and rotation for a collection.
 
     Args:
-        films: each film's representation (:func:`radsynth.data.selfsup.represent`), taken as
+        films: each film's representation (:func:`radsynth.films.selfsup.represent`), taken as
             read (a DICOM already displayed through its header's polarity).
         cue_scores: (N,) the hand-made polarity score of each film (> 0: positive).
         header_negative: per film, None when no header says anything, otherwise whether the

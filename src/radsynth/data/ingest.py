@@ -53,11 +53,11 @@ from radsynth.data.labels import (
 )
 from radsynth.data.resample import scale_to_fit
 from radsynth.data.review_decisions import IngestDecision, read_ingest_decisions
-from radsynth.data.selfsup import represent
 from radsynth.data.splits import compile_group_regex, extract_group, split_groups, split_stratified
 from radsynth.errors import RadsynthError
+from radsynth.films.selfsup import represent
+from radsynth.films.view import mixed_view_warning, view_counts
 from radsynth.progress import bar
-from radsynth.screening.view import mixed_view_warning, view_counts
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, sha256_file
 from radsynth.stage import write_manifest as write_stage_manifest
 

@@ -22,8 +22,8 @@ from radsynth.data.filmchecks import CheckSettings, FilmCheck, check_films
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.resample import pad_to_square
 from radsynth.data.review_decisions import IngestDecision
-from radsynth.data.selfsup import Film
-from radsynth.screening.view import ViewCall, detect_views
+from radsynth.films.selfsup import Film
+from radsynth.films.view import ViewCall, detect_views
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def apply_checks(
     Returns:
         (the fields of the images that stay, renumbered ``0..``; the review.csv rows; the
         (source path, decision) of the films a reviewer excluded; the view of each staying
-        film, upright and positive, from :mod:`radsynth.screening.view`, or None when none
+        film, upright and positive, from :mod:`radsynth.films.view`, or None when none
         stays).
     """
     checks = check_films(films, np.asarray(cues, dtype=float), headers, settings)

@@ -105,7 +105,7 @@ STAGES: tuple[Stage, ...] = (
     _s("bench sample", "sampling images/s and MFU for a checkpoint or preset",
        "sampling.bench", "BenchSampleConfig", "bench_sample"),
     _s("bench gpu", "the GPU suite: train and sample, with and without compile",
-       "hardware.suite", "BenchGpuConfig", "bench_gpu"),
+       "bench.gpu", "BenchGpuConfig", "bench_gpu"),
     _s("bench release", "seconds to release N images, leak checks included",
        "release.bench", "BenchReleaseConfig", "bench_release"),
     _s("bench study", "reader-study server requests/s and latency under N raters",

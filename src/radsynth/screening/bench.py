@@ -32,7 +32,8 @@ from radsynth.config import arg
 from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.ingest import find_files, pixel_hash, read_any
 from radsynth.data.resample import scale_to_fit
-from radsynth.data.selfsup import (
+from radsynth.errors import RadsynthError
+from radsynth.films.selfsup import (
     POLARITY_ROTATION,
     _expand,
     features,
@@ -40,7 +41,6 @@ from radsynth.data.selfsup import (
     logits,
     represent,
 )
-from radsynth.errors import RadsynthError
 from radsynth.progress import bar
 from radsynth.records.screen import P_COLUMNS, read_screen_rows
 from radsynth.screening.facing import analyse, detect

@@ -7,7 +7,7 @@ Intell. 2015) and a new film gets the mean of the two models' scores:
 
 - **Layout consistency**: a softmax classifier, trained on the real films and their copies
   turned by 90, 180 and 270 degrees, mirrored, and mirrored and turned by 180 degrees (RotNet's
-  pretext task: Gidaris, Singh & Komodakis, ICLR 2018; :mod:`radsynth.data.selfsup`). A plausible
+  pretext task: Gidaris, Singh & Komodakis, ICLR 2018; :mod:`radsynth.films.selfsup`). A plausible
   film is recognised as "as is"; a film that is upside down, on its side, has its sides swapped
   or one side mirrored onto the other (exactly symmetric: "as is" and "mirrored" tie) is not.
   Score: ``1 - P(as is)``.
@@ -16,7 +16,7 @@ Intell. 2015) and a new film gets the mean of the two models' scores:
   patient's facing), so a film with one side mirrored onto the other, which is exactly
   symmetric, has a margin near 0 where real films have a large one.
 - **Novelty**: the mean Euclidean distance from the film's standardised 16 x 16 grid to its
-  ``k`` nearest real films (k-NN novelty, as in :mod:`radsynth.screening.screen`), which sees
+  ``k`` nearest real films (k-NN novelty, :mod:`radsynth.screening.knn`), which sees
   halves swapped top-bottom or left-right and other gross re-arrangements.
 
 Each score becomes a conformal p-value against the reference films' out-of-fold scores,
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betainc
 
-from radsynth.data.selfsup import (
+from radsynth.films.selfsup import (
     Film,
     Transform,
     _expand,
@@ -48,6 +48,7 @@ from radsynth.data.selfsup import (
     logits,
     softmax,
 )
+from radsynth.screening.knn import knn_scores
 
 #: The layouts the consistency classifier tells apart; index 0 is "as is".
 LAYOUTS: tuple[Transform, ...] = (
@@ -84,8 +85,6 @@ def _grids(films: list[Film]) -> np.ndarray:
 
 
 def _fold_scores(fold: LayoutFold, films: list[Film]) -> np.ndarray:
-    from radsynth.screening.screen import knn_scores  # screen imports this module
-
     x = np.stack([features(f) for f in films])
     z = logits(fold.weights, x) / fold.temperature
     p_as_is = softmax(z)[:, 0]

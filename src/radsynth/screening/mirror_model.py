@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
-from radsynth.data.selfsup import fit_temperature
 from radsynth.errors import RadsynthError
+from radsynth.films.selfsup import fit_temperature
 from radsynth.records._csv import write_csv
 from radsynth.screening.laterality import (
     LateralityNet,

@@ -55,7 +55,7 @@ class OrientConfig:
     view: Literal["lateral", "frontal", "auto"] = arg(
         "lateral",
         help="projection: lateral (facing side), frontal (mirrored-film detection) or auto "
-        "(decided per image by radsynth.screening.view; undecided images go to review)",
+        "(decided per image by radsynth.films.view; undecided images go to review)",
     )
     side: Literal["left", "right"] | None = arg(
         None,
@@ -209,14 +209,14 @@ def detect_all(
     Returns:
         A :class:`Detected`.
     """
-    from radsynth.screening.laterality import load_model
-    from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
-    from radsynth.screening.view import (
+    from radsynth.films.view import (
         classify_views,
         mixed_view_warning,
         symmetry_score,
         view_features,
     )
+    from radsynth.screening.laterality import load_model
+    from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
 
     frontal = view in ("frontal", "auto")
     if frontal and model is None:

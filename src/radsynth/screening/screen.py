@@ -45,8 +45,8 @@ import numpy as np
 
 from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
-from radsynth.data.selfsup import represent
 from radsynth.errors import RadsynthError
+from radsynth.films.selfsup import represent
 from radsynth.progress import bar, log_checkpoint
 from radsynth.records.screen import ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
@@ -60,6 +60,7 @@ from radsynth.screening.consistency import (
 )
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.features import anatomy_features
+from radsynth.screening.knn import knn_scores
 from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
@@ -119,26 +120,6 @@ def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
         img = read_gray(path)
         feats.append(anatomy_features(img if left else img[:, ::-1]))
     return np.stack(feats)
-
-
-def knn_scores(
-    queries: np.ndarray, base: np.ndarray, k: int, block_size: int = 1024, leave_one_out=False
-) -> np.ndarray:
-    """Mean Euclidean distance of each query row to its ``k`` nearest base rows.
-
-    With ``leave_one_out`` the queries are the base itself and each row's own zero distance is
-    left out. Memory is O(block_size x N).
-    """
-    base_sq = (base**2).sum(1)
-    out = np.empty(len(queries))
-    for q0 in range(0, len(queries), block_size):
-        q = queries[q0 : q0 + block_size]
-        d2 = (q**2).sum(1)[:, None] + base_sq[None, :] - 2.0 * q @ base.T
-        if leave_one_out:
-            d2[np.arange(len(q)), np.arange(q0, q0 + len(q))] = np.inf
-        nearest = np.partition(d2, k - 1, axis=1)[:, :k]
-        out[q0 : q0 + len(q)] = np.sqrt(np.maximum(nearest, 0.0)).mean(1)
-    return out
 
 
 def conformal_threshold(
@@ -283,7 +264,7 @@ def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
 
 
 def load_films(paths: list[Path]) -> list:
-    """The coarse :class:`radsynth.data.selfsup.Film` of each image file, as stored."""
+    """The coarse :class:`radsynth.films.selfsup.Film` of each image file, as stored."""
     return [represent(read_gray(p)) for p in bar(paths, desc="screen: layout")]
 
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from films import real_films
+from sample_films import real_films
 
 from radsynth.data.imageio import read_gray, write_png
 from radsynth.data.phantoms import PhantomConfig, render_phantom
-from radsynth.screening.orient import OrientConfig, orient
-from radsynth.screening.view import (
+from radsynth.films.view import (
     SYMMETRY_CUT,
     detect_views,
     mixed_view_warning,
     symmetry_score,
 )
+from radsynth.screening.orient import OrientConfig, orient
 
 
 def _laterals(n: int, seed: int = 31, right: float = 0.0) -> list[np.ndarray]:

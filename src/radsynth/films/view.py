@@ -9,7 +9,7 @@
    the body do not count as a match by their brightness alone. Alone it separates the lateral
    C-spine phantoms from real frontal chest films with an AUC of 0.97 (docs/screening.md).
 2. **Collection refinement** (hard EM, as :mod:`radsynth.screening.orient` and
-   :mod:`radsynth.data.selfsup` do): the prior's labels train a cross-fitted ridge-logistic
+   :mod:`radsynth.films.selfsup` do): the prior's labels train a cross-fitted ridge-logistic
    classifier on each film's mirror-symmetrised coarse grid (so a film and its mirror image get
    the same view) and its intensity quantiles; every film is relabelled by a model that never saw
    it; repeat. Two views differ in their whole layout, so when a folder mixes them the two
@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from radsynth.data.selfsup import QUANTILES, fit_logistic, fit_temperature, logits, softmax
+from radsynth.films.selfsup import QUANTILES, fit_logistic, fit_temperature, logits, softmax
 
 #: Symmetry prior above which a film starts as frontal.
 SYMMETRY_CUT = 0.33

@@ -1,0 +1,3 @@
+"""Benchmarks that span several stages: the GPU suite (``radsynth bench gpu``) times training
+and sampling together. It sits above ``training`` and ``sampling``, whose own benchmarks it
+calls, and above ``hardware``, which they all use."""

@@ -1,0 +1,29 @@
+"""The GPU suite (``radsynth bench gpu``): its --smoke mode runs every GPU code path on the
+CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from radsynth.cli import main
+
+
+def test_gpu_suite_smoke_runs_every_measurement_on_the_cpu(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench"
+    assert main(["bench", "gpu", "--smoke", "--out", str(out)]) == 0
+    record = json.loads((out / "bench-gpu.json").read_text())
+    results = record["results"]
+    assert [r.get("error") for r in results] == [None] * len(results)
+    train = [r for r in results if r["benchmark"] == "train"]
+    sample = [r for r in results if r["benchmark"] == "sample"]
+    # Train without and with compile; a sampling batch sweep, then the best batch both ways.
+    assert [r["compile"] for r in train] == [False, True]
+    assert {r["compile"] for r in sample[-2:]} == {False, True}
+    for r in results:
+        assert r["precision"] == "bf16" and r["channels_last"] is True
+        assert r["images_per_s"] > 0 and "CPU" in r["device"]
+    assert all(r["minutes_for_27000"] > 0 for r in sample)
+    table = (out / "bench-gpu.md").read_text()
+    assert table.count("\n| train") == 2 and table.count("\n| sample") == len(sample)
+    assert "0 failed" in capsys.readouterr().out
