@@ -65,9 +65,9 @@ def test_reviewer_decisions_change_the_kept_set_and_the_report(run: Path) -> Non
     fates = {f.image: f for f in read_fates(run / "keep" / "images.csv")}
     assert (fates["step-1/b.png"].decided_by, fates["step-2/c.png"].copy) == ("ann", True)
     table = (run / "keep" / "table_s1.csv").read_text().splitlines()
-    assert table[0] == ("group,generated,excluded_by_screen,overridden_by_reviewer,"
-                        "excluded_as_copy,kept")  # fmt: skip
-    assert table[1:] == ["step-1,2,1,2,0,1", "step-2,2,1,0,1,0", "total,4,2,2,1,1"]
+    assert table[0] == ("group,generated,flagged_by_screen,excluded_by_screen,"
+                        "overridden_by_reviewer,excluded_as_copy,kept")  # fmt: skip
+    assert table[1:] == ["step-1,2,1,1,2,0,1", "step-2,2,1,1,0,1,0", "total,4,2,2,2,1,1"]
 
     assert main(["report", str(run)]) == 0
     html = (run / "report.html").read_text()
@@ -99,3 +99,43 @@ def test_stale_review_decisions_are_reported(run: Path, caplog) -> None:
     with caplog.at_level("WARNING"):
         assert _kept(run) == ["step-1/a.png", "step-2/c.png"]
     assert "1 reviewer decision(s)" in caplog.text and "step-9/z.png" in caplog.text
+
+
+def test_keep_all_says_how_many_images_the_screen_flagged(run: Path) -> None:
+    """Under keep: all nothing is excluded by the screen, but Table S1 and the fates record
+    still say what it flagged (it said "excluded by screen 0" and nothing else before)."""
+    assert _kept(run, "all") == IMAGES
+    fates = {f.image: f for f in read_fates(run / "keep" / "images.csv")}
+    assert {k for k, f in fates.items() if f.flagged} == {"step-1/b.png", "step-2/d.png"}
+    assert all(f.auto == "keep" for f in fates.values())
+    table = (run / "keep" / "table_s1.csv").read_text().splitlines()
+    assert table[-1] == "total,4,2,0,0,0,4"  # 2 flagged, 0 excluded by the screen
+
+    assert main(["report", str(run)]) == 0
+    assert "The screen flagged 2; 2 of them were carried on" in (run / "report.html").read_text()
+
+
+def test_an_image_the_screen_never_saw_is_refused_not_dropped(run: Path) -> None:
+    from radsynth.errors import RadsynthError
+    from radsynth.fates.keep import KeepConfig, keep
+
+    extra = run / "oriented" / "step-2" / "late.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(extra)
+    cfg = KeepConfig(
+        screen=run / "screen", review=run / "review", images=run / "oriented", out=run / "kept"
+    )
+    with pytest.raises(RadsynthError, match=r"1 image\(s\) under .* were not screened .*late"):
+        keep(cfg)
+    assert not (run / "kept").exists()  # refused before anything was copied
+    extra.unlink()
+    assert "kept 2 of 4 images" in keep(cfg).summary
+
+
+def test_fates_records_without_the_flagged_column_still_read(run: Path) -> None:
+    old = run / "images.csv"
+    old.write_text(
+        "image,group,score,auto,final,decided_by,copy,kept\n"
+        "step-1/a.png,step-1,1.000000,keep,keep,auto,0,1\n"
+        "step-1/b.png,step-1,2.000000,exclude,exclude,auto,0,0\n"
+    )
+    assert [f.flagged for f in read_fates(old)] == [False, True]

@@ -69,7 +69,8 @@ def test_table_s1_counts_the_reviewer_override(released: Path) -> None:
     assert int(total["excluded_by_screen"]) == int(total["generated"])
     assert int(total["overridden_by_reviewer"]) == N_KEPT_BY_REVIEWER
     card = (released / "README.md").read_text()
-    assert f"| total | {total['generated']} | {total['excluded_by_screen']} |" in card
+    flagged, excluded = total["flagged_by_screen"], total["excluded_by_screen"]
+    assert f"| total | {total['generated']} | {flagged} | {excluded} |" in card
 
 
 def test_card_has_the_hub_header_and_the_facts(released: Path, tiny_run: Path) -> None:

@@ -79,11 +79,11 @@ def test_review_page_decisions_are_read_back_as_records(tmp_path):
         "s-2/d.png": False,  # flagged, nobody reviewed it
     }
     assert table_s1(fates.values()) == [
-        {"group": "s-1", "generated": 2, "excluded_by_screen": 1, "overridden_by_reviewer": 2,
+        {"group": "s-1", "generated": 2, "flagged_by_screen": 1, "excluded_by_screen": 1, "overridden_by_reviewer": 2,
          "excluded_as_copy": 0, "kept": 1},
-        {"group": "s-2", "generated": 2, "excluded_by_screen": 1, "overridden_by_reviewer": 0,
+        {"group": "s-2", "generated": 2, "flagged_by_screen": 1, "excluded_by_screen": 1, "overridden_by_reviewer": 0,
          "excluded_as_copy": 1, "kept": 0},
-        {"group": "total", "generated": 4, "excluded_by_screen": 2, "overridden_by_reviewer": 2,
+        {"group": "total", "generated": 4, "flagged_by_screen": 2, "excluded_by_screen": 2, "overridden_by_reviewer": 2,
          "excluded_as_copy": 1, "kept": 1},
     ]  # fmt: skip
 

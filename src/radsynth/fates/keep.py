@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from radsynth.config import arg
+from radsynth.data.imageio import RASTER_SUFFIXES
 from radsynth.errors import RadsynthError
 from radsynth.fates.records import (
     SCREEN_DECISIONS,
@@ -55,7 +56,9 @@ class KeepConfig:
 
 def keep(cfg: KeepConfig) -> StageResult:
     """The keep stage: each image's fate (:func:`decide_fates`), then the kept copies."""
-    fates = decide_fates(cfg.screen, cfg.review, cfg.mode, with_audit=cfg.with_audit)
+    fates = decide_fates(
+        cfg.screen, cfg.review, cfg.mode, with_audit=cfg.with_audit, images=cfg.images
+    )
     if cfg.record is not None:
         write_keep_record(cfg.record, fates)
     return collect_kept(fates, cfg.images, cfg.out)
@@ -74,6 +77,7 @@ def decide_fates(
     *,
     with_audit: bool,
     checkpoints: Sequence[str] = (),
+    images: Path | None = None,
 ) -> list[ImageFate]:
     """Each screened image's fate from the screen and the reviewers' decisions: the one place
     that reads both and applies :func:`~radsynth.fates.records.decide_images`.
@@ -86,9 +90,13 @@ def decide_fates(
         with_audit: also exclude the images that reviewers agreed are memorized copies (the
             audit runs on the images kept without it, so that its pairs stay reviewable).
         checkpoints: the groups to decide (checkpoint folder names); empty = every group.
+        images: the folder the screened paths are relative to (``<group>/<file>``); every image
+            there in a decided group must have been screened, so that no file goes without a
+            fate.
 
     Raises:
-        RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
+        RadsynthError: a named checkpoint was not screened, an image under ``images`` was not
+            (added after the screen ran), or a decision file is unreadable.
     """
     screened = read_screen(screen)
     groups = sorted({s.group for s in screened})
@@ -109,8 +117,27 @@ def decide_fates(
         )
     chosen = set(checkpoints) or set(groups)
     screened = [s for s in screened if s.group in chosen]
+    if images is not None:
+        _check_all_screened(images, chosen, {s.image for s in screened})
     verdicts = read_audit_verdicts(review) if with_audit and review is not None else {}
     return decide_images(screened, reviewed, verdicts, screen_excludes=keep_mode == "screened")
+
+
+def _check_all_screened(images: Path, groups: set[str], screened: set[str]) -> None:
+    """Refuse when a group folder under ``images`` holds an image the screen never saw: it
+    would otherwise be left out of everything without a word."""
+    on_disk = [
+        p.relative_to(images).as_posix()
+        for group in sorted(groups)
+        for p in sorted((images / group).glob("*"))
+        if p.suffix.lower() in RASTER_SUFFIXES
+    ]
+    unseen = [name for name in on_disk if name not in screened]
+    if unseen:
+        raise RadsynthError(
+            f"{len(unseen)} image(s) under {images} were not screened (first: {unseen[0]}), "
+            "e.g. added after sampling: remove them, or orient and screen them again"
+        )
 
 
 def write_keep_record(folder: Path, fates: list[ImageFate]) -> None:

@@ -55,10 +55,21 @@ AUDIT_COLUMNS = (
     "final",
     "status",
 )
-FATE_COLUMNS = ("image", "group", "score", "auto", "final", "decided_by", "copy", "kept")
+FATE_COLUMNS = (
+    "image",
+    "group",
+    "score",
+    "auto",
+    "final",
+    "decided_by",
+    "copy",
+    "kept",
+    "flagged",
+)
 TABLE_S1_COLUMNS = (
     "group",
     "generated",
+    "flagged_by_screen",
     "excluded_by_screen",
     "overridden_by_reviewer",
     "excluded_as_copy",
@@ -130,6 +141,7 @@ class ImageFate:
     decided_by: str  # reviewer id or "auto"
     copy: bool  # reviewers agreed that the image is a memorized copy (always excluded)
     kept: bool  # goes on to the reader study
+    flagged: bool = False  # the screen flagged it, whatever the keep mode (keep: all carries it)
 
     @property
     def overridden(self) -> bool:
@@ -174,7 +186,13 @@ def write_audit_verdicts(folder: Path, verdicts: Iterable[AuditVerdict]) -> Path
 def write_fates(path: Path, fates: Iterable[ImageFate]) -> None:
     """Write one row per image: its screen, review and audit outcome and whether it was kept."""
     rows = (
-        {**asdict(f), "score": f"{f.score:.6f}", "copy": int(f.copy), "kept": int(f.kept)}
+        {
+            **asdict(f),
+            "score": f"{f.score:.6f}",
+            "copy": int(f.copy),
+            "kept": int(f.kept),
+            "flagged": int(f.flagged),
+        }
         for f in fates
     )
     write_csv(path, FATE_COLUMNS, rows)
@@ -278,9 +296,10 @@ def read_screen(screen_dir: Path) -> list[ScreenDecision]:
 
 
 def read_fates(path: Path) -> list[ImageFate]:
-    """Read back a file written by :func:`write_fates`."""
+    """Read back a file written by :func:`write_fates` (a file from before the ``flagged``
+    column reads its flag from ``auto``, which held it under ``keep: screened``)."""
     out = []
-    for line, row in enumerate(read_rows(path, FATE_COLUMNS), start=2):
+    for line, row in enumerate(read_rows(path, FATE_COLUMNS[:-1]), start=2):
         where = f"{path} line {line}"
         out.append(
             ImageFate(
@@ -292,6 +311,7 @@ def read_fates(path: Path) -> list[ImageFate]:
                 decided_by=row["decided_by"],
                 copy=row["copy"] == "1",
                 kept=row["kept"] == "1",
+                flagged=row.get("flagged", "1" if row["auto"] == "exclude" else "0") == "1",
             )
         )
     return out
@@ -327,11 +347,9 @@ def decide_images(
         )
         verdict = verdicts.get(s.image)
         copy = verdict is not None and verdict.memorized
-        fates.append(
-            ImageFate(
-                s.image, s.group, s.score, auto, final, who, copy, kept=final == "keep" and not copy
-            )
-        )
+        kept = final == "keep" and not copy
+        flagged = s.auto == "exclude"
+        fates.append(ImageFate(s.image, s.group, s.score, auto, final, who, copy, kept, flagged))
     return fates
 
 
@@ -346,20 +364,23 @@ def unmatched(
 def table_s1(fates: Iterable[ImageFate]) -> list[dict[str, object]]:
     """Table S1 per checkpoint, plus a ``total`` row.
 
-    Columns: generated; excluded_by_screen (automatic exclusions); overridden_by_reviewer
+    Columns: generated; flagged_by_screen (whatever the keep mode: under ``keep: all`` flagged
+    images are carried on, and this column says how many); excluded_by_screen (automatic
+    exclusions); overridden_by_reviewer
     (final decision differs from the automatic one, either way); excluded_as_copy (agreed
     memorized, among images the screen and reviewers would have kept); kept.
     """
     groups: dict[str, list[int]] = {}
     for f in fates:
-        g = groups.setdefault(f.group, [0, 0, 0, 0, 0])
-        counts = (1, f.auto == "exclude", f.overridden, f.copy and f.final == "keep", f.kept)
+        g = groups.setdefault(f.group, [0, 0, 0, 0, 0, 0])
+        flags = (f.flagged, f.auto == "exclude", f.overridden, f.copy and f.final == "keep")
+        counts = (1, *flags, f.kept)
         for i, c in enumerate(counts):
             g[i] += int(c)
     rows = [
         dict(zip(TABLE_S1_COLUMNS, (name, *g), strict=True)) for name, g in sorted(groups.items())
     ]
-    total = [sum(g[i] for g in groups.values()) for i in range(5)]
+    total = [sum(g[i] for g in groups.values()) for i in range(len(TABLE_S1_COLUMNS) - 1)]
     rows.append(dict(zip(TABLE_S1_COLUMNS, ("total", *total), strict=True)))
     return rows
 

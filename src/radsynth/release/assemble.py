@@ -131,7 +131,9 @@ def plan_release(
         refusals.add(f"the audit has not run (no finished audit in {parts.audit})", "")
     record = inputs.ingest_record(parts.ingest)
     source_licence = _licence(cfg, record, refusals)
-    decisions = collect.decide(parts.screen, parts.review, cfg.keep, cfg.checkpoints)
+    decisions = collect.decide(
+        parts.screen, parts.review, cfg.keep, cfg.checkpoints, images=parts.images
+    )
     released = decisions.released
     if not released:
         refusals.add("nothing to release: the screen and the reviewers kept no image", "")

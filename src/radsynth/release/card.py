@@ -184,6 +184,7 @@ def _table_s1(f: CardFacts) -> list[str]:
     header = [
         "Checkpoint",
         "Generated",
+        "Flagged by the screen",
         "Excluded by the screen",
         "Decisions overridden by reviewers",
         "Excluded as memorized copies",
@@ -192,12 +193,13 @@ def _table_s1(f: CardFacts) -> list[str]:
     keys = (
         "group",
         "generated",
+        "flagged_by_screen",
         "excluded_by_screen",
         "overridden_by_reviewer",
         "excluded_as_copy",
         "kept",
     )
-    rows = [[r[k] for k in keys] for r in f.table]
+    rows = [[r.get(k, "") for k in keys] for r in f.table]
     lines = ["## Table S1: images per checkpoint", "", *_md_table(header, rows), ""]
     if f.keep == "all":
         lines += [

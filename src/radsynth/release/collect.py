@@ -20,7 +20,6 @@ from radsynth.fates.records import (
     AuditVerdict,
     ImageFate,
     read_audit_verdicts,
-    read_screen,
     read_screen_decisions,
     table_s1,
 )
@@ -47,7 +46,11 @@ class Decisions:
 
 
 def decide(
-    screen: Path, review: Path | None, keep: str = "screened", checkpoints: Sequence[str] = ()
+    screen: Path,
+    review: Path | None,
+    keep: str = "screened",
+    checkpoints: Sequence[str] = (),
+    images: Path | None = None,
 ) -> Decisions:
     """Apply the reviewers' decisions to the screen and pick the released images.
 
@@ -57,28 +60,24 @@ def decide(
         keep: "screened" releases the images kept after screening and review; "all" carries
             flagged images too unless a reviewer excluded them (as the pipeline's ``keep: all``).
         checkpoints: checkpoint folder names to release; empty = every screened checkpoint.
+        images: the samples folder; an image there that the screen never saw is refused.
 
     Raises:
         RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
     """
-    fates = decide_fates(screen, review, keep, with_audit=True, checkpoints=checkpoints)
+    fates = decide_fates(
+        screen, review, keep, with_audit=True, checkpoints=checkpoints, images=images
+    )
     reviewed = read_screen_decisions(review) if review is not None else {}
     verdicts = read_audit_verdicts(review) if review is not None else {}
     names = [d.decided_by for d in reviewed.values()]
     names += [who for v in verdicts.values() for who, _ in v.verdicts]
     return Decisions(
         fates=sorted(fates, key=lambda f: (f.group, f.image)),
-        flagged=_flagged(screen, fates),
+        flagged={f.image: f.flagged for f in fates},
         verdicts=dict(verdicts),
         reviewers=sorted({n for n in names if n and n != "auto"}),
     )
-
-
-def _flagged(screen: Path, fates: Sequence[ImageFate]) -> dict[str, bool]:
-    """image -> the screen flagged it, whatever the keep mode (a fate under ``keep: all``
-    records the flag as "keep")."""
-    decided = {f.image for f in fates}
-    return {s.image: s.auto == "exclude" for s in read_screen(screen) if s.image in decided}
 
 
 def format_table(rows: Sequence[Mapping[str, object]]) -> str:

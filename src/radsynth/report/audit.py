@@ -61,7 +61,14 @@ def screening(run: Path) -> Section:
 
 def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
     """Table S1 as the pipeline applied it: screen, reviewers' overrides, agreed copies."""
-    keys = ("generated", "excluded_by_screen", "overridden_by_reviewer", "excluded_as_copy", "kept")
+    keys = (
+        "generated",
+        "flagged_by_screen",
+        "excluded_by_screen",
+        "overridden_by_reviewer",
+        "excluded_as_copy",
+        "kept",
+    )
     body = [[r.get("group", ""), *(count(r.get(k)) for k in keys)] for r in rows]
     total = next((r for r in rows if r.get("group") == "total"), None)
     if total and num(total.get("generated")):
@@ -72,12 +79,19 @@ def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
             f"reviewers overrode {count(total.get('overridden_by_reviewer'))} automatic "
             f"decisions and {count(total.get('excluded_as_copy'))} were excluded as copies."
         )
+        carried = num(total.get("flagged_by_screen")) - num(total.get("excluded_by_screen"))
+        if carried > 0:  # keep: all carries flagged images on, and the headline says so
+            sec.headline += (
+                f" The screen flagged {count(total.get('flagged_by_screen'))}; {count(carried)} "
+                "of them were carried on unexcluded (`keep: all`)."
+            )
     sec.tables.append(
         {
             "caption": "Table S1. Images generated, excluded and kept per checkpoint",
             "header": [
                 "Checkpoint",
                 "Generated",
+                "Flagged by screen",
                 "Excluded by screen",
                 "Overridden by reviewer",
                 "Excluded as copy",
