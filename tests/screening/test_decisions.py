@@ -78,14 +78,13 @@ def test_review_page_decisions_are_read_back_as_records(tmp_path):
         "s-2/c.png": False,  # kept by the screen, agreed memorized
         "s-2/d.png": False,  # flagged, nobody reviewed it
     }
+    columns = ("group", "generated", "flagged_by_screen", "excluded_by_screen",
+               "overridden_by_reviewer", "excluded_as_copy", "kept")  # fmt: skip
     assert table_s1(fates.values()) == [
-        {"group": "s-1", "generated": 2, "flagged_by_screen": 1, "excluded_by_screen": 1, "overridden_by_reviewer": 2,
-         "excluded_as_copy": 0, "kept": 1},
-        {"group": "s-2", "generated": 2, "flagged_by_screen": 1, "excluded_by_screen": 1, "overridden_by_reviewer": 0,
-         "excluded_as_copy": 1, "kept": 0},
-        {"group": "total", "generated": 4, "flagged_by_screen": 2, "excluded_by_screen": 2, "overridden_by_reviewer": 2,
-         "excluded_as_copy": 1, "kept": 1},
-    ]  # fmt: skip
+        dict(zip(columns, ("s-1", 2, 1, 1, 2, 0, 1), strict=True)),
+        dict(zip(columns, ("s-2", 2, 1, 1, 0, 1, 0), strict=True)),
+        dict(zip(columns, ("total", 4, 2, 2, 2, 1, 1), strict=True)),
+    ]
 
 
 def test_records_round_trip(tmp_path):
