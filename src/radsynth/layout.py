@@ -201,6 +201,16 @@ class RunLayout:
         return self.root / "keep"
 
     @property
+    def fates_record(self) -> Path:
+        """``keep/images.csv``: every screened image's fate (:mod:`radsynth.fates.records`)."""
+        return self.keep / "images.csv"
+
+    @property
+    def fates_table(self) -> Path:
+        """``keep/table_s1.csv``: Table S1 of those fates, per checkpoint."""
+        return self.keep / "table_s1.csv"
+
+    @property
     def kept(self) -> Path:
         """``kept/step-NNNNNNN``: the kept images, oriented, that readers see."""
         return self.root / "kept"

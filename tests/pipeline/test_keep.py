@@ -139,3 +139,32 @@ def test_fates_records_without_the_flagged_column_still_read(run: Path) -> None:
         "step-1/b.png,step-1,2.000000,exclude,exclude,auto,0,0\n"
     )
     assert [f.flagged for f in read_fates(old)] == [False, True]
+
+
+def test_the_release_reads_the_keep_record_and_refuses_a_stale_one(run: Path) -> None:
+    """In a run folder the release takes each image's fate from keep/images.csv, the one record
+    of them; decided afresh from the same screen it is the same; a record older than a decision
+    file, or made under the other keep mode, is refused in one line."""
+    import os
+
+    from radsynth.errors import RadsynthError
+    from radsynth.fates.keep import read_keep_record
+    from radsynth.release.collect import decide
+
+    _kept(run)  # writes keep/images.csv as the pipeline's exclude-copies step does
+    record = run / "keep" / "images.csv"
+    from_record = decide(run / "screen", run / "review", "screened", record=record)
+    afresh = decide(run / "screen", run / "review", "screened")
+    assert from_record.fates == afresh.fates and from_record.flagged == afresh.flagged
+    only = decide(run / "screen", None, "screened", ("step-2",), record=record)
+    assert {f.group for f in only.fates} == {"step-2"}
+
+    with pytest.raises(RadsynthError, match="made with keep: screened, not keep: all"):
+        read_keep_record(record, "all")
+    with pytest.raises(RadsynthError, match=r"checkpoint\(s\) step-9 are not in"):
+        read_keep_record(record, "screened", checkpoints=("step-9",))
+    screen_csv = run / "screen" / "screen.csv"
+    later = record.stat().st_mtime_ns + 5_000_000_000
+    os.utime(screen_csv, ns=(later, later))
+    with pytest.raises(RadsynthError, match="is older than .*screen.csv: run the pipeline again"):
+        decide(run / "screen", None, "screened", record=record)

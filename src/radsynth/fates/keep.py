@@ -23,6 +23,7 @@ from radsynth.fates.records import (
     ImageFate,
     decide_images,
     read_audit_verdicts,
+    read_fates,
     read_screen,
     read_screen_decisions,
     table_s1,
@@ -138,6 +139,54 @@ def _check_all_screened(images: Path, groups: set[str], screened: set[str]) -> N
             f"{len(unseen)} image(s) under {images} were not screened (first: {unseen[0]}), "
             "e.g. added after sampling: remove them, or orient and screen them again"
         )
+
+
+def read_keep_record(
+    record: Path,
+    keep_mode: str,
+    *,
+    checkpoints: Sequence[str] = (),
+    older_inputs: Sequence[Path] = (),
+    images: Path | None = None,
+) -> list[ImageFate]:
+    """The fates the keep stage recorded (``keep/images.csv``), for the stages after it.
+
+    Args:
+        record: the fates record.
+        keep_mode: the keep mode the caller applies; the record must have been made with it.
+        checkpoints: the groups to take (checkpoint folder names); empty = every group.
+        older_inputs: files the record was decided from (screen.csv, the reviewers' decision
+            files): one changed after the record was written makes it stale.
+        images: as in :func:`decide_fates`.
+
+    Raises:
+        RadsynthError: a stale record, one made under the other keep mode, or a named
+            checkpoint it does not hold (one line each).
+    """
+    written = record.stat().st_mtime_ns
+    newer = [p for p in older_inputs if p.is_file() and p.stat().st_mtime_ns > written]
+    if newer:
+        raise RadsynthError(
+            f"{record} is older than {newer[0]}: run the pipeline again so that keep applies "
+            "the new decisions"
+        )
+    fates = read_fates(record)
+    carried = any(f.flagged and f.auto == "keep" for f in fates)  # only keep: all does this
+    excluded = any(f.flagged and f.auto == "exclude" for f in fates)
+    if (keep_mode == "screened" and carried) or (keep_mode == "all" and excluded):
+        other = "all" if carried else "screened"
+        raise RadsynthError(f"{record} was made with keep: {other}, not keep: {keep_mode}")
+    groups = sorted({f.group for f in fates})
+    unknown = sorted(set(checkpoints) - set(groups))
+    if unknown:
+        raise RadsynthError(
+            f"checkpoint(s) {', '.join(unknown)} are not in {record}; it holds {', '.join(groups)}"
+        )
+    chosen = set(checkpoints) or set(groups)
+    fates = [f for f in fates if f.group in chosen]
+    if images is not None:
+        _check_all_screened(images, chosen, {f.image for f in fates})
+    return fates
 
 
 def write_keep_record(folder: Path, fates: list[ImageFate]) -> None:

@@ -295,6 +295,12 @@ def read_screen(screen_dir: Path) -> list[ScreenDecision]:
     return out
 
 
+def read_table_s1(path: Path) -> list[dict[str, str]]:
+    """Rows of a Table S1 written by :func:`write_table_s1` (one-line errors); a table from
+    before the ``flagged_by_screen`` column reads without it."""
+    return read_rows(path, [c for c in TABLE_S1_COLUMNS if c != "flagged_by_screen"])
+
+
 def read_fates(path: Path) -> list[ImageFate]:
     """Read back a file written by :func:`write_fates` (a file from before the ``flagged``
     column reads its flag from ``auto``, which held it under ``keep: screened``)."""

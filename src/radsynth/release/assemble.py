@@ -132,7 +132,12 @@ def plan_release(
     record = inputs.ingest_record(parts.ingest)
     source_licence = _licence(cfg, record, refusals)
     decisions = collect.decide(
-        parts.screen, parts.review, cfg.keep, cfg.checkpoints, images=parts.images
+        parts.screen,
+        parts.review,
+        cfg.keep,
+        cfg.checkpoints,
+        images=parts.images,
+        record=parts.fates,
     )
     released = decisions.released
     if not released:

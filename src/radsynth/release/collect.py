@@ -1,7 +1,8 @@
 """Which screened images go into a release, and the study's Table S1 of counts per checkpoint.
 
-Each image's fate comes from :func:`radsynth.fates.keep.decide_fates`, the function the
-``keep`` stage uses: the screen's flag, overridden either way by a reviewer on the review
+Each image's fate is the one the ``keep`` stage recorded in a run folder
+(``keep/images.csv``), or, for parts named one by one, :func:`radsynth.fates.keep.decide_fates`,
+the function ``keep`` uses: the screen's flag, overridden either way by a reviewer on the review
 page, and an image that reviewers agreed is a memorized copy never goes out. So a reviewer who
 overrides the screen changes both the released set and Table S1 (Supplementary Table S1 of the
 study: generated, excluded and kept images per checkpoint).
@@ -14,8 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from radsynth.fates.keep import decide_fates
+from radsynth.fates.keep import decide_fates, read_keep_record
 from radsynth.fates.records import (
+    AUDIT_ADJUDICATION,
+    SCREEN_DECISIONS,
     TABLE_S1_COLUMNS,
     AuditVerdict,
     ImageFate,
@@ -51,6 +54,7 @@ def decide(
     keep: str = "screened",
     checkpoints: Sequence[str] = (),
     images: Path | None = None,
+    record: Path | None = None,
 ) -> Decisions:
     """Apply the reviewers' decisions to the screen and pick the released images.
 
@@ -61,13 +65,25 @@ def decide(
             flagged images too unless a reviewer excluded them (as the pipeline's ``keep: all``).
         checkpoints: checkpoint folder names to release; empty = every screened checkpoint.
         images: the samples folder; an image there that the screen never saw is refused.
+        record: the keep stage's fates record (``keep/images.csv`` of a run), read instead of
+            deciding again; None (parts named one by one): decided by
+            :func:`~radsynth.fates.keep.decide_fates`, the same function keep uses.
 
     Raises:
-        RadsynthError: a named checkpoint was not screened, or a decision file is unreadable.
+        RadsynthError: a named checkpoint was not screened, a decision file is unreadable, or
+            the record is stale or was made under the other keep mode.
     """
-    fates = decide_fates(
-        screen, review, keep, with_audit=True, checkpoints=checkpoints, images=images
-    )
+    if record is not None:
+        decided_from = [screen / "screen.csv"]
+        if review is not None:
+            decided_from += [review / SCREEN_DECISIONS, review / AUDIT_ADJUDICATION]
+        fates = read_keep_record(
+            record, keep, checkpoints=checkpoints, older_inputs=decided_from, images=images
+        )
+    else:
+        fates = decide_fates(
+            screen, review, keep, with_audit=True, checkpoints=checkpoints, images=images
+        )
     reviewed = read_screen_decisions(review) if review is not None else {}
     verdicts = read_audit_verdicts(review) if review is not None else {}
     names = [d.decided_by for d in reviewed.values()]

@@ -33,6 +33,7 @@ class ReleaseInputs:
     ingest: Path  # ingest output: manifest.csv, manifest.json, train/, val/
     fid: Path | None  # fid.csv of the FID sweep
     stats: Path | None  # stats.json of the reader study
+    fates: Path | None = None  # the keep stage's fates record (keep/images.csv), in a run
 
 
 def _part(given: Path | None, path: Path | None, optional: bool) -> Path | None:
@@ -49,7 +50,9 @@ def resolve_inputs(run: Path | None, **given: Path | None) -> ReleaseInputs:
     Args:
         run: the run folder, or None when every required part is named.
         given: ``images``, ``orient``, ``screen``, ``review``, ``audit``, ``ingest``, ``fid``,
-            ``stats``: paths given by flags (None when not given).
+            ``stats``: paths given by flags (None when not given). ``fates``, the keep stage's
+            record, is read from the run folder when it has one and the screen and review are
+            the run's own.
 
     Raises:
         RadsynthError: the run folder is missing, or a required part is neither given nor in it.
@@ -66,8 +69,11 @@ def resolve_inputs(run: Path | None, **given: Path | None) -> ReleaseInputs:
         "ingest": (at and at.data, False),
         "fid": (at and at.fid, True),
         "stats": (at and at.stats_json, True),
+        "fates": (at and at.fates_record, True),
     }
     parts = {k: _part(given.get(k), path, opt) for k, (path, opt) in defaults.items()}
+    if given.get("screen") is not None or given.get("review") is not None:
+        parts["fates"] = None  # the record decided the run's own screen and review, not these
     missing = [k for k in ("images", "screen", "audit", "ingest") if parts[k] is None]
     if missing:
         flags = " ".join(f"--{k} DIR" for k in missing)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
+from radsynth.fates.records import read_table_s1
 from radsynth.io import read_json
 from radsynth.layout import RunLayout
 from radsynth.records import read_neighbours, read_pairs
@@ -21,8 +22,8 @@ def screening(run: Path) -> Section:
         "threshold are excluded before any reader sees them.",
     )
     # keep/ is written by `radsynth run`: with reviewers' decisions.
-    final = RunLayout(run).keep / "table_s1.csv"
-    if final.is_file() and (rows := read_csv(final)):
+    final = RunLayout(run).fates_table
+    if final.is_file() and (rows := read_table_s1(final)):
         return _screening_final(sec, rows)
     path = RunLayout(run).screen / "table_s1.csv"
     if not path.is_file() or not (rows := read_csv(path)):
