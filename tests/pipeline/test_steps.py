@@ -88,6 +88,18 @@ def test_every_dependency_of_the_pipeline_is_a_step() -> None:
     assert "export" not in sections() and "keep" not in sections()
 
 
+def test_every_row_of_the_stage_table_loads() -> None:
+    """Each row names a module, config dataclass and function that exist (a moved module
+    would otherwise fail only when its step runs)."""
+    import dataclasses
+
+    from radsynth.pipeline.stages import STAGES
+
+    for row in STAGES:
+        cls, function = row.load()
+        assert dataclasses.is_dataclass(cls) and callable(function), row.command
+
+
 def test_interrupted_non_resumable_step_is_moved_aside(tmp_path: Path) -> None:
     out = tmp_path / "count"
     out.mkdir()

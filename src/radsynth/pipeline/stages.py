@@ -73,7 +73,7 @@ STAGES: tuple[Stage, ...] = (
     _s("screen", "flag anatomically implausible samples with a calibrated score",
        "screening.screen", "ScreenConfig", "screen"),
     _s("keep", "the screened images that go on, and each image's fate",
-       "pipeline.keep", "KeepConfig", "keep", cli=False),
+       "fates.keep", "KeepConfig", "keep", cli=False),
     _s("audit", "memorization audit: nearest training neighbours of synthetic images",
        "audit.audit", "AuditConfig", "audit"),
     _s("review", "web page: screening flags, audit pairs and the films ingest kept out",
