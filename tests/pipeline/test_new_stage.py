@@ -58,7 +58,7 @@ def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "count images",
         "count-images",
         "count_images",
-        lambda r: r.inside("count"),
+        lambda w: w.run.inside("count"),
         lambda w, u: {"src": w.run.split("train"), "out": w.run.inside("count")},
         after=("ingest",),
     )

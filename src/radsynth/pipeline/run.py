@@ -141,12 +141,12 @@ def _step(
         name,
         function,
         cfg,
-        row.out(run) if not row.per_checkpoint else run.samples_of(checkpoint),
+        row.out(w),
         after=expand_after(row, chosen),
         always=row.always,
         inputs=row.inputs(w, cfg),
         legacy_key=_legacy_key(row.name, spec, run, keys),
-        aside=row.aside(run) if row.aside is not None else None,
+        aside=row.aside(w) if row.aside is not None else None,
     )
 
 
@@ -167,16 +167,16 @@ def _do(
     absent: set[str],
     echo: Callable[[str], None],
     *,
-    marker: bool = False,
+    marker: str | None = None,
 ) -> StepOutcome:
     """Run one step and print its line; a ``marker`` step's stage writes elsewhere (simulated
     answers go into the study), and its output file records that it ran."""
     start = time.perf_counter()  # wall time per step, so a user sees where the time goes
     outcome = run_step(step, run.root, keys, absent)
-    if marker and outcome.status != "cached":
-        record = {"simulated": True, "summary": outcome.summary}
+    if marker is not None and outcome.status != "cached":
+        record = {marker: True, "summary": outcome.summary}
         atomic_write_text(step.out, json.dumps(record))
-    _print(outcome, echo, None if marker else time.perf_counter() - start)
+    _print(outcome, echo, None if marker is not None else time.perf_counter() - start)
     return outcome
 
 

@@ -203,15 +203,15 @@ class PipelineStep:
     name: str  # its name in pipeline.json and in the summary
     stage: str  # the command of the stage it calls (a row of STAGES)
     section: str | None  # YAML section holding the user's fields; None: no user fields
-    out: Callable[[RunLayout], Path]  # its output folder (or file)
+    out: Callable[[Wiring], Path]  # its output folder (or file)
     wire: Wire  # the fields the pipeline sets; may take keys out of the user's section
     after: tuple[str, ...] = ()  # steps it reads from; "sample" stands for every sample step
     when: Callable[[RunPlan], bool] = _always  # whether this run has the step
     inputs: Callable[[Wiring, Any], list[Path]] = _no_inputs  # from outside the run, in the key
     per_checkpoint: bool = False  # one step per chosen checkpoint, "<name> step-NNNNNNN"
     always: bool = False  # never cached: its input changes outside the pipeline (answers)
-    marker: bool = False  # the stage writes elsewhere; `out` is a marker file of its run
-    aside: Callable[[RunLayout], Path] | None = None  # where an earlier output goes
+    marker: str | None = None  # the stage writes elsewhere; `out` is a marker file {marker: true}
+    aside: Callable[[Wiring], Path] | None = None  # where an earlier output goes
     before: str | None = None  # a decision the run makes before this step (see run.py)
     extra: Mapping[str, Any] = field(default_factory=dict)  # step-specific settings
 
@@ -302,62 +302,62 @@ def _step(name: str, stage: str, section: str | None, out: Callable, wire: Wire,
 #: makes first: "choose" the checkpoints, "review" (point at the review page), "readers" (wait
 #: for the reader study's answers).
 PIPELINE: tuple[PipelineStep, ...] = (
-    _step("phantoms", "phantoms", "phantoms", lambda r: r.phantoms,
+    _step("phantoms", "phantoms", "phantoms", lambda w: w.run.phantoms,
           lambda w, u: {"out": w.run.phantoms}, when=lambda s: s.source is None),
-    _step("ingest", "ingest", "ingest", lambda r: r.data, _ingest_wire,
+    _step("ingest", "ingest", "ingest", lambda w: w.run.data, _ingest_wire,
           after=("phantoms",), inputs=source_inputs),
-    _step("train", "train", "train", lambda r: r.train,
+    _step("train", "train", "train", lambda w: w.run.train,
           lambda w, u: {"data": w.run.data, "out": w.run.train}, after=("ingest",)),
-    _step("fid_sweep", "fid-sweep", "fid_sweep", lambda r: r.fid_sweep, _fid_sweep_wire,
+    _step("fid_sweep", "fid-sweep", "fid_sweep", lambda w: w.run.fid_sweep, _fid_sweep_wire,
           after=("train",)),
     # An earlier sample folder of a checkpoint goes to samples-unused/, not beside it: orient
     # reads every folder under samples/.
-    _step("sample", "sample", "sample", lambda r: r.samples,
+    _step("sample", "sample", "sample", lambda w: w.run.samples_of(w.checkpoint),
           lambda w, u: {"ckpt": w.run.checkpoint(w.checkpoint),
                         "out": w.run.samples_of(w.checkpoint)},
-          after=("train",), per_checkpoint=True, aside=lambda r: r.samples_unused,
+          after=("train",), per_checkpoint=True, aside=lambda w: w.run.samples_unused,
           before="choose"),
-    _step("orient", "orient", "orient", lambda r: r.oriented,
+    _step("orient", "orient", "orient", lambda w: w.run.oriented,
           lambda w, u: {"src": w.run.samples, "out": w.run.oriented}, after=("sample",)),
-    _step("screen", "screen", "screen", lambda r: r.screen,
+    _step("screen", "screen", "screen", lambda w: w.run.screen,
           lambda w, u: {"src": w.run.oriented, "out": w.run.screen,
                         "reference": w.run.split("val")}, after=("orient", "ingest")),
     # keep: all carries flagged images on (they stay marked in screen.csv and the report).
     # Reviewers' screening decisions override the screen in either direction. The audit
     # compares samples as generated, in the orientation the model learned: a flipped copy of a
     # training image would not match it.
-    _step("keep", "keep", None, lambda r: r.kept_as_generated,
+    _step("keep", "keep", None, lambda w: w.run.kept_as_generated,
           lambda w, u: _keep_wire(w, audit=False), after=("screen", "sample"),
           inputs=lambda w, c: _review_files(w, audit=False)),
-    _step("audit", "audit", "audit", lambda r: r.audit, _audit_wire, after=("keep",)),
+    _step("audit", "audit", "audit", lambda w: w.run.audit, _audit_wire, after=("keep",)),
     # Pairs that reviewers agreed are memorized copies leave the set the readers see.
-    _step("exclude copies", "keep", None, lambda r: r.kept,
+    _step("exclude copies", "keep", None, lambda w: w.run.kept,
           lambda w, u: _keep_wire(w, audit=True), after=("keep", "audit", "orient"),
           inputs=lambda w, c: _review_files(w, audit=True)),
-    _step("utility", "utility", "utility", lambda r: r.utility, _utility_wire,
+    _step("utility", "utility", "utility", lambda w: w.run.utility, _utility_wire,
           after=("exclude copies",), when=lambda s: "utility" in s.sections),
     # Readers must not tell real from synthetic by facing: the real images shown are oriented
     # to the same canonical side as the synthetic ones.
-    _step("orient real", "orient", "orient", lambda r: r.real_oriented,
+    _step("orient real", "orient", "orient", lambda w: w.run.real_oriented,
           lambda w, u: {"src": w.run.split("val"), "out": w.run.real_oriented},
           after=("ingest",), before="review"),
-    _step("study", "study create", "study", lambda r: r.study, _study_wire,
+    _step("study", "study create", "study", lambda w: w.run.study, _study_wire,
           after=("exclude copies", "orient real")),
-    _step("simulate", "study simulate", "simulate", lambda r: r.simulated,
-          lambda w, u: {"study": w.run.study}, after=("study",), marker=True,
+    _step("simulate", "study simulate", "simulate", lambda w: w.run.simulated,
+          lambda w, u: {"study": w.run.study}, after=("study",), marker="simulated",
           when=lambda s: s.simulate_readers),
-    _step("export", "study export", None, lambda r: r.study_export,
+    _step("export", "study export", None, lambda w: w.run.study_export,
           lambda w, u: {"study": w.run.study, "out": w.run.study_export}, always=True,
           before="readers"),
-    _step("stats", "stats", "stats", lambda r: r.stats,
+    _step("stats", "stats", "stats", lambda w: w.run.stats,
           lambda w, u: {"responses": w.run.study_export, "out": w.run.stats}, after=("export",)),
     # The release reads the review page's decisions too (their files are in exclude copies'
     # key; the folder itself is in release's key).
-    _step("release", "release", "release", lambda r: r.release,
+    _step("release", "release", "release", lambda w: w.run.release,
           lambda w, u: {"run": w.run.root, "out": w.run.release, "keep": w.spec.keep},
           after=("stats", "audit", "exclude copies", "fid_sweep", "ingest"),
           inputs=_release_inputs),
-    _step("report", "report", "report", lambda r: r.report,
+    _step("report", "report", "report", lambda w: w.run.report,
           lambda w, u: {"run": w.run.root, "out": w.run.report},
           after=("stats", "audit", "fid_sweep", "release")),
 )  # one step per two or three lines, its wiring beside its name  # fmt: skip
