@@ -55,6 +55,12 @@ def _fid_sweep():
     return FidSweepConfig, fid_sweep
 
 
+def _ema_sweep():
+    from radsynth.evaluation.ema_sweep import EmaSweepConfig, ema_sweep
+
+    return EmaSweepConfig, ema_sweep
+
+
 def _orient():
     from radsynth.screening.orient import OrientConfig, orient
 
@@ -217,6 +223,10 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "ingest": ("read radiographs (PNG/JPEG/TIFF/DICOM), normalise, dedupe, split", _ingest),
     "train": ("train a DDPM on an ingested dataset", _train),
     "fid-sweep": ("FID/KID/precision/recall across a run's checkpoints", _fid_sweep),
+    "ema-sweep": (
+        "FID/KID of post-hoc EMA lengths reconstructed from a --ema posthoc run",
+        _ema_sweep,
+    ),
     "sample": ("sample synthetic images from a checkpoint", _sample),
     "sampler-sweep": ("FID of each sampler and step count, against the real set", _sampler_sweep),
     "fid": ("FID, KID and precision/recall between two image folders", _fid),

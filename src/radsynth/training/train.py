@@ -48,6 +48,8 @@ from radsynth.training.config import (
 )
 from radsynth.training.curves import plot_loss_curves, write_losses_csv
 from radsynth.training.data import DataOrder, load_ingest
+from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
+from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.rng import capture_rng_state, restore_rng_state
 
@@ -166,7 +168,7 @@ def _restore(folder: Path, net, ema, optimizer, scheduler, gen, acc) -> dict[str
         )
         gen.manual_seed(cfg_seed_offset(state["step"], acc.process_index))
     log.info("resuming from %s (step %d)", folder, state["step"])
-    return {k: state[k] for k in ("step", "data_position", "history")}
+    return {k: state[k] for k in ("step", "data_position", "history", POSTHOC_KEY) if k in state}
 
 
 def cfg_seed_offset(step: int, rank: int) -> int:
@@ -242,6 +244,7 @@ def _train(cfg: TrainConfig) -> StageResult:
     progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
     if resume_from is not None:
         progress = _restore(resume_from, net, ema, optimizer, scheduler, gen, acc)
+    posthoc = attach_posthoc_ema(cfg, net, progress, acc.is_main_process)  # None: classic only
     if cfg.channels_last:
         net.to(memory_format=torch.channels_last)
         ema.to(memory_format=torch.channels_last)
@@ -297,6 +300,8 @@ def _train(cfg: TrainConfig) -> StageResult:
             progress["step"] += 1
             progress["data_position"] += cfg.batch_size
             step = progress["step"]
+            if posthoc is not None:  # post-hoc EMA profiles, and their snapshots when due
+                posthoc.after_step(net, step)
             window += loss.detach()
             window_steps += 1
 
