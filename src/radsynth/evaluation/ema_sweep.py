@@ -109,6 +109,8 @@ def _row(step: int, ema: str, target: Any, ckpt: Path, metrics: dict, columns: l
 
 def _write_checkpoints(cfg: EmaSweepConfig, plan: Any, weights: list) -> list[Path]:
     """Each reconstruction as a sampleable checkpoint in OUT/checkpoints/ (kept if present)."""
+    from safetensors.torch import load_file
+
     from radsynth.training.checkpoint import WEIGHT_FILES, read_checkpoint_config, save_sampleable
 
     folders = []
@@ -126,7 +128,9 @@ def _write_checkpoints(cfg: EmaSweepConfig, plan: Any, weights: list) -> list[Pa
                 ],
             }
             online = target.checkpoint / WEIGHT_FILES["online"]
-            save_sampleable(folder, online_file=online, ema=ema, meta=meta)
+            # Buffers (not averaged) as the run's own EMA holds them; parameters reconstructed.
+            merged = {**load_file(target.checkpoint / WEIGHT_FILES["ema"]), **ema}
+            save_sampleable(folder, online_file=online, ema=merged, meta=meta)
         folders.append(folder)
     return folders
 

@@ -30,7 +30,8 @@ from radsynth.stage import atomic_path
 from radsynth.training.posthoc_ema import PostHocEMA
 
 FORMAT = "radsynth-posthoc-ema-snapshot"
-VERSION = "1"
+VERSION = 1
+META_KEY = "radsynth"  # the safetensors metadata entry holding the snapshot's JSON header
 #: The key of the live averages in a checkpoint's state.pt (and in the loop's progress dict).
 STATE_KEY = "posthoc_ema"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
@@ -56,12 +57,14 @@ def write_snapshot(path: Path, tracker: PostHocEMA, step: int, precision: str) -
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "step": str(step),
-        "sigma_rels": json.dumps(list(tracker.sigma_rels)),
+        "step": step,
+        "sigma_rels": list(tracker.sigma_rels),
         "precision": precision,
     }
+    # One metadata entry: safetensors writes several in no fixed order, and a resumed run's
+    # snapshot should be the very bytes of an uninterrupted run's.
     with atomic_path(path) as tmp:
-        save_file(tensors, tmp, metadata=meta)
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta, sort_keys=True)})
     return path
 
 
@@ -78,11 +81,11 @@ def read_snapshot_info(path: Path) -> SnapshotInfo:
         raise RadsynthError(f"post-hoc EMA snapshot missing: {path}")
     try:
         with safe_open(str(path), "pt") as fh:
-            meta = fh.metadata() or {}
+            meta = json.loads((fh.metadata() or {}).get(META_KEY, "{}"))
             shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
             raise ValueError("not a radsynth post-hoc EMA snapshot")
-        sigma_rels = tuple(float(s) for s in json.loads(meta["sigma_rels"]))
+        sigma_rels = tuple(float(s) for s in meta["sigma_rels"])
         info = SnapshotInfo(Path(path), int(meta["step"]), sigma_rels, meta["precision"], shapes)
     except Exception as exc:  # safetensors, json and int raise several types for a bad file
         raise RadsynthError(
