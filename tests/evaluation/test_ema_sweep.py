@@ -163,3 +163,27 @@ def test_bad_arguments_are_one_line_and_write_nothing(
     code, err = sweep([str(run / "train"), str(out), *extra, *flags(FAST)], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_ema_sweep_record_round_trip(tmp_path) -> None:
+    from radsynth.errors import RadsynthError
+    from radsynth.records.ema_sweep import EmaSweepRow, read_ema_sweep, write_ema_sweep
+
+    nan = float("nan")
+    common = {"checkpoint": "c", "n_real": 10, "n_fake": 5, "kid_std": 0.01, "recall": nan}
+    rows = [
+        EmaSweepRow(4, "classic", nan, nan, nan, fid=3.5, kid_mean=0.2, precision=nan, **common),
+        EmaSweepRow(4, "posthoc", 0.1, 6.94, 0.0, fid=2.5, kid_mean=0.1, precision=0.5, **common),
+    ]
+    csv_path, json_path = tmp_path / "t.csv", tmp_path / "t.json"
+    write_ema_sweep(csv_path, json_path, rows)
+    back = read_ema_sweep(csv_path)
+    assert [(r.ema, r.fid) for r in back] == [("posthoc", 2.5), ("classic", 3.5)]  # posthoc first
+    text = csv_path.read_text()
+    write_ema_sweep(csv_path, json_path, back)
+    assert csv_path.read_text() == text  # read back and written again: the same text
+    payload = json.loads(json_path.read_text())
+    assert payload["rows"][1]["sigma_rel"] is None and payload["rows"][0]["gamma"] == 6.94
+    csv_path.write_text(text.replace("classic", "other"))
+    with pytest.raises(RadsynthError, match="ema 'other' is not one of"):
+        read_ema_sweep(csv_path)
