@@ -112,7 +112,9 @@ class TrainConfig:
     device: str = arg(
         "auto", help="auto (accelerate's GPU if any, else cpu), cpu, cuda or cuda:N (one process)"
     )
-    cpu_threads: int = arg(0, help="torch CPU threads during training (0 = torch's default)")
+    cpu_threads: int = arg(
+        0, help="torch CPU threads (0 = torch's default, fewer while other processes compete)"
+    )
 
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
     ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)

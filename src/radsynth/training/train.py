@@ -25,6 +25,7 @@ from radsynth.config import config_json, config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
+from radsynth.hardware.contention import adaptive_cpu_threads
 from radsynth.hardware.device import current_gpu, resolve_device
 from radsynth.hardware.threads import cpu_threads
 from radsynth.io import read_json
@@ -252,6 +253,7 @@ def _train(cfg: TrainConfig) -> StageResult:
     if cfg.compile:
         model = torch.compile(model)
     model.train()
+    threads = adaptive_cpu_threads(device.type, cfg.cpu_threads, world)  # None: count stays
     n_params = count_parameters(net)
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
 
@@ -302,6 +304,8 @@ def _train(cfg: TrainConfig) -> StageResult:
             step = progress["step"]
             if posthoc is not None:  # post-hoc EMA profiles, and their snapshots when due
                 posthoc.after_step(net, step)
+            if threads is not None:  # fewer CPU threads while other processes use our cores
+                threads.tick()
             window += loss.detach()
             window_steps += 1
 
