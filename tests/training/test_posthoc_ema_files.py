@@ -136,3 +136,16 @@ def test_a_run_from_before_posthoc_ema_still_resumes(fake_ingest, tmp_path) -> N
 def test_bad_posthoc_settings_are_refused(tmp_path, overrides, message) -> None:
     with pytest.raises((ValueError, RadsynthError), match=message):
         build_config(TrainConfig, {"data": tmp_path, "out": tmp_path / "o", **FAST, **overrides})
+
+
+def test_pipeline_cache_key_of_a_classic_run_is_unchanged(tmp_path) -> None:
+    """Run folders made before post-hoc EMA stay cached under the classic EMA, whatever the
+    (then inert) snapshot settings; a --ema posthoc run is a new config."""
+    from radsynth.pipeline.history import earlier_config_json
+
+    base = {"data": tmp_path, "out": tmp_path / "o", "preset": "demo"}
+    classic = build_config(TrainConfig, {**base, "ema_snapshot_every_steps": 7})
+    earlier = json.loads(earlier_config_json(classic))
+    assert not any(k == "ema" or k.startswith("ema_s") for k in earlier)
+    assert earlier["ema_decay"] == 0.99
+    assert earlier_config_json(build_config(TrainConfig, {**base, "ema": "posthoc"})) is None
