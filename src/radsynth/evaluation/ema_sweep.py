@@ -28,7 +28,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
@@ -45,6 +45,9 @@ from radsynth.layout import RunLayout, ema_row_name, sweep_samples
 from radsynth.progress import bar, log_checkpoint
 from radsynth.records.ema_sweep import EmaSweepRow, read_ema_sweep, write_ema_sweep
 from radsynth.stage import StageResult, draw_figure, prepare_output_dir, write_manifest
+
+if TYPE_CHECKING:
+    from radsynth.training.ema_reconstruct import Plan, Target
 
 log = logging.getLogger(__name__)
 STAGE = "ema-sweep"
@@ -89,7 +92,9 @@ def _check(cfg: EmaSweepConfig) -> None:
     get_sampler(cfg.sampler)
 
 
-def _row(step: int, ema: str, target: Any, ckpt: Path, metrics: dict, columns: list) -> EmaSweepRow:
+def _row(
+    step: int, ema: str, target: Target | None, ckpt: Path, metrics: dict, columns: list[str]
+) -> EmaSweepRow:
     """One scored row; ``target`` is the reconstruction's Target, None for the classic EMA."""
     value = {c: math.nan if metrics.get(c) is None else metrics[c] for c in columns}
     nan = math.nan
@@ -107,7 +112,7 @@ def _row(step: int, ema: str, target: Any, ckpt: Path, metrics: dict, columns: l
     )
 
 
-def _write_checkpoints(cfg: EmaSweepConfig, plan: Any, weights: list) -> list[Path]:
+def _write_checkpoints(cfg: EmaSweepConfig, plan: Plan, weights: list[Any]) -> list[Path]:
     """Each reconstruction as a sampleable checkpoint in OUT/checkpoints/ (kept if present)."""
     from safetensors.torch import load_file
 
@@ -135,7 +140,7 @@ def _write_checkpoints(cfg: EmaSweepConfig, plan: Any, weights: list) -> list[Pa
     return folders
 
 
-def _rows_to_run(cfg: EmaSweepConfig, plan: Any, folders: list[Path]) -> list[tuple]:
+def _rows_to_run(cfg: EmaSweepConfig, plan: Plan, folders: list[Path]) -> list[tuple]:
     """(step, ema kind, target or None, checkpoint folder) of every row, by step."""
     rows: list[tuple] = []
     for step, checkpoint in plan.checkpoints.items():

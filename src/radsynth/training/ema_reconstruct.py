@@ -99,7 +99,7 @@ def _check_snapshot(info: SnapshotInfo, sigma_rels: tuple[float, ...], shapes: d
         )
     # Every profile averages the same parameters, each a tensor of the model's (whose buffers
     # are not averaged, so they may be absent).
-    names = {k.split(".", 1)[1] for k in info.shapes}
+    names = {k.partition(".")[2] for k in info.shapes}
     want = {f"{i}.{k}": shapes.get(k) for i in range(len(sigma_rels)) for k in names}
     if not names or info.shapes != want:
         raise RadsynthError(
