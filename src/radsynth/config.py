@@ -158,6 +158,8 @@ def convert_value(name: str, tp: Any, value: Any) -> Any:
             item = item_types[0] if item_types else str
             if isinstance(value, str):
                 value = [v for v in value.replace(",", " ").split() if v]
+            elif item in (int, float):  # numbers from the command line may be comma-separated
+                value = [v for x in value for v in (x.split(",") if isinstance(x, str) else [x])]
             return tuple(convert_value(name, item, v) for v in value)
         if inner in (int, float, str, Path):
             if inner is int and isinstance(value, float) and not value.is_integer():

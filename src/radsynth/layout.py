@@ -10,6 +10,7 @@ folders and never needs it. ::
       phantoms/images/             built-in phantoms (when the pipeline has no source:)
       data/{train,val,test}/       ingest: the real images, split
       train/checkpoints/step-NNNNNNN/   train: one folder per checkpoint; losses.csv
+      train/ema_snapshots/step-NNNNNNN.safetensors   train --ema posthoc: EMA profile snapshots
       fid_sweep/                   FID per checkpoint (fid.csv), its samples/step-NNNNNNN/
       samples/step-NNNNNNN/        the chosen checkpoints' samples, as generated
       samples-unused/step-NNNNNNN/ samples of checkpoints no longer chosen (kept, not deleted)
@@ -59,6 +60,30 @@ def checkpoints_root(train_dir: Path) -> Path:
     else ``train_dir`` itself (a user may name the checkpoints folder directly)."""
     root = Path(train_dir) / "checkpoints"
     return root if root.is_dir() else Path(train_dir)
+
+
+def ema_snapshots_root(train_dir: Path) -> Path:
+    """``train_dir/ema_snapshots``: the post-hoc EMA snapshots of a ``--ema posthoc`` run."""
+    return Path(train_dir) / "ema_snapshots"
+
+
+def ema_snapshot_file(train_dir: Path, step: int) -> Path:
+    """``train_dir/ema_snapshots/step-NNNNNNN.safetensors``: the post-hoc EMA profiles after
+    ``step`` optimizer steps."""
+    return ema_snapshots_root(train_dir) / f"{checkpoint_name(step)}.safetensors"
+
+
+def ema_snapshot_step(path: Path) -> int | None:
+    """The step of a snapshot file ``step-NNNNNNN.safetensors``, or None when it is not one."""
+    path = Path(path)
+    return checkpoint_step(path.stem) if path.suffix == ".safetensors" else None
+
+
+def ema_row_name(step: int, sigma_rel: float | None) -> str:
+    """The name of one ``ema-sweep`` row (its checkpoint and samples folder):
+    ``step-NNNNNNN-sigma_rel-0.100``, or ``step-NNNNNNN-classic`` for the classic EMA."""
+    length = "classic" if sigma_rel is None else f"sigma_rel-{sigma_rel:.3f}"
+    return f"{checkpoint_name(step)}-{length}"
 
 
 def sweep_samples(sweep_dir: Path, row: str) -> Path:

@@ -10,6 +10,7 @@ from typing import Any
 
 from radsynth.evaluation.table import Row
 from radsynth.records.curves import FidRow
+from radsynth.records.ema_sweep import EmaSweepRow
 from radsynth.stage import atomic_path
 
 
@@ -91,4 +92,36 @@ def fid_vs_calls(path: Path, rows: list[Row], feature: str, n: int) -> None:
     ax.set_title("Sample quality against sampling cost")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    _save(fig, path, dpi=120)
+
+
+def fid_vs_sigma_rel(path: Path, rows: list[EmaSweepRow], title: str) -> None:
+    """FID (top) and KID (bottom) against the post-hoc EMA's sigma_rel, one line per checkpoint
+    step; each step's classic EMA as a dashed horizontal line of the same colour.
+
+    Args:
+        rows: ``ema_sweep.csv`` records (posthoc rows and, optionally, classic rows).
+    """
+    fig = _figure(6.5, 6.0, layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    steps = sorted({r.step for r in rows})
+    for k, step in enumerate(steps):
+        mine = sorted(
+            (r for r in rows if r.step == step and r.ema == "posthoc"), key=lambda r: r.sigma_rel
+        )
+        classic = [r for r in rows if r.step == step and r.ema == "classic"]
+        for ax, key in zip(axes, ("fid", "kid_mean"), strict=True):
+            color = f"C{k % 10}"
+            xs, ys = [r.sigma_rel for r in mine], [getattr(r, key) for r in mine]
+            ax.plot(xs, ys, marker="o", color=color, label=f"post-hoc EMA, step {step:,}")
+            for r in classic:
+                label = f"classic EMA, step {step:,}"
+                ax.axhline(getattr(r, key), color=color, linestyle="--", label=label)
+    axes[0].set_ylabel("FID")
+    axes[1].set_ylabel("KID (mean)")
+    axes[1].set_xlabel("EMA length sigma_rel (std of the averaging profile / training length)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(title, fontsize=10)
     _save(fig, path, dpi=120)

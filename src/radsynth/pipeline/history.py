@@ -32,6 +32,17 @@ ADDED: dict[str, dict[str, Any]] = {
     "UtilityConfig": {"device": "auto"},
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
+    "TrainConfig": {"ema": "classic"},
+}
+
+#: Added fields that do nothing while another field holds a value: (field, value), then the
+#: fields dropped from the earlier JSON whatever they hold. Train's post-hoc EMA settings act
+#: only under ``--ema posthoc`` (and their defaults differ between presets).
+INERT_WHEN: dict[str, tuple[tuple[str, Any], tuple[str, ...]]] = {
+    "TrainConfig": (
+        ("ema", "classic"),
+        ("ema_sigma_rel", "ema_snapshot_every_steps", "ema_snapshot_precision"),
+    ),
 }
 
 #: Fields that must hold these values for a config to have been keyed the earlier way: the
@@ -63,6 +74,9 @@ def earlier_config_json(cfg: Any) -> str | None:
     data = json.loads(config_json(cfg))
     if any(data.get(f) != v for f, v in ONLY_WHEN.get(name, {}).items()):
         return None
+    if name in INERT_WHEN and data.get(INERT_WHEN[name][0][0]) == INERT_WHEN[name][0][1]:
+        for field in INERT_WHEN[name][1]:
+            data.pop(field, None)
     for field, before in added.items():
         if field in data:
             if data[field] != before:

@@ -60,6 +60,8 @@ STAGES: tuple[Stage, ...] = (
        "training.train", "TrainConfig", "train"),
     _s("fid-sweep", "FID/KID/precision/recall across a run's checkpoints",
        "evaluation.checkpoints", "FidSweepConfig", "fid_sweep"),
+    _s("ema-sweep", "FID/KID of post-hoc EMA lengths reconstructed from a --ema posthoc run",
+       "evaluation.ema_sweep", "EmaSweepConfig", "ema_sweep"),
     _s("sample", "sample synthetic images from a checkpoint",
        "sampling.sample", "SampleConfig", "sample"),
     _s("sampler-sweep", "FID of each sampler and step count, against the real set",

@@ -123,15 +123,41 @@ def save_checkpoint(
     """
     from safetensors.torch import save_file
 
-    final = checkpoint_dir(train_dir, step)
+    meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
+    files: dict[str, Callable[[Path], None]] = {
+        WEIGHT_FILES["online"]: lambda p: save_file(_weights(model), p),
+        WEIGHT_FILES["ema"]: lambda p: save_file(_weights(ema), p),
+        STATE_FILE: lambda p: torch.save(state, p),
+        CONFIG_FILE: lambda p: p.write_text(json.dumps(meta, indent=2)),
+    }
+    return write_folder(checkpoint_dir(train_dir, step), files)
+
+
+def save_sampleable(
+    final: Path, *, online_file: Path, ema: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
+    """Write a checkpoint that can be sampled but not resumed (no ``state.pt``) atomically
+    into ``final``: the online weights copied from ``online_file``, the given EMA weights, and
+    ``meta`` (a source checkpoint's config.json, with its format and version) as config.json.
+    """
+    from safetensors.torch import save_file
+
+    files: dict[str, Callable[[Path], None]] = {
+        WEIGHT_FILES["online"]: lambda p: shutil.copyfile(online_file, p),
+        WEIGHT_FILES["ema"]: lambda p: save_file({k: v.contiguous() for k, v in ema.items()}, p),
+        CONFIG_FILE: lambda p: p.write_text(json.dumps(meta, indent=2)),
+    }
+    return write_folder(Path(final), files)
+
+
+def write_folder(final: Path, files: dict[str, Callable[[Path], None]]) -> Path:
+    """Write a folder atomically (see the module doc): each ``name -> write(path)`` into a
+    hidden temporary folder beside ``final``, fsynced, then renamed into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
     try:
-        meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
-        _write_fsynced(tmp / WEIGHT_FILES["online"], lambda p: save_file(_weights(model), p))
-        _write_fsynced(tmp / WEIGHT_FILES["ema"], lambda p: save_file(_weights(ema), p))
-        _write_fsynced(tmp / STATE_FILE, lambda p: torch.save(state, p))
-        _write_fsynced(tmp / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
+        for name, write in files.items():
+            _write_fsynced(tmp / name, write)
         _fsync_dir(tmp)
         old = None
         if final.exists():  # re-saving a step: move the old one aside first, drop it after

@@ -15,6 +15,7 @@ from radsynth.diffusion.schedule import DiffusionConfig
 from radsynth.errors import RadsynthError
 from radsynth.hardware.flags import channels_last_arg, compile_arg, device_arg
 from radsynth.models.unet import UNetConfig
+from radsynth.training.posthoc_ema import SIGMA_REL_MAX
 
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
 RESUMABLE_CHANGES = frozenset(
@@ -75,6 +76,19 @@ class TrainConfig:
     max_grad_norm: float = arg(1.0, help="gradient-norm clip (0 = off)")
     total_steps: int = arg(160_000, help="optimizer steps to train for in total")
     ema_decay: float = arg(0.9995, help="EMA decay per step (warm-up (1+n)/(10+n) below it)")
+    # Post-hoc EMA (EDM2; radsynth.training.posthoc_ema): kept beside the classic EMA.
+    ema: Literal["classic", "posthoc"] = arg(
+        "classic", help="posthoc: also keep power-function EMA profiles and snapshots (ema-sweep)"
+    )
+    ema_sigma_rel: tuple[float, ...] = arg(
+        (0.05, 0.10), help="--ema posthoc: relative standard deviations of the tracked profiles"
+    )
+    ema_snapshot_every_steps: int = arg(
+        8000, help="--ema posthoc: snapshot the profiles every N steps and at the last step"
+    )
+    ema_snapshot_precision: Literal["fp32", "fp16"] = arg(
+        "fp32", help="--ema posthoc: snapshot precision (paper preset: 291 MB per fp32 snapshot)"
+    )
     seed: int = arg(0, help="seed of model init, data order, noise and timesteps")
     hflip: bool = arg(False, help="random horizontal flips (off: laterality matters)")
     # Conditioning (see radsynth.training.conditioning).
@@ -97,7 +111,9 @@ class TrainConfig:
     channels_last: bool = channels_last_arg(False, gpu_only=False)
     compile: bool = compile_arg(False)
     device: str = device_arg()
-    cpu_threads: int = arg(0, help="torch CPU threads during training (0 = torch's default)")
+    cpu_threads: int = arg(
+        0, help="torch CPU threads (0 = torch's default, fewer while other processes compete)"
+    )
 
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
     ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
@@ -120,6 +136,7 @@ class TrainConfig:
             "total_steps": 1000,
             "checkpoint_every_steps": 250,
             "ema_decay": 0.99,
+            "ema_snapshot_every_steps": 250,
             "val_max_images": 64,
             "val_repeats": 2,
             "keep_state_checkpoints": 1,
@@ -139,6 +156,7 @@ class TrainConfig:
             "total_steps": 4,
             "checkpoint_every_steps": 2,
             "ema_decay": 0.9,
+            "ema_snapshot_every_steps": 2,
             "val_max_images": 8,
             "val_repeats": 1,
             "log_every_steps": 1,
@@ -155,6 +173,7 @@ class TrainConfig:
             "val_max_images",
             "val_repeats",
             "log_every_steps",
+            "ema_snapshot_every_steps",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -165,6 +184,11 @@ class TrainConfig:
             raise ValueError("uncond_prob must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError("ema_decay must be in [0, 1)")
+        widths = self.ema_sigma_rel
+        if not widths or len(set(widths)) < len(widths):
+            raise ValueError("ema_sigma_rel must list one or more distinct widths")
+        if not all(0.0 < s <= SIGMA_REL_MAX for s in widths):
+            raise ValueError(f"each ema_sigma_rel must be in (0, {SIGMA_REL_MAX:.4f}]")
         model_config(self)  # raises ValueError for a UNet shape that cannot be built
 
 
@@ -199,7 +223,10 @@ def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
         RadsynthError: naming the differing fields, in one line.
     """
     now = config_to_dict(cfg)
-    saved = {"condition_on": [], "uncond_prob": 0.1, **saved}  # runs from before conditioning
+    # Runs from before conditioning and post-hoc EMA: their implicit values.
+    before = {"condition_on": [], "uncond_prob": 0.1, "ema": "classic"}
+    before |= {k: now[k] for k in now if k.startswith("ema_") and k != "ema_decay"}
+    saved = {**before, **saved}
     differ = sorted(
         k
         for k in set(now) | set(saved)

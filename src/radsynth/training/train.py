@@ -26,6 +26,7 @@ from radsynth.config import config_json, config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
+from radsynth.hardware.contention import adaptive_cpu_threads
 from radsynth.hardware.device import current_gpu
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.hardware.threads import cpu_threads
@@ -50,6 +51,8 @@ from radsynth.training.config import (
 )
 from radsynth.training.curves import plot_loss_curves, write_losses_csv
 from radsynth.training.data import DataOrder, load_ingest
+from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
+from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.rng import capture_rng_state, restore_rng_state
 
@@ -183,7 +186,7 @@ def _restore(folder: Path, net, ema, optimizer, scheduler, gen, acc) -> dict[str
         )
         gen.manual_seed(cfg_seed_offset(state["step"], acc.process_index))
     log.info("resuming from %s (step %d)", folder, state["step"])
-    return {k: state[k] for k in ("step", "data_position", "history")}
+    return {k: state[k] for k in ("step", "data_position", "history", POSTHOC_KEY) if k in state}
 
 
 def cfg_seed_offset(step: int, rank: int) -> int:
@@ -260,6 +263,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
     if resume_from is not None:
         progress = _restore(resume_from, net, ema, optimizer, scheduler, gen, acc)
+    posthoc = attach_posthoc_ema(cfg, net, progress, acc.is_main_process)  # None: classic only
     if rt.channels_last:
         net.to(memory_format=torch.channels_last)
         ema.to(memory_format=torch.channels_last)
@@ -267,6 +271,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     if rt.compile:
         model = torch.compile(model)
     model.train()
+    threads = adaptive_cpu_threads(device.type, cfg.cpu_threads, world)  # None: count stays
     n_params = count_parameters(net)
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
 
@@ -315,6 +320,10 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
             progress["step"] += 1
             progress["data_position"] += cfg.batch_size
             step = progress["step"]
+            if posthoc is not None:  # post-hoc EMA profiles, and their snapshots when due
+                posthoc.after_step(net, step)
+            if threads is not None:  # fewer CPU threads while other processes use our cores
+                threads.tick()
             window += loss.detach()
             window_steps += 1
 
