@@ -272,10 +272,10 @@ def screening(run: Path) -> Section:
         "threshold are excluded before any reader sees them.",
     )
     # keep/ is written by `radsynth run`: with reviewers' decisions.
-    final = RunLayout(run).keep / "table_s1.csv"
+    final = RunLayout(run).keep_table_s1
     if final.is_file() and (rows := read_csv(final)):
         return _screening_final(sec, rows)
-    path = RunLayout(run).screen / "table_s1.csv"
+    path = RunLayout(run).screen_table_s1
     if not path.is_file() or not (rows := read_csv(path)):
         sec.missing = "Screening has not been run (no screen/table_s1.csv)."
         return sec
@@ -364,7 +364,7 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
         "For every synthetic image we found the most similar training image. A very "
         "high similarity can mean the model copied a patient's radiograph.",
     )
-    path = RunLayout(run).audit / "pairs.csv"
+    path = RunLayout(run).audit_pairs
     if not path.is_file():
         sec.missing = "The memorisation audit has not been run (no audit/pairs.csv)."
         return sec
@@ -374,7 +374,7 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
         sec.bullets.append(
             "Pair images are not shown: audit/config.json does not name the folders the audit read."
         )
-    everyone = RunLayout(run).audit / "neighbours.csv"
+    everyone = RunLayout(run).audit_neighbours
     audited = read_neighbours(everyone) if everyone.is_file() else rows
     flagged = sum(r.flagged for r in audited)
     scope = "audited synthetic images" if everyone.is_file() else "most similar pairs listed"
@@ -429,7 +429,7 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
 
 def release(run: Path) -> Section | None:
     """The released dataset (``RUN/release``) with a link to its card; None when not released."""
-    card, table = RunLayout(run).release / "README.md", RunLayout(run).release / "table_s1.csv"
+    card, table = RunLayout(run).release_card, RunLayout(run).release_table_s1
     if not card.is_file() or not table.is_file():
         return None
     sec = Section(
