@@ -250,6 +250,16 @@ class RunLayout:
         return self.root / "review"
 
     @property
+    def screen_decisions(self) -> Path:
+        """``review/screen_decisions.csv``: reviewers' decisions on the screen's flags."""
+        return self.review / "screen_decisions.csv"
+
+    @property
+    def audit_adjudication(self) -> Path:
+        """``review/audit_adjudication.csv``: reviewers' verdicts on the audit's pairs."""
+        return self.review / "audit_adjudication.csv"
+
+    @property
     def ingest_decisions(self) -> Path:
         """``review/review_decisions.csv``: reviewers' decisions on the films ingest listed in
         ``data/review.csv``; the next ingest brings those films back as decided."""
