@@ -74,7 +74,8 @@ class ManifestRow:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def value(self, column: str) -> str:
-        """The text of one column: a label, or a fixed column as the file holds it."""
+        """The text of one column: a label, or a fixed column as the file holds it (a column
+        the file lacks is a KeyError: name it in :func:`read_manifest`'s ``required``)."""
         if column in self.labels:
             return self.labels[column]
         return str(_cells(self)[column])
