@@ -1,5 +1,7 @@
 """The run folder's layout lives in one module: radsynth/layout.py formats and parses every run
-path and checkpoint folder name; no other module under src/ builds one (grepped here)."""
+path and checkpoint folder name; no other module under src/ builds one (grepped here), neither
+from a literal (``run / "samples"``) nor from a constant (``run / REVIEW_DIR``,
+``KEPT = "kept"``)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,8 @@ from radsynth.layout import RunLayout, checkpoint_folder, checkpoint_name, check
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "radsynth"
 
-#: Modules still building run paths themselves. The lead removes these two entries when the
-#: evaluation/ package (issue 17, branch `evaluation`) is wired to RunLayout.
-#: training/train.py logs a checkpoint's name by hand (line 327); it belongs to the same branch.
-ALLOWED: set[str] = set()
+#: Modules still building run paths themselves, each with the change that removes it.
+ALLOWED: set[str] = set()  # none
 
 #: Names only a run folder has: a path ending in one of them is a run path, whatever precedes.
 RUN_ONLY = (
@@ -30,6 +30,20 @@ SHARED_NAMES = (
     "release", "utility", "audit", "screen",
 )  # fmt: skip
 _RUN_VAR = r"\b(run|run_dir|run_root|cfg\.run|self\.run)"
+#: Files the layout names that other stages read: a constant holding one duplicates the layout.
+RUN_FILES = (
+    "review.csv",
+    "pairs.csv",
+    "neighbours.csv",
+    "table_s1.csv",
+    "screen.csv",
+    "images.csv",
+    "orientation.csv",
+    "manifest.csv",
+    "input_hashes.json",
+)
+_CONST = r"[A-Z][A-Z0-9_]+"
+_LAYOUT_VAR = r"\b(run|layout|cfg\.run|self\.run|RunLayout\([^()]*\))"
 PATTERNS = [
     re.compile(r"""["']step-"""),  # a checkpoint folder name: "step-", f"step-{...}"
     re.compile(r"""step-\{"""),
@@ -38,6 +52,23 @@ PATTERNS = [
     re.compile(
         _RUN_VAR + r"""\s*/\s*["']({})["']""".format("|".join(map(re.escape, SHARED_NAMES)))
     ),
+    # A run path built from a constant: run / REVIEW_DIR, run.review / SCREEN_DECISIONS.
+    re.compile(_RUN_VAR + r"\s*/\s*" + _CONST + r"\b"),
+    re.compile(_LAYOUT_VAR + r"\.[a-z_]+\s*/\s*" + _CONST + r"\b"),
+    # A module-level constant holding a name only a run folder has (KEPT = "kept"), a file the
+    # layout names (PAIRS = "pairs.csv"), or a run folder (REVIEW_DIR = "review").
+    re.compile(
+        "^{}\\s*(:[^=]*)?=\\s*[\"']({})[\"']".format(
+            _CONST, "|".join(map(re.escape, RUN_ONLY + RUN_FILES))
+        )
+    ),
+    re.compile(
+        "^{}_DIRS?\\s*(:[^=]*)?=\\s*[\"']({})[\"']".format(
+            _CONST, "|".join(map(re.escape, SHARED_NAMES))
+        )
+    ),
+    # A name read off a layout of no folder: REVIEW_DIR = RunLayout(Path()).review.name.
+    re.compile(r"RunLayout\(\s*Path\(\s*\)\s*\)"),
 ]
 
 
@@ -93,3 +124,53 @@ def test_the_layout_names_every_folder_of_a_run() -> None:
     assert run.state.name == "pipeline.json" and run.lock.name == "pipeline.lock"
     with pytest.raises(ValueError, match="no split 'valid'"):
         run.split("valid")
+
+
+def test_the_grep_finds_a_run_path_built_from_a_constant() -> None:
+    """Planted offences: a run path from a constant, a constant holding a run-only name or a
+    file the layout names, a name read off a layout of no folder."""
+    planted = [
+        'REVIEW_DIR = "review"',
+        "folder = run / REVIEW_DIR",
+        'listed = run / SOMETHING_DIR / "review.csv"',
+        "x = cfg.run / DATA_DIR",
+        "path = run.review / SCREEN_DECISIONS",
+        "path = RunLayout(run).audit / PAIRS_FILE",
+        'KEPT = "kept"',
+        "SAMPLES: str = 'samples'",
+        'TABLE = "table_s1.csv"',
+        'PAIRS = "pairs.csv"',
+        'LISTED = "review.csv"',
+        "REVIEW_DIR = RunLayout(Path()).review.name",
+    ]
+    for line in planted:
+        assert _offences(line), line
+
+
+def test_the_grep_leaves_legitimate_code_alone() -> None:
+    legitimate = [
+        'STAGE = "sample"',  # a stage's name, not a folder
+        'STATE_FILE = "state.pt"',
+        'FOLDER_COLUMN = "label"',
+        "out = cfg.out / NAME",  # a stage's own output folder
+        "path = folder / SCREEN_DECISIONS",  # a plain folder the caller chose
+        "    kept = 3",  # a local variable
+        '    names = ("kept", "samples")',  # not a constant at module level
+        "x = run.screen_table",
+        "total = run_count / N_MAX",
+        "x = layout.review / name",
+    ]
+    for line in legitimate:
+        assert not _offences(line), line
+
+
+def test_the_layout_names_the_files_other_stages_read() -> None:
+    from radsynth.fates.records import AUDIT_ADJUDICATION, SCREEN_DECISIONS
+
+    run = RunLayout(Path("r"))
+    assert run.data_review == Path("r/data/review.csv")
+    assert run.audit_pairs == Path("r/audit/pairs.csv")
+    assert run.fates_table == Path("r/keep/table_s1.csv")
+    assert run.screen_table.parent == run.screen and run.orientation.parent == run.oriented
+    assert run.screen_decisions.name == SCREEN_DECISIONS  # the review stage writes these
+    assert run.audit_adjudication.name == AUDIT_ADJUDICATION

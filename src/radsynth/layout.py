@@ -8,14 +8,14 @@ folders and never needs it. ::
     RUN/
       pipeline.json  pipeline.lock  checkpoints.json  report.html
       phantoms/images/             built-in phantoms (when the pipeline has no source:)
-      data/{train,val,test}/       ingest: the real images, split
+      data/{train,val,test}/       ingest: the real images, split; manifest.csv, review.csv
       train/checkpoints/step-NNNNNNN/   train: one folder per checkpoint; losses.csv
       train/ema_snapshots/step-NNNNNNN.safetensors   train --ema posthoc: EMA profile snapshots
       fid_sweep/                   FID per checkpoint (fid.csv), its samples/step-NNNNNNN/
       samples/step-NNNNNNN/        the chosen checkpoints' samples, as generated
       samples-unused/step-NNNNNNN/ samples of checkpoints no longer chosen (kept, not deleted)
-      oriented/step-NNNNNNN/       samples turned to the canonical side
-      screen/                      screen.csv, threshold.json
+      oriented/step-NNNNNNN/       samples turned to the canonical side; orientation.csv
+      screen/                      screen.csv, table_s1.csv, threshold.json
       kept_as_generated/step-NNNNNNN/  kept samples as generated (what the audit reads)
       audit/                       neighbours.csv, pairs.csv
       keep/                        images.csv, table_s1.csv: each image's fate
@@ -151,6 +151,12 @@ class RunLayout:
     def data_manifest(self) -> Path:
         return self.data / "manifest.csv"
 
+    @property
+    def data_review(self) -> Path:
+        """``data/review.csv``: the films ingest kept out because their polarity or rotation is
+        uncertain (decided by ``radsynth review --ingest``)."""
+        return self.data / "review.csv"
+
     # Training and the checkpoint sweep.
     @property
     def train(self) -> Path:
@@ -198,8 +204,23 @@ class RunLayout:
         return self.root / "oriented"
 
     @property
+    def orientation(self) -> Path:
+        """``oriented/orientation.csv``: which samples orient flipped."""
+        return self.oriented / "orientation.csv"
+
+    @property
     def screen(self) -> Path:
         return self.root / "screen"
+
+    @property
+    def screen_table(self) -> Path:
+        """``screen/screen.csv``: every screened image's score and flag."""
+        return self.screen / "screen.csv"
+
+    @property
+    def screen_table_s1(self) -> Path:
+        """``screen/table_s1.csv``: generated, excluded and final counts by the screen alone."""
+        return self.screen / "table_s1.csv"
 
     @property
     def kept_as_generated(self) -> Path:
@@ -219,6 +240,16 @@ class RunLayout:
     @property
     def audit(self) -> Path:
         return self.root / "audit"
+
+    @property
+    def audit_neighbours(self) -> Path:
+        """``audit/neighbours.csv``: every audited image's nearest training image."""
+        return self.audit / "neighbours.csv"
+
+    @property
+    def audit_pairs(self) -> Path:
+        """``audit/pairs.csv``: the closest pairs, ranked."""
+        return self.audit / "pairs.csv"
 
     @property
     def keep(self) -> Path:
@@ -249,9 +280,14 @@ class RunLayout:
         return self.root / "review"
 
     @property
-    def ingest_review_list(self) -> Path:
-        """The films ingest kept out of training for a person to decide (``data/review.csv``)."""
-        return self.data / "review.csv"
+    def screen_decisions(self) -> Path:
+        """``review/screen_decisions.csv``: reviewers' decisions on the screen's flags."""
+        return self.review / "screen_decisions.csv"
+
+    @property
+    def audit_adjudication(self) -> Path:
+        """``review/audit_adjudication.csv``: reviewers' verdicts on the audit's pairs."""
+        return self.review / "audit_adjudication.csv"
 
     @property
     def ingest_decisions(self) -> Path:
@@ -292,3 +328,13 @@ class RunLayout:
     @property
     def release(self) -> Path:
         return self.root / "release"
+
+    @property
+    def release_card(self) -> Path:
+        """``release/README.md``: the released dataset's card."""
+        return self.release / "README.md"
+
+    @property
+    def release_table_s1(self) -> Path:
+        """``release/table_s1.csv``: Table S1 of the released images."""
+        return self.release / "table_s1.csv"

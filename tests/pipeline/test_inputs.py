@@ -12,7 +12,8 @@ from PIL import Image
 
 from radsynth.config import build_config
 from radsynth.data.ingest import IngestConfig, ingest
-from radsynth.pipeline.inputs import HASH_CACHE, folder_digest
+from radsynth.layout import RunLayout
+from radsynth.pipeline.inputs import folder_digest
 from radsynth.pipeline.steps import Step, run_step
 
 
@@ -61,7 +62,7 @@ def test_same_size_change_is_seen(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.dcm").write_bytes(b"A" * 100)
-    cache = tmp_path / HASH_CACHE
+    cache = RunLayout(tmp_path).hash_cache
     first = folder_digest(src, cache)
     st = (src / "a.dcm").stat()
     (src / "a.dcm").write_bytes(b"B" * 100)
@@ -76,7 +77,7 @@ def test_hash_cache_is_used_while_size_and_mtime_match(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.png").write_bytes(b"abc")
-    cache = tmp_path / HASH_CACHE
+    cache = RunLayout(tmp_path).hash_cache
     first = folder_digest(src, cache)
     data = json.loads(cache.read_text())
     (entry,) = data[str(src.resolve())].values()

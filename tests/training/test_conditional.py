@@ -89,14 +89,14 @@ def test_condition_on_errors_are_one_line(tmp_path: Path, capsys) -> None:
     code = main(["train", str(data), str(tmp_path / "t"), "--preset", "tiny",
                  "--condition-on", "sex"])  # fmt: skip
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "no column 'sex'" in err
+    assert code == 2 and err.count("\n") == 1 and "no label column 'sex'" in err
 
 
 @pytest.mark.parametrize(
     ("manifest", "why"),
     [(b"image,split,finding\n000.png,train,caf\xe9\n", "is not UTF-8"),
      (b"image,split,finding\n", "lists no images"),
-     (b"image,finding\n000.png,x\n", "lacks column(s) split")],
+     (b"image,finding\n000.png,x\n", "has no column 'split'")],
 )  # fmt: skip
 def test_a_bad_manifest_is_one_line(tmp_path: Path, manifest: bytes, why: str) -> None:
     """The manifest is read through radsynth.io: a Latin-1 export is a one-line error."""

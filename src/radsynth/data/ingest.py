@@ -26,13 +26,11 @@ release's dataset card; a release refuses while the source licence is unknown.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -58,7 +56,9 @@ from radsynth.errors import RadsynthError
 from radsynth.films.selfsup import represent
 from radsynth.films.view import mixed_view_warning, view_counts
 from radsynth.progress import bar
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, sha256_file
+from radsynth.records._csv import write_csv
+from radsynth.records.manifest import MANIFEST_COLUMNS, ManifestRow, write_manifest
+from radsynth.stage import StageResult, prepare_output_dir, sha256_file
 from radsynth.stage import write_manifest as write_stage_manifest
 
 log = logging.getLogger(__name__)
@@ -111,30 +111,6 @@ class IngestConfig:
         help="review_decisions.csv written by `radsynth review --ingest`: each decided film is "
         "kept as decided (inverted, rotated, mirrored) or excluded, whatever the checks say",
     )
-
-
-@dataclass
-class Row:
-    """One kept image: a row of manifest.csv."""
-
-    image: str  # path relative to OUT, e.g. train/000012.png
-    split: str  # train | val | test
-    source_path: str  # path relative to SRC
-    source_sha256: str  # sha256 of the source file's bytes
-    pixel_sha256: str  # sha256 of the decoded pixels (shape + 16-bit values); dedupe key
-    orig_width: int  # source width in pixels
-    orig_height: int  # source height in pixels
-    bit_depth: int  # source bit depth (BitsStored for DICOM)
-    inverted: int  # 1 when the film checks inverted a negative scan (never for a DICOM)
-    polarity_confidence: float  # calibrated probability of the polarity decision
-    group: str  # patient id from --group-by, or empty
-    polarity_score: float  # hand-made cue, > 0 for a positive film (radsynth.data.polarity)
-    format: str  # png | jpeg | tiff | dicom
-    monochrome1: int  # 1 when a DICOM MONOCHROME1 source was inverted by its header
-    polarity_source: str  # header (DICOM) | collection (learned) | cue (small collection)
-    rotated_deg: int  # counter-clockwise rotation ingest applied to make the film upright
-    rotation_confidence: float  # calibrated probability of the rotation decision
-    mirrored: int  # 1 when a reviewer decided the film is stored mirrored (flipped back)
 
 
 def read_any(path: Path, allow_modality: tuple[str, ...] = ()) -> tuple[np.ndarray, int, str, bool]:
@@ -225,14 +201,6 @@ def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
     return scaled, fields, check
 
 
-def _csv_text(header: list[str], rows: list[list]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def ingest(cfg: IngestConfig) -> StageResult:
     """Run the ingest stage; see the module docstring for the output layout.
 
@@ -244,7 +212,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
     regex = compile_group_regex(cfg.group_by)
     table = None
     if cfg.labels is not None:
-        table = read_label_table(cfg.labels, reserved=list(Row.__dataclass_fields__))
+        table = read_label_table(cfg.labels, reserved=list(MANIFEST_COLUMNS))
     decisions = read_ingest_decisions(cfg.review_decisions) if cfg.review_decisions else {}
     files = find_files(cfg.src)
     if not files:
@@ -297,7 +265,7 @@ def ingest(cfg: IngestConfig) -> StageResult:
         raise
     rows = _place(cfg, kept, staging, [stratum_of(v) for v in values])
     _write_tables(cfg, rows, rejected, columns, values)
-    atomic_write_text(cfg.out / "review.csv", _csv_text(list(REVIEW_COLUMNS), review))
+    write_csv(cfg.out / "review.csv", REVIEW_COLUMNS, review)
     n_val = sum(r.split == "val" for r in rows)
     n_test = sum(r.split == "test" for r in rows)
     n_dup = sum(reason.startswith("duplicate of") for _, reason in rejected)
@@ -356,7 +324,9 @@ def _labels(cfg: IngestConfig, table, kept: list[dict]) -> tuple[tuple[str, ...]
     return columns, values
 
 
-def _place(cfg: IngestConfig, kept: list[dict], staging: Path, strata: list[str]) -> list[Row]:
+def _place(
+    cfg: IngestConfig, kept: list[dict], staging: Path, strata: list[str]
+) -> list[ManifestRow]:
     """Split the kept images and move them from the staging folder into their split folders.
 
     Without labels or a test split the split is :func:`split_groups`' (as before labels
@@ -372,19 +342,21 @@ def _place(cfg: IngestConfig, kept: list[dict], staging: Path, strata: list[str]
         name = f"{split}/{index:06d}.png"
         (cfg.out / split).mkdir(exist_ok=True)
         os.replace(staging / f"{index:06d}.png", cfg.out / name)
-        rows.append(Row(image=name, split=split, **fields))
+        rows.append(ManifestRow(image=name, split=split, **fields))
     staging.rmdir()
     return rows
 
 
 def _write_tables(
-    cfg: IngestConfig, rows: list[Row], rejected: list[list[str]], columns, values
+    cfg: IngestConfig, rows: list[ManifestRow], rejected: list[list[str]], columns, values
 ) -> None:
-    header = list(Row.__dataclass_fields__)
-    table = [[asdict(r)[k] for k in header] + list(v) for r, v in zip(rows, values, strict=True)]
-    header += list(columns)
-    atomic_write_text(cfg.out / "manifest.csv", _csv_text(header, table))
-    atomic_write_text(cfg.out / "rejected.csv", _csv_text(["source_path", "reason"], rejected))
+    labelled = [
+        replace(r, labels=dict(zip(columns, v, strict=True)))
+        for r, v in zip(rows, values, strict=True)
+    ]
+    write_manifest(cfg.out / "manifest.csv", labelled, columns)
+    reasons = [{"source_path": src, "reason": why} for src, why in rejected]
+    write_csv(cfg.out / "rejected.csv", ("source_path", "reason"), reasons)
 
 
 def _undo(out: Path, created: bool) -> None:

@@ -166,8 +166,9 @@ def _decided_fields(d: IngestDecision) -> dict:
     }
 
 
-def _review_row(name: str, fields: dict, check: FilmCheck) -> list:
-    return [
+def _review_row(name: str, fields: dict, check: FilmCheck) -> dict[str, object]:
+    """One row of review.csv, keyed by :data:`REVIEW_COLUMNS`."""
+    cells = [
         name,
         fields["source_path"],
         check.review,
@@ -178,3 +179,4 @@ def _review_row(name: str, fields: dict, check: FilmCheck) -> list:
         round(check.rotation_confidence, 6),
         fields["source_sha256"],
     ]
+    return dict(zip(REVIEW_COLUMNS, cells, strict=True))

@@ -21,7 +21,7 @@ import numpy as np
 
 from radsynth.data.imageio import list_images, read_gray, to_uint
 from radsynth.errors import RadsynthError
-from radsynth.io import read_csv_rows
+from radsynth.records.manifest import read_manifest
 
 
 def pixel_digest(pixels: np.ndarray) -> str:
@@ -76,10 +76,8 @@ def pixel_overlaps(
 def read_groups(manifest_csv: Path) -> dict[str, str]:
     """image (relative to the ingest folder) -> patient id, from an ingest ``manifest.csv``;
     images without an id are left out."""
-    rows = read_csv_rows(manifest_csv, "ingest manifest")
-    if rows and not {"image", "group"} <= set(rows[0]):
-        raise RadsynthError(f"{manifest_csv} has no 'image' and 'group' columns")
-    return {r["image"]: r["group"] for r in rows if r.get("group")}
+    rows = read_manifest(manifest_csv, required=("image", "group"))
+    return {r.image: r.group for r in rows if r.group}
 
 
 def shared_patients(groups: Mapping[str, str], side_a: str, side_b: str) -> set[str]:

@@ -16,8 +16,6 @@ Output: OUT/images/000000.png.., OUT/manifest.csv, OUT/contact_sheet.png, config
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,8 @@ from radsynth.data.drawing import Masks, draw_anatomy
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+from radsynth.records._csv import write_csv
+from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -173,22 +172,20 @@ def make_phantoms(cfg: PhantomConfig) -> StageResult:
     """Run the phantoms stage: write images, manifest.csv and a contact sheet into cfg.out."""
     _check(cfg)
     prepare_output_dir(cfg.out, "phantoms", cfg)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    rows: list[dict[str, object]] = []
     sheet: list[np.ndarray] = []
     counts = {"negative": 0, "right": 0, "implausible": 0}
     for i in bar(range(cfg.n), desc="phantoms"):
         ph = render_phantom(cfg, i)
         name = f"images/{i:06d}.png"
         write_png(cfg.out / name, ph.image)
-        writer.writerow({"image": name, **ph.labels})
+        rows.append({"image": name, **ph.labels})
         counts["negative"] += ph.labels["polarity"] == "negative"
         counts["right"] += ph.labels["facing"] == "right"
         counts["implausible"] += 1 - ph.labels["plausible"]
         if i < cfg.contact_sheet_n:
             sheet.append(ph.image)
-    atomic_write_text(cfg.out / "manifest.csv", buf.getvalue())
+    write_csv(cfg.out / "manifest.csv", COLUMNS, rows)
     if sheet:
         write_png(cfg.out / "contact_sheet.png", contact_sheet(sheet))
     write_manifest(cfg.out, "phantoms", cfg, seeds={"seed": cfg.seed, "n": cfg.n}, extra=counts)

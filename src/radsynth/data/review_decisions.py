@@ -14,8 +14,6 @@ Like the review page, this module imports neither torch nor numpy.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Literal
 
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
-from radsynth.stage import atomic_write_text
+from radsynth.records._csv import write_csv
 
 REVIEW_DECISIONS = "review_decisions.csv"
 COLUMNS = (
@@ -100,25 +98,26 @@ def make_decision(
 
 def write_ingest_decisions(folder: Path, decisions: Iterable[IngestDecision]) -> Path:
     """Write ``folder/review_decisions.csv`` atomically, sorted by source path; returns it."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for d in sorted(decisions, key=lambda d: d.source_path):
-        writer.writerow(
-            [
-                d.source_path,
-                d.source_sha256,
-                d.final,
-                int(d.invert),
-                d.rotation_deg,
-                int(d.mirror),
-                d.decided_by,
-                d.decided_at,
-            ]
+    rows = (
+        dict(
+            zip(
+                COLUMNS,
+                (
+                    d.source_path,
+                    d.source_sha256,
+                    d.final,
+                    int(d.invert),
+                    d.rotation_deg,
+                    int(d.mirror),
+                    d.decided_by,
+                    d.decided_at,
+                ),
+                strict=True,
+            )
         )
-    path = folder / REVIEW_DECISIONS
-    atomic_write_text(path, buf.getvalue())
-    return path
+        for d in sorted(decisions, key=lambda d: d.source_path)
+    )
+    return write_csv(folder / REVIEW_DECISIONS, COLUMNS, rows)
 
 
 def _flag(value: str, where: str) -> bool:

@@ -9,15 +9,13 @@ resumed sweep computes from exactly the values an uninterrupted one wrote.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from radsynth.io import read_csv_rows
-from radsynth.stage import atomic_write_text
+from radsynth.records._csv import write_csv
 
 Row = dict[str, str]
 
@@ -66,17 +64,8 @@ class Table:
         return row
 
     def write(self) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(
-            buf,
-            fieldnames=list(self.columns),
-            extrasaction="ignore",
-            restval="",
-            lineterminator="\n",
-        )
-        writer.writeheader()
-        writer.writerows(sorted(self.rows, key=self.order))
-        atomic_write_text(self.path, buf.getvalue())
+        rows = sorted(self.rows, key=self.order)
+        write_csv(self.path, self.columns, rows, ignore_extra=True)
 
 
 def open_table(

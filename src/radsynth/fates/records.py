@@ -34,7 +34,7 @@ ScreenChoice = Literal["keep", "exclude"]
 Verdict = Literal["memorized", "not"]
 Status = Literal["agreed", "disagreement", "pending"]
 
-SCREEN_COLUMNS = (
+SCREEN_DECISION_COLUMNS = (
     "image",
     "group",
     "score",
@@ -171,7 +171,9 @@ def _audit_row(v: AuditVerdict) -> dict[str, object]:
 
 def write_screen_decisions(folder: Path, decisions: Iterable[ScreenDecision]) -> Path:
     """Write ``folder/screen_decisions.csv`` atomically; returns its path."""
-    return write_csv(folder / SCREEN_DECISIONS, SCREEN_COLUMNS, map(_screen_row, decisions))
+    return write_csv(
+        folder / SCREEN_DECISIONS, SCREEN_DECISION_COLUMNS, map(_screen_row, decisions)
+    )
 
 
 def write_audit_verdicts(folder: Path, verdicts: Iterable[AuditVerdict]) -> Path:
@@ -231,7 +233,7 @@ def read_screen_decisions(folder: Path) -> dict[str, ScreenDecision]:
     if not path.is_file():
         return {}
     out: dict[str, ScreenDecision] = {}
-    for line, row in enumerate(read_rows(path, SCREEN_COLUMNS[:-1]), start=2):
+    for line, row in enumerate(read_rows(path, SCREEN_DECISION_COLUMNS[:-1]), start=2):
         where = f"{path} line {line}"
         out[row["image"]] = ScreenDecision(
             image=row["image"],

@@ -18,9 +18,6 @@ from typing import Any
 from radsynth.errors import RadsynthError
 from radsynth.stage import atomic_write_text, sha256_file
 
-#: The hash cache inside a run folder.
-HASH_CACHE = "input_hashes.json"
-
 
 def _load_cache(path: Path) -> dict[str, Any]:
     try:

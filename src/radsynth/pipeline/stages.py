@@ -251,10 +251,8 @@ def _keep_wire(w: Wiring, audit: bool) -> dict[str, Any]:
 
 def _review_files(w: Wiring, audit: bool) -> list[Path]:
     """The reviewers' decision files a keep step reads (they change outside the pipeline)."""
-    from radsynth.fates.records import AUDIT_ADJUDICATION, SCREEN_DECISIONS
-
-    files = [w.run.review / SCREEN_DECISIONS]
-    return files + [w.run.review / AUDIT_ADJUDICATION] if audit else files
+    files = [w.run.screen_decisions]
+    return files + [w.run.audit_adjudication] if audit else files
 
 
 def _audit_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Typed records of the files one stage writes and another reads: one dataclass per row (or per
 file) and one reader/writer pair per file, so that a column is named, typed and checked once.
 
-================================  ===========================  ==============================
+================================  ===========================  ================================
 file                              record                       module
-================================  ===========================  ==============================
+================================  ===========================  ================================
+data/manifest.csv                 :class:`ManifestRow`         :mod:`radsynth.records.manifest`
 train/losses.csv                  :class:`LossRow`             :mod:`radsynth.records.curves`
 fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.records.curves`
 ema-sweep's ema_sweep.csv, .json  ``EmaSweepRow``              :mod:`radsynth.records.ema_sweep`
@@ -14,7 +15,7 @@ review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.fa
 review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.fates.records`
 keep/images.csv                   ``ImageFate``                :mod:`radsynth.fates.records`
 stats/stats.json                  :class:`StatsRecord`         :mod:`radsynth.records.stats`
-================================  ===========================  ==============================
+================================  ===========================  ================================
 
 Units: a **percentile** is 0-100 everywhere (the audit's ``percentile`` column, its
 ``flag_percentile``); rates, shares and p-values (the screen's ``frr``, ``p_*`` columns,
@@ -27,23 +28,27 @@ Nothing here imports torch or numpy: the study server and the stats stage use th
 from radsynth.records.audit import NeighbourRow, read_neighbours, read_pairs, write_neighbours
 from radsynth.records.choice import CheckpointChoice, read_choice, write_choice
 from radsynth.records.curves import FidRow, LossRow, read_fid, read_losses, write_fid, write_losses
+from radsynth.records.manifest import ManifestRow, read_manifest, write_manifest
 from radsynth.records.stats import StatsRecord, read_stats, write_stats
 
 __all__ = [
     "CheckpointChoice",
     "FidRow",
     "LossRow",
+    "ManifestRow",
     "NeighbourRow",
     "StatsRecord",
     "read_choice",
     "read_fid",
     "read_losses",
+    "read_manifest",
     "read_neighbours",
     "read_pairs",
     "read_stats",
     "write_choice",
     "write_fid",
     "write_losses",
+    "write_manifest",
     "write_neighbours",
     "write_stats",
 ]

@@ -5,25 +5,47 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
 from radsynth.stage import atomic_write_text
 
 
-def csv_text(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> str:
-    """CSV text with a header line, ``\\n`` line ends."""
+def csv_text(
+    columns: Sequence[str], rows: Iterable[Mapping[str, object]], *, ignore_extra: bool = False
+) -> str:
+    """CSV text with a header line and ``\\n`` line ends: every CSV file radsynth writes.
+
+    Cells are written as ``str`` writes them (None and a missing key: empty), quoted only where
+    they hold a comma, a quote or a line break (the ``csv`` module's minimal quoting).
+
+    Args:
+        columns: the header, in order.
+        rows: one mapping per row, column -> value.
+        ignore_extra: leave out keys that are not columns (else they are an error).
+    """
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer = csv.DictWriter(
+        buf,
+        fieldnames=list(columns),
+        lineterminator="\n",
+        extrasaction="ignore" if ignore_extra else "raise",
+    )
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, object]]) -> Path:
-    """Write a CSV file atomically (a reader never sees half a file)."""
-    atomic_write_text(path, csv_text(columns, rows))
+def write_csv(
+    path: Path,
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, object]],
+    *,
+    ignore_extra: bool = False,
+) -> Path:
+    """Write :func:`csv_text` to ``path`` atomically (a reader never sees half a file)."""
+    atomic_write_text(path, csv_text(columns, rows, ignore_extra=ignore_extra))
     return path
 
 

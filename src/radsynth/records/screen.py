@@ -17,7 +17,8 @@ from radsynth.io import read_csv_rows
 from radsynth.records._csv import cell_flag, cell_float, cell_in_range, write_csv
 
 P_COLUMNS = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
-SCREEN_COLUMNS = ("image", "group", "score", "flagged", *P_COLUMNS)
+#: Columns of screen.csv (the screen's scores; the reviewers' screen decisions have their own).
+SCREEN_CSV_COLUMNS = ("image", "group", "score", "flagged", *P_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def row_cells(r: ScreenRow) -> dict[str, object]:
 
 def write_screen(path: Path, rows: Iterable[ScreenRow]) -> Path:
     """Write ``screen.csv`` in the given order, atomically."""
-    return write_csv(path, SCREEN_COLUMNS, [row_cells(r) for r in rows])
+    return write_csv(path, SCREEN_CSV_COLUMNS, [row_cells(r) for r in rows])
 
 
 def _p_value(cell: str, where: str) -> float:
@@ -68,7 +69,7 @@ def read_screen_rows(path: Path) -> list[ScreenRow]:
         RadsynthError: missing, not UTF-8 CSV, a missing column, a score that is not a number,
             a flag that is not 0/1, or a p-value outside 0-1 (one line).
     """
-    rows = read_csv_rows(path, "screen table", SCREEN_COLUMNS[:4])
+    rows = read_csv_rows(path, "screen table", SCREEN_CSV_COLUMNS[:4])
     out = []
     for i, r in enumerate(rows, 2):
         where = f"{path} line {i}"

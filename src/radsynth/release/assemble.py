@@ -17,6 +17,7 @@ from radsynth.data.leaks import digest_folder
 from radsynth.errors import RadsynthError
 from radsynth.fates.records import TABLE_S1_COLUMNS, ImageFate
 from radsynth.layout import RunLayout
+from radsynth.records._csv import csv_text
 from radsynth.records.audit import NeighbourRow
 from radsynth.records.curves import read_fid
 from radsynth.records.stats import read_stats
@@ -284,7 +285,7 @@ def finish_release(
     columns = manifest.metadata_columns(stream.rows)
     texts = {
         "README.md": card.render_card(_facts(cfg, plan, stream)),
-        "table_s1.csv": manifest.csv_text(TABLE_S1_COLUMNS, plan.table),
+        "table_s1.csv": csv_text(TABLE_S1_COLUMNS, plan.table, ignore_extra=True),
         "config.json": json.dumps(public_config(cfg, plan.inputs.run), indent=2) + "\n",
         "manifest.json": json.dumps(_manifest(cfg, plan, stream), indent=2) + "\n",
     }
@@ -293,7 +294,7 @@ def finish_release(
             refusals.add("source name(s) or patient id(s) in the release", f"{token} ({name})")
     if refusals:
         return
-    texts["metadata.csv"] = manifest.csv_text(columns, stream.rows)
+    texts["metadata.csv"] = csv_text(columns, stream.rows, ignore_extra=True)
     texts["provenance.jsonl"] = "\n".join(stream.provenance) + "\n"
     for name, text in texts.items():
         writer.write(name, text.encode())

@@ -27,6 +27,10 @@ from PIL import Image
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout, checkpoint_name
+from radsynth.records._csv import write_csv
+from radsynth.records.audit import NeighbourRow, write_neighbours
+from radsynth.records.manifest import ManifestRow, write_manifest
+from radsynth.records.screen import ScreenRow, write_screen
 from radsynth.release.build import ReleaseConfig, release
 from radsynth.stage import StageResult
 
@@ -70,8 +74,7 @@ def lay_out_run(run: Path, cfg: BenchReleaseConfig) -> None:
     rng = np.random.default_rng(cfg.seed)
     at = RunLayout(run)
     steps = [(g + 1) * 1000 for g in range(cfg.checkpoints)]
-    screen, orient, neigh, audited = ["image,group,score,flagged"], ["image,flipped"], [], []
-    neigh.append("synthetic,train,similarity,percentile,flagged")
+    screen, orient, neigh, audited = [], [], [], []
     for i in range(cfg.n):
         step = steps[i % len(steps)]
         group = checkpoint_name(step)
@@ -87,9 +90,11 @@ def lay_out_run(run: Path, cfg: BenchReleaseConfig) -> None:
             "steps": 25,
         }
         _write(at.sample_meta(step) / f"{i:06d}.json", json.dumps(meta))
-        screen.append(f"{image},{group},{rng.random():.6f},0")
-        orient.append(f"{image},{i % 2}")
-        neigh.append(f"{image},000000.png,{rng.random():.6f},{100 * rng.random():.2f},0")
+        screen.append(ScreenRow(image, group, rng.random(), flagged=False))
+        orient.append({"image": image, "flipped": i % 2})
+        neigh.append(
+            NeighbourRow(image, "000000.png", rng.random(), 100 * rng.random(), False, False)
+        )
         audited.append({"path": f"kept/{image}", "sha256": hashlib.sha256(data).hexdigest()})
     for step in steps:
         sampling = {
@@ -101,16 +106,21 @@ def lay_out_run(run: Path, cfg: BenchReleaseConfig) -> None:
             "diffusion": {},
         }
         _write(at.samples_of(step) / "sampling.json", json.dumps(sampling))
-    _write(at.screen / "screen.csv", "\n".join(screen) + "\n")
+    for folder in (at.screen, at.oriented, at.audit, at.data):
+        folder.mkdir(parents=True, exist_ok=True)
+    write_screen(at.screen_table, screen)
     _finished(at.screen, "screen")
-    _write(at.oriented / "orientation.csv", "\n".join(orient) + "\n")
-    _write(at.audit / "neighbours.csv", "\n".join(neigh) + "\n")
+    write_csv(at.orientation, ("image", "flipped"), orient)
+    write_neighbours(at.audit_neighbours, neigh)
     _finished(at.audit, "audit", {"config": {"synthetic": "kept"}, "inputs": audited})
-    sources = ["image,source_path,group"]
+    sources = []
     for i in range(cfg.n_train):
         _write(at.split("train") / f"{i:06d}.png", _image(rng, cfg.size_px))
-        sources.append(f"train/{i:06d}.png,patient_{i:05d}/film_{i:05d}.dcm,patient_{i:05d}")
-    _write(at.data_manifest, "\n".join(sources) + "\n")
+        patient = f"patient_{i:05d}"
+        sources.append(
+            ManifestRow(f"train/{i:06d}.png", "train", f"{patient}/film_{i:05d}.dcm", group=patient)
+        )
+    write_manifest(at.data_manifest, sources, ())
     ingest = {"size_px": cfg.size_px, "src": str(run / "source")}
     _finished(at.data, "ingest", {"config": ingest, "n_train": cfg.n_train, "n_val": 0})
 

@@ -18,6 +18,7 @@ from radsynth.errors import RadsynthError
 from radsynth.fates.records import read_rows
 from radsynth.layout import RunLayout
 from radsynth.records.audit import NeighbourRow, read_neighbours
+from radsynth.records.manifest import read_manifest
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class IngestRecord:
 def ingest_record(ingest: Path) -> IngestRecord:
     """Read the ingest folder's manifest.json and manifest.csv."""
     manifest = read_json(ingest / "manifest.json")
-    rows = read_rows(ingest / "manifest.csv", ("image", "source_path", "group"))
+    rows = read_manifest(ingest / "manifest.csv", ("image", "source_path", "group"))
     config = manifest.get("config", {})
     src = str(config.get("src") or manifest.get("source_root") or "")
     return IngestRecord(
@@ -163,7 +164,7 @@ def ingest_record(ingest: Path) -> IngestRecord:
         n_train=manifest.get("n_train"),
         n_val=manifest.get("n_val"),
         phantoms=bool(src) and finished(Path(src).parent, "phantoms"),
-        sources=[{"source_path": r["source_path"], "group": r["group"]} for r in rows],
+        sources=[{"source_path": r.source_path, "group": r.group} for r in rows],
         source_root=src,
     )
 

@@ -8,9 +8,7 @@ one file per line, paths relative to the release folder.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: metadata.csv columns before the conditional ones.
@@ -47,17 +45,6 @@ def metadata_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """The columns for these rows: the conditional ones only where some row has a value."""
     present = {c for r in rows for c in CONDITIONAL_COLUMNS if r.get(c) not in (None, "")}
     return [*LEAD_COLUMNS, *(c for c in CONDITIONAL_COLUMNS if c in present), *TRAIL_COLUMNS]
-
-
-def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV text with ``\\n`` line ends; missing values are empty."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(
-        buf, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore", restval=""
-    )
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def sha256sums(entries: Mapping[str, str]) -> str:

@@ -25,7 +25,7 @@ def screening(run: Path) -> Section:
     final = RunLayout(run).fates_table
     if final.is_file() and (rows := read_table_s1(final)):
         return _screening_final(sec, rows)
-    path = RunLayout(run).screen / "table_s1.csv"
+    path = RunLayout(run).screen_table_s1
     if not path.is_file() or not (rows := read_csv(path)):
         sec.missing = "Screening has not been run (no screen/table_s1.csv)."
         return sec
@@ -128,7 +128,7 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
         "For every synthetic image we found the most similar training image. A very "
         "high similarity can mean the model copied a patient's radiograph.",
     )
-    path = RunLayout(run).audit / "pairs.csv"
+    path = RunLayout(run).audit_pairs
     if not path.is_file():
         sec.missing = "The memorisation audit has not been run (no audit/pairs.csv)."
         return sec
@@ -138,7 +138,7 @@ def audit(run: Path, n_pairs: int = 8) -> Section:
         sec.bullets.append(
             "Pair images are not shown: audit/config.json does not name the folders the audit read."
         )
-    everyone = RunLayout(run).audit / "neighbours.csv"
+    everyone = RunLayout(run).audit_neighbours
     audited = read_neighbours(everyone) if everyone.is_file() else rows
     flagged = sum(r.flagged for r in audited)
     scope = "audited synthetic images" if everyone.is_file() else "most similar pairs listed"

@@ -27,7 +27,7 @@ from radsynth.report.sections import Section, fmt
 def ingest_review(run: Path) -> tuple[int, list[IngestDecision]]:
     """How many films the run's ingest kept out for review, and the reviewers' decisions."""
     layout = RunLayout(run)
-    listed = layout.ingest_review_list
+    listed = layout.data_review
     n_listed = len(read_csv_rows(listed, "ingest review list")) if listed.is_file() else 0
     path = layout.ingest_decisions
     decided = list(read_ingest_decisions(path).values()) if path.is_file() else []

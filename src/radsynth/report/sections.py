@@ -266,7 +266,7 @@ def samples(run: Path, n_per_group: int = 16) -> Section:
 
 def release(run: Path) -> Section | None:
     """The released dataset (``RUN/release``) with a link to its card; None when not released."""
-    card, table = RunLayout(run).release / "README.md", RunLayout(run).release / "table_s1.csv"
+    card, table = RunLayout(run).release_card, RunLayout(run).release_table_s1
     if not card.is_file() or not table.is_file():
         return None
     sec = Section(

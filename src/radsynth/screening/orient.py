@@ -11,8 +11,6 @@ hand prior and the self-trained antisymmetric classifier of :mod:`radsynth.scree
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import shutil
 from collections.abc import Iterable
@@ -28,11 +26,11 @@ from radsynth.data.imageio import list_images
 from radsynth.data.imageio import read_gray as _read
 from radsynth.errors import RadsynthError
 from radsynth.progress import bar
+from radsynth.records._csv import write_csv
 from radsynth.screening.facing import detect, lateral_prior, resize_grid
 from radsynth.stage import (
     StageResult,
     atomic_path,
-    atomic_write_text,
     prepare_output_dir,
     write_manifest,
 )
@@ -126,20 +124,19 @@ def orient(cfg: OrientConfig) -> StageResult:
         detected = _side_of(float(found.scores[i]), view) if view != "unsure" else "unsure"
         flipped = view != "unsure" and detected != _default_side(cfg, view) and not found.review[i]
         _write(cfg.out / rel, path, flipped)
-        rows.append(
-            (
-                rel.as_posix(),
-                group_of(rel),
-                detected,
-                f"{found.confidence[i]:.4f}",
-                int(flipped),
-                int(found.review[i]),
-                view,
-            )
+        cells = (
+            rel.as_posix(),
+            group_of(rel),
+            detected,
+            f"{found.confidence[i]:.4f}",
+            int(flipped),
+            int(found.review[i]),
+            view,
         )
+        rows.append(dict(zip(ORIENTATION_COLUMNS, cells, strict=True)))
     _write_tables(cfg.out, rows)
     counts = {v: found.views.count(v) for v in ("frontal", "lateral", "unsure")}
-    n_flipped, n_review = sum(r[4] for r in rows), sum(r[5] for r in rows)
+    n_flipped, n_review = sum(r["flipped"] for r in rows), sum(r["review"] for r in rows)
     extra = {"n": len(rows), "flipped": n_flipped, "review": n_review, "views": counts}
     weights = [cfg.mirror_model or SHIPPED] if cfg.view != "lateral" else []
     write_manifest(cfg.out, "orient", cfg, inputs=[cfg.src, *weights], extra=extra)
@@ -165,17 +162,11 @@ def _default_side(cfg: OrientConfig, view: str) -> str:
     return cfg.side or ("left" if view == "lateral" else "right")
 
 
-def _write_tables(out: Path, rows: list[tuple]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(ORIENTATION_COLUMNS)
-    writer.writerows(rows)
-    atomic_write_text(out / "orientation.csv", buf.getvalue())
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(
-        [ORIENTATION_COLUMNS[:4], *[r[:4] for r in rows if r[5]]]
-    )
-    atomic_write_text(out / "review.csv", buf.getvalue())
+def _write_tables(out: Path, rows: list[dict[str, object]]) -> None:
+    """``orientation.csv`` (every image) and ``review.csv`` (those left for a person)."""
+    write_csv(out / "orientation.csv", ORIENTATION_COLUMNS, rows)
+    review = [r for r in rows if r["review"]]
+    write_csv(out / "review.csv", ORIENTATION_COLUMNS[:4], review, ignore_extra=True)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,6 @@ with a ``total`` row), config.json, manifest.json.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -48,6 +46,7 @@ from radsynth.data.imageio import list_images, read_gray
 from radsynth.errors import RadsynthError
 from radsynth.films.selfsup import represent
 from radsynth.progress import bar, log_checkpoint
+from radsynth.records._csv import write_csv
 from radsynth.records.screen import ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
     fit_consistency,
@@ -285,8 +284,4 @@ def table_s1(rows: list[dict]) -> list[dict]:
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+    write_csv(path, columns, rows, ignore_extra=True)

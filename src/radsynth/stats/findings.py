@@ -19,14 +19,13 @@ The reader-judged counterpart of the utility benchmark's classifier-judged condi
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from radsynth.records._csv import csv_text
 from radsynth.stats._records import record_dict
 from radsynth.stats.multiplicity import holm
 from radsynth.stats.proportions import wilson_ci
@@ -173,12 +172,10 @@ def finding_by_class(
 def to_csv(result: dict[str, Any]) -> str:
     """``finding_by_class.csv`` (see :data:`CSV_COLUMNS`) from :func:`finding_by_class`."""
     tests = {(t["class"], t["group"]): t for t in result["wilcoxon"]}
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    rows = []
     for row in result["shares"]:
         t = tests.get((row["class"], row["group"]), {})
-        writer.writerow(
+        rows.append(
             {
                 **row,
                 "V": t.get("V", ""),
@@ -186,7 +183,7 @@ def to_csv(result: dict[str, Any]) -> str:
                 "p_holm": _blank(t.get("p_holm")),
             }
         )
-    return buf.getvalue()
+    return csv_text(CSV_COLUMNS, rows, ignore_extra=True)
 
 
 def _blank(value: float | None) -> Any:

@@ -48,7 +48,8 @@ import numpy as np
 
 from radsynth.data.imageio import RASTER_SUFFIXES, list_images
 from radsynth.errors import RadsynthError
-from radsynth.io import read_csv_rows, read_json
+from radsynth.io import read_json
+from radsynth.records.manifest import read_manifest
 from radsynth.study.design import ItemPlan
 
 #: Longest class name (the ``image.label`` column) and finding text.
@@ -140,21 +141,15 @@ def manifest_labels(manifest: Path, columns: Sequence[str]) -> dict[str, str]:
     """
     if not columns:
         raise RadsynthError("--label-columns needs at least one manifest column")
-    rows = read_csv_rows(manifest, "ingest manifest", required=("image",))
+    rows = read_manifest(
+        manifest, required=columns, hint="ingest with --labels or --label-from-folder"
+    )
     if not rows:
         raise RadsynthError(f"{manifest} lists no images")
-    have = [c for c in rows[0] if c]
-    missing = [c for c in columns if c not in have]
-    if missing:
-        raise RadsynthError(
-            f"{manifest} has no label column {missing[0]!r} "
-            f"(columns: {', '.join(have) or 'none'}); ingest with --labels or "
-            "--label-from-folder"
-        )
     out = {}
     for row in rows:
-        values = [row[c].strip() for c in columns]
-        out[row["image"].strip()] = "|".join(values) if all(values) else ""
+        values = [row.value(c).strip() for c in columns]
+        out[row.image.strip()] = "|".join(values) if all(values) else ""
     return out
 
 

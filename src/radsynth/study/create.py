@@ -24,8 +24,6 @@ ids come from :mod:`secrets`, so they are new on every run and cannot be derived
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -40,6 +38,7 @@ from sqlalchemy.orm import Session
 from radsynth.config import arg
 from radsynth.data.imageio import RASTER_SUFFIXES, list_images, read_gray
 from radsynth.errors import RadsynthError
+from radsynth.records._csv import csv_text
 from radsynth.stage import (
     StageResult,
     atomic_write_text,
@@ -340,12 +339,8 @@ def create_study(cfg: CreateStudyConfig) -> StageResult:
     engine.dispose()
 
     base = cfg.base_url.rstrip("/")
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["rater", "kind", "url"])
-    for name, token in links:
-        writer.writerow([name, "human", f"{base}/r/{token}"])
-    _write_private(cfg.out / "links.csv", buf.getvalue())
+    rows = [{"rater": name, "kind": "human", "url": f"{base}/r/{token}"} for name, token in links]
+    _write_private(cfg.out / "links.csv", csv_text(("rater", "kind", "url"), rows))
     _write_private(cfg.out / "admin.txt", f"token {admin_token}\nurl {base}/admin/{admin_token}\n")
     inputs = [p for g in groups for p in chosen[g]]
     if cfg.finding_per_class:  # the classes' sources: the manifest and each image's sidecar

@@ -21,8 +21,6 @@ and total time.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from radsynth.config import arg
+from radsynth.records._csv import csv_text
 from radsynth.stage import StageResult, atomic_write_text
 from radsynth.study import db as t
 from radsynth.study.migrate import open_study
@@ -221,11 +220,7 @@ def _seconds(start, end) -> float:  # noqa: ANN001
 
 
 def rows_to_csv(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_text(columns, rows)
 
 
 def export_responses(cfg: ExportConfig) -> StageResult:

@@ -11,8 +11,6 @@ An unknown admin token gets the same 404 as any unknown page.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from radsynth.errors import RadsynthError
+from radsynth.records._csv import csv_text
 from radsynth.study import links
 from radsynth.study import service as svc
 from radsynth.study.admin_view import admin_log, admin_progress
@@ -30,11 +29,7 @@ from radsynth.study.security import escape_formula
 
 def spreadsheet_csv(rows: list[dict], columns: tuple[str, ...] | list[str]) -> str:
     """CSV for people to open in a spreadsheet: every formula-like text cell escaped."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: escape_formula(v) for k, v in row.items()} for row in rows)
-    return buf.getvalue()
+    return csv_text(columns, ({k: escape_formula(v) for k, v in row.items()} for row in rows))
 
 
 def _download(text: str, name: str) -> Response:

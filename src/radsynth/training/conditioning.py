@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from radsynth.errors import RadsynthError
-from radsynth.io import read_csv_rows
+from radsynth.records.manifest import read_manifest
 
 
 @dataclass(frozen=True)
@@ -71,29 +71,25 @@ def read_class_labels(
         RadsynthError: a manifest that is missing, not UTF-8 or not CSV, a missing column, an
             empty value, or fewer than two classes in train (one line each).
     """
-    rows = read_csv_rows(manifest, "ingest manifest", ("image", "split"))
+    rows = read_manifest(
+        manifest,
+        required=("image", "split", *columns),
+        hint="--condition-on needs label columns: ingest with --labels or --label-from-folder",
+    )
     if not rows:
         raise RadsynthError(f"--condition-on: {manifest} lists no images")
-    header = list(rows[0])
-    missing = [c for c in columns if c not in header]
-    if missing:
-        have = [c for c in header if c not in ("image", "split")]
-        raise RadsynthError(
-            f"--condition-on: {manifest} has no column {missing[0]!r} "
-            f"(ingest with --labels or --label-from-folder; columns: {', '.join(have)})"
-        )
-    rows = [r for r in rows if r["split"] in ("train", "val")]
-    joint = ["|".join(r[c] for c in columns) for r in rows]
-    empty = [r["image"] for r, j in zip(rows, joint, strict=True) if any(not r[c] for c in columns)]
+    rows = [r for r in rows if r.split in ("train", "val")]
+    joint = ["|".join(r.value(c) for c in columns) for r in rows]
+    empty = [r.image for r in rows if any(not r.value(c) for c in columns)]
     if empty:
         raise RadsynthError(f"--condition-on: {len(empty)} images have no label (e.g. {empty[0]})")
-    names = tuple(sorted({j for r, j in zip(rows, joint, strict=True) if r["split"] == "train"}))
+    names = tuple(sorted({j for r, j in zip(rows, joint, strict=True) if r.split == "train"}))
     if len(names) < 2:
         raise RadsynthError(f"--condition-on {' '.join(columns)}: a single class {names}")
     spec = ClassSpec(tuple(columns), names)
     out = {}
     for split in ("train", "val"):
-        idx = [spec.index(j) for r, j in zip(rows, joint, strict=True) if r["split"] == split]
+        idx = [spec.index(j) for r, j in zip(rows, joint, strict=True) if r.split == split]
         out[split] = torch.tensor(idx, dtype=torch.long)
     return spec, out
 

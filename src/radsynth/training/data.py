@@ -15,7 +15,8 @@ import torch
 
 from radsynth.data.imageio import read_gray
 from radsynth.errors import RadsynthError
-from radsynth.io import read_csv_rows, read_json
+from radsynth.io import read_json
+from radsynth.records.manifest import read_manifest
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,6 @@ def _check_ingest_folder(data: Path) -> Path:
     return csv_path
 
 
-def _read_rows(csv_path: Path) -> list[dict[str, str]]:
-    return read_csv_rows(csv_path, "ingest manifest", required=("image", "split"))
-
-
 def _stack(paths: list[Path], size_px: int) -> torch.Tensor:
     arrays = []
     for p in paths:
@@ -79,11 +76,10 @@ def load_ingest(data: Path, size_px: int) -> TrainingData:
     """
     data = Path(data)
     csv_path = _check_ingest_folder(data)
-    rows = _read_rows(csv_path)
     splits: dict[str, list[Path]] = {"train": [], "val": []}
-    for row in rows:
-        if row["split"] in splits:
-            splits[row["split"]].append(data / row["image"])
+    for row in read_manifest(csv_path, required=("image", "split")):
+        if row.split in splits:
+            splits[row.split].append(data / row.image)
     if not splits["train"]:
         raise RadsynthError(f"{csv_path} lists no training images")
     return TrainingData(

@@ -26,8 +26,8 @@ from radsynth.data.leaks import (
     shared_patients,
 )
 from radsynth.errors import RadsynthError
-from radsynth.io import read_csv_rows
 from radsynth.records.audit import read_neighbours
+from radsynth.records.manifest import ManifestRow, read_manifest
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,17 @@ def _stack(paths: list[Path], size_px: int | None) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)[:, None]).to(torch.float16)
 
 
-def read_manifest(data: Path) -> list[dict[str, str]]:
-    """The rows of an ingest folder's manifest.csv."""
+def read_rows(data: Path, required: tuple[str, ...] = ("image", "split")) -> list[ManifestRow]:
+    """The rows of an ingest folder's manifest.csv (``required``: the columns needed)."""
     path = Path(data) / "manifest.csv"
     if not path.is_file():
         raise RadsynthError(f"{data} is not an ingest folder (no manifest.csv)")
-    return read_csv_rows(path, "ingest manifest")
+    return read_manifest(path, required, hint="ingest with --labels or --label-from-folder")
 
 
-def class_names(rows: list[dict[str, str]], column: str, where: Path) -> tuple[str, str]:
+def class_names(rows: list[ManifestRow], column: str, where: Path) -> tuple[str, str]:
     """The two classes of ``column`` (sorted; the second is the positive class)."""
-    if rows and column not in rows[0]:
-        have = ", ".join(k for k in rows[0] if k not in ("image", "split"))
-        raise RadsynthError(f"{where}: no label column {column!r} (columns: {have})")
-    names = sorted({r[column] for r in rows if r[column]})
+    names = sorted({r.value(column) for r in rows if r.value(column)})
     if len(names) != 2:
         raise RadsynthError(
             f"{where}: the utility task needs two classes in {column!r}, "
@@ -74,17 +71,18 @@ def load_split(
     data: Path, split: str | None, column: str, classes: tuple[str, str], size_px: int | None = None
 ) -> LabelledImages:
     """The images of one split (None: every image) of an ingest folder."""
-    rows = [r for r in read_manifest(data) if split is None or r["split"] == split]
+    need = ("image", "split", column) if split is not None else ("image", column)
+    rows = [r for r in read_rows(data, need) if split is None or r.split == split]
     if not rows:
         raise RadsynthError(f"{data} has no {split or ''} images")
-    unknown = sorted({r[column] for r in rows} - set(classes))
+    unknown = sorted({r.value(column) for r in rows} - set(classes))
     if unknown:
         raise RadsynthError(f"{data}: labels {unknown} are not the task's classes {classes}")
     return LabelledImages(
-        images=_stack([Path(data) / r["image"] for r in rows], size_px),
-        labels=torch.tensor([classes.index(r[column]) for r in rows], dtype=torch.long),
-        patients=[r.get("group") or r["image"] for r in rows],
-        names=[r["image"] for r in rows],
+        images=_stack([Path(data) / r.image for r in rows], size_px),
+        labels=torch.tensor([classes.index(r.value(column)) for r in rows], dtype=torch.long),
+        patients=[r.group or r.image for r in rows],
+        names=[r.image for r in rows],
     )
 
 
@@ -155,7 +153,7 @@ def check_test_leaks(data: Path) -> None:
 def check_external_leaks(external: Path, data: Path) -> None:
     """Refuse an external set that shares pixels with the generator's training images."""
     reference = digest_folder(Path(data) / "train")
-    images = [Path(external) / r["image"] for r in read_manifest(external)]
+    images = [Path(external) / r.image for r in read_rows(external, ("image",))]
     refuse_overlap(f"the external set {external}", pixel_overlaps(images, reference))
 
 

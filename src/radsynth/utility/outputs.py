@@ -3,14 +3,13 @@ auroc_by_arm.png."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from radsynth.records._csv import write_csv
 from radsynth.stage import atomic_write_text
 
 CSV_COLUMNS = (
@@ -66,11 +65,7 @@ def write_outputs(cfg, classes, results, paired, fid, tests, seconds, n_dropped)
     """Write every output file; returns the one-line summary."""
     out = Path(cfg.out)
     rows = [_row(r, paired) for r in results]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out / "utility.csv", buf.getvalue())
+    write_csv(out / "utility.csv", CSV_COLUMNS, rows)
     record = {
         "classes": list(classes),
         "positive_class": classes[1],

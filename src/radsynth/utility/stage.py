@@ -120,9 +120,9 @@ def utility(cfg: UtilityConfig) -> StageResult:
 
 def _utility(cfg: UtilityConfig) -> StageResult:
     start = time.perf_counter()
-    rows = udata.read_manifest(cfg.data)
+    rows = udata.read_rows(cfg.data, ("image", "split", cfg.label_column))
     classes = udata.class_names(rows, cfg.label_column, cfg.data)
-    if not any(r["split"] == "test" for r in rows):
+    if not any(r.split == "test" for r in rows):
         raise RadsynthError(f"{cfg.data} has no test split; ingest with --test-fraction")
     udata.check_test_leaks(cfg.data)
     real = udata.subset(
@@ -131,7 +131,7 @@ def _utility(cfg: UtilityConfig) -> StageResult:
     size = real.images.shape[-1]
     tests = {"test": udata.load_split(cfg.data, "test", cfg.label_column, classes, size)}
     if cfg.external is not None:
-        ext_rows = udata.read_manifest(cfg.external)
+        ext_rows = udata.read_rows(cfg.external, ("image", cfg.label_column))
         if udata.class_names(ext_rows, cfg.label_column, cfg.external) != classes:
             raise RadsynthError(
                 f"external set {cfg.external}: classes of {cfg.label_column!r} are not {classes}"
