@@ -121,6 +121,12 @@ def _stats():
     return StatsConfig, stats
 
 
+def _mrmc():
+    from radsynth.stats.mrmc_stage import MrmcConfig, mrmc
+
+    return MrmcConfig, mrmc
+
+
 def _report():
     from radsynth.report.build import ReportConfig, report
 
@@ -239,6 +245,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
         },
     ),
     "stats": ("reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST", _stats),
+    "mrmc": ("multi-reader multi-case ROC analysis (Obuchowski-Rockette, Hillis ddf)", _mrmc),
     "utility": ("AUROC of classifiers trained on real, synthetic and mixed data", _utility),
     "report": ("one self-contained HTML report for a pipeline run", _report),
     "release": ("release the kept images as a dataset: card, checksums, leak checks", _release),

@@ -94,6 +94,7 @@ def analyse(data: MrmcData, opts: MrmcOptions = MrmcOptions()) -> dict[str, Any]
     out: dict[str, Any] = {
         "design": design_name(data),
         "covariance": opts.covariance,
+        "conf_level": conf,
         "jackknife_convention": JACKKNIFE_CONVENTION,
         "modalities": list(data.modalities),
         "readers": list(data.readers),
