@@ -11,11 +11,11 @@ printed place).
 from __future__ import annotations
 
 import pytest
+from vandyke import vandyke_rows
 
 from radsynth.stats import mrmc, mrmc_or
 from radsynth.stats.mrmc_dbm import dbm
 from radsynth.stats.mrmc_design import build_data, parse_rows
-from vandyke import vandyke_rows
 
 
 def close(value: float, printed: str) -> bool:

@@ -118,7 +118,9 @@ def analyse(data: MrmcData, opts: MrmcOptions = MrmcOptions()) -> dict[str, Any]
     if n_mod < 2:
         out["dbm_note"] = "DBM not run: one modality"
     elif not data.fully_crossed:
-        out["dbm_note"] = "DBM refused: the design is not crossed (some case not under every modality)"
+        out["dbm_note"] = (
+            "DBM refused: the design is not crossed (some case not under every modality)"
+        )
     else:
         out["dbm"] = record_dict(dbm(data, cs))
     out["equivalence"] = [
@@ -133,10 +135,24 @@ def _planning(data, cs, opts: MrmcOptions) -> dict[str, Any]:
     pilot = pilot_components(data, cs)
     rows = []
     if len(data.modalities) >= 2:
-        rows += plan(pilot, "difference", opts.planning_readers, opts.planning_power,
-                     0.05, opts.planning_difference, opts.margin)
-    rows += plan(pilot, "equivalence", opts.planning_readers, opts.planning_power,
-                 opts.alpha, opts.planning_difference, opts.margin)
+        rows += plan(
+            pilot,
+            "difference",
+            opts.planning_readers,
+            opts.planning_power,
+            0.05,
+            opts.planning_difference,
+            opts.margin,
+        )
+    rows += plan(
+        pilot,
+        "equivalence",
+        opts.planning_readers,
+        opts.planning_power,
+        opts.alpha,
+        opts.planning_difference,
+        opts.margin,
+    )
     return {
         "target_power": opts.planning_power,
         "difference": opts.planning_difference,

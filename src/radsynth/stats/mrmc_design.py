@@ -65,7 +65,9 @@ def parse_rows(
             raise RadsynthError(f"line {line}: {cols.rating} {text!r} is not a finite number")
         key = (reader, modality, case)
         if key in seen:
-            raise RadsynthError(f"line {line}: reader {reader} rated case {case} twice in {modality}")
+            raise RadsynthError(
+                f"line {line}: reader {reader} rated case {case} twice in {modality}"
+            )
         seen.add(key)
         out.append(Rating(reader, modality, case, truth == "1", rating))
     if not out:
@@ -149,7 +151,7 @@ def build_data(
 
 
 def design_name(data: MrmcData) -> str:
-    """"crossed", "unpaired" (no case under two modalities) or "partially paired"."""
+    """ "crossed", "unpaired" (no case under two modalities) or "partially paired"."""
     if data.fully_crossed:
         return "crossed"
     if (data.shown.sum(axis=0) <= 1).all():

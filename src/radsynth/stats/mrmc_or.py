@@ -101,7 +101,9 @@ def _t_diff(first, second, est, se, df, conf, reader=None) -> Difference:
     q = st.t.ppf(0.5 + conf / 2, df) if df is not None else st.norm.ppf(0.5 + conf / 2)
     stat = est / se if se > 0 else float("nan")
     tail = st.t.sf(abs(stat), df) if df is not None else st.norm.sf(abs(stat))
-    return Difference(first, second, reader, est, se, df, stat, 2 * tail, est - q * se, est + q * se)
+    return Difference(
+        first, second, reader, est, se, df, stat, 2 * tail, est - q * se, est + q * se
+    )
 
 
 def _ci(name, auc, se, df, conf) -> ModalityCi:
@@ -187,7 +189,9 @@ def frrc(
             i, j = a * n_rdr + r, b * n_rdr + r
             v = cov[i, i] + cov[j, j] - 2 * cov[i, j]
             d = float(auc[a, r] - auc[b, r])
-            per_reader.append(_t_diff(names[a], names[b], d, float(np.sqrt(v)), None, conf, readers[r]))
+            per_reader.append(
+                _t_diff(names[a], names[b], d, float(np.sqrt(v)), None, conf, readers[r])
+            )
     return OrAnalysis("fixed readers, random cases", test, diffs, tuple(per_reader), cis)
 
 
@@ -196,7 +200,13 @@ def rrfc(auc: np.ndarray, an: AucAnova, names: tuple[str, ...], conf: float) -> 
     n_mod, n_rdr = auc.shape
     means = auc.mean(axis=1)
     cis = tuple(
-        _ci(names[m], float(means[m]), float(np.sqrt(an.ms_r_by_modality[m] / n_rdr)), n_rdr - 1, conf)
+        _ci(
+            names[m],
+            float(means[m]),
+            float(np.sqrt(an.ms_r_by_modality[m] / n_rdr)),
+            n_rdr - 1,
+            conf,
+        )
         for m in range(n_mod)
     )
     if n_mod < 2:

@@ -101,7 +101,12 @@ def power_difference(
 
 
 def power_equivalence(
-    p: PilotComponents, n_readers: int, n_pos: int, n_neg: int, margin: float, alpha: float,
+    p: PilotComponents,
+    n_readers: int,
+    n_pos: int,
+    n_neg: int,
+    margin: float,
+    alpha: float,
     true_auc: float = 0.5,
 ) -> float:
     """Power of showing ``|AUC - 0.5| < margin`` by two one-sided t tests at ``alpha``.

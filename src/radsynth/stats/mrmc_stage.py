@@ -44,9 +44,7 @@ class MrmcConfig:
     allow_missing: bool = arg(
         False, help="drop (and name) readers who did not rate every case, instead of refusing"
     )
-    covariance: Literal["jackknife", "delong"] = arg(
-        "jackknife", help="AUC covariance estimator"
-    )
+    covariance: Literal["jackknife", "delong"] = arg("jackknife", help="AUC covariance estimator")
     compare: bool = arg(True, help="compare modalities (--no-compare: one modality allowed)")
     conf_level: float = arg(0.95, help="confidence level of the OR intervals")
     equivalence_margin_auc: float = arg(
@@ -135,8 +133,11 @@ def mrmc(cfg: MrmcConfig) -> StageResult:
     write_manifest(cfg.out, "mrmc", cfg, inputs=[cfg.ratings], extra={"design": analysis["design"]})
     test = record.analysis["rrrc"]["test"]
     summary = (
-        f"F({test['df1']:g}, {test['df2']:.2f}) = {test['statistic']:.3f}, p = {test['p_value']:.4f}"
+        f"F({test['df1']:g}, {test['df2']:.2f}) = {test['statistic']:.3f}, "
+        f"p = {test['p_value']:.4f}"
         if test
         else "one modality"
     )
-    return StageResult(cfg.out, f"{len(data.readers)} readers, {summary} -> {cfg.out / 'mrmc.json'}")
+    return StageResult(
+        cfg.out, f"{len(data.readers)} readers, {summary} -> {cfg.out / 'mrmc.json'}"
+    )

@@ -121,7 +121,10 @@ def markdown(a: dict[str, Any], *, title: str, simulated: bool, dropped: dict[st
     out += ["", "## Comparison of modalities", "", *_tests(a)]
     if a["dbm"] is not None:
         d = a["dbm"]
-        out += ["", f"DBM cross-check: F = {d['f']:.3f}, ddf = {d['ddf']:.2f}, p = {_p(d['p_value'])}."]
+        out += [
+            "",
+            f"DBM cross-check: F = {d['f']:.3f}, ddf = {d['ddf']:.2f}, p = {_p(d['p_value'])}.",
+        ]
     elif a["dbm_note"]:
         out += ["", a["dbm_note"] + "."]
     out += ["", "## Equivalence to chance (AUC 0.5)", "", *_equivalence(a)]
