@@ -15,8 +15,11 @@ Every admin action is logged with its UTC time in ``admin_log``.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
+import io
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
-from radsynth.stage import StageResult
+from radsynth.stage import StageResult, atomic_write_text
 from radsynth.study import db as t
 from radsynth.study.design import ItemPlan, rater_order
 
@@ -140,6 +143,19 @@ def link_rows(session: Session, admin_token: str, base_url: str) -> list[dict]:
     return rows
 
 
+def write_links_csv(path: Path, rows: list[dict]) -> Path:
+    """Rewrite the study's ``links.csv`` (rater, kind, url; owner-only) from
+    :func:`link_rows`, so that it never lists a reissued, dead link; a rater whose link cannot
+    be shown (made before links were sealed) gets an empty url."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["rater", "kind", "url"])
+    writer.writerows([r["rater"], r["kind"], r["url"]] for r in rows)
+    atomic_write_text(path, buf.getvalue())
+    os.chmod(path, 0o600)
+    return path
+
+
 @dataclass(frozen=True)
 class LinksConfig:
     """Manage invitation links: add raters, reissue, close, reopen, or show them again."""
@@ -194,6 +210,7 @@ def manage_links(cfg: LinksConfig) -> StageResult:
             rows = link_rows(s, admin, base_url)
     finally:
         engine.dispose()
+    write_links_csv(cfg.study / "links.csv", rows)
     shown = [r for r in rows if cfg.action == "show" or r["rater"] in names]
     for r in shown:
         state = "closed" if r["closed"] else "open"
