@@ -13,6 +13,7 @@ review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.sc
 review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.screening.decisions`
 keep/images.csv                   ``ImageFate``                :mod:`radsynth.screening.decisions`
 stats/stats.json                  :class:`StatsRecord`         :mod:`radsynth.records.stats`
+stats/mrmc.json                   ``MrmcRecord``               :mod:`radsynth.records.mrmc`
 ================================  ===========================  ==============================
 
 Units: a **percentile** is 0-100 everywhere (the audit's ``percentile`` column, its

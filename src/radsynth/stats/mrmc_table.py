@@ -41,7 +41,7 @@ def _auc_table(a: dict[str, Any]) -> list[str]:
     lines += [f"| {r} | " + " | ".join(_f(auc[(m, r)]) for m in mods) + " |" for r in readers]
     cis = {c["modality"]: c for c in a["rrrc"]["modality_cis"]}
     lines.append(
-        "| **mean (CI)** | "
+        f"| **mean ({a['conf_level']:.0%} CI)** | "
         + " | ".join(
             f"{_f(cis[m]['auc'])} ({_f(cis[m]['ci_low'])}, {_f(cis[m]['ci_high'])})" for m in mods
         )
