@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from radsynth.stats import mrmc, mrmc_or
-from radsynth.stats.mrmc_power import average_components, pilot_components, power_difference
+from radsynth.stats.mrmc_analysis import MrmcOptions, equivalence
+from radsynth.stats.mrmc_power import (
+    average_components,
+    pilot_components,
+    power_difference,
+    power_equivalence,
+)
 from radsynth.stats.mrmc_sim import RM_MEDIUM, simulate, true_auc
 
 
@@ -94,3 +100,26 @@ def test_planned_power_matches_simulated_power():
         for s in range(200)
     )
     assert abs(hits / 200 - planned) < 0.1, (hits / 200, planned)
+
+
+def test_planned_equivalence_power_matches_simulation():
+    """Readers who cannot tell (mu 0, AUC 0.5), nested design: plan the TOST of AUC within
+    0.5 +- 0.1 from 40 simulated pilots, then count how often 200 studies of that size show
+    equivalence (90% RRRC interval inside 0.4-0.6): the planned power +- 0.1."""
+    pilots = [
+        pilot_components(d, mrmc.case_stats(d))
+        for d in (simulate(RM_MEDIUM, (0.0,), 5, 40, 40, 70_000 + s) for s in range(40))
+    ]
+    pilot = average_components(pilots)
+    n_rdr, n_pos, n_neg = 8, 80, 80
+    planned = power_equivalence(pilot, n_rdr, n_pos, n_neg, 0.1, 0.05)
+    assert 0.3 < planned < 0.95
+    shown = 0
+    for s in range(200):
+        data = simulate(RM_MEDIUM, (0.0,), n_rdr, n_pos, n_neg, 80_000 + s)
+        cs = mrmc.case_stats(data)
+        oc = mrmc.or_covariances(mrmc.jackknife_cov(data, cs), 1, n_rdr)
+        an = mrmc_or.auc_anova(cs.auc)
+        (eq,) = equivalence(data, cs.auc, an.ms_r_by_modality, oc.cov2_by_modality, MrmcOptions())
+        shown += eq.equivalent
+    assert abs(shown / 200 - planned) < 0.1, (shown / 200, planned)

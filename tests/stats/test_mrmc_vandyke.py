@@ -14,6 +14,7 @@ import pytest
 from vandyke import vandyke_rows
 
 from radsynth.stats import mrmc, mrmc_or
+from radsynth.stats.mrmc_analysis import reader_aucs
 from radsynth.stats.mrmc_dbm import dbm
 from radsynth.stats.mrmc_design import build_data, parse_rows
 
@@ -138,3 +139,16 @@ def test_dbm_cross_check(vd):
     assert res.ms_tr == pytest.approx(0.06281753, rel=1e-6)
     assert res.ms_tc == pytest.approx(0.09984813, rel=1e-6)
     assert res.ms_trc == pytest.approx(0.03997167, rel=3e-6)
+
+
+def test_per_reader_intervals(vd):
+    """One reader, cases random: OR-DBM MRMC 2.51 on reader 1 alone
+    (``inst/Iowa/VanDyke1R.txt``, same repository, commit 36646d99), Analysis 2 c):
+    "1 0.91964573 0.03012552 (0.86060081 , 0.97869066)" and
+    "2 0.94782609 0.02214169 (0.90442917 , 0.99122300)"."""
+    data, cs, cov, *_ = vd
+    rows = {(r["modality"], r["reader"]): r for r in reader_aucs(data, cs.auc, cov, 0.95)}
+    first, second = rows[("0", "0")], rows[("1", "0")]
+    assert close(first["std_err"], "0.03012552") and close(first["ci_low"], "0.86060081")
+    assert close(first["ci_high"], "0.97869066") and close(second["std_err"], "0.02214169")
+    assert close(second["ci_low"], "0.90442917") and close(second["ci_high"], "0.99122300")

@@ -14,9 +14,19 @@ from radsynth.report.sections import Section, fmt, p_clause
 
 
 def _auc_table(a: dict[str, Any]) -> dict[str, Any]:
-    auc = {(r["modality"], r["reader"]): r["auc"] for r in a["auc"]}
+    auc = {(r["modality"], r["reader"]): r for r in a["auc"]}
     mods = a["modalities"]
-    rows = [[r, *(fmt(auc[(m, r)]) for m in mods)] for r in a["readers"]]
+    rows = [
+        [
+            r,
+            *(
+                f"{fmt(auc[(m, r)]['auc'])} ({fmt(auc[(m, r)]['ci_low'])}-"
+                f"{fmt(auc[(m, r)]['ci_high'])})"
+                for m in mods
+            ),
+        ]
+        for r in a["readers"]
+    ]
     cis = {c["modality"]: c for c in a["rrrc"]["modality_cis"]}
     rows.append(
         [
@@ -33,7 +43,8 @@ def _auc_table(a: dict[str, Any]) -> dict[str, Any]:
         "header": ["Reader", *mods],
         "rows": rows,
         "note": "AUC 0.5: readers rate real and synthetic images alike; 1: they always rate "
-        "the real image as more real.",
+        "the real image as more real. A reader's interval treats the cases as random and that "
+        "reader as fixed; the pooled one treats both as random.",
     }
 
 

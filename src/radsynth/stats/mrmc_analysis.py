@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from scipy import stats as st
 
 from radsynth.errors import RadsynthError
@@ -66,7 +67,34 @@ class MrmcOptions:
     planning_readers: tuple[int, ...] = (3, 5, 8, 10, 15, 20)  # reader counts to plan for
 
 
-def equivalence(data, auc, ms_r_by_modality, cov2_by_modality, opts: MrmcOptions):
+def reader_aucs(
+    data: MrmcData, auc: np.ndarray, cov: np.ndarray, conf: float
+) -> list[dict[str, Any]]:
+    """Each reader x modality AUC with its z interval from its own (jackknife or DeLong)
+    variance: cases random, this reader fixed."""
+    z = st.norm.ppf(0.5 + conf / 2)
+    se = np.sqrt(np.clip(np.diag(cov), 0, None)).reshape(auc.shape)
+    return [
+        {
+            "modality": m,
+            "reader": r,
+            "auc": float(auc[i, j]),
+            "std_err": float(se[i, j]),
+            "ci_low": float(auc[i, j] - z * se[i, j]),
+            "ci_high": float(auc[i, j] + z * se[i, j]),
+        }
+        for i, m in enumerate(data.modalities)
+        for j, r in enumerate(data.readers)
+    ]
+
+
+def equivalence(
+    data: MrmcData,
+    auc: np.ndarray,
+    ms_r_by_modality: tuple[float, ...],
+    cov2_by_modality: tuple[float, ...],
+    opts: MrmcOptions,
+) -> tuple[Equivalence, ...]:
     """TOST of each modality's mean AUC against 0.5 +- margin (the 1 - 2 alpha RRRC CI)."""
     n_rdr = auc.shape[1]
     level = 1 - 2 * opts.alpha
@@ -102,11 +130,7 @@ def analyse(data: MrmcData, opts: MrmcOptions = MrmcOptions()) -> dict[str, Any]
             m: {"truth_1": int((s & data.truth).sum()), "truth_0": int((s & ~data.truth).sum())}
             for m, s in zip(data.modalities, data.shown, strict=True)
         },
-        "auc": [
-            {"modality": m, "reader": r, "auc": float(cs.auc[i, j])}
-            for i, m in enumerate(data.modalities)
-            for j, r in enumerate(data.readers)
-        ],
+        "auc": reader_aucs(data, cs.auc, cov, conf),
         "or_covariances": record_dict(oc),
         "auc_anova": record_dict(an),
         "variance_components": record_dict(or_variance_components(an, oc, n_mod)),

@@ -184,12 +184,18 @@ def plan(
     return tuple(rows)
 
 
+def _nan_mean(values: list[float]) -> float:
+    """Mean of the defined values; NaN when none is (e.g. Cov1 with one modality)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 def average_components(items: list[PilotComponents]) -> PilotComponents:
     """Mean of several pilots' components (same design), e.g. simulated pilots."""
 
     def mean_oc(ocs: list[OrCovariances]) -> OrCovariances:
         keys = ("var", "cov1", "cov2", "cov3")
-        vals = {k: float(np.nanmean([getattr(o, k) for o in ocs])) for k in keys}
+        vals = {k: _nan_mean([getattr(o, k) for o in ocs]) for k in keys}
         return replace(ocs[0], **vals)
 
     return replace(

@@ -16,6 +16,7 @@ independent per-image ratings this analysis assumes; it is not analysed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +87,7 @@ def study_mrmc(
             f"image: {', '.join(incomplete)}"
         )
     n_sets = len({r.group for r in rows} - {reference})
-    opts = MrmcOptions(**{**vars(options), "compare": n_sets >= 2})
+    opts = replace(options, compare=n_sets >= 2)
     try:
         data, _ = build_data(ratings, need_comparison=opts.compare)
         analysis = analyse(data, opts)

@@ -17,8 +17,10 @@ def _p(x: float | None) -> str:
 
 def auc_rows(analysis: dict[str, Any]) -> list[dict[str, object]]:
     """One row per reader x modality, then each modality's mean with its RRRC interval."""
+    level = f"{analysis['conf_level']:.0%}"
     rows: list[dict[str, object]] = [
-        {**row, "ci_low": "", "ci_high": "", "ci": ""} for row in analysis["auc"]
+        {k: row[k] for k in ("modality", "reader", "auc", "ci_low", "ci_high")} | {"ci": level}
+        for row in analysis["auc"]
     ]
     for ci in analysis["rrrc"]["modality_cis"]:
         rows.append(
@@ -28,7 +30,7 @@ def auc_rows(analysis: dict[str, Any]) -> list[dict[str, object]]:
                 "auc": ci["auc"],
                 "ci_low": ci["ci_low"],
                 "ci_high": ci["ci_high"],
-                "ci": f"{analysis['conf_level']:.0%}",
+                "ci": level,
             }
         )
     return rows
@@ -36,9 +38,17 @@ def auc_rows(analysis: dict[str, Any]) -> list[dict[str, object]]:
 
 def _auc_table(a: dict[str, Any]) -> list[str]:
     readers, mods = a["readers"], a["modalities"]
-    auc = {(r["modality"], r["reader"]): r["auc"] for r in a["auc"]}
+    auc = {(r["modality"], r["reader"]): r for r in a["auc"]}
     lines = ["| reader | " + " | ".join(mods) + " |", "|---" * (len(mods) + 1) + "|"]
-    lines += [f"| {r} | " + " | ".join(_f(auc[(m, r)]) for m in mods) + " |" for r in readers]
+    lines += [
+        f"| {r} | "
+        + " | ".join(
+            f"{_f(auc[(m, r)]['auc'])} ({_f(auc[(m, r)]['ci_low'])}, {_f(auc[(m, r)]['ci_high'])})"
+            for m in mods
+        )
+        + " |"
+        for r in readers
+    ]
     cis = {c["modality"]: c for c in a["rrrc"]["modality_cis"]}
     lines.append(
         f"| **mean ({a['conf_level']:.0%} CI)** | "
