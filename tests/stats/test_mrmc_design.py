@@ -77,9 +77,11 @@ def _brute_jackknife_cov(scores, truth):
 
 
 def test_fully_unpaired_limit_matches_brute_force():
-    """Each modality its own cases (truth 1 and 0): the jackknife convention must reduce to
-    each modality's own jackknife, with Cov1 = Cov3 = 0, and the OR F test built by hand from
-    those (Obuchowski & Rockette 1995 with Cov1 = Cov3 = 0) must match."""
+    """Each modality its own cases (truth 1 and 0): the jackknife over the union of 2n cases
+    is each modality's own brute-force jackknife rescaled from (n - 1)/n to (2n - 1)/(2n), with
+    Cov1 = Cov3 = 0, and the OR F test built by hand from those (Obuchowski & Rockette 1995
+    with Cov1 = Cov3 = 0) must match. (test_mrmc_mrmcaov checks the same limit against
+    MRMCaov's printed output.)"""
     full = simulate(RM_MEDIUM, (1.2, 1.6), 4, 12, 10, seed=3)
     n_case = full.scores.shape[2]
     # Give modality 1 its own copies of every case: same scores, disjoint case names.
@@ -97,7 +99,8 @@ def test_fully_unpaired_limit_matches_brute_force():
     assert design_name(data) == "unpaired"
     cs = mrmc.case_stats(data)
     cov = mrmc.jackknife_cov(data, cs)
-    blocks = [_brute_jackknife_cov(full.scores[m], full.truth) for m in range(2)]
+    rescale = ((2 * n_case - 1) / (2 * n_case)) / ((n_case - 1) / n_case)
+    blocks = [rescale * _brute_jackknife_cov(full.scores[m], full.truth) for m in range(2)]
     np.testing.assert_allclose(cov[:4, :4], blocks[0], rtol=1e-10, atol=1e-15)
     np.testing.assert_allclose(cov[4:, 4:], blocks[1], rtol=1e-10, atol=1e-15)
     assert np.all(cov[:4, 4:] == 0)

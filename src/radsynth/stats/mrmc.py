@@ -7,13 +7,14 @@ partially paired study of :mod:`radsynth.stats.mrmc_design` the truth-1 cases ar
 each modality's truth-0 cases are its own). A covariance matrix is ``(M*R, M*R)``, row
 ``m * R + r``.
 
-Jackknife convention (partially paired designs): each case is left out in turn; a modality that
-did not show the case keeps its full AUC, so that case contributes nothing to it. For reader x
-modality ``i`` with ``C_i`` cases shown, the deviations are taken from the mean over its own
-``C_i`` leave-outs, and ``cov_ij = sqrt(f_i f_j) * sum_(k shown to both) d_ik d_jk`` with
-``f = (C_i - 1) / C_i``. Fully crossed, this is the usual jackknife covariance
-``(C - 1) / C * sum_k d_ik d_jk`` of Obuchowski & Rockette (1995) and OR-DBM MRMC; fully
-unpaired, it is each modality's own jackknife with no covariance across modalities.
+Jackknife convention (any design; that of MRMCaov, Smith & Hillis): each of the ``C`` cases of
+the union of all modalities' cases is left out in turn, and an AUC that did not use the case
+keeps its full value; ``cov_ij = (C - 1) / C * sum_k (A_i(-k) - mean_i)(A_j(-k) - mean_j)`` over
+all ``C`` leave-outs. For the trapezoidal AUC the leave-outs of a modality's own cases average
+to its AUC exactly, so only cases shown to both AUCs contribute: fully crossed this is the
+jackknife of Obuchowski & Rockette (1995) and OR-DBM MRMC, and two modalities that share no
+case have covariance exactly 0. Matched to the printed digits of OR-DBM MRMC (crossed) and of
+MRMCaov's "cases nested within treatment" analysis (unpaired) in the tests.
 """
 
 from __future__ import annotations
@@ -91,13 +92,11 @@ def _shown_rows(data: MrmcData) -> np.ndarray:
 
 def jackknife_cov(data: MrmcData, cs: CaseStats) -> np.ndarray:
     """Jackknife covariance of the M*R AUCs, (M*R, M*R); convention in the module docstring."""
-    shown = _shown_rows(data)
-    jack = cs.jack.reshape(-1, cs.jack.shape[-1])
-    n_shown = shown.sum(axis=1)
-    mean = np.where(shown, jack, 0.0).sum(axis=1) / n_shown
-    dev = np.where(shown, jack - mean[:, None], 0.0)
-    f = np.sqrt((n_shown - 1) / n_shown)
-    return np.outer(f, f) * (dev @ dev.T)
+    n_case = cs.jack.shape[-1]
+    # Centred at the AUC, which the leave-outs average to exactly (see the module docstring):
+    # a case an AUC did not use then contributes an exact 0, not rounding noise.
+    dev = cs.jack.reshape(-1, n_case) - cs.auc.reshape(-1, 1)
+    return (n_case - 1) / n_case * (dev @ dev.T)
 
 
 def delong_cov_parts(data: MrmcData, cs: CaseStats) -> tuple[np.ndarray, np.ndarray]:

@@ -34,9 +34,9 @@ from radsynth.stats.mrmc_power import pilot_components, plan
 Covariance = Literal["jackknife", "delong"]
 
 JACKKNIFE_CONVENTION = (
-    "each case left out in turn; a modality that did not show it keeps its full AUC; "
-    "deviations from the mean of its own leave-outs; cov = sqrt(f_i f_j) * sum over cases "
-    "shown to both, f = (C_i - 1) / C_i (the usual (C - 1)/C jackknife when crossed)"
+    "each of the C cases of the union of all modalities' cases left out in turn; an AUC that "
+    "did not use the case keeps its full value; cov = (C - 1)/C * sum over all C leave-outs "
+    "(MRMCaov's convention; the usual OR jackknife when crossed)"
 )
 
 
