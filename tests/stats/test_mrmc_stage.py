@@ -117,3 +117,15 @@ def test_missing_column_and_duplicate_refused(tmp_path: Path, capsys) -> None:
     assert "lacks column(s) truth" in _refused(tmp_path, capsys, rows)
     rows = vandyke_rows()
     assert "twice" in _refused(tmp_path, capsys, [*rows, rows[0]])
+
+
+def test_all_ratings_tied_gives_nulls_not_a_crash(tmp_path: Path) -> None:
+    """Every rating the same: every AUC is 0.5 and every mean square 0, so F is undefined
+    (null in JSON), not a ZeroDivisionError."""
+    rows = [dict(r, rating="3") for r in vandyke_rows()]
+    csv = write_ratings(tmp_path / "tied.csv", rows)
+    assert main(["mrmc", str(csv), str(tmp_path / "out")]) == 0
+    a = read_mrmc(tmp_path / "out" / "mrmc.json").analysis
+    assert {r["auc"] for r in a["auc"]} == {0.5}
+    assert a["rrrc"]["test"]["statistic"] is None and a["rrrc"]["test"]["p_value"] is None
+    assert all(r["power"] is None for r in a["planning"]["rows"])

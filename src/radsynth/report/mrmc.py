@@ -10,7 +10,7 @@ from typing import Any
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
 from radsynth.records.mrmc import MrmcRecord, read_mrmc
-from radsynth.report.sections import Section, fmt, p_clause
+from radsynth.report.sections import Section, fmt, fmt_p, p_clause
 
 
 def _auc_table(a: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +56,8 @@ def _comparison(sec: Section, a: dict[str, Any]) -> None:
     t = res["test"]
     sec.paragraphs.append(
         f"Comparing the sets with readers and cases both random (Obuchowski-Rockette with "
-        f"Hillis degrees of freedom): F({t['df1']:g}, {t['df2']:.1f}) = {t['statistic']:.2f}, "
+        f"Hillis degrees of freedom): F({t['df1']:g}, {fmt(t['df2'], 1)}) = "
+        f"{fmt(t['statistic'], 2)}, "
         f"{p_clause(t['p_value'])}."
     )
     rows = [
@@ -64,7 +65,7 @@ def _comparison(sec: Section, a: dict[str, Any]) -> None:
             f"{d['first']} − {d['second']}",
             fmt(d["estimate"]),
             f"{fmt(d['ci_low'])} to {fmt(d['ci_high'])}",
-            f"{d['p_value']:.3g}",
+            fmt_p(d["p_value"]),
         ]
         for d in res["differences"]
     ]

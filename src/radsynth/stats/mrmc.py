@@ -51,6 +51,12 @@ class CaseStats:
     v01: np.ndarray  # (M, R, C) V01 of truth-0 cases (mean kernel over truth-1); 0 elsewhere
 
 
+def ratio(num: float, den: float) -> float:
+    """``num / den``, NaN when ``den`` is 0 (a degenerate study: e.g. every rating tied, so
+    every AUC is 0.5 and every mean square 0); JSON writes NaN as null."""
+    return float(num) / float(den) if den != 0 else float("nan")
+
+
 def _kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """Mann-Whitney kernel psi(x, y) = 1 if x > y, 1/2 if tied, 0 below; (R, n1, n0)."""
     x, y = pos[:, :, None], neg[:, None, :]

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats as st
 
 from radsynth.errors import RadsynthError
-from radsynth.stats.mrmc import CaseStats, MrmcData, pseudovalues
+from radsynth.stats.mrmc import CaseStats, MrmcData, pseudovalues, ratio
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def dbm(data: MrmcData, cs: CaseStats) -> DbmResult:
         raise RadsynthError("DBM compares modalities; one modality given")
     ms = _mean_squares(pseudovalues(data, cs))
     den = ms["tr"] + max(ms["tc"] - ms["trc"], 0.0)
-    ddf = den**2 / (ms["tr"] ** 2 / ((n_mod - 1) * (n_rdr - 1)))
-    f = ms["t"] / den
+    ddf = ratio(den**2, ms["tr"] ** 2 / ((n_mod - 1) * (n_rdr - 1)))
+    f = ratio(ms["t"], den)
     return DbmResult(
         ms_t=ms["t"],
         ms_r=ms["r"],

@@ -18,7 +18,7 @@ from itertools import combinations
 import numpy as np
 from scipy import stats as st
 
-from radsynth.stats.mrmc import OrCovariances
+from radsynth.stats.mrmc import OrCovariances, ratio
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def rrrc(
         return OrAnalysis("random readers, random cases", None, (), (), tuple(cis))
     err = an.ms_tr + n_rdr * max(oc.cov2 - oc.cov3, 0.0)
     ddf = err**2 / (an.ms_tr**2 / ((n_mod - 1) * (n_rdr - 1))) if an.ms_tr > 0 else float("inf")
-    f = an.ms_t / err
+    f = ratio(an.ms_t, err)
     test = GlobalTest(f, n_mod - 1, ddf, float(st.f.sf(f, n_mod - 1, ddf)), err)
     se = float(np.sqrt(2 / n_rdr * err))
     diffs = tuple(_t_diff(a, b, d, se, ddf, conf) for a, b, d in _pairs(names, means))
@@ -179,7 +179,7 @@ def frrc(
     if n_mod < 2:
         return OrAnalysis("fixed readers, random cases", None, (), (), cis)
     err = oc.var - oc.cov1 + (n_rdr - 1) * max(oc.cov2 - oc.cov3, 0.0)
-    x2 = (n_mod - 1) * an.ms_t / err
+    x2 = ratio((n_mod - 1) * an.ms_t, err)
     test = GlobalTest(x2, n_mod - 1, None, float(st.chi2.sf(x2, n_mod - 1)), err)
     se = float(np.sqrt(2 / n_rdr * err))
     diffs = tuple(_t_diff(a, b, d, se, None, conf) for a, b, d in _pairs(names, means))
@@ -212,7 +212,7 @@ def rrfc(auc: np.ndarray, an: AucAnova, names: tuple[str, ...], conf: float) -> 
     if n_mod < 2:
         return OrAnalysis("random readers, fixed cases", None, (), (), cis)
     ddf = (n_mod - 1) * (n_rdr - 1)
-    f = an.ms_t / an.ms_tr
+    f = ratio(an.ms_t, an.ms_tr)
     test = GlobalTest(f, n_mod - 1, ddf, float(st.f.sf(f, n_mod - 1, ddf)), an.ms_tr)
     se = float(np.sqrt(2 / n_rdr * an.ms_tr))
     diffs = tuple(_t_diff(a, b, d, se, ddf, conf) for a, b, d in _pairs(names, means))

@@ -95,6 +95,8 @@ def power_difference(
     den = var_tr + oc.var - oc.cov1 + (n_readers - 1) * max(oc.cov2 - oc.cov3, 0.0)
     ms_tr = var_tr + oc.var - oc.cov1 - oc.cov2 + oc.cov3
     ddf = den**2 / (ms_tr**2 / (n_readers - 1)) if ms_tr > 0 else 1e9
+    if not den > 0:  # a degenerate pilot (no variance): no power to speak of
+        return float("nan")
     lam = n_readers * effect**2 / (2 * den)
     crit = st.f.ppf(1 - alpha, 1, ddf)
     return float(st.ncf.sf(crit, 1, ddf, lam))
@@ -119,6 +121,8 @@ def power_equivalence(
     var_r = max(p.var_r + p.var_tr, 0.0)
     ms_r = var_r + oc.var - oc.cov2
     err = ms_r + n_readers * max(oc.cov2, 0.0)
+    if not err > 0:  # a degenerate pilot (no variance): no power to speak of
+        return float("nan")
     se = math.sqrt(err / n_readers)
     df = err**2 / (ms_r**2 / (n_readers - 1)) if ms_r > 0 else 1e9
     t = st.t.ppf(1 - alpha, df)
@@ -147,7 +151,7 @@ def smallest_cases(
     def neg(n: int) -> int:
         return max(2, math.ceil(ratio * n))
 
-    if power_at(max_pos, neg(max_pos)) < target:
+    if not power_at(max_pos, neg(max_pos)) >= target:  # also NaN: a degenerate pilot
         return None
     lo, hi = 1, max_pos  # power_at(hi) >= target; lo is below every count tried
     while hi - lo > 1:

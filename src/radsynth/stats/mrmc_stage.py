@@ -107,6 +107,10 @@ def write_outputs(
     return record
 
 
+def _num(x: float | None, digits: int) -> str:
+    return "undefined" if x is None else f"{x:.{digits}f}"
+
+
 def mrmc(cfg: MrmcConfig) -> StageResult:
     """Run the MRMC analysis of a long-form ratings CSV into ``cfg.out``."""
     cols = Columns(
@@ -133,8 +137,8 @@ def mrmc(cfg: MrmcConfig) -> StageResult:
     write_manifest(cfg.out, "mrmc", cfg, inputs=[cfg.ratings], extra={"design": analysis["design"]})
     test = record.analysis["rrrc"]["test"]
     summary = (
-        f"F({test['df1']:g}, {test['df2']:.2f}) = {test['statistic']:.3f}, "
-        f"p = {test['p_value']:.4f}"
+        f"F({test['df1']:g}, {_num(test['df2'], 2)}) = {_num(test['statistic'], 3)}, "
+        f"p = {_num(test['p_value'], 4)}"
         if test
         else "one modality"
     )

@@ -11,7 +11,7 @@ def _f(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def _p(x: float | None) -> str:
+def _p(x: float | None) -> str:  # None: not defined (e.g. every rating tied)
     return "-" if x is None else ("<0.0001" if x < 1e-4 else f"{x:.4f}")
 
 
@@ -67,10 +67,10 @@ def _tests(a: dict[str, Any]) -> list[str]:
         t = res["test"]
         if t is None:
             continue
-        df = f"{t['df1']:g}, {t['df2']:.2f}" if t["df2"] is not None else f"{t['df1']:g}"
+        df = f"{t['df1']:g}" + ("" if key == "frrc" else f", {_f(t['df2'], 2)}")
         for d in res["differences"]:
             lines.append(
-                f"| {res['kind']} | {name} = {t['statistic']:.3f} | {df} | {_p(t['p_value'])} "
+                f"| {res['kind']} | {name} = {_f(t['statistic'], 3)} | {df} | {_p(t['p_value'])} "
                 f"| {d['first']} - {d['second']}: {_f(d['estimate'])} "
                 f"| ({_f(d['ci_low'])}, {_f(d['ci_high'])}) |"
             )
@@ -108,7 +108,7 @@ def _planning(a: dict[str, Any]) -> list[str]:
         else:
             lines.append(
                 f"| {r['goal']} | {r['n_readers']} | {r['n_pos']} | {r['n_neg']} "
-                f"| {r['power']:.3f} |"
+                f"| {_f(r['power'], 3)} |"
             )
     return lines
 
@@ -133,7 +133,8 @@ def markdown(a: dict[str, Any], *, title: str, simulated: bool, dropped: dict[st
         d = a["dbm"]
         out += [
             "",
-            f"DBM cross-check: F = {d['f']:.3f}, ddf = {d['ddf']:.2f}, p = {_p(d['p_value'])}.",
+            f"DBM cross-check: F = {_f(d['f'], 3)}, ddf = {_f(d['ddf'], 2)}, "
+            f"p = {_p(d['p_value'])}.",
         ]
     elif a["dbm_note"]:
         out += ["", a["dbm_note"] + "."]
