@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from scipy import stats as st
@@ -174,15 +175,11 @@ def plan(
     ratio = p.n_neg / p.n_pos
     rows = []
     for n_rdr in readers:
-        if goal == "difference":
-
-            def power_at(n1, n0, r=n_rdr):
-                return power_difference(p, r, n1, n0, effect, alpha)
-        else:
-
-            def power_at(n1, n0, r=n_rdr):
-                return power_equivalence(p, r, n1, n0, margin, alpha, true_auc)
-
+        power_at = (
+            partial(power_difference, p, n_rdr, effect=effect, alpha=alpha)
+            if goal == "difference"
+            else partial(power_equivalence, p, n_rdr, margin=margin, alpha=alpha, true_auc=true_auc)
+        )
         found = smallest_cases(power_at, ratio, target)
         rows.append(PlanRow(goal, n_rdr, *(found or (None, None, None))))
     return tuple(rows)
