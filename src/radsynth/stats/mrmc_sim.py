@@ -28,7 +28,7 @@ from radsynth.stats.mrmc import MrmcData
 
 @dataclass(frozen=True)
 class RoeMetzConfig:
-    """Variance components of the Roe & Metz model (case-related ones sum to 1 in their paper)."""
+    """Variance components of the Roe & Metz model (here the case-related ones sum to 1)."""
 
     var_c: float = 0.3  # case
     var_tc: float = 0.3  # modality x case
@@ -44,8 +44,9 @@ class RoeMetzConfig:
 
 
 #: Named configuration used by the tests: case structure (0.3, 0.3, 0.2, 0.2), reader and
-#: modality x reader variances 0.011, with separation mu = 1.5, which gives one reader without
-#: reader variance an AUC of Phi(1.5 / sqrt 2) = 0.856 (Roe & Metz's middle AUC, 0.855).
+#: modality x reader variances 0.011, used with separation mu = 1.5, which gives a reader
+#: without reader variance an AUC of Phi(1.5 / sqrt 2) = 0.856. These values are chosen here in
+#: the spirit of Roe & Metz's configurations, not copied from their table.
 RM_MEDIUM = RoeMetzConfig()
 
 
