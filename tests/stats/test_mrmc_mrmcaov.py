@@ -74,3 +74,16 @@ def test_delong_crossed():
     (d,) = a["rrrc"]["differences"]
     assert close(d["std_err"], "0.0206825") and close(d["ci_low"], "-0.0878671960")
     assert close(d["ci_high"], "0.0002665519")
+
+
+def test_single_reader_intervals_are_cut_at_one():
+    """Printed (fixed readers): "Single reader 95% CIs: ... 7 0.9731079 1 4 0.0173388332
+    0.9391244 1.0000000" and "6 0.9217391 2 3 0.0297673065 0.8633963 0.9800820"."""
+    data, _ = build_data(parse_rows(vandyke_rows()))
+    rows = {(r["modality"], r["reader"]): r for r in analyse(data)["auc"]}
+    r4 = rows[("0", "3")]  # treatment 1, reader 4
+    assert close(r4["auc"], "0.9731079") and close(r4["std_err"], "0.0173388332")
+    assert close(r4["ci_low"], "0.9391244") and r4["ci_high"] == 1.0
+    r3 = rows[("1", "2")]  # treatment 2, reader 3
+    assert close(r3["std_err"], "0.0297673065") and close(r3["ci_low"], "0.8633963")
+    assert close(r3["ci_high"], "0.9800820")

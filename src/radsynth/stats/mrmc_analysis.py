@@ -71,7 +71,7 @@ def reader_aucs(
     data: MrmcData, auc: np.ndarray, cov: np.ndarray, conf: float
 ) -> list[dict[str, Any]]:
     """Each reader x modality AUC with its z interval from its own (jackknife or DeLong)
-    variance: cases random, this reader fixed."""
+    variance: cases random, this reader fixed; cut to [0, 1] (as MRMCaov prints it)."""
     z = st.norm.ppf(0.5 + conf / 2)
     se = np.sqrt(np.clip(np.diag(cov), 0, None)).reshape(auc.shape)
     return [
@@ -80,8 +80,8 @@ def reader_aucs(
             "reader": r,
             "auc": float(auc[i, j]),
             "std_err": float(se[i, j]),
-            "ci_low": float(auc[i, j] - z * se[i, j]),
-            "ci_high": float(auc[i, j] + z * se[i, j]),
+            "ci_low": max(0.0, float(auc[i, j] - z * se[i, j])),
+            "ci_high": min(1.0, float(auc[i, j] + z * se[i, j])),
         }
         for i, m in enumerate(data.modalities)
         for j, r in enumerate(data.readers)

@@ -108,7 +108,8 @@ def _t_diff(first, second, est, se, df, conf, reader=None) -> Difference:
 
 def _ci(name, auc, se, df, conf) -> ModalityCi:
     q = st.t.ppf(0.5 + conf / 2, df) if df is not None else st.norm.ppf(0.5 + conf / 2)
-    return ModalityCi(name, auc, se, df, auc - q * se, auc + q * se)
+    # An AUC lies in [0, 1]; the interval is cut there (as MRMCaov prints it).
+    return ModalityCi(name, auc, se, df, max(0.0, auc - q * se), min(1.0, auc + q * se))
 
 
 def _pairs(names: tuple[str, ...], means: np.ndarray):
