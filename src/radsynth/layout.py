@@ -326,6 +326,11 @@ class RunLayout:
         return self.stats / "stats.json"
 
     @property
+    def stats_mrmc(self) -> Path:
+        """The study's MRMC ROC analysis, written by ``radsynth stats`` beside stats.json."""
+        return self.stats / "mrmc.json"
+
+    @property
     def release(self) -> Path:
         return self.root / "release"
 

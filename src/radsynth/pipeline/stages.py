@@ -92,6 +92,8 @@ STAGES: tuple[Stage, ...] = (
        "study.links", "LinksConfig", "manage_links"),
     _s("stats", "reader-study statistics: accuracy, kappa, Wilcoxon, Holm, TOST",
        "stats.analysis", "StatsConfig", "stats"),
+    _s("mrmc", "multi-reader multi-case ROC analysis (Obuchowski-Rockette, Hillis ddf)",
+       "stats.mrmc_stage", "MrmcConfig", "mrmc"),
     _s("utility", "AUROC of classifiers trained on real, synthetic and mixed data",
        "utility.stage", "UtilityConfig", "utility"),
     _s("report", "one self-contained HTML report for a pipeline run",

@@ -15,6 +15,7 @@ review/screen_decisions.csv       ``ScreenDecision``           :mod:`radsynth.fa
 review/audit_adjudication.csv     ``AuditVerdict``             :mod:`radsynth.fates.records`
 keep/images.csv                   ``ImageFate``                :mod:`radsynth.fates.records`
 stats/stats.json                  :class:`StatsRecord`         :mod:`radsynth.records.stats`
+stats/mrmc.json                   ``MrmcRecord``               :mod:`radsynth.records.mrmc`
 ================================  ===========================  ================================
 
 Units: a **percentile** is 0-100 everywhere (the audit's ``percentile`` column, its

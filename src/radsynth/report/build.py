@@ -19,6 +19,7 @@ from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
 from radsynth.report import audit, sections
+from radsynth.report.mrmc import mrmc_section
 from radsynth.report.review import reviewer_decisions
 from radsynth.report.study import study
 from radsynth.report.utility import utility
@@ -61,6 +62,7 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
         reviewer_decisions(run),
         utility(run),
         study(run),
+        mrmc_section(run),
         sections.release(run),
     ]
     env = jinja2.Environment(

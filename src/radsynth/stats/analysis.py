@@ -38,6 +38,8 @@ from radsynth.stats.bootstrap import two_way_bootstrap
 from radsynth.stats.equivalence import tost_paired
 from radsynth.stats.findings import finding_by_class
 from radsynth.stats.findings import to_csv as findings_csv
+from radsynth.stats.mrmc_analysis import MrmcOptions
+from radsynth.stats.mrmc_study import study_mrmc
 from radsynth.stats.multiplicity import holm
 from radsynth.stats.proportions import accuracy, binom_test
 from radsynth.stats.responses import Study, build_study, main_rows, read_responses
@@ -48,7 +50,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StatsConfig:
-    """Reader-study statistics: accuracy, kappa, Wilcoxon + Holm, TOST, per-class findings."""
+    """Reader-study statistics: accuracy, kappa, Wilcoxon + Holm, TOST, per-class findings, and
+    on a single-design study the MRMC ROC analysis (``mrmc.json`` beside ``stats.json``)."""
 
     responses: Path = arg(help="the study's long-format export CSV", positional=True)
     out: Path | None = arg(None, help="output folder (default: stats/ beside the CSV's folder)")
@@ -65,6 +68,16 @@ class StatsConfig:
     seed: int = arg(0, help="bootstrap seed; same seed, same intervals")
     scale_min: int = arg(1, help="lowest realism rating")
     scale_max: int = arg(4, help="highest realism rating")
+    mrmc_score: Literal["rating", "answer", "none"] = arg(
+        "rating",
+        help="single design: MRMC ROC score (realism rating, or real/unsure/fake as 3 points)",
+    )
+    mrmc_covariance: Literal["jackknife", "delong"] = arg(
+        "jackknife", help="MRMC AUC covariance estimator"
+    )
+    mrmc_margin_auc: float = arg(
+        0.1, help="MRMC equivalence margin around AUC 0.5 (state it before the study)"
+    )
 
     def __post_init__(self) -> None:
         if self.n_boot < 10:
@@ -73,6 +86,8 @@ class StatsConfig:
             raise ValueError("conf_level must lie in (0, 1) and alpha in (0, 0.5)")
         if self.equivalence_margin <= 0 or self.scale_min >= self.scale_max:
             raise ValueError("equivalence_margin must be > 0 and scale_min < scale_max")
+        if not 0 < self.mrmc_margin_auc < 0.5:
+            raise ValueError("mrmc_margin_auc must lie in (0, 0.5)")
 
 
 def identification(study: Study, cfg: StatsConfig) -> dict[str, Any]:
@@ -250,6 +265,23 @@ def stats(cfg: StatsConfig) -> StageResult:
     if by_class is not None:
         result["finding_by_class"] = by_class
         atomic_write_text(out / "finding_by_class.csv", findings_csv(by_class))
+    mrmc_file = None
+    if study.design == "single" and cfg.mrmc_score != "none":
+        mrmc_file = study_mrmc(
+            main_rows(rows, study.rater_kind),
+            reference=study.reference,
+            score=cfg.mrmc_score,
+            options=MrmcOptions(
+                covariance=cfg.mrmc_covariance,
+                conf_level=cfg.conf_level,
+                margin=cfg.mrmc_margin_auc,
+                alpha=cfg.alpha,
+            ),
+            simulated=study.rater_kind == "simulated",
+            out=out,
+            source=result["input"],
+            warnings=warnings,
+        )
     for w in warnings:
         log.warning(w)
     # After the log above: draw_figure logs its own warnings as they happen.
@@ -262,7 +294,7 @@ def stats(cfg: StatsConfig) -> StageResult:
         cfg,
         inputs=[cfg.responses],
         seeds=cfg.seed,
-        extra={"rater_kind": study.rater_kind},
+        extra={"rater_kind": study.rater_kind, "mrmc": mrmc_file},
     )
     acc = result["identification"]["pooled"]
     kind = "SIMULATED raters" if study.rater_kind == "simulated" else "human raters"

@@ -86,7 +86,12 @@ class AppContext:
         return self.templates.TemplateResponse(request, name, ctx, status_code=status)
 
     def error(self, request: Request, status: int, message: str) -> Response:
-        """The app's own error: JSON under /api/, else the error page (with a way back)."""
+        """The app's own error: JSON under /api/, else the error page (with a way back).
+
+        The page ends the message with a full stop, so one it already has (Starlette's "Too
+        many fields. Maximum number of fields is 1000.") is dropped, not doubled.
+        """
+        message = message.rstrip(".")
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": message}, status_code=status)
         parts = request.url.path.split("/")

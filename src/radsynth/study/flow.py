@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from radsynth.study import service as svc
 from radsynth.study.db import Questionnaire, Rater, utcnow
+from radsynth.study.forms import parse_int
 
 ROLES = ("radiologist", "radiology resident", "radiographer", "other physician", "other")
 MAX_YEARS = 70
@@ -90,13 +91,13 @@ def parse_about(role: object, years: object, subspecialty: object) -> About:
         raise svc.StudyError(400, f"role must be one of: {', '.join(ROLES)}")
     if isinstance(years, bool) or not isinstance(years, int | str):
         raise svc.StudyError(400, "years of experience must be a whole number")
-    text = str(years).strip()
-    if not text.isdigit() or len(text) > 3 or int(text) > MAX_YEARS:
-        raise svc.StudyError(400, f"years of experience must be a whole number 0-{MAX_YEARS}")
+    n_years = parse_int(
+        years, 0, MAX_YEARS, f"years of experience must be a whole number 0-{MAX_YEARS}"
+    )
     sub = str(subspecialty or "").strip()
     if len(sub) > MAX_TEXT or not isinstance(subspecialty, str | None):
         raise svc.StudyError(400, f"subspecialty may hold at most {MAX_TEXT} characters")
-    return About(str(role), int(text), sub)
+    return About(str(role), n_years, sub)
 
 
 def answer_questionnaire(

@@ -11,11 +11,33 @@ from typing import Any
 from radsynth.study import service as svc
 
 
+def parse_int(value: Any, low: int, high: int, message: str) -> int:
+    """A whole number ``low``..``high`` from a form field (ASCII digits, optional leading
+    minus) or a JSON integer; anything else is a :class:`StudyError` 400 with ``message``.
+
+    Every integer a rater or an admin sends goes through here. ``str.isdigit`` alone is not
+    enough: it accepts Unicode digits (a superscript 2, a circled 1) that ``int`` refuses or
+    reads as another number, which answered 500.
+    """
+    if isinstance(value, bool):
+        raise svc.StudyError(400, message)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+            raise svc.StudyError(400, message)
+        number = int(text)
+    if not low <= number <= high:
+        raise svc.StudyError(400, message)
+    return number
+
+
 def _int(value: Any, what: str) -> int:
-    text = str(value).strip()
-    if not text.lstrip("-").isdigit() or len(text) > 11 or not 0 <= int(text) <= svc.MAX_INT:
-        raise svc.StudyError(400, f"{what} must be a whole number from 0 to {svc.MAX_INT}")
-    return int(text)
+    return parse_int(
+        value, 0, svc.MAX_INT, f"{what} must be a whole number from 0 to {svc.MAX_INT}"
+    )
 
 
 def submission_from_form(form: dict[str, Any]) -> svc.Submission:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.records._csv import write_csv
 from radsynth.stage import StageResult
 from radsynth.study import db as t
 from radsynth.study.design import ItemPlan, rater_order
@@ -140,6 +142,15 @@ def link_rows(session: Session, admin_token: str, base_url: str) -> list[dict]:
     return rows
 
 
+def write_links_csv(path: Path, rows: list[dict]) -> Path:
+    """Rewrite the study's ``links.csv`` (rater, kind, url; owner-only) from
+    :func:`link_rows`, so that it never lists a reissued, dead link; a rater whose link cannot
+    be shown (made before links were sealed) gets an empty url."""
+    write_csv(path, ("rater", "kind", "url"), rows, ignore_extra=True)
+    os.chmod(path, 0o600)
+    return path
+
+
 @dataclass(frozen=True)
 class LinksConfig:
     """Manage invitation links: add raters, reissue, close, reopen, or show them again."""
@@ -194,6 +205,7 @@ def manage_links(cfg: LinksConfig) -> StageResult:
             rows = link_rows(s, admin, base_url)
     finally:
         engine.dispose()
+    write_links_csv(cfg.study / "links.csv", rows)
     shown = [r for r in rows if cfg.action == "show" or r["rater"] in names]
     for r in shown:
         state = "closed" if r["closed"] else "open"

@@ -23,6 +23,7 @@ from radsynth.study import links
 from radsynth.study import service as svc
 from radsynth.study.admin_view import admin_log, admin_progress
 from radsynth.study.export import COLUMNS, export_rows
+from radsynth.study.forms import parse_int
 from radsynth.study.routes_rater import read_form
 from radsynth.study.security import escape_formula
 
@@ -118,10 +119,10 @@ def register(app: FastAPI, ctx: Any) -> None:
                         new = links.reissue(s, rater, token, "web")
                         return {"rater": rater, "url": f"{meta['base_url'].rstrip('/')}/r/{new}"}
                     else:
-                        count = str(form.get("count", "1")).strip()
-                        if not count.isdigit() or not 1 <= int(count) <= 100:
-                            raise svc.StudyError(400, "add 1 to 100 raters at a time")
-                        links.add_raters(s, int(count), token, "web")
+                        count = parse_int(
+                            form.get("count", "1"), 1, 100, "add 1 to 100 raters at a time"
+                        )
+                        links.add_raters(s, count, token, "web")
                 except RadsynthError as exc:
                     raise svc.StudyError(404, str(exc)) from None
             return None
