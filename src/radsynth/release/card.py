@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from radsynth.fates.records import TABLE_S1_COLUMNS
 from radsynth.records.curves import FidRow
 from radsynth.records.stats import StatsRecord
 
@@ -190,15 +191,7 @@ def _table_s1(f: CardFacts) -> list[str]:
         "Excluded as memorized copies",
         "Kept and released",
     ]
-    keys = (
-        "group",
-        "generated",
-        "flagged_by_screen",
-        "excluded_by_screen",
-        "overridden_by_reviewer",
-        "excluded_as_copy",
-        "kept",
-    )
+    keys = TABLE_S1_COLUMNS
     rows = [[r.get(k, "") for k in keys] for r in f.table]
     lines = ["## Table S1: images per checkpoint", "", *_md_table(header, rows), ""]
     if f.keep == "all":

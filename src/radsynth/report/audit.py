@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from radsynth.errors import RadsynthError
-from radsynth.fates.records import read_table_s1
+from radsynth.fates.records import TABLE_S1_COLUMNS, read_table_s1
 from radsynth.io import read_json
 from radsynth.layout import RunLayout
 from radsynth.records import read_neighbours, read_pairs
@@ -62,14 +62,7 @@ def screening(run: Path) -> Section:
 
 def _screening_final(sec: Section, rows: list[dict[str, str]]) -> Section:
     """Table S1 as the pipeline applied it: screen, reviewers' overrides, agreed copies."""
-    keys = (
-        "generated",
-        "flagged_by_screen",
-        "excluded_by_screen",
-        "overridden_by_reviewer",
-        "excluded_as_copy",
-        "kept",
-    )
+    keys = TABLE_S1_COLUMNS[1:]  # after "group"
     body = [[r.get("group", ""), *(count(r.get(k)) for k in keys)] for r in rows]
     total = next((r for r in rows if r.get("group") == "total"), None)
     if total and num(total.get("generated")):
