@@ -77,6 +77,7 @@ def build_discriminator(
         in_channels=in_channels,
         num_layers_d=layers,
         norm="INSTANCE" if norm == "instance" else None,
+        bias=norm == "none",  # a normalised conv's bias would be subtracted away
     )
 
 

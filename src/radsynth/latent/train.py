@@ -331,7 +331,13 @@ def _finish(cfg, ae, data, progress, device) -> StageResult:
         cfg,
         inputs=[data.manifest, *data.files],
         seeds={"seed": cfg.seed, "scale_factor_seed": SCALE_SEED},
-        extra={"final_step": progress["step"], "checkpoint": last.name, "scale_factor": scale},
+        extra={
+            "final_step": progress["step"],
+            "images_seen": progress["data_position"],
+            "checkpoint": last.name,
+            "scale_factor": scale,
+            "recon": report,
+        },
     )
     psnr = report.get("psnr_db")
     return StageResult(
