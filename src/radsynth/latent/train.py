@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from radsynth.stage import (
     prepare_output_dir,
     write_manifest,
 )
-from radsynth.training.data import DataOrder, load_ingest
+from radsynth.training.data import DataOrder, TrainingData, load_ingest
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +99,29 @@ def find_resume(cfg: AutoencoderConfig) -> Path | None:
     return found[-1]
 
 
-def restore(folder: Path, nets: dict[str, Any], gen: torch.Generator) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Nets:
+    """The networks of one run and their optimizers."""
+
+    ae: torch.nn.Module  # MONAI AutoencoderKL
+    disc: torch.nn.Module  # MONAI PatchDiscriminator
+    opt_g: torch.optim.Optimizer  # Adam over the autoencoder
+    opt_d: torch.optim.Optimizer  # Adam over the discriminator
+    perceptual: torch.nn.Module | None  # frozen PerceptualNet, or None
+
+
+def restore(folder: Path, nets: Nets, gen: torch.Generator) -> dict[str, Any]:
     """Load weights, both optimizers and the noise RNG; return step, data position, history.
 
     Raises:
         RadsynthError: a corrupt or mismatched checkpoint (one line).
     """
-    ckpt.load_weights(nets["ae"], folder / ckpt.AE_FILE)
-    ckpt.load_weights(nets["disc"], folder / ckpt.DISC_FILE)
+    ckpt.load_weights(nets.ae, folder / ckpt.AE_FILE)
+    ckpt.load_weights(nets.disc, folder / ckpt.DISC_FILE)
     state = ckpt.load_state(folder)
     try:
-        nets["opt_g"].load_state_dict(state["opt_g"])
-        nets["opt_d"].load_state_dict(state["opt_d"])
+        nets.opt_g.load_state_dict(state["opt_g"])
+        nets.opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["noise"])
         return {k: state[k] for k in ("step", "data_position", "history")}
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
@@ -117,7 +129,7 @@ def restore(folder: Path, nets: dict[str, Any], gen: torch.Generator) -> dict[st
 
 
 def train_step(
-    x: torch.Tensor, nets: dict[str, Any], gen: torch.Generator, cfg: AutoencoderConfig, step: int
+    x: torch.Tensor, nets: Nets, gen: torch.Generator, cfg: AutoencoderConfig, step: int
 ) -> dict[str, torch.Tensor]:
     """One autoencoder step and, from ``disc_start_step`` (1-based), one discriminator step.
 
@@ -128,12 +140,12 @@ def train_step(
     Returns:
         The detached losses of the step, by name (see LOSS_COLUMNS).
     """
-    ae, disc = nets["ae"], nets["disc"]
+    ae, disc = nets.ae, nets.disc
     mean, std = encode_moments(ae, x)  # (B, C, H/f, W/f) each
     recon = decode(ae, draw_latent(mean, std, gen))  # (B, 1, H, W)
     rec = reconstruction_loss(recon, x, cfg.ssim_weight)
-    if nets["perceptual"] is not None:
-        rec = rec + cfg.perceptual_weight * perceptual_loss(nets["perceptual"], recon, x)
+    if nets.perceptual is not None:
+        rec = rec + cfg.perceptual_weight * perceptual_loss(nets.perceptual, recon, x)
     kl = kl_divergence(mean, std)
     loss = rec + cfg.kl_weight * kl
     zero = x.new_zeros(())
@@ -145,17 +157,17 @@ def train_step(
         loss = loss + cfg.adv_weight * lam * g_adv
 
     # Autoencoder step.
-    nets["opt_g"].zero_grad(set_to_none=True)
+    nets.opt_g.zero_grad(set_to_none=True)
     loss.backward()
-    nets["opt_g"].step()
+    nets.opt_g.step()
 
     # Discriminator step (its gradients from the autoencoder's loss are dropped first).
     if adversarial:
-        nets["opt_d"].zero_grad(set_to_none=True)
+        nets.opt_d.zero_grad(set_to_none=True)
         real, fake = patch_logits(disc, x), patch_logits(disc, recon.detach())
         d_loss = hinge_d_loss(real, fake)
         d_loss.backward()
-        nets["opt_d"].step()
+        nets.opt_d.step()
     parts = {"rec": rec, "kl": kl, "g_adv": g_adv, "adaptive_weight": lam, "d_loss": d_loss}
     return {k: v.detach() for k, v in parts.items()}
 
@@ -199,25 +211,31 @@ def write_losses(out: Path, history: list[dict[str, float]]) -> None:
         tmp.write_text("\n".join(lines) + "\n")
 
 
-def _save(cfg, nets, gen, progress, meta) -> Path:
+def _save(
+    cfg: AutoencoderConfig,
+    nets: Nets,
+    gen: torch.Generator,
+    progress: dict[str, Any],
+    meta: dict[str, Any],
+) -> Path:
     """Check the weights are finite, then write the checkpoint and losses.csv."""
-    for name in ("ae", "disc"):
-        if not all(torch.isfinite(p).all() for p in nets[name].parameters()):
+    for net in (nets.ae, nets.disc):
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
             raise RadsynthError(f"weights became NaN/inf at step {progress['step']}; not saved")
     state = {
         **progress,
-        "opt_g": nets["opt_g"].state_dict(),
-        "opt_d": nets["opt_d"].state_dict(),
+        "opt_g": nets.opt_g.state_dict(),
+        "opt_d": nets.opt_d.state_dict(),
         "noise": gen.get_state(),
     }
     path = ckpt.save_checkpoint(
-        cfg.out, progress["step"], ae=nets["ae"], disc=nets["disc"], state=state, config=meta
+        cfg.out, progress["step"], ae=nets.ae, disc=nets.disc, state=state, config=meta
     )
     write_losses(Path(cfg.out), progress["history"])
     return path
 
 
-def build_nets(cfg: AutoencoderConfig, shape: AutoencoderShape, device: torch.device) -> dict:
+def build_nets(cfg: AutoencoderConfig, shape: AutoencoderShape, device: torch.device) -> Nets:
     """Autoencoder, discriminator (the seed alone sets their weights), both Adam optimizers, and
     the frozen perceptual network if one is given."""
     torch.manual_seed(cfg.seed)
@@ -225,15 +243,16 @@ def build_nets(cfg: AutoencoderConfig, shape: AutoencoderShape, device: torch.de
     disc = build_discriminator(cfg.disc_channels, cfg.disc_layers, cfg.disc_norm, shape.channels)
     disc = disc.to(device)
     betas = (cfg.adam_beta1, cfg.adam_beta2)
-    return {
-        "ae": ae,
-        "disc": disc,
-        "opt_g": torch.optim.Adam(ae.parameters(), lr=cfg.lr, betas=betas),
-        "opt_d": torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=betas),
-        "perceptual": None
-        if cfg.perceptual_net is None
-        else load_perceptual_net(cfg.perceptual_net, device),
-    }
+    perceptual = None
+    if cfg.perceptual_net is not None:
+        perceptual = load_perceptual_net(cfg.perceptual_net, device)
+    return Nets(
+        ae=ae,
+        disc=disc,
+        opt_g=torch.optim.Adam(ae.parameters(), lr=cfg.lr, betas=betas),
+        opt_d=torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=betas),
+        perceptual=perceptual,
+    )
 
 
 def train_autoencoder(cfg: AutoencoderConfig) -> StageResult:
@@ -274,7 +293,7 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
 
     order = DataOrder(len(data.train), cfg.seed)
     sums, window = dict.fromkeys(LOSS_COLUMNS[1:-1], 0.0), 0
-    nets["ae"].train()
+    nets.ae.train()
     while progress["step"] < cfg.total_steps:
         # Draw a batch: (B, 1, H, W) in [-1, 1].
         idx = order.batch(progress["data_position"], cfg.batch_size, 0, 1)
@@ -299,18 +318,24 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
         # Checkpoint: val loss, weights and state, losses.csv.
         if is_ckpt:
             row = {"step": step, **{k: v / window for k, v in sums.items()}}
-            row["val_rec"] = val_reconstruction(nets["ae"], data.val, cfg)
-            nets["ae"].train()
+            row["val_rec"] = val_reconstruction(nets.ae, data.val, cfg)
+            nets.ae.train()
             progress["history"].append(row)
             sums, window = dict.fromkeys(sums, 0.0), 0
             _save(cfg, nets, gen, progress, meta)
             log.info(
                 "%s: step %d saved; rec %.4f, val rec %.4f", STAGE, step, row["rec"], row["val_rec"]
             )
-    return _finish(cfg, nets["ae"], data, progress, device)
+    return _finish(cfg, nets.ae, data, progress, device)
 
 
-def _finish(cfg, ae, data, progress, device) -> StageResult:
+def _finish(
+    cfg: AutoencoderConfig,
+    ae: torch.nn.Module,
+    data: TrainingData,
+    progress: dict[str, Any],
+    device: torch.device,
+) -> StageResult:
     """Scale factor into the last checkpoint, the reconstruction report, the manifest."""
     ae.eval()
     last = ckpt.list_checkpoints(cfg.out)[-1]
