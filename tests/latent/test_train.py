@@ -19,7 +19,7 @@ from radsynth.errors import RadsynthError
 from radsynth.latent.checkpoint import AE_FILE, list_checkpoints, load_autoencoder, read_config
 from radsynth.latent.model import draw_latent
 from radsynth.latent.perceptual import PerceptualNet
-from radsynth.latent.train import SCALE_SEED, train_autoencoder
+from radsynth.latent.train import SCALE_SEED, latent_scale_factor, train_autoencoder
 from radsynth.training.data import load_ingest
 
 
@@ -158,3 +158,10 @@ def test_trains_with_a_perceptual_net(ingest_32, tmp_path):
     )
     lines = (out / "losses.csv").read_text().splitlines()
     assert float(lines[1].split(",")[1]) > 0
+
+
+def test_scale_factor_does_not_depend_on_batch_size(tiny_run, ingest_32):
+    ae = load_autoencoder(tiny_run).model
+    images = load_ingest(ingest_32, 32).train
+    by_one, by_five = latent_scale_factor(ae, images, 1), latent_scale_factor(ae, images, 5)
+    assert by_one == pytest.approx(by_five, rel=1e-5)
