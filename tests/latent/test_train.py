@@ -130,12 +130,16 @@ def test_preset_size_mismatch_is_one_line(ingest_32, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_corrupt_checkpoint_on_resume_writes_nothing(tiny_run, ingest_32, tmp_path):
+@pytest.mark.parametrize(
+    ("file", "message"),
+    [(AE_FILE, "corrupt or mismatched weights"), ("state.pt", "corrupt training state")],
+)
+def test_corrupt_checkpoint_on_resume_writes_nothing(tiny_run, ingest_32, tmp_path, file, message):
     out = tmp_path / "corrupt"
     shutil.copytree(tiny_run, out)
-    (list_checkpoints(out)[-1] / AE_FILE).write_bytes(b"not safetensors")
+    (list_checkpoints(out)[-1] / file).write_bytes(b"not a checkpoint file")
     before = snapshot(out)
-    with pytest.raises(RadsynthError, match="corrupt or mismatched weights") as info:
+    with pytest.raises(RadsynthError, match=message) as info:
         train_autoencoder(tiny_config(ingest_32, out, total_steps=6, resume=True))
     assert len(str(info.value).splitlines()) == 1
     assert snapshot(out) == before
