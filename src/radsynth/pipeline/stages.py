@@ -58,6 +58,8 @@ STAGES: tuple[Stage, ...] = (
        "data.ingest", "IngestConfig", "ingest"),
     _s("train", "train a DDPM on an ingested dataset",
        "training.train", "TrainConfig", "train"),
+    _s("train-autoencoder", "train the KL autoencoder of a latent diffusion model",
+       "latent.train", "AutoencoderConfig", "train_autoencoder"),
     _s("fid-sweep", "FID/KID/precision/recall across a run's checkpoints",
        "evaluation.checkpoints", "FidSweepConfig", "fid_sweep"),
     _s("ema-sweep", "FID/KID of post-hoc EMA lengths reconstructed from a --ema posthoc run",
