@@ -31,6 +31,13 @@ def _train():
     return TrainConfig, train
 
 
+def _train_gan():
+    from radsynth.gan.config import GanTrainConfig
+    from radsynth.gan.train import train_gan
+
+    return GanTrainConfig, train_gan
+
+
 def _sample():
     from radsynth.sampling.sample import SampleConfig, sample
 
@@ -216,6 +223,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "phantoms": ("draw procedural lateral C-spine radiograph phantoms", _phantoms),
     "ingest": ("read radiographs (PNG/JPEG/TIFF/DICOM), normalise, dedupe, split", _ingest),
     "train": ("train a DDPM on an ingested dataset", _train),
+    "train-gan": ("train a class-conditional GAN (R3GAN) on an ingested dataset", _train_gan),
     "fid-sweep": ("FID/KID/precision/recall across a run's checkpoints", _fid_sweep),
     "sample": ("sample synthetic images from a checkpoint", _sample),
     "sampler-sweep": ("FID of each sampler and step count, against the real set", _sampler_sweep),

@@ -32,6 +32,7 @@ ADDED: dict[str, dict[str, Any]] = {
     "UtilityConfig": {"device": "auto"},
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
+    "SampleConfig": {"truncation_psi": None},
 }
 
 #: Fields that must hold these values for a config to have been keyed the earlier way: the
@@ -45,6 +46,16 @@ CHANGED: dict[str, dict[tuple[str, Any], tuple[str, Any]]] = {
     "TrainConfig": {("device", "auto"): ("cpu", False), ("device", "cpu"): ("cpu", True)},
     # the audit's default device was cpu; auto is cpu on a machine without CUDA.
     "AuditConfig": {("device", "auto"): ("device", "cpu")},
+    # sample's diffusion settings default to None ("not given") so a GAN checkpoint can refuse
+    # them; None means the previous default.
+    "SampleConfig": {
+        ("sampler", None): ("sampler", "dpmpp"),
+        ("steps", None): ("steps", 25),
+        ("spacing", None): ("spacing", "auto"),
+        ("eta", None): ("eta", 0.0),
+        ("clip_x0", None): ("clip_x0", True),
+    },
+    "FidSweepConfig": {("sampler", None): ("sampler", "dpmpp"), ("steps", None): ("steps", 25)},
 }
 
 

@@ -15,6 +15,10 @@ Output folder::
     OUT/samples.jsonl       one line per image (written at the end of each run)
     OUT/config.json, OUT/manifest.json
 
+A GAN checkpoint (:mod:`radsynth.gan.sample`) writes the same outputs; a diffusion-only setting
+given for it (``--sampler``, ``--steps``, ``--spacing``, ``--eta``, ``--clip-x0``, ``--guidance``)
+is refused, as is ``--truncation-psi`` for a diffusion checkpoint.
+
 Several GPUs: ``accelerate launch --multi_gpu --num_processes 8 -m radsynth.cli sample CKPT OUT
 --n 27000``; process r samples seeds r, r + 8, ... (tested on CPU only, with 2 gloo processes:
 ``torchrun --nproc_per_node 2 -m radsynth.cli sample CKPT OUT --config cfg.yaml``; torchrun
@@ -35,7 +39,12 @@ from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import resolve_device
 from radsynth.progress import bar, log_checkpoint
-from radsynth.sampling.config import SampleConfig, check_config, resolved_spacing
+from radsynth.sampling.config import (
+    SampleConfig,
+    check_config,
+    resolved_spacing,
+    with_diffusion_defaults,
+)
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import ClassPlan
 from radsynth.sampling.outputs import (
@@ -99,6 +108,7 @@ def sample_seeds(
     plan: ClassPlan | None = None,
 ) -> torch.Tensor:
     """Sample the images of ``seeds``; returns (B, C, H, W) in model space ([-1, 1])."""
+    cfg = with_diffusion_defaults(cfg)
     sampler = get_sampler(cfg.sampler)
     sigmas = sampling_sigmas(den.train_sigmas, cfg.steps, resolved_spacing(cfg))
     if plan is not None:
@@ -121,13 +131,20 @@ def sample(cfg: SampleConfig) -> StageResult:
     """
     from accelerate import PartialState
 
+    from radsynth.gan.checkpoint import is_gan_checkpoint
+    from radsynth.gan.sample import sample_gan
     from radsynth.training.checkpoint import load_checkpoint
 
     check_config(cfg)
+    gan = is_gan_checkpoint(cfg.ckpt)
+    if not gan:
+        cfg = with_diffusion_defaults(cfg)  # refuses a GAN-only setting
     # accelerate runs several CPU processes (gloo) only when told cpu=True.
     on_cpu = resolve_device(cfg.device).type == "cpu"
     state = PartialState(cpu=on_cpu)
     device = pick_device(cfg.device, state)
+    if gan:
+        return _gan_result(cfg, state, *sample_gan(cfg, state, device))
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
     if ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
@@ -172,6 +189,17 @@ def sample(cfg: SampleConfig) -> StageResult:
     if state.is_main_process:
         log_checkpoint(log, STAGE, ck.path.name, summary)
     return StageResult(out=out, summary=summary)
+
+
+def _gan_result(cfg: SampleConfig, state: Any, name: str, made: int, seconds: float):
+    """The summary of a GAN checkpoint's sampling (see :func:`radsynth.gan.sample.sample_gan`)."""
+    done = sum(is_done(cfg.out, s) for s in range(cfg.seed_start, cfg.seed_start + cfg.n))
+    rate = made / seconds if made and seconds > 0 else 0.0
+    summary = f"{done}/{cfg.n} images in {cfg.out} (GAN, {cfg.weights} weights); "
+    summary += f"this process made {made} at {rate:.2f} images/s"
+    if state.is_main_process:
+        log_checkpoint(log, STAGE, name, summary)
+    return StageResult(out=cfg.out, summary=summary)
 
 
 def write_samples(

@@ -111,6 +111,8 @@ def save_checkpoint(
     ema: torch.nn.Module,
     state: dict[str, Any],
     config: dict[str, Any],
+    extra_weights: dict[str, torch.nn.Module] | None = None,
+    format: str = FORMAT,
 ) -> Path:
     """Write a checkpoint atomically and return its folder.
 
@@ -120,6 +122,8 @@ def save_checkpoint(
         model, ema: the unwrapped online and EMA networks.
         state: everything else needed to go on (see module docstring); saved with ``torch.save``.
         config: ``{"train": ..., "model": ..., "diffusion": ...}`` plain-JSON dicts.
+        extra_weights: more networks, file name -> module (a GAN's discriminator).
+        format: the ``format`` recorded in config.json (a GAN checkpoint has its own).
     """
     from safetensors.torch import save_file
 
@@ -127,9 +131,14 @@ def save_checkpoint(
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
     try:
-        meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
-        _write_fsynced(tmp / WEIGHT_FILES["online"], lambda p: save_file(_weights(model), p))
-        _write_fsynced(tmp / WEIGHT_FILES["ema"], lambda p: save_file(_weights(ema), p))
+        meta = {"format": format, "version": VERSION, "step": step, **config}
+        networks = {
+            WEIGHT_FILES["online"]: model,
+            WEIGHT_FILES["ema"]: ema,
+            **(extra_weights or {}),
+        }
+        for name, net in networks.items():
+            _write_fsynced(tmp / name, lambda p, net=net: save_file(_weights(net), p))
         _write_fsynced(tmp / STATE_FILE, lambda p: torch.save(state, p))
         _write_fsynced(tmp / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
         _fsync_dir(tmp)
@@ -171,10 +180,16 @@ def resolve_checkpoint(path: Path) -> Path:
     )
 
 
-def read_checkpoint_config(path: Path) -> dict[str, Any]:
+def checkpoint_format(path: Path) -> str | None:
+    """The ``format`` of a checkpoint folder's config.json (None when it records none)."""
+    meta = read_json(Path(path) / CONFIG_FILE, "checkpoint config")
+    return meta.get("format") if isinstance(meta, dict) else None
+
+
+def read_checkpoint_config(path: Path, format: str = FORMAT) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint folder, checked for format and version."""
     meta = read_json(Path(path) / CONFIG_FILE, "checkpoint config")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != format:
         raise RadsynthError(f"{path} is not a radsynth checkpoint (config.json lacks its format)")
     if meta.get("version") != VERSION:
         raise RadsynthError(f"{path}: checkpoint version {meta.get('version')} is not {VERSION}")
