@@ -152,7 +152,8 @@ def _save(cfg, acc, nets, opts, gen, progress, meta) -> None:
     if acc.is_main_process:
         for name in ("generator", "discriminator"):
             if not all(torch.isfinite(p).all() for p in nets[name].parameters()):
-                raise RadsynthError(f"{name} weights became NaN/inf at step {progress['step']}")
+                step = progress["step"]
+                raise RadsynthError(f"{name} weights became NaN/inf at step {step}; {_kept(cfg)}")
         state = {**progress, "optimizers": {k: o.state_dict() for k, o in opts.items()}, "rng": rng}
         gan_ckpt.save_gan_checkpoint(cfg.out, progress["step"], nets, state, meta, acc.device)
         ckpt.prune_states(cfg.out, cfg.keep_state_checkpoints)
@@ -163,10 +164,13 @@ def _save(cfg, acc, nets, opts, gen, progress, meta) -> None:
 def _check_finite(means: torch.Tensor, step: int, cfg: GanTrainConfig) -> None:
     """Stop on a NaN/inf loss, keeping the last good checkpoint (nothing is saved after it)."""
     if not bool(torch.isfinite(means).all()):
-        last = ckpt.list_checkpoints(cfg.out)
-        kept = f"last good checkpoint: {last[-1]}" if last else "no checkpoint saved"
         bad = ", ".join(f"{n} {v:g}" for n, v in zip(LOSS_PARTS, means.tolist(), strict=True))
-        raise RadsynthError(f"loss became NaN/inf by step {step} ({bad}); stopped, {kept}")
+        raise RadsynthError(f"loss became NaN/inf by step {step} ({bad}); {_kept(cfg)}")
+
+
+def _kept(cfg: GanTrainConfig) -> str:
+    last = ckpt.list_checkpoints(cfg.out)
+    return f"stopped, last good checkpoint: {last[-1]}" if last else "stopped, no checkpoint saved"
 
 
 def make_accelerator(cfg: GanTrainConfig) -> Any:
