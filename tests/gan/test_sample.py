@@ -118,3 +118,14 @@ def test_fid_sweep_refuses_sampler_settings_for_a_gan_run(gan_run, tmp_path, cap
     assert main(["fid-sweep", str(gan_run), "--out", str(out), "--steps", "10"]) == 2
     assert "--steps is a diffusion setting" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_fid_sweep_scores_every_gan_checkpoint(gan_run, gan_data, tmp_path):
+    out = tmp_path / "sweep"
+    args = ["fid-sweep", str(gan_run), "--out", str(out), "--real", str(gan_data / "train")]
+    args += ["--every", "1", "--n", "5", "--feature", "pixels", "--extra-features", "none"]
+    assert main([*args, "--device", "cpu"]) == 0
+    rows = (out / "fid.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and [r.split(",")[0] for r in rows[1:]] == ["2", "4"]
+    record = json.loads((out / "samples" / "step-0000004" / "sampling.json").read_text())
+    assert record["sampler"] == "gan" and record["classes_by_seed"] == "seed mod K"
