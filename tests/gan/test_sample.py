@@ -129,3 +129,17 @@ def test_fid_sweep_scores_every_gan_checkpoint(gan_run, gan_data, tmp_path):
     assert rows[0].startswith("step,") and [r.split(",")[0] for r in rows[1:]] == ["2", "4"]
     record = json.loads((out / "samples" / "step-0000004" / "sampling.json").read_text())
     assert record["sampler"] == "gan" and record["classes_by_seed"] == "seed mod K"
+
+
+def test_progress_bar_off_a_terminal_only_when_asked_for_both_families(
+    gan_run, tiny_ckpt, tmp_path, capsys
+):
+    gan = ["sample", str(gan_run), "--n", "3", "--label", "dark", "--device", "cpu"]
+    ddpm = ["sample", str(tiny_ckpt), "--n", "2", "--sampler", "ddim", "--steps", "1"]
+    for i, args in enumerate((gan, ddpm)):
+        assert main([args[0], args[1], str(tmp_path / f"quiet{i}"), *args[2:]]) == 0
+        assert "img/s" not in capsys.readouterr().err  # stderr is not a terminal here
+        assert main([args[0], args[1], str(tmp_path / f"asked{i}"), *args[2:], "--progress"]) == 0
+        err = capsys.readouterr().err
+        n = args[args.index("--n") + 1]
+        assert f"sample:   0%|          | 0/{n}" in err and "img/s" in err

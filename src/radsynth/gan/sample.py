@@ -147,7 +147,8 @@ def sample_gan(cfg: SampleConfig, state: Any, device: torch.device) -> tuple[str
     keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps")
     record = {k: identity[k] for k in (*keys, "truncation_psi", "bits", "noise_device")}
     record |= {"device": str(device), "batch": cfg.batch, "processes": state.num_processes}
-    progress = bar(total=len(mine), desc="sample", enabled=cfg.progress and state.is_main_process)
+    show = cfg.progress is not False and state.is_main_process
+    progress = bar(total=len(mine), desc="sample", enabled=show, force=cfg.progress is True)
     start = time.perf_counter()
     for i in range(0, len(mine), cfg.batch):
         group = mine[i : i + cfg.batch]

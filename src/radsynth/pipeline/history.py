@@ -54,6 +54,7 @@ CHANGED: dict[str, dict[tuple[str, Any], tuple[str, Any]]] = {
         ("spacing", None): ("spacing", "auto"),
         ("eta", None): ("eta", 0.0),
         ("clip_x0", None): ("clip_x0", True),
+        ("progress", None): ("progress", True),  # None: a bar on a terminal, as True was
     },
     "FidSweepConfig": {("sampler", None): ("sampler", "dpmpp"), ("steps", None): ("steps", 25)},
 }

@@ -54,7 +54,10 @@ class SampleConfig:
     compile: Literal["auto", "on", "off"] = arg(
         "auto", help="torch.compile the network on GPU; auto: on for 512+ images per process"
     )
-    progress: bool = arg(True, help="show a progress bar with images/s")
+    progress: bool | None = arg(
+        None,
+        help="progress bar (count, images/s, ETA) on stderr; not given: on a terminal only",
+    )
     # Class-conditional checkpoints only (see radsynth.sampling.guidance).
     label: str | None = arg(None, help="class of every image (a conditional checkpoint's name)")
     label_mix: tuple[str, ...] = arg(

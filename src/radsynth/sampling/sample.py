@@ -173,7 +173,7 @@ def sample(cfg: SampleConfig) -> StageResult:
         "process_index": state.process_index,
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
-    show = cfg.progress and state.is_main_process
+    show = cfg.progress is not False and state.is_main_process
     seconds = write_samples(den, cfg, mine, shape, device, base, show, plan)
     state.wait_for_everyone()
 
@@ -213,7 +213,9 @@ def write_samples(
     plan: ClassPlan | None = None,
 ) -> float:
     """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
-    progress = bar(total=len(seeds), desc="sample", enabled=show_progress)
+    progress = bar(
+        total=len(seeds), desc="sample", enabled=show_progress, force=cfg.progress is True
+    )
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
         x0 = sample_seeds(den, cfg, group, shape, device, plan)
