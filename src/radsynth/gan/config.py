@@ -17,8 +17,8 @@ from radsynth.errors import RadsynthError
 
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
 RESUMABLE_CHANGES = frozenset(
-    {"data", "out", "resume", "total_kimg", "log_every_steps", "keep_state_checkpoints"}
-    | {"device", "cpu_threads"}
+    {"data", "out", "resume", "total_kimg", "checkpoint_every_steps", "log_every_steps"}
+    | {"keep_state_checkpoints", "device", "cpu_threads"}
 )
 
 

@@ -190,7 +190,8 @@ def read_checkpoint_config(path: Path, format: str = FORMAT) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint folder, checked for format and version."""
     meta = read_json(Path(path) / CONFIG_FILE, "checkpoint config")
     if not isinstance(meta, dict) or meta.get("format") != format:
-        raise RadsynthError(f"{path} is not a radsynth checkpoint (config.json lacks its format)")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise RadsynthError(f"{path} is not a {format} (its config.json's format: {found!r})")
     if meta.get("version") != VERSION:
         raise RadsynthError(f"{path}: checkpoint version {meta.get('version')} is not {VERSION}")
     return meta
