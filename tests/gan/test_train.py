@@ -93,3 +93,12 @@ def test_cli_trains_and_refuses_a_diffusion_flag(gan_data, tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: exit status 2, one line
         main(["train-gan", str(gan_data), str(tmp_path / "x"), "--uncond-prob", "0.1"])
     assert not (tmp_path / "x").exists()
+
+
+def test_each_family_refuses_the_others_checkpoint(gan_run, tiny_ckpt):
+    from radsynth.training.checkpoint import load_checkpoint
+
+    with pytest.raises(RadsynthError, match="not a radsynth-ddpm-checkpoint.*gan"):
+        load_checkpoint(gan_run)
+    with pytest.raises(RadsynthError, match="not a radsynth-gan-checkpoint.*ddpm"):
+        load_gan_checkpoint(tiny_ckpt)
