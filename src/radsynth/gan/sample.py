@@ -146,7 +146,8 @@ def sample_gan(cfg: SampleConfig, state: Any, device: torch.device) -> tuple[str
     mine = [s for s in seeds[state.process_index :: state.num_processes] if not is_done(cfg.out, s)]
     keys = ("checkpoint_id", "checkpoint_step", "weights", "weights_sha256", "sampler", "steps")
     record = {k: identity[k] for k in (*keys, "truncation_psi", "bits", "noise_device")}
-    record |= {"device": str(device), "batch": cfg.batch, "processes": state.num_processes}
+    record |= {"device": str(device), "precision": "fp32", "batch": cfg.batch}
+    record |= {"processes": state.num_processes, "process_index": state.process_index}
     show = cfg.progress is not False and state.is_main_process
     progress = bar(total=len(mine), desc="sample", enabled=show, force=cfg.progress is True)
     start = time.perf_counter()
