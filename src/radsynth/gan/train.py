@@ -124,7 +124,7 @@ def generator_step(nets, opt, real, y, cfg, gen, acc) -> torch.Tensor:
 
 def _restore(folder: Path, nets, opts, gen, acc) -> dict[str, Any]:
     """Load weights and states into the live objects; returns step, data position, history."""
-    files = {"generator": "model.safetensors", "ema": "ema.safetensors"}
+    files = {"generator": ckpt.WEIGHT_FILES["online"], "ema": ckpt.WEIGHT_FILES["ema"]}
     files["discriminator"] = gan_ckpt.DISCRIMINATOR_FILE
     for name, file in files.items():
         ckpt.load_weights(nets[name], folder / file)
