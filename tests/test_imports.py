@@ -29,7 +29,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "io", "config", "layout", "progress", "stage"),  # the base
     ("records", "hardware", "films", "models", "diffusion"),  # parts the stages share
     ("data", "fates"),  # real films in; which synthetic images go on
-    ("training", "latent", "metrics", "screening", "study", "stats"),  # stages over the data
+    ("training", "gan", "latent", "metrics", "screening", "study", "stats"),  # stages over the data
     ("sampling", "audit", "utility", "release", "review"),  # stages over those
     ("evaluation", "bench", "report"),  # measurements and pages across stages
     ("pipeline",),  # the run: every stage in order

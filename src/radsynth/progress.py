@@ -24,6 +24,7 @@ def bar(
     desc: str,
     unit: str = "img",
     enabled: bool = True,
+    force: bool = False,
 ) -> tqdm:
     """A progress bar with count, rate (``unit``/s) and ETA on stderr.
 
@@ -33,6 +34,7 @@ def bar(
         desc: short label, e.g. the stage name.
         unit: what one step counts ("img", "ckpt", "row").
         enabled: False hides the bar; when True it is still hidden if stderr is not a terminal.
+        force: show the bar even when stderr is not a terminal (the user asked for it).
     """
     return tqdm(
         iterable,
@@ -40,7 +42,7 @@ def bar(
         desc=desc,
         unit=unit,
         file=sys.stderr,
-        disable=None if enabled else True,
+        disable=(False if force else None) if enabled else True,
         dynamic_ncols=True,
         leave=False,
     )

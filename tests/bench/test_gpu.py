@@ -20,10 +20,16 @@ def test_gpu_suite_smoke_runs_every_measurement_on_the_cpu(tmp_path: Path, capsy
     # Train without and with compile; a sampling batch sweep, then the best batch both ways.
     assert [r["compile"] for r in train] == [False, True]
     assert {r["compile"] for r in sample[-2:]} == {False, True}
-    for r in results:
+    for r in train + sample:
         assert r["precision"] == "bf16" and r["channels_last"] is True
         assert r["images_per_s"] > 0 and "CPU" in r["device"]
     assert all(r["minutes_for_27000"] > 0 for r in sample)
+    # The GAN (fp32, eager): one training and one sampling figure.
+    gan = [r for r in results if r["benchmark"].endswith("-gan")]
+    assert [r["benchmark"] for r in gan] == ["train-gan", "sample-gan"]
+    assert all(r["images_per_s"] > 0 and r["precision"] == "fp32" for r in gan)
+    assert len(results) == len(train) + len(sample) + 2
     table = (out / "bench-gpu.md").read_text()
-    assert table.count("\n| train") == 2 and table.count("\n| sample") == len(sample)
+    assert table.count("\n| train ") == 2 and table.count("\n| sample ") == len(sample)
+    assert table.count("\n| train-gan") == 1 and table.count("\n| sample-gan") == 1
     assert "0 failed" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from radsynth.config import config_json
 from radsynth.evaluation.checkpoints import FidSweepConfig
 from radsynth.evaluation.samplers import SamplerSweepConfig
 from radsynth.evaluation.score import EvaluationFields, feature_names, metric_columns
+from radsynth.pipeline.history import earlier_config_json
 
 #: ``config_json(FidSweepConfig(run=Path("r")))`` as radsynth.metrics.sweep wrote it before
 #: the move (captured from that code): any change here re-runs the fid_sweep step of every
@@ -25,8 +26,12 @@ FID_SWEEP_CONFIG_BEFORE = {
 
 
 def test_fid_sweep_config_json_is_unchanged() -> None:
-    text = config_json(FidSweepConfig(run=Path("r")))
-    assert text == json.dumps(FID_SWEEP_CONFIG_BEFORE, indent=2, sort_keys=True) + "\n"
+    """sampler and steps now default to None ("not given", so a GAN run can refuse them); the
+    cache key of a default config is still computed from the JSON written before."""
+    cfg = FidSweepConfig(run=Path("r"))
+    before = json.dumps(FID_SWEEP_CONFIG_BEFORE, indent=2, sort_keys=True) + "\n"
+    assert earlier_config_json(cfg) == before
+    assert config_json(cfg) != before and (cfg.sampler, cfg.steps) == (None, None)
 
 
 def test_both_sweeps_share_the_evaluation_fields() -> None:

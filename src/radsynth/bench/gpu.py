@@ -6,7 +6,9 @@ It measures, on the ``paper`` preset (256 px, 36M parameters):
    with channels_last, without and then with ``torch.compile``;
 2. sampling images/s with DPM-Solver++(2M) x 20 steps over a few batch sizes (eager), then at
    the fastest batch without and with ``torch.compile``, with the projected time for the
-   study's 27,000 images.
+   study's 27,000 images;
+3. the GAN's (:mod:`radsynth.gan.bench`, ``paper`` preset, 256 px, fp32, eager) training and
+   sampling images/s.
 
 Each measurement is written as soon as it is taken (``bench-gpu.json``, ``bench-gpu.md``), and
 a failing measurement is recorded with its error rather than ending the suite, so a lease that
@@ -49,6 +51,8 @@ class BenchGpuConfig:
     sample_batches: tuple[int, ...] = arg((64, 128, 256), help="sampling batch sizes to try")
     sample_steps: int = arg(20, help="DPM-Solver++ steps")
     sample_timed_batches: int = arg(2, help="timed batches at the chosen sampling batch size")
+    gan_network: str = arg("paper", help="GanTrainConfig preset of the GAN (smoke: tiny)")
+    gan_batch: int = arg(64, help="GAN training and sampling batch size")
 
 
 def smoke_config(cfg: BenchGpuConfig) -> BenchGpuConfig:
@@ -62,6 +66,8 @@ def smoke_config(cfg: BenchGpuConfig) -> BenchGpuConfig:
         sample_batches=(2, 3),
         sample_steps=2,
         sample_timed_batches=1,
+        gan_network="tiny",
+        gan_batch=2,
     )
 
 
@@ -116,6 +122,9 @@ def bench_gpu(cfg: BenchGpuConfig) -> StageResult:
         for compiled in ("off", "on"):
             n = best * cfg.sample_timed_batches
             _measure(record, cfg, "sample", dict(sample, batch=best, n=n, compile=compiled))
+    gan = dict(network=cfg.gan_network, device=cfg.device, batch_size=cfg.gan_batch)
+    _measure(record, cfg, "train-gan", dict(gan, mode="train", steps=cfg.train_steps))
+    _measure(record, cfg, "sample-gan", dict(gan, mode="sample", steps=cfg.sample_timed_batches))
     failed = sum("error" in r for r in record["results"])
     summary = f"{len(record['results'])} measurements, {failed} failed; see {cfg.out}"
     return StageResult(out=cfg.out, summary=summary)
@@ -128,6 +137,9 @@ def _measure(record: dict, cfg: BenchGpuConfig, kind: str, fields: dict) -> dict
     if kind == "train":
         from radsynth.training.bench import BenchTrainConfig as Config
         from radsynth.training.bench import measure_train as measure
+    elif kind.endswith("-gan"):
+        from radsynth.gan.bench import BenchGanConfig as Config
+        from radsynth.gan.bench import measure_gan as measure
     else:
         from radsynth.sampling.bench import BenchSampleConfig as Config
         from radsynth.sampling.bench import measure_sample as measure

@@ -54,8 +54,9 @@ class FidSweepConfig(EvaluationFields):
     every: int = arg(10, help="score every K-th checkpoint (K, 2K, ...), and always the last")
     real: Path | None = arg(None, help="real images; default: data/train beside RUN (ingest)")
     out: Path | None = arg(None, help="output folder; default: fid_sweep/ beside RUN")
-    sampler: str = arg("dpmpp", help="sampler of radsynth sample (ddpm, ddim, dpmpp, heun)")
-    steps: int = arg(25, help="sampler steps")
+    # Diffusion checkpoints only; None: not given (sample's default), refused for a GAN run.
+    sampler: str | None = arg(None, help="sampler of radsynth sample (ddpm, ddim, dpmpp, heun)")
+    steps: int | None = arg(None, help="sampler steps [25]")
 
 
 def chosen_checkpoints(checkpoints: list[Path], every: int) -> list[Path]:
@@ -132,6 +133,19 @@ def fid_row(step: int, checkpoint: Path, metrics: dict[str, Any], columns: list[
     )
 
 
+def refuse_for_gan(cfg: FidSweepConfig, checkpoint: Path) -> None:
+    """A GAN run's sweep takes no sampler settings (one generator call per image).
+
+    Raises:
+        RadsynthError: ``--sampler`` or ``--steps`` given for a run of GAN checkpoints.
+    """
+    from radsynth.gan.checkpoint import is_gan_checkpoint
+
+    given = [f for f in ("sampler", "steps") if getattr(cfg, f) is not None]
+    if given and is_gan_checkpoint(checkpoint):
+        raise RadsynthError(f"--{given[0]} is a diffusion setting; {cfg.run} holds GAN checkpoints")
+
+
 def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     """Sample and score every ``cfg.every``-th checkpoint of ``cfg.run``; see the module doc."""
     from radsynth.training.checkpoint import list_checkpoints
@@ -142,6 +156,7 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
     if not checkpoints:
         raise RadsynthError(f"no checkpoints found in {cfg.run} (expected checkpoints/step-*/)")
     chosen = chosen_checkpoints(checkpoints, cfg.every)
+    refuse_for_gan(cfg, chosen[-1])
     real, out, cache_dir = resolve_paths(cfg)
     scorer = Scorer(cfg, real, cache_dir)
     prepare_output_dir(out, STAGE, cfg, resume=True)  # only once the inputs all check out

@@ -154,7 +154,7 @@ def row_config(
         bf16=cfg.bf16,
         channels_last=cfg.channels_last,
         compile=cfg.compile,
-        progress=cfg.progress,
+        progress=None if cfg.progress else False,  # a bar on a terminal only, as before
         label=cfg.label,
         guidance=guidance,
     )

@@ -33,6 +33,7 @@ ADDED: dict[str, dict[str, Any]] = {
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
     "TrainConfig": {"ema": "classic"},
+    "SampleConfig": {"truncation_psi": None},
 }
 
 #: Added fields that do nothing while another field holds a value: (field, value), then the
@@ -58,6 +59,17 @@ CHANGED: dict[str, dict[tuple[str, Any], tuple[str, Any]]] = {
     "AuditConfig": {("device", "auto"): ("device", "cpu")},
     # no ratios named means the four standard ones, each where the synthetic set suffices.
     "UtilityConfig": {("ratios", ()): ("ratios", [0.5, 1.0, 2.0, 4.0])},
+    # sample's diffusion settings default to None ("not given") so a GAN checkpoint can refuse
+    # them; None means the previous default.
+    "SampleConfig": {
+        ("sampler", None): ("sampler", "dpmpp"),
+        ("steps", None): ("steps", 25),
+        ("spacing", None): ("spacing", "auto"),
+        ("eta", None): ("eta", 0.0),
+        ("clip_x0", None): ("clip_x0", True),
+        ("progress", None): ("progress", True),  # None: a bar on a terminal, as True was
+    },
+    "FidSweepConfig": {("sampler", None): ("sampler", "dpmpp"), ("steps", None): ("steps", 25)},
 }
 
 

@@ -60,6 +60,8 @@ STAGES: tuple[Stage, ...] = (
        "training.train", "TrainConfig", "train"),
     _s("train-autoencoder", "train the KL autoencoder of a latent diffusion model",
        "latent.train", "AutoencoderConfig", "train_autoencoder"),
+    _s("train-gan", "train a class-conditional GAN (R3GAN) on an ingested dataset",
+       "gan.train", "GanTrainConfig", "train_gan"),
     _s("fid-sweep", "FID/KID/precision/recall across a run's checkpoints",
        "evaluation.checkpoints", "FidSweepConfig", "fid_sweep"),
     _s("ema-sweep", "FID/KID of post-hoc EMA lengths reconstructed from a --ema posthoc run",

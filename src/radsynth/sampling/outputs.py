@@ -17,7 +17,7 @@ import torch
 from radsynth.config import config_json
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json, read_text
-from radsynth.sampling.config import SampleConfig, resolved_spacing
+from radsynth.sampling.config import SampleConfig, resolved_spacing, with_diffusion_defaults
 from radsynth.sampling.guidance import ClassPlan
 from radsynth.sampling.samplers import function_evaluations
 from radsynth.stage import atomic_write_text, write_manifest
@@ -70,6 +70,7 @@ def identity_of(
 ) -> dict[str, Any]:
     """What every image in one output folder shares (``sampling.json``). The device type is
     part of it because CPU and CUDA generators draw different noise for the same seed."""
+    cfg = with_diffusion_defaults(cfg)
     meta = ck.config
     return {
         "checkpoint": str(ck.path),

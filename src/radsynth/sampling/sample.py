@@ -15,6 +15,10 @@ Output folder::
     OUT/samples.jsonl       one line per image (written at the end of each run)
     OUT/config.json, OUT/manifest.json
 
+A GAN checkpoint (:mod:`radsynth.sampling.gan`) writes the same outputs; a diffusion-only setting
+given for it (``--sampler``, ``--steps``, ``--spacing``, ``--eta``, ``--clip-x0``, ``--guidance``)
+is refused, as is ``--truncation-psi`` for a diffusion checkpoint.
+
 Several GPUs: ``accelerate launch --multi_gpu --num_processes 8 -m radsynth.cli sample CKPT OUT
 --n 27000``; process r samples seeds r, r + 8, ... (tested on CPU only, with 2 gloo processes:
 ``torchrun --nproc_per_node 2 -m radsynth.cli sample CKPT OUT --config cfg.yaml``; torchrun
@@ -36,7 +40,12 @@ from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.progress import bar, log_checkpoint
-from radsynth.sampling.config import SampleConfig, check_config, resolved_spacing
+from radsynth.sampling.config import (
+    SampleConfig,
+    check_config,
+    resolved_spacing,
+    with_diffusion_defaults,
+)
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import ClassPlan
 from radsynth.sampling.outputs import (
@@ -92,6 +101,7 @@ def sample_seeds(
     plan: ClassPlan | None = None,
 ) -> torch.Tensor:
     """Sample the images of ``seeds``; returns (B, C, H, W) in model space ([-1, 1])."""
+    cfg = with_diffusion_defaults(cfg)
     sampler = get_sampler(cfg.sampler)
     sigmas = sampling_sigmas(den.train_sigmas, cfg.steps, resolved_spacing(cfg))
     if plan is not None:
@@ -114,9 +124,14 @@ def sample(cfg: SampleConfig) -> StageResult:
     """
     from accelerate import PartialState
 
+    from radsynth.gan.checkpoint import is_gan_checkpoint
+    from radsynth.sampling.gan import sample_gan
     from radsynth.training.checkpoint import load_checkpoint
 
     check_config(cfg)
+    gan = is_gan_checkpoint(cfg.ckpt)
+    if not gan:
+        cfg = with_diffusion_defaults(cfg)  # refuses a GAN-only setting
     # One runtime for this process: bf16 and channels-last apply on a GPU only. accelerate
     # runs several CPU processes (gloo) only when told cpu=True; with --device auto each
     # process samples on the device accelerate gave it.
@@ -124,6 +139,8 @@ def sample(cfg: SampleConfig) -> StageResult:
     state = PartialState(cpu=not rt.on_gpu)
     rt = rt.for_process(state.device) if cfg.device == "auto" else rt
     device = rt.device
+    if gan:
+        return _gan_result(cfg, state, *sample_gan(cfg, state, device))
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
     if ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
@@ -151,7 +168,7 @@ def sample(cfg: SampleConfig) -> StageResult:
         "process_index": state.process_index,
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
-    show = cfg.progress and state.is_main_process
+    show = cfg.progress is not False and state.is_main_process
     seconds = write_samples(den, cfg, mine, shape, device, base, show, plan)
     state.wait_for_everyone()
 
@@ -169,6 +186,17 @@ def sample(cfg: SampleConfig) -> StageResult:
     return StageResult(out=out, summary=summary)
 
 
+def _gan_result(cfg: SampleConfig, state: Any, name: str, made: int, seconds: float):
+    """The summary of a GAN checkpoint's sampling (see :func:`radsynth.sampling.gan.sample_gan`)."""
+    done = sum(is_done(cfg.out, s) for s in range(cfg.seed_start, cfg.seed_start + cfg.n))
+    rate = made / seconds if made and seconds > 0 else 0.0
+    summary = f"{done}/{cfg.n} images in {cfg.out} (GAN, {cfg.weights} weights); "
+    summary += f"this process made {made} at {rate:.2f} images/s"
+    if state.is_main_process:
+        log_checkpoint(log, STAGE, name, summary)
+    return StageResult(out=cfg.out, summary=summary)
+
+
 def write_samples(
     den: VPDenoiser,
     cfg: SampleConfig,
@@ -180,7 +208,9 @@ def write_samples(
     plan: ClassPlan | None = None,
 ) -> float:
     """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
-    progress = bar(total=len(seeds), desc="sample", enabled=show_progress)
+    progress = bar(
+        total=len(seeds), desc="sample", enabled=show_progress, force=cfg.progress is True
+    )
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
         x0 = sample_seeds(den, cfg, group, shape, device, plan)

@@ -111,6 +111,8 @@ def save_checkpoint(
     ema: torch.nn.Module,
     state: dict[str, Any],
     config: dict[str, Any],
+    extra_weights: dict[str, torch.nn.Module] | None = None,
+    format: str = FORMAT,
 ) -> Path:
     """Write a checkpoint atomically and return its folder.
 
@@ -120,16 +122,18 @@ def save_checkpoint(
         model, ema: the unwrapped online and EMA networks.
         state: everything else needed to go on (see module docstring); saved with ``torch.save``.
         config: ``{"train": ..., "model": ..., "diffusion": ...}`` plain-JSON dicts.
+        extra_weights: more networks, file name -> module (a GAN's discriminator).
+        format: the ``format`` recorded in config.json (a GAN checkpoint has its own).
     """
     from safetensors.torch import save_file
 
-    meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
+    meta = {"format": format, "version": VERSION, "step": step, **config}
+    networks = {WEIGHT_FILES["online"]: model, WEIGHT_FILES["ema"]: ema, **(extra_weights or {})}
     files: dict[str, Callable[[Path], None]] = {
-        WEIGHT_FILES["online"]: lambda p: save_file(_weights(model), p),
-        WEIGHT_FILES["ema"]: lambda p: save_file(_weights(ema), p),
-        STATE_FILE: lambda p: torch.save(state, p),
-        CONFIG_FILE: lambda p: p.write_text(json.dumps(meta, indent=2)),
+        name: (lambda p, net=net: save_file(_weights(net), p)) for name, net in networks.items()
     }
+    files[STATE_FILE] = lambda p: torch.save(state, p)
+    files[CONFIG_FILE] = lambda p: p.write_text(json.dumps(meta, indent=2))
     return write_folder(checkpoint_dir(train_dir, step), files)
 
 
@@ -197,11 +201,18 @@ def resolve_checkpoint(path: Path) -> Path:
     )
 
 
-def read_checkpoint_config(path: Path) -> dict[str, Any]:
+def checkpoint_format(path: Path) -> str | None:
+    """The ``format`` of a checkpoint folder's config.json (None when it records none)."""
+    meta = read_json(Path(path) / CONFIG_FILE, "checkpoint config")
+    return meta.get("format") if isinstance(meta, dict) else None
+
+
+def read_checkpoint_config(path: Path, format: str = FORMAT) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint folder, checked for format and version."""
     meta = read_json(Path(path) / CONFIG_FILE, "checkpoint config")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise RadsynthError(f"{path} is not a radsynth checkpoint (config.json lacks its format)")
+    if not isinstance(meta, dict) or meta.get("format") != format:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise RadsynthError(f"{path} is not a {format} (its config.json's format: {found!r})")
     if meta.get("version") != VERSION:
         raise RadsynthError(f"{path}: checkpoint version {meta.get('version')} is not {VERSION}")
     return meta
