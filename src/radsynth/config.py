@@ -242,3 +242,21 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 def config_json(cfg: Any) -> str:
     """Stable JSON text of a config, for writing next to a stage's outputs and for hashing."""
     return json.dumps(config_to_dict(cfg), indent=2, sort_keys=True) + "\n"
+
+
+def refuse_changed_config(
+    saved: dict[str, Any], now: dict[str, Any], free: frozenset[str] = frozenset()
+) -> None:
+    """Refuse to resume a run whose saved config (``config_to_dict`` of the run that wrote the
+    checkpoint) differs from ``now`` in a field outside ``free`` (those that may change between
+    a run and its ``--resume`` without changing what is learned: device, threads, cadence...).
+
+    Raises:
+        RadsynthError: naming the first differing fields, in one line.
+    """
+    differ = sorted(
+        k for k in set(now) | set(saved) if k not in free and saved.get(k) != now.get(k)
+    )
+    if differ:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in differ[:4])
+        raise RadsynthError(f"cannot resume: config differs from the checkpoint's ({detail})")

@@ -20,7 +20,15 @@ from radsynth.pipeline import stages as registry
 from radsynth.pipeline.steps import Step, read_state, run_step
 from radsynth.stage import atomic_write_text
 
-RESUMABLE_COMMANDS = {"train", "sample", "fid-sweep", "sampler-sweep", "ema-sweep"}
+RESUMABLE_COMMANDS = {
+    "train",
+    "train-gan",
+    "train-autoencoder",
+    "sample",
+    "fid-sweep",
+    "sampler-sweep",
+    "ema-sweep",
+}
 
 
 def _leaves(tree: dict, prefix: str = "") -> list[str]:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from radsynth.config import arg, config_to_dict
-from radsynth.errors import RadsynthError
+from radsynth.config import arg, config_to_dict, refuse_changed_config
 from radsynth.hardware.flags import device_arg
 
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
@@ -170,12 +169,4 @@ def check_resumable(saved: dict[str, Any], cfg: GanTrainConfig) -> None:
     Raises:
         RadsynthError: naming the differing fields, in one line.
     """
-    now = config_to_dict(cfg)
-    differ = sorted(
-        k
-        for k in set(now) | set(saved)
-        if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)
-    )
-    if differ:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in differ[:4])
-        raise RadsynthError(f"cannot resume: config differs from the checkpoint's ({detail})")
+    refuse_changed_config(saved, config_to_dict(cfg), RESUMABLE_CHANGES)

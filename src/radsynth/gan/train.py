@@ -13,14 +13,13 @@ and step (not DDP: a gradient penalty needs a double backward, which DDP does no
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from radsynth.config import config_json, config_to_dict
+from radsynth.config import config_to_dict
 from radsynth.errors import RadsynthError
 from radsynth.gan import checkpoint as gan_ckpt
 from radsynth.gan.augment import apply_augment, draw_augment
@@ -31,18 +30,22 @@ from radsynth.gan.model import GanShape, build_networks
 from radsynth.hardware.device import current_gpu
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.hardware.threads import cpu_threads
-from radsynth.io import read_json
 from radsynth.layout import checkpoint_name
 from radsynth.progress import log_checkpoint
-from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
+from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 from radsynth.training import checkpoint as ckpt
 from radsynth.training.conditioning import read_class_labels
 from radsynth.training.data import DataOrder, load_ingest
 from radsynth.training.optim import ema_update
+from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
 
 log = logging.getLogger(__name__)
 STAGE = "train-gan"
+
+
+def _saved_gan_config(folder: Path) -> dict[str, Any]:
+    return ckpt.read_checkpoint_config(folder, gan_ckpt.FORMAT)["train_gan"]
 
 
 def prepare_run(cfg: GanTrainConfig, is_main: bool) -> Path | None:
@@ -52,26 +55,17 @@ def prepare_run(cfg: GanTrainConfig, is_main: bool) -> Path | None:
         RadsynthError: ``out`` holds other output, or the saved config is incompatible.
     """
     out = Path(cfg.out)
-    if not (cfg.resume and out.is_dir() and any(out.iterdir())):
+    point = None
+    if cfg.resume:
+        point = resume_point(out, STAGE, ckpt.list_checkpoints(out), _saved_gan_config)
+    if point is None:
         if is_main:
             prepare_output_dir(out, STAGE, cfg)
         return None
-    try:
-        stage = read_json(out / "manifest.json").get("stage")
-        saved = read_json(out / "config.json")
-    except (RadsynthError, AttributeError):
-        stage, saved = None, {}
-    if stage != STAGE:
-        raise RadsynthError(f"cannot resume: {out} does not hold a radsynth train-gan run")
-    resumable = [p for p in ckpt.list_checkpoints(out) if (p / ckpt.STATE_FILE).is_file()]
-    latest = resumable[-1] if resumable else None
-    if latest is not None:
-        saved = ckpt.read_checkpoint_config(latest, gan_ckpt.FORMAT)["train_gan"]
-    check_resumable(saved, cfg)
+    check_resumable(point.saved, cfg)
     if is_main:  # the run is unfinished again until this call completes
-        atomic_write_text(out / "config.json", config_json(cfg))
-        atomic_write_text(out / "manifest.json", json.dumps({"stage": STAGE, "complete": False}))
-    return latest
+        reopen_run(out, STAGE, cfg)
+    return point.checkpoint
 
 
 def sync_gradients(module: torch.nn.Module, acc: Any) -> None:

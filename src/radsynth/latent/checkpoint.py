@@ -9,8 +9,9 @@ Layout of one checkpoint (``OUT/checkpoints/step-0002000/``)::
     config.json                 {"format", "version", "step", "autoencoder_train": the config,
                                  "model": AutoencoderShape, "scale_factor": 1 / std or null}
 
-As in :mod:`radsynth.training.checkpoint`, a checkpoint is written into a hidden temporary
-folder, fsynced and renamed into place, so a crash leaves no half-written ``step-*`` folder.
+A checkpoint is written by :func:`radsynth.training.checkpoint.write_folder`: into a hidden
+temporary folder, fsynced and renamed into place, so a crash leaves no half-written ``step-*``
+folder.
 ``scale_factor`` is set once the run ends (the training latents are encoded then); only a
 checkpoint that has it can feed a latent diffusion model.
 """
@@ -18,9 +19,6 @@ checkpoint that has it can feed a latent diffusion model.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from radsynth.io import read_json
 from radsynth.latent.model import AutoencoderShape, build_autoencoder, decode, encode_moments
 from radsynth.layout import checkpoint_folder, checkpoint_step, checkpoints_root
 from radsynth.stage import atomic_write_text, sha256_file
+from radsynth.training.checkpoint import load_weights, write_folder
 
 FORMAT = "radsynth-autoencoder-checkpoint"
 VERSION = 1
@@ -78,19 +77,6 @@ def list_checkpoints(out: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write(path: Path, write: Callable[[Path], None]) -> None:
-    write(path)
-    _fsync(path)
-
-
 def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
@@ -108,24 +94,14 @@ def save_checkpoint(
     ``{"autoencoder_train": ..., "model": ..., "scale_factor": ...}``. Returns the folder."""
     from safetensors.torch import save_file
 
-    final = checkpoint_folder(Path(out), step)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
-    try:
-        meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
-        _write(tmp / AE_FILE, lambda p: save_file(_weights(ae), p))
-        _write(tmp / DISC_FILE, lambda p: save_file(_weights(disc), p))
-        _write(tmp / STATE_FILE, lambda p: torch.save(state, p))
-        _write(tmp / CONFIG_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
-        _fsync(tmp)
-        if final.exists():  # re-saving a step (a resumed run's last one): replace it
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-        _fsync(final.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
+    files: dict[str, Callable[[Path], None]] = {
+        AE_FILE: lambda p: save_file(_weights(ae), p),
+        DISC_FILE: lambda p: save_file(_weights(disc), p),
+        STATE_FILE: lambda p: torch.save(state, p),
+        CONFIG_FILE: lambda p: p.write_text(json.dumps(meta, indent=2)),
+    }
+    return write_folder(checkpoint_folder(Path(out), step), files)
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -143,18 +119,6 @@ def set_scale_factor(folder: Path, scale_factor: float) -> None:
     meta = read_config(folder)
     meta["scale_factor"] = scale_factor
     atomic_write_text(Path(folder) / CONFIG_FILE, json.dumps(meta, indent=2))
-
-
-def load_weights(module: torch.nn.Module, file: Path) -> None:
-    """Load a safetensors file into ``module`` exactly (strict), or raise RadsynthError."""
-    from safetensors.torch import load_file
-
-    try:
-        module.load_state_dict(load_file(file), strict=True)
-    except Exception as exc:  # safetensors raises several types for truncated/garbled files
-        raise RadsynthError(
-            f"corrupt or mismatched weights {file}: {exc}".splitlines()[0]
-        ) from None
 
 
 def load_state(folder: Path) -> dict[str, Any]:

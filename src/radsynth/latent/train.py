@@ -10,7 +10,6 @@ same weights as an uninterrupted one. Plain torch on one device (CPU or GPU).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ from typing import Any
 
 import torch
 
-from radsynth.config import config_json, config_to_dict
+from radsynth.config import config_to_dict
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import current_gpu
 from radsynth.hardware.runtime import resolve_runtime
 from radsynth.hardware.threads import cpu_threads
-from radsynth.io import read_json
 from radsynth.latent import checkpoint as ckpt
 from radsynth.latent.config import AutoencoderConfig, check_resumable
 from radsynth.latent.losses import (
@@ -49,11 +47,11 @@ from radsynth.latent.report import write_report
 from radsynth.stage import (
     StageResult,
     atomic_path,
-    atomic_write_text,
     prepare_output_dir,
     write_manifest,
 )
 from radsynth.training.data import DataOrder, TrainingData, load_ingest
+from radsynth.training.resume import reopen_run, resume_point
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +75,24 @@ def model_shape(cfg: AutoencoderConfig, channels: int) -> AutoencoderShape:
     )
 
 
+def _saved_autoencoder_config(folder: Path) -> dict[str, Any]:
+    return ckpt.read_config(folder).get("autoencoder_train", {})
+
+
 def find_resume(cfg: AutoencoderConfig) -> Path | None:
     """The checkpoint to go on from with ``--resume`` (None: start afresh). Writes nothing.
 
     Raises:
         RadsynthError: OUT holds another stage's output, or a config that may not resume.
     """
+    if not cfg.resume:
+        return None
     out = Path(cfg.out)
-    if not (cfg.resume and out.is_dir() and any(out.iterdir())):
+    point = resume_point(out, STAGE, ckpt.list_checkpoints(out), _saved_autoencoder_config)
+    if point is None or point.checkpoint is None:
         return None
-    try:
-        stage = read_json(out / "manifest.json").get("stage")
-    except (RadsynthError, AttributeError):
-        stage = None
-    if stage != STAGE:
-        raise RadsynthError(f"cannot resume: {out} does not hold a radsynth {STAGE} run")
-    found = [p for p in ckpt.list_checkpoints(out) if (p / ckpt.STATE_FILE).is_file()]
-    if not found:
-        return None
-    check_resumable(ckpt.read_config(found[-1]).get("autoencoder_train", {}), cfg)
-    return found[-1]
+    check_resumable(point.saved, cfg)
+    return point.checkpoint
 
 
 @dataclass(frozen=True)
@@ -279,10 +275,7 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
     resume_from = find_resume(cfg)
     if resume_from is not None:
         progress = restore(resume_from, nets, gen)
-        # The run is unfinished again until this call completes.
-        out = Path(cfg.out)
-        atomic_write_text(out / "config.json", config_json(cfg))
-        atomic_write_text(out / "manifest.json", json.dumps({"stage": STAGE, "complete": False}))
+        reopen_run(Path(cfg.out), STAGE, cfg)  # unfinished again until this call completes
     else:
         prepare_output_dir(Path(cfg.out), STAGE, cfg)
     meta = {

@@ -130,6 +130,7 @@ def sample(cfg: SampleConfig) -> StageResult:
 
     check_config(cfg)
     gan = is_gan_checkpoint(cfg.ckpt)
+    given = cfg  # config.json records the config as called (the pipeline compares it on resume)
     if not gan:
         cfg = with_diffusion_defaults(cfg)  # refuses a GAN-only setting
     # One runtime for this process: bf16 and channels-last apply on a GPU only. accelerate
@@ -149,7 +150,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     plan = ClassPlan(spec, cfg.label, cfg.label_mix, cfg.guidance, cfg.seed_start, cfg.n)
     identity = identity_of(cfg, ck, device, plan)
     out = cfg.out
-    open_output(state, out, identity, cfg)
+    open_output(state, out, identity, given)
 
     # This process's share of the seeds, by index, minus those already finished.
     seeds = list(range(cfg.seed_start, cfg.seed_start + cfg.n))
@@ -174,7 +175,7 @@ def sample(cfg: SampleConfig) -> StageResult:
 
     done = [s for s in seeds if is_done(out, s)]
     if state.is_main_process:
-        finish(out, cfg, ck, done)
+        finish(out, given, ck, done)
     rate = len(mine) / seconds if mine and seconds > 0 else 0.0
     skipped = len(share) - len(mine)
     summary = f"{len(done)}/{cfg.n} images in {out} ({cfg.sampler}, {cfg.steps} steps"

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from radsynth.config import CPU_ALIAS, Alias, arg, config_to_dict
+from radsynth.config import CPU_ALIAS, Alias, arg, config_to_dict, refuse_changed_config
 from radsynth.diffusion.schedule import DiffusionConfig
-from radsynth.errors import RadsynthError
 from radsynth.hardware.flags import channels_last_arg, compile_arg, device_arg
 from radsynth.models.unet import UNetConfig
 from radsynth.training.posthoc_ema import SIGMA_REL_MAX
@@ -226,12 +225,4 @@ def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
     # Runs from before conditioning and post-hoc EMA: their implicit values.
     before = {"condition_on": [], "uncond_prob": 0.1, "ema": "classic"}
     before |= {k: now[k] for k in now if k.startswith("ema_") and k != "ema_decay"}
-    saved = {**before, **saved}
-    differ = sorted(
-        k
-        for k in set(now) | set(saved)
-        if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)
-    )
-    if differ:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in differ[:4])
-        raise RadsynthError(f"cannot resume: config differs from the checkpoint's ({detail})")
+    refuse_changed_config({**before, **saved}, now, RESUMABLE_CHANGES)

@@ -12,7 +12,6 @@ Multi-GPU and multi-node: ``accelerate launch -m radsynth.cli train DATA OUT ...
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import time
@@ -22,7 +21,7 @@ from typing import Any
 
 import torch
 
-from radsynth.config import config_json, config_to_dict
+from radsynth.config import config_to_dict
 from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
@@ -30,13 +29,11 @@ from radsynth.hardware.contention import adaptive_cpu_threads
 from radsynth.hardware.device import current_gpu
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.hardware.threads import cpu_threads
-from radsynth.io import read_json
 from radsynth.layout import checkpoint_name
 from radsynth.models.unet import build_unet, count_parameters
 from radsynth.progress import log_checkpoint
 from radsynth.stage import (
     StageResult,
-    atomic_write_text,
     draw_figure,
     prepare_output_dir,
     write_manifest,
@@ -54,6 +51,7 @@ from radsynth.training.data import DataOrder, load_ingest
 from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
 from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
+from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
 
 log = logging.getLogger(__name__)
@@ -90,6 +88,10 @@ def make_accelerator(cfg: TrainConfig, rt: Runtime) -> Any:
     return Accelerator(cpu=not rt.on_gpu, mixed_precision=precision)
 
 
+def _saved_train_config(folder: Path) -> dict[str, Any]:
+    return ckpt.read_checkpoint_config(folder)["train"]
+
+
 def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
     """Create ``cfg.out`` or, with ``--resume``, find the checkpoint to go on from.
 
@@ -100,26 +102,17 @@ def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
         RadsynthError: ``out`` holds other output, or the saved config is incompatible.
     """
     out = Path(cfg.out)
-    if not (cfg.resume and out.is_dir() and any(out.iterdir())):
+    point = None
+    if cfg.resume:
+        point = resume_point(out, "train", ckpt.list_checkpoints(out), _saved_train_config)
+    if point is None:
         if is_main:
             prepare_output_dir(out, "train", cfg)
         return None
-    try:
-        stage = read_json(out / "manifest.json").get("stage")
-        saved = read_json(out / "config.json")
-    except (RadsynthError, AttributeError):
-        stage, saved = None, {}
-    if stage != "train":
-        raise RadsynthError(f"cannot resume: {out} does not hold a radsynth train run")
-    resumable = [p for p in ckpt.list_checkpoints(out) if (p / ckpt.STATE_FILE).is_file()]
-    latest = resumable[-1] if resumable else None
-    if latest is not None:
-        saved = ckpt.read_checkpoint_config(latest)["train"]
-    check_resumable(saved, cfg)
+    check_resumable(point.saved, cfg)
     if is_main:  # the run is unfinished again until this call completes
-        atomic_write_text(out / "config.json", config_json(cfg))
-        atomic_write_text(out / "manifest.json", json.dumps({"stage": "train", "complete": False}))
-    return latest
+        reopen_run(out, "train", cfg)
+    return point.checkpoint
 
 
 @torch.no_grad()
