@@ -29,6 +29,7 @@ from typing import Any
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.evaluation import plots
+from radsynth.evaluation.collapse import collapse_reason
 from radsynth.evaluation.score import (
     EvaluationFields,
     Scorer,
@@ -119,6 +120,8 @@ def fid_row(step: int, checkpoint: Path, metrics: dict[str, Any], columns: list[
     """The record of one scored checkpoint: the ``columns`` (:func:`metric_columns`) of
     :meth:`Scorer.score`'s metrics, a missing value (None) as NaN."""
     value = {c: math.nan if metrics.get(c) is None else metrics[c] for c in columns}
+    diversity = math.nan if metrics.get("diversity") is None else float(metrics["diversity"])
+    precision, recall = float(value["precision"]), float(value["recall"])
     return FidRow(
         step=step,
         checkpoint=str(checkpoint),
@@ -127,9 +130,11 @@ def fid_row(step: int, checkpoint: Path, metrics: dict[str, Any], columns: list[
         fid=float(value["fid"]),
         kid_mean=float(value["kid_mean"]),
         kid_std=float(value["kid_std"]),
-        precision=float(value["precision"]),
-        recall=float(value["recall"]),
+        precision=precision,
+        recall=recall,
         extra={c: float(v) for c, v in value.items() if c not in FID_COLUMNS},
+        diversity=diversity,
+        collapse=collapse_reason(diversity, precision, recall),
     )
 
 
@@ -179,8 +184,11 @@ def fid_sweep(cfg: FidSweepConfig) -> StageResult:
         rows.append(fid_row(checkpoint_step(ckpt), ckpt, scored.metrics, metric_columns(cfg)))
         write_fid(out / "fid.csv", rows)  # after each row: an interrupted sweep keeps it
         log_checkpoint(log, STAGE, ckpt.name, describe_row(rows[-1]))
+        if rows[-1].collapse:
+            log.warning("%s: %s looks collapsed: %s", STAGE, ckpt.name, rows[-1].collapse)
 
     warnings = warn_mixed_n(rows)
+    warnings += [f"step {r.step} looks collapsed: {r.collapse}" for r in rows if r.collapse]
     n_real, names = len(scorer.real_paths), list(scorer.extractors)
     feature = scorer.extractors[cfg.feature].identity.split(":")[0]
     title = f"FID vs training step ({feature}; N real {n_real}, N synthetic {cfg.n})"

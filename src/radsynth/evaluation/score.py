@@ -134,6 +134,7 @@ class Scorer:
             )
             if i == 0:
                 row.update({k: values[k] for k in METRIC_COLUMNS})
+                row["diversity"] = values.get("diversity")  # for the sweep's collapse flag
             else:
                 row.update({f"{k}_{name}": values[k] for k in EXTRA_METRICS})
         return row

@@ -152,7 +152,8 @@ def metrics_from_features(
     k_nearest: int = 3,
     precision_recall: bool = True,
 ) -> dict[str, Any]:
-    """FID, KID (mean, std), precision and recall of (N, D) features, with the Ns used."""
+    """FID, KID (mean, std), precision, recall and the diversity ratio
+    (:func:`radsynth.metrics.formulas.diversity_ratio`) of (N, D) features, with the Ns used."""
     # KID draws from the generated set first, as torch-fidelity does (its input1 = generated).
     kid_mean, kid_std, m = formulas.kid(fake, real, kid_subsets, kid_subset_size, seed)
     out: dict[str, Any] = {
@@ -171,6 +172,7 @@ def metrics_from_features(
             log.warning("precision/recall need more than k=%d images per set", k_nearest)
             out["precision"] = out["recall"] = None
         out["k_nearest"] = k_nearest
+        out["diversity"] = formulas.diversity_ratio(real, fake)
     return out
 
 

@@ -31,7 +31,11 @@ FID_COLUMNS = (
     "kid_std",
     "precision",
     "recall",
+    "diversity",
+    "collapse",
 )
+#: Columns a fid.csv from before the collapse flag lacks; it reads with NaN and "" there.
+FID_LATER_COLUMNS = ("diversity", "collapse")
 FID_EXTRA_METRICS = ("fid", "kid_mean", "kid_std")  # per extra feature space: fid_<space>, ...
 
 
@@ -60,6 +64,8 @@ class FidRow:
     # Each extra feature space's scores, by column (``fid_<space>``, ``kid_mean_<space>``,
     # ``kid_std_<space>``), in the order the sweep scored them.
     extra: Mapping[str, float] = field(default_factory=dict)
+    diversity: float = math.nan  # mean pairwise feature distance, synthetic over real
+    collapse: str = ""  # why the checkpoint looks collapsed (evaluation.collapse); "" when not
 
 
 def write_losses(path: Path, rows: Iterable[LossRow]) -> Path:
@@ -133,12 +139,13 @@ def read_fid(path: Path) -> list[FidRow]:
     """
     if not path.is_file():
         return []
-    rows = read_csv_rows(path, "FID table", FID_COLUMNS)
+    required = [c for c in FID_COLUMNS if c not in FID_LATER_COLUMNS]
+    rows = read_csv_rows(path, "FID table", required)
     extra = _extra_columns(path, rows[0] if rows else ())
     out = []
     for i, r in enumerate(rows, 2):
         where = f"{path} line {i}"
-        num = {c: cell_float(r[c], where, empty_nan=True) for c in FID_COLUMNS[4:]}
+        num = {c: cell_float(r.get(c, ""), where, empty_nan=True) for c in FID_COLUMNS[4:-1]}
         more = {c: cell_float(r[c], where, empty_nan=True) for c in extra}
         out.append(
             FidRow(
@@ -148,6 +155,7 @@ def read_fid(path: Path) -> list[FidRow]:
                 n_fake=cell_int(r["n_fake"], where),
                 **num,
                 extra=more,
+                collapse=r.get("collapse", ""),
             )
         )
     return sorted(out, key=lambda r: r.step)

@@ -14,6 +14,7 @@ import numpy as np
 
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
+from radsynth.evaluation.collapse import HIGH_PRECISION, MIN_DIVERSITY, ZERO_RECALL
 from radsynth.io import read_csv_rows
 from radsynth.layout import RunLayout
 from radsynth.records import read_choice, read_fid, read_losses
@@ -186,6 +187,7 @@ def fid(run: Path) -> Section:
             }
         )
     header = ["Step", "FID", "KID (×1000)", "Precision", "Recall", "Real / synthetic images"]
+    header += ["Diversity", "Collapse"]
     body = [
         [
             count(r.step),
@@ -194,6 +196,8 @@ def fid(run: Path) -> Section:
             fmt(r.precision, 3),
             fmt(r.recall, 3),
             f"{count(r.n_real)} / {count(r.n_fake)}",
+            fmt(r.diversity, 2),
+            r.collapse or "-",
         ]
         for r in rows
     ]
@@ -204,9 +208,18 @@ def fid(run: Path) -> Section:
             "rows": body,
             "note": "Precision: share of synthetic images that look like real ones "
             "(fidelity). Recall: share of the real variety the model covers "
-            "(diversity). Both range 0-1; higher is better.",
+            "(diversity). Both range 0-1; higher is better. Diversity: how spread out the "
+            "synthetic images are relative to the real ones (1 = as varied). Collapse: "
+            f"diversity under {MIN_DIVERSITY:g}, or recall under {ZERO_RECALL:g} with "
+            f"precision {HIGH_PRECISION:g} or more.",
         }
     )
+    collapsed = [r for r in rows if r.collapse]
+    if collapsed:
+        sec.paragraphs.append(
+            f"Warning: {len(collapsed)} checkpoint(s) look collapsed (the model repeats a few "
+            f"images): step {', '.join(f'{r.step:,}' for r in collapsed)}."
+        )
     if np.isfinite(f).any():
         best = int(np.nanargmin(f))
         sec.headline = f"The lowest FID, {f[best]:.2f}, was reached at step {int(step[best]):,}."
