@@ -129,14 +129,14 @@ def sample(cfg: SampleConfig) -> StageResult:
     from radsynth.training.checkpoint import load_checkpoint
 
     check_config(cfg)
+    # One runtime for this process: bf16 and channels-last apply on a GPU only. accelerate
+    # runs several CPU processes (gloo) only when told cpu=True; with --device auto each
+    # process samples on the device accelerate gave it. A bad device name fails first.
+    rt = resolve_runtime(cfg.device, bf16=cfg.bf16, channels_last=cfg.channels_last)
     gan = is_gan_checkpoint(cfg.ckpt)
     given = cfg  # config.json records the config as called (the pipeline compares it on resume)
     if not gan:
         cfg = with_diffusion_defaults(cfg)  # refuses a GAN-only setting
-    # One runtime for this process: bf16 and channels-last apply on a GPU only. accelerate
-    # runs several CPU processes (gloo) only when told cpu=True; with --device auto each
-    # process samples on the device accelerate gave it.
-    rt = resolve_runtime(cfg.device, bf16=cfg.bf16, channels_last=cfg.channels_last)
     state = PartialState(cpu=not rt.on_gpu)
     rt = rt.for_process(state.device) if cfg.device == "auto" else rt
     device = rt.device
