@@ -60,7 +60,7 @@ STAGE = "train-autoencoder"
 SCALE_SEED = 0x5CA1_E000
 #: At most this many val images for the val loss at each checkpoint.
 VAL_MAX_IMAGES = 64
-LOSS_COLUMNS = ("step", "rec", "kl", "g_adv", "adaptive_weight", "d_loss", "val_rec")
+AUTOENCODER_LOSS_COLUMNS = ("step", "rec", "kl", "g_adv", "adaptive_weight", "d_loss", "val_rec")
 
 
 def model_shape(cfg: AutoencoderConfig, channels: int) -> AutoencoderShape:
@@ -134,7 +134,7 @@ def train_step(
         step: the 1-based number of this step.
 
     Returns:
-        The detached losses of the step, by name (see LOSS_COLUMNS).
+        The detached losses of the step, by name (see AUTOENCODER_LOSS_COLUMNS).
     """
     ae, disc = nets.ae, nets.disc
     mean, std = encode_moments(ae, x)  # (B, C, H/f, W/f) each
@@ -202,8 +202,8 @@ def latent_scale_factor(ae: torch.nn.Module, images: torch.Tensor, batch_size: i
 def write_losses(out: Path, history: list[dict[str, float]]) -> None:
     """``losses.csv``: one row per checkpoint, the means since the last one (atomic)."""
     with atomic_path(out / "losses.csv") as tmp:
-        lines = [",".join(LOSS_COLUMNS)]
-        lines += [",".join(f"{row[c]:.6g}" for c in LOSS_COLUMNS) for row in history]
+        lines = [",".join(AUTOENCODER_LOSS_COLUMNS)]
+        lines += [",".join(f"{row[c]:.6g}" for c in AUTOENCODER_LOSS_COLUMNS) for row in history]
         tmp.write_text("\n".join(lines) + "\n")
 
 
@@ -285,7 +285,7 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
     }
 
     order = DataOrder(len(data.train), cfg.seed)
-    sums, window = dict.fromkeys(LOSS_COLUMNS[1:-1], 0.0), 0
+    sums, window = dict.fromkeys(AUTOENCODER_LOSS_COLUMNS[1:-1], 0.0), 0
     nets.ae.train()
     while progress["step"] < cfg.total_steps:
         # Draw a batch: (B, 1, H, W) in [-1, 1].
