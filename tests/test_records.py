@@ -56,10 +56,10 @@ def test_fid_extra_feature_spaces_and_missing_values(tmp_path: Path) -> None:
     path = write_fid(tmp_path / "fid.csv", rows)
     text = path.read_text()
     assert text.splitlines() == [
-        "step,checkpoint,n_real,n_fake,fid,kid_mean,kid_std,precision,recall,"
+        "step,checkpoint,n_real,n_fake,fid,kid_mean,kid_std,precision,recall,diversity,collapse,"
         "fid_pixels,kid_mean_pixels,kid_std_pixels",
-        "2,c/step-0000002,3,3,12.0,0.25,0.0,,,3.25,0.125,1e-17",
-        "4,c/step-0000004,3,3,9.5,0.5,0.0,,,3.25,0.125,1e-17",
+        "2,c/step-0000002,3,3,12.0,0.25,0.0,,,,,3.25,0.125,1e-17",
+        "4,c/step-0000004,3,3,9.5,0.5,0.0,,,,,3.25,0.125,1e-17",
     ]
     back = read_fid(path)
     assert [r.step for r in back] == [2, 4] and back[0].extra == extra
