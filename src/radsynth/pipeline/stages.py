@@ -16,8 +16,8 @@ list derive from these two tables; adding a stage means its own module plus a ro
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -221,7 +221,6 @@ class PipelineStep:
     marker: str | None = None  # the stage writes elsewhere; `out` is a marker file {marker: true}
     aside: Callable[[Wiring], Path] | None = None  # where an earlier output goes
     before: str | None = None  # a decision the run makes before this step (see run.py)
-    extra: Mapping[str, Any] = field(default_factory=dict)  # step-specific settings
 
 
 def _ingest_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
