@@ -90,17 +90,19 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
     def start(request: Request, reviewer: str | None = None) -> HTMLResponse:
         return ctx.page(request, "start.html", q=q, reviewer=svc.check_reviewer(reviewer))
 
-    @app.get("/screen", response_class=HTMLResponse)
-    def screen(request: Request, reviewer: str | None = None, page: int = 0) -> HTMLResponse:
+    def decision_page(
+        request: Request, template: str, reviewer: str | None, page: int, queue: list, read
+    ) -> HTMLResponse:
+        """One page of a queue with its final decisions and history (``read(session)`` gives
+        both): the screen's flags and the audit's pairs are shown the same way."""
         who = svc.check_reviewer(reviewer)
         page = max(page, 0)
-        items, more = _page_of(q.screen, page)
+        items, more = _page_of(queue, page)
         with ctx.read() as s:
-            final = {d.image: d for d in svc.screen_final(s, q)}
-            history = svc.screen_history(s)
+            final, history = read(s)
         return ctx.page(
             request,
-            "screen.html",
+            template,
             reviewer=who,
             items=items,
             final=final,
@@ -108,8 +110,15 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
             page=page,
             first=page * PAGE_SIZE,
             more=more,
-            total=len(q.screen),
+            total=len(queue),
         )
+
+    @app.get("/screen", response_class=HTMLResponse)
+    def screen(request: Request, reviewer: str | None = None, page: int = 0) -> HTMLResponse:
+        def read(s):
+            return {d.image: d for d in svc.screen_final(s, q)}, svc.screen_history(s)
+
+        return decision_page(request, "screen.html", reviewer, page, q.screen, read)
 
     @app.post("/screen/decide")
     async def screen_decide(request: Request) -> Response:
@@ -132,24 +141,10 @@ def register(app: FastAPI, ctx: Any) -> None:  # noqa: C901 - one closure per ro
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit(request: Request, reviewer: str | None = None, page: int = 0) -> HTMLResponse:
-        who = svc.check_reviewer(reviewer)
-        page = max(page, 0)
-        items, more = _page_of(q.pairs, page)
-        with ctx.read() as s:
-            final = {v.synthetic: v for v in svc.audit_final(s, q)}
-            history = svc.audit_history(s)
-        return ctx.page(
-            request,
-            "audit.html",
-            reviewer=who,
-            items=items,
-            final=final,
-            history=history,
-            page=page,
-            first=page * PAGE_SIZE,
-            more=more,
-            total=len(q.pairs),
-        )
+        def read(s):
+            return {v.synthetic: v for v in svc.audit_final(s, q)}, svc.audit_history(s)
+
+        return decision_page(request, "audit.html", reviewer, page, q.pairs, read)
 
     @app.post("/audit/decide")
     async def audit_decide(request: Request) -> Response:
