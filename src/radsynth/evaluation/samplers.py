@@ -46,6 +46,7 @@ from radsynth.hardware.flags import bf16_arg, channels_last_arg, compile_arg
 from radsynth.io import read_json
 from radsynth.layout import sweep_samples
 from radsynth.progress import bar, log_checkpoint
+from radsynth.records.curves import SCORE_COLUMNS
 from radsynth.sampling.sample import SampleConfig, resolved_spacing
 from radsynth.sampling.samplers import function_evaluations, get_sampler
 from radsynth.stage import StageResult, draw_figure, prepare_output_dir, write_manifest
@@ -58,13 +59,7 @@ COLUMNS = (
     "spacing",
     "function_evaluations",
     "reference",
-    "n_real",
-    "n_fake",
-    "fid",
-    "kid_mean",
-    "kid_std",
-    "precision",
-    "recall",
+    *SCORE_COLUMNS,
     "fid_ratio_to_reference",
     "label",
     "guidance",

@@ -24,10 +24,11 @@ from radsynth.hardware.flags import device_arg
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
 from radsynth.metrics.features import FeatureExtractor, make_extractor
+from radsynth.records.curves import SCORE_COLUMNS
 from radsynth.sampling.sample import SampleConfig, sample, seed_png
 
 #: Columns of the main feature space, and of each extra one (``fid_<name>`` ...).
-METRIC_COLUMNS = ("n_real", "n_fake", "fid", "kid_mean", "kid_std", "precision", "recall")
+METRIC_COLUMNS = SCORE_COLUMNS  # the scores of one row, as the records name them
 EXTRA_METRICS = ("fid", "kid_mean", "kid_std")
 
 

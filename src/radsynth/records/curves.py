@@ -21,19 +21,10 @@ from radsynth.io import read_csv_rows
 from radsynth.records._csv import cell_float, cell_int, write_csv
 
 LOSS_COLUMNS = ("step", "train_loss", "val_loss")
-FID_COLUMNS = (
-    "step",
-    "checkpoint",
-    "n_real",
-    "n_fake",
-    "fid",
-    "kid_mean",
-    "kid_std",
-    "precision",
-    "recall",
-    "diversity",
-    "collapse",
-)
+#: The scores of one synthetic set against the real set, in every table that holds them
+#: (fid.csv, ema_sweep.csv, the sampler sweep's sweep.csv).
+SCORE_COLUMNS = ("n_real", "n_fake", "fid", "kid_mean", "kid_std", "precision", "recall")
+FID_COLUMNS = ("step", "checkpoint", *SCORE_COLUMNS, "diversity", "collapse")
 #: Columns a fid.csv from before the collapse flag lacks; it reads with NaN and "" there.
 FID_LATER_COLUMNS = ("diversity", "collapse")
 FID_EXTRA_METRICS = ("fid", "kid_mean", "kid_std")  # per extra feature space: fid_<space>, ...

@@ -19,6 +19,7 @@ from pathlib import Path
 from radsynth.errors import RadsynthError
 from radsynth.io import read_csv_rows
 from radsynth.records._csv import cell_float, cell_int, write_csv
+from radsynth.records.curves import SCORE_COLUMNS
 from radsynth.stage import atomic_write_text
 
 EMA_COLUMNS = (
@@ -28,15 +29,9 @@ EMA_COLUMNS = (
     "gamma",
     "fit_error",
     "checkpoint",
-    "n_real",
-    "n_fake",
-    "fid",
-    "kid_mean",
-    "kid_std",
-    "precision",
-    "recall",
+    *SCORE_COLUMNS,
 )
-_NUMBERS = ("sigma_rel", "gamma", "fit_error", "fid", "kid_mean", "kid_std", "precision", "recall")
+_NUMBERS = ("sigma_rel", "gamma", "fit_error", *SCORE_COLUMNS[2:])
 EMA_KINDS = ("posthoc", "classic")
 
 
