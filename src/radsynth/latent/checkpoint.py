@@ -29,9 +29,15 @@ import torch
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
 from radsynth.latent.model import AutoencoderShape, build_autoencoder, decode, encode_moments
-from radsynth.layout import checkpoint_folder, checkpoint_step, checkpoints_root
+from radsynth.layout import checkpoint_folder
 from radsynth.stage import atomic_write_text, sha256_file
-from radsynth.training.checkpoint import load_weights, write_folder
+from radsynth.training.checkpoint import list_checkpoints as training_checkpoints
+from radsynth.training.checkpoint import (
+    load_weights,
+    module_weights,
+    resolve_checkpoint,
+    write_folder,
+)
 
 FORMAT = "radsynth-autoencoder-checkpoint"
 VERSION = 1
@@ -60,25 +66,9 @@ class LoadedAutoencoder:
         return decode(self.model, z).clamp(-1, 1)
 
 
-def _is_checkpoint(path: Path) -> bool:
-    return all((path / f).is_file() for f in (CONFIG_FILE, AE_FILE))
-
-
 def list_checkpoints(out: Path) -> list[Path]:
     """Complete checkpoint folders of a run (or of its ``checkpoints/``), sorted by step."""
-    root = checkpoints_root(Path(out))
-    if not root.is_dir():
-        return []
-    found = [
-        (step, p)
-        for p in root.iterdir()
-        if (step := checkpoint_step(p.name)) is not None and p.is_dir() and _is_checkpoint(p)
-    ]
-    return [p for _, p in sorted(found)]
-
-
-def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    return training_checkpoints(out, required=(CONFIG_FILE, AE_FILE))
 
 
 def save_checkpoint(
@@ -96,8 +86,8 @@ def save_checkpoint(
 
     meta = {"format": FORMAT, "version": VERSION, "step": step, **config}
     files: dict[str, Callable[[Path], None]] = {
-        AE_FILE: lambda p: save_file(_weights(ae), p),
-        DISC_FILE: lambda p: save_file(_weights(disc), p),
+        AE_FILE: lambda p: save_file(module_weights(ae), p),
+        DISC_FILE: lambda p: save_file(module_weights(disc), p),
         STATE_FILE: lambda p: torch.save(state, p),
         CONFIG_FILE: lambda p: p.write_text(json.dumps(meta, indent=2)),
     }
@@ -134,17 +124,7 @@ def load_state(folder: Path) -> dict[str, Any]:
 
 def resolve(path: Path) -> Path:
     """A checkpoint folder from itself, a file in it, or a run folder (its latest)."""
-    path = Path(path)
-    if path.is_file() and _is_checkpoint(path.parent):
-        return path.parent
-    if _is_checkpoint(path):
-        return path
-    found = list_checkpoints(path)
-    if found:
-        return found[-1]
-    if not path.exists():
-        raise RadsynthError(f"autoencoder checkpoint not found: {path}")
-    raise RadsynthError(f"{path} holds no autoencoder checkpoint (autoencoder.safetensors)")
+    return resolve_checkpoint(path, (CONFIG_FILE, AE_FILE), kind="autoencoder ", contents=AE_FILE)
 
 
 def load_autoencoder(

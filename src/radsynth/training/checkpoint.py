@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,12 +64,13 @@ def checkpoint_dir(train_dir: Path, step: int) -> Path:
     return checkpoint_folder(train_dir, step)
 
 
-def _is_checkpoint(path: Path) -> bool:
-    return all((path / f).is_file() for f in (CONFIG_FILE, *WEIGHT_FILES.values()))
+#: The files a complete DDPM or GAN checkpoint folder holds (the GAN adds its discriminator).
+CHECKPOINT_FILES = (CONFIG_FILE, *WEIGHT_FILES.values())
 
 
-def list_checkpoints(train_dir: Path) -> list[Path]:
-    """Complete checkpoint folders of a training run, sorted by step.
+def list_checkpoints(train_dir: Path, required: Sequence[str] = CHECKPOINT_FILES) -> list[Path]:
+    """Complete checkpoint folders of a training run, sorted by step: those holding every file
+    in ``required`` (by default a DDPM's or GAN's; the autoencoder names its own).
 
     ``train_dir`` may be the run folder (holding ``checkpoints/``) or ``checkpoints/`` itself.
     Hidden temporary folders left by an interrupted save are ignored.
@@ -80,7 +81,7 @@ def list_checkpoints(train_dir: Path) -> list[Path]:
     found = []
     for p in root.iterdir():
         step = checkpoint_step(p.name)
-        if step is not None and p.is_dir() and _is_checkpoint(p):
+        if step is not None and p.is_dir() and all((p / f).is_file() for f in required):
             found.append((step, p))
     return [p for _, p in sorted(found)]
 
@@ -99,7 +100,8 @@ def _write_fsynced(path: Path, write: Callable[[Path], None]) -> None:
         os.fsync(fh.fileno())
 
 
-def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+def module_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state as contiguous CPU tensors, as safetensors writes them."""
     return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
 
 
@@ -130,7 +132,8 @@ def save_checkpoint(
     meta = {"format": format, "version": VERSION, "step": step, **config}
     networks = {WEIGHT_FILES["online"]: model, WEIGHT_FILES["ema"]: ema, **(extra_weights or {})}
     files: dict[str, Callable[[Path], None]] = {
-        name: (lambda p, net=net: save_file(_weights(net), p)) for name, net in networks.items()
+        name: (lambda p, net=net: save_file(module_weights(net), p))
+        for name, net in networks.items()
     }
     files[STATE_FILE] = lambda p: torch.save(state, p)
     files[CONFIG_FILE] = lambda p: p.write_text(json.dumps(meta, indent=2))
@@ -184,21 +187,35 @@ def prune_states(train_dir: Path, keep_last: int) -> None:
         (path / STATE_FILE).unlink(missing_ok=True)
 
 
-def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint folder from a checkpoint folder, a file in one, or a run folder (its latest)."""
+def resolve_checkpoint(
+    path: Path,
+    required: Sequence[str] = CHECKPOINT_FILES,
+    *,
+    kind: str = "",
+    contents: str = "model/ema safetensors + config.json",
+) -> Path:
+    """A checkpoint folder from a checkpoint folder, a file in one, or a run folder (its latest).
+
+    Args:
+        path: what the user named.
+        required: the files a complete checkpoint folder holds.
+        kind, contents: the family's name ("autoencoder ") and files, for the one-line errors.
+    """
     path = Path(path)
-    if path.is_file() and _is_checkpoint(path.parent):
+
+    def complete(folder: Path) -> bool:
+        return all((folder / f).is_file() for f in required)
+
+    if path.is_file() and complete(path.parent):
         return path.parent
-    if _is_checkpoint(path):
+    if complete(path):
         return path
-    found = list_checkpoints(path)
+    found = list_checkpoints(path, required)
     if found:
         return found[-1]
     if not path.exists():
-        raise RadsynthError(f"checkpoint not found: {path}")
-    raise RadsynthError(
-        f"{path} holds no complete checkpoint (model/ema safetensors + config.json)"
-    )
+        raise RadsynthError(f"{kind}checkpoint not found: {path}")
+    raise RadsynthError(f"{path} holds no {kind or 'complete '}checkpoint ({contents})")
 
 
 def checkpoint_format(path: Path) -> str | None:
