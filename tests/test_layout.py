@@ -117,10 +117,19 @@ def test_checkpoint_names_round_trip() -> None:
 
 def test_the_layout_names_every_folder_of_a_run() -> None:
     run = RunLayout(Path("r"))
-    assert run.samples_of(4) == Path("r/samples/step-0000004")
-    assert run.checkpoint(4) == Path("r/train/checkpoints/step-0000004")
-    assert run.fid_samples_of(4) == Path("r/fid_sweep/samples/step-0000004")
-    assert run.kept_of(4).parent == run.kept and run.split("val") == Path("r/data/val")
+    unnamed, gan = run.generator(), run.generator("gan")
+    assert run.samples_of(unnamed.set_of(4)) == Path("r/samples/step-0000004")
+    assert unnamed.checkpoint(4) == Path("r/train/checkpoints/step-0000004")
+    assert unnamed.fid_samples_of(4) == Path("r/fid_sweep/samples/step-0000004")
+    assert unnamed.choice == Path("r/checkpoints.json")
+    assert run.kept_of(unnamed.set_of(4)).parent == run.kept
+    assert run.split("val") == Path("r/data/val")
+    # A named generator's folders, and its sets one folder deeper.
+    assert gan.checkpoint(4) == Path("r/generators/gan/train/checkpoints/step-0000004")
+    assert gan.fid == Path("r/generators/gan/fid_sweep/fid.csv")
+    assert gan.choice == Path("r/generators/gan/checkpoints.json")
+    assert run.kept_of(gan.set_of(4)) == Path("r/kept/gan/step-0000004")
+    assert gan.set_of(4).name == "gan/step-0000004"
     assert run.state.name == "pipeline.json" and run.lock.name == "pipeline.lock"
     with pytest.raises(ValueError, match="no split 'valid'"):
         run.split("valid")

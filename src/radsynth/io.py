@@ -111,6 +111,25 @@ def read_json(path: Path, what: str = "JSON file") -> Any:
         ) from None
 
 
+class _DuplicateKey(Exception):
+    """A mapping names one key twice (PyYAML would keep the last silently)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping: a second ``gan:`` under
+    ``generators:`` would otherwise replace the first without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise _DuplicateKey(f"key {key!r} is given twice in one mapping (line {line})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, what: str = "YAML file") -> Any:
     """The parsed contents of a YAML (or JSON) file.
 
@@ -119,7 +138,9 @@ def read_yaml(path: Path, what: str = "YAML file") -> Any:
     """
     text = read_text(path, what)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as exc:
+        raise RadsynthError(f"{what} {path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -22,6 +22,14 @@ folders and never needs it. ::
       kept/step-NNNNNNN/           kept samples, oriented (what readers see)
       review/                      reviewers' decisions (radsynth review)
       utility/  real_oriented/  study/  stats/  release/
+
+A run with several generators (``generators:`` in the pipeline file) gives each its own
+``generators/NAME/{train,fid_sweep,checkpoints.json}`` (:class:`GeneratorLayout`), and its sets
+one more folder level: ``samples/NAME/step-NNNNNNN``, ``kept/NAME/step-NNNNNNN``, and so on. A
+synthetic set is named by that relative folder (:class:`SyntheticSet`): ``gan/step-0004000``
+everywhere, in the screen's groups, the fates, Table S1, the study and the release. A run with
+one unnamed generator keeps the paths above (``train/``, ``samples/step-NNNNNNN``), so its
+folders stay cached.
 """
 
 from __future__ import annotations
@@ -32,6 +40,11 @@ from pathlib import Path
 
 #: A checkpoint folder's name: the optimizer step, zero-padded to 7 digits.
 _CHECKPOINT = re.compile(r"step-(\d{7,})")
+#: A generator's name: a folder name on every file system, never a checkpoint name.
+_GENERATOR = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+#: Names a generator may not take: a run folder's own names (``all`` is orient's group of images
+#: at the top of a folder, ``real`` the study's real set).
+RESERVED_GENERATOR_NAMES = frozenset({"all", "real", "generators", "unused"})
 
 
 def checkpoint_name(step: int) -> str:
@@ -48,6 +61,51 @@ def checkpoint_step(name: str) -> int | None:
     """The optimizer step of a checkpoint folder name, or None when ``name`` is not one."""
     m = _CHECKPOINT.fullmatch(name)
     return int(m.group(1)) if m else None
+
+
+def generator_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a generator (a letter, then up to 31 letters, digits, ``_`` or
+    ``-``; not a checkpoint name nor a reserved word), or None when it can."""
+    if not _GENERATOR.fullmatch(name):
+        return "a letter, then up to 31 letters, digits, '_' or '-'"
+    if checkpoint_step(name) is not None or name.startswith("step-"):
+        return "it reads as a checkpoint name"
+    if name.casefold() in RESERVED_GENERATOR_NAMES:
+        return f"reserved ({', '.join(sorted(RESERVED_GENERATOR_NAMES))})"
+    return None
+
+
+@dataclass(frozen=True)
+class SyntheticSet:
+    """One synthetic set: the images one checkpoint of one generator sampled.
+
+    Its :attr:`name` is its folder relative to ``samples/`` (and ``kept/``, ``oriented/``...):
+    ``step-NNNNNNN`` for a run's one unnamed generator, ``NAME/step-NNNNNNN`` otherwise.
+    """
+
+    generator: str | None  # None: the run's one unnamed generator
+    step: int  # the checkpoint's optimizer step
+
+    @property
+    def name(self) -> str:
+        checkpoint = checkpoint_name(self.step)
+        return checkpoint if self.generator is None else f"{self.generator}/{checkpoint}"
+
+
+def parse_set_name(name: str) -> SyntheticSet | None:
+    """The set a name such as ``gan/step-0004000`` or ``step-0004000`` names, or None."""
+    generator, _, checkpoint = name.rpartition("/")
+    step = checkpoint_step(checkpoint)
+    if step is None or (generator and generator_name_problem(generator) is not None):
+        return None
+    return SyntheticSet(generator or None, step)
+
+
+def set_generator(name: str) -> str | None:
+    """The generator of a set (or group) name: ``gan`` of ``gan/step-0004000``, None for an
+    unnamed generator's ``step-0004000`` (and for any name without a generator folder)."""
+    parsed = parse_set_name(name)
+    return parsed.generator if parsed is not None else None
 
 
 def checkpoint_folder(train_dir: Path, step: int) -> Path:
@@ -93,6 +151,62 @@ def sweep_samples(sweep_dir: Path, row: str) -> Path:
 
 
 @dataclass(frozen=True)
+class GeneratorLayout:
+    """The folders of one generator of a run: its training, checkpoint sweep and choice.
+
+    Args:
+        root: the run folder.
+        name: the generator's name; None for a run's one unnamed generator, whose folders are
+            the run's own (``train/``, ``fid_sweep/``, ``checkpoints.json``).
+    """
+
+    root: Path
+    name: str | None = None
+
+    @property
+    def home(self) -> Path:
+        """``generators/NAME``, or the run folder itself for the unnamed generator."""
+        return self.root if self.name is None else self.root / "generators" / self.name
+
+    @property
+    def train(self) -> Path:
+        return self.home / "train"
+
+    @property
+    def losses(self) -> Path:
+        return self.train / "losses.csv"
+
+    @property
+    def loss_curves(self) -> Path:
+        return self.train / "loss_curves.png"
+
+    def checkpoint(self, step: int) -> Path:
+        return checkpoint_folder(self.train, step)
+
+    @property
+    def fid_sweep(self) -> Path:
+        return self.home / "fid_sweep"
+
+    @property
+    def fid(self) -> Path:
+        """``fid_sweep/fid.csv``: FID per checkpoint."""
+        return self.fid_sweep / "fid.csv"
+
+    def fid_samples_of(self, step: int) -> Path:
+        """``fid_sweep/samples/step-NNNNNNN``: the images the sweep scored for one checkpoint."""
+        return sweep_samples(self.fid_sweep, checkpoint_name(step))
+
+    @property
+    def choice(self) -> Path:
+        """``checkpoints.json``: the checkpoints chosen for sampling, with reasons."""
+        return self.home / "checkpoints.json"
+
+    def set_of(self, step: int) -> SyntheticSet:
+        """The synthetic set this generator's checkpoint ``step`` samples."""
+        return SyntheticSet(self.name, step)
+
+
+@dataclass(frozen=True)
 class RunLayout:
     """Every path of one run folder.
 
@@ -117,11 +231,6 @@ class RunLayout:
     def hash_cache(self) -> Path:
         """Content digests of the folders from outside the run (the ``source:`` images)."""
         return self.root / "input_hashes.json"
-
-    @property
-    def choice(self) -> Path:
-        """``checkpoints.json``: the checkpoints chosen for sampling, with reasons."""
-        return self.root / "checkpoints.json"
 
     @property
     def report(self) -> Path:
@@ -157,43 +266,35 @@ class RunLayout:
         uncertain (decided by ``radsynth review --ingest``)."""
         return self.data / "review.csv"
 
-    # Training and the checkpoint sweep.
-    @property
-    def train(self) -> Path:
-        return self.root / "train"
+    # Generators: training, the checkpoint sweep and the choice.
+    def generator(self, name: str | None = None) -> GeneratorLayout:
+        """One generator's folders (:class:`GeneratorLayout`); None: the unnamed generator's."""
+        return GeneratorLayout(self.root, name)
 
     @property
-    def losses(self) -> Path:
-        return self.train / "losses.csv"
+    def generators(self) -> Path:
+        """``generators/``: one folder per named generator."""
+        return self.root / "generators"
 
-    @property
-    def loss_curves(self) -> Path:
-        return self.train / "loss_curves.png"
-
-    def checkpoint(self, step: int) -> Path:
-        return checkpoint_folder(self.train, step)
-
-    @property
-    def fid_sweep(self) -> Path:
-        return self.root / "fid_sweep"
-
-    @property
-    def fid(self) -> Path:
-        """``fid_sweep/fid.csv``: FID per checkpoint."""
-        return self.fid_sweep / "fid.csv"
-
-    def fid_samples_of(self, step: int) -> Path:
-        """``fid_sweep/samples/step-NNNNNNN``: the images the sweep scored for one checkpoint."""
-        return sweep_samples(self.fid_sweep, checkpoint_name(step))
+    def generator_names(self) -> list[str | None]:
+        """The generators this run folder holds: None for the unnamed one (a ``train/`` or
+        ``checkpoints.json`` at the top), then each folder under ``generators/``, sorted."""
+        unnamed = self.generator(None)
+        names: list[str | None] = (
+            [None] if unnamed.train.is_dir() or unnamed.choice.is_file() else []
+        )
+        if self.generators.is_dir():
+            names += sorted(p.name for p in self.generators.iterdir() if p.is_dir())
+        return names
 
     # Samples and what becomes of them.
     @property
     def samples(self) -> Path:
         return self.root / "samples"
 
-    def samples_of(self, step: int) -> Path:
-        """``samples/step-NNNNNNN``: one chosen checkpoint's samples, as generated."""
-        return self.samples / checkpoint_name(step)
+    def samples_of(self, synthetic: SyntheticSet) -> Path:
+        """``samples/[NAME/]step-NNNNNNN``: one chosen set's samples, as generated."""
+        return self.samples / synthetic.name
 
     @property
     def samples_unused(self) -> Path:
@@ -226,12 +327,12 @@ class RunLayout:
     def kept_as_generated(self) -> Path:
         return self.root / "kept_as_generated"
 
-    def kept_as_generated_of(self, step: int) -> Path:
-        return self.kept_as_generated / checkpoint_name(step)
+    def kept_as_generated_of(self, synthetic: SyntheticSet) -> Path:
+        return self.kept_as_generated / synthetic.name
 
-    def sample_meta(self, step: int) -> Path:
-        """``samples/step-NNNNNNN/meta``: one JSON sidecar per sampled image."""
-        return self.samples_of(step) / "meta"
+    def sample_meta(self, synthetic: SyntheticSet) -> Path:
+        """``samples/[NAME/]step-NNNNNNN/meta``: one JSON sidecar per sampled image."""
+        return self.samples_of(synthetic) / "meta"
 
     def inside(self, relative: str | Path) -> Path:
         """A folder the user names relative to the run folder (e.g. fid_sweep's ``real``)."""
@@ -271,8 +372,8 @@ class RunLayout:
         """``kept/step-NNNNNNN``: the kept images, oriented, that readers see."""
         return self.root / "kept"
 
-    def kept_of(self, step: int) -> Path:
-        return self.kept / checkpoint_name(step)
+    def kept_of(self, synthetic: SyntheticSet) -> Path:
+        return self.kept / synthetic.name
 
     @property
     def review(self) -> Path:
@@ -299,6 +400,16 @@ class RunLayout:
     @property
     def utility(self) -> Path:
         return self.root / "utility"
+
+    @property
+    def compare(self) -> Path:
+        """``compare/``: the chosen sets scored side by side against the test split."""
+        return self.root / "compare"
+
+    @property
+    def comparison_csv(self) -> Path:
+        """``compare/generators.csv``: FID/KID (with CI)/precision/recall per set and class."""
+        return self.compare / "generators.csv"
 
     @property
     def real_oriented(self) -> Path:

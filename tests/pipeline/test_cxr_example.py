@@ -17,10 +17,10 @@ def test_example_sections_build_stage_configs(tmp_path: Path) -> None:
     spec = load_spec(EXAMPLE)
     assert spec.source is not None and spec.source.name == "cxr-pediatric-224"
     train = build_config(TrainConfig, {"data": tmp_path, "out": tmp_path / "t",
-                                       **spec.section("train")})  # fmt: skip
+                                       **spec.generators[0].section("train")})  # fmt: skip
     assert train.condition_on == ("label",) and train.uncond_prob == 0.1
     sample = build_config(SampleConfig, {"ckpt": tmp_path, "out": tmp_path / "s",
-                                         **spec.section("sample")})  # fmt: skip
+                                         **spec.generators[0].section("sample")})  # fmt: skip
     assert sample.label_mix == ("NORMAL=300", "PNEUMONIA=300") and sample.n == 600
     utility = build_config(UtilityConfig, {"data": tmp_path, "out": tmp_path / "u",
                                            **spec.section("utility")})  # fmt: skip

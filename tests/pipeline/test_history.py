@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from radsynth.config import config_json
-from radsynth.layout import RunLayout
+from radsynth.layout import RunLayout, SyntheticSet
 from radsynth.pipeline.configs import build_configs
 from radsynth.pipeline.demo import demo_spec
 from radsynth.pipeline.history import earlier_config_json
@@ -28,7 +28,7 @@ RUN = Path("/tmp/oldrun")  # the folder the snapshot was written in; nothing is 
 def _configs():
     spec = parse_spec(demo_spec("tiny", 0), base=Path.cwd(), run_dir=RUN)
     layout = RunLayout(RUN)
-    return build_configs(spec, layout, (2, 4))
+    return build_configs(spec, layout, (SyntheticSet(None, 2), SyntheticSet(None, 4)))
 
 
 @pytest.mark.parametrize("stage", sorted(PREVIOUS))

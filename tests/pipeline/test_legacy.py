@@ -14,7 +14,7 @@ import pytest
 
 from radsynth.config import config_json
 from radsynth.errors import RadsynthError
-from radsynth.layout import RunLayout
+from radsynth.layout import RunLayout, SyntheticSet
 from radsynth.pipeline.configs import build_configs
 from radsynth.pipeline.demo import demo_spec
 from radsynth.pipeline.run import run_pipeline
@@ -38,7 +38,8 @@ def _fates_text(run: RunLayout, with_copies: bool) -> str:
 
 def _write_old_state(run: RunLayout, spec_data: dict, base: Path) -> None:
     spec = parse_spec(spec_data, base=base, run_dir=run.root)
-    chosen = tuple(json.loads(run.choice.read_text())["chosen"])
+    steps = json.loads(run.generator().choice.read_text())["chosen"]
+    chosen = tuple(SyntheticSet(None, s) for s in steps)
     cfgs = build_configs(spec, run, chosen)
     finished = read_state(run.root)
     keep = _sha(json.dumps(spec.keep), _fates_text(run, False))

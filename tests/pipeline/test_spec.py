@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_example_paper_config_parses() -> None:
     spec = load_spec(REPO / "examples" / "paper.yaml")
-    assert spec.checkpoints == (68000, 80000, 160000)
-    assert spec.section("train") == {"preset": "paper"}
+    (generator,) = spec.generators
+    assert generator.checkpoints == (68000, 80000, 160000) and generator.name is None
+    assert generator.section("train") == {"preset": "paper"} and generator.family == "diffusion"
     assert spec.section("study")["raters"] == 8
     assert not spec.simulate_readers
 

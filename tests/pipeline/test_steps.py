@@ -75,16 +75,23 @@ def test_a_dependency_that_has_not_run_is_refused(tmp_path: Path) -> None:
 def test_every_dependency_of_the_pipeline_is_a_step() -> None:
     """The stage table's own wiring: every `after` names an earlier row of PIPELINE, every row
     calls a stage of STAGES, and the sections derive from the rows."""
-    from radsynth.pipeline.stages import PIPELINE, expand_after, sections, stage
+    from radsynth.layout import RunLayout, SyntheticSet
+    from radsynth.pipeline.spec import parse_spec
+    from radsynth.pipeline.stages import PIPELINE, Wiring, expand_after, sections, stage
 
+    spec = parse_spec(
+        {"source": "x", "generators": {"ddpm": {}, "gan": {"train_gan": {}}}}, base=Path(".")
+    )
+    chosen = tuple(SyntheticSet(g, s) for g in ("ddpm", "gan") for s in (1000, 2000))
     seen: set[str] = set()
     for row in PIPELINE:
         assert set(row.after) <= seen, (row.name, set(row.after) - seen)
-        assert all(is_pipeline_step(n) for n in expand_after(row, (1000, 2000)))
+        w = Wiring(spec, RunLayout(Path("r")), chosen, "gan", chosen[-1])
+        assert all(is_pipeline_step(n) for n in expand_after(row, w))
         stage(row.stage)  # raises for a stage the table lacks
         seen.add(row.name)
     assert len(PIPELINE) >= 17
-    assert sections()[:4] == ("phantoms", "ingest", "train", "fid_sweep")
+    assert sections()[:5] == ("phantoms", "ingest", "train", "train_gan", "fid_sweep")
     assert "export" not in sections() and "keep" not in sections()
 
 

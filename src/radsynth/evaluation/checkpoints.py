@@ -24,7 +24,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
@@ -50,6 +50,9 @@ STAGE = "fid-sweep"
 @dataclass(frozen=True, kw_only=True)
 class FidSweepConfig(EvaluationFields):
     """FID, KID and precision/recall of every K-th checkpoint of a training run."""
+
+    #: Fields of the diffusion family only (a GAN is one generator call per image).
+    FAMILY_ONLY: ClassVar[dict[str, tuple[str, ...]]] = {"diffusion": ("sampler", "steps")}
 
     run: Path = arg(help="training output folder (holding checkpoints/step-*/)", positional=True)
     every: int = arg(10, help="score every K-th checkpoint (K, 2K, ...), and always the last")
@@ -83,7 +86,7 @@ def resolve_paths(cfg: FidSweepConfig) -> tuple[Path, Path, Path]:
     ingest's ``data/train`` and ``fid_sweep/`` beside RUN, and ``OUT/cache``."""
     run = RunLayout(cfg.run.parent)
     real = cfg.real if cfg.real is not None else run.split("train")
-    out = cfg.out if cfg.out is not None else run.fid_sweep
+    out = cfg.out if cfg.out is not None else run.generator().fid_sweep
     if out.resolve() == cfg.run.resolve() or cfg.run.resolve() in out.resolve().parents:
         raise RadsynthError(f"output folder {out} is inside RUN {cfg.run}; choose another --out")
     if not real.is_dir():
@@ -146,7 +149,7 @@ def refuse_for_gan(cfg: FidSweepConfig, checkpoint: Path) -> None:
     """
     from radsynth.gan.checkpoint import is_gan_checkpoint
 
-    given = [f for f in ("sampler", "steps") if getattr(cfg, f) is not None]
+    given = [f for f in cfg.FAMILY_ONLY["diffusion"] if getattr(cfg, f) is not None]
     if given and is_gan_checkpoint(checkpoint):
         raise RadsynthError(f"--{given[0]} is a diffusion setting; {cfg.run} holds GAN checkpoints")
 

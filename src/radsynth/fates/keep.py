@@ -31,7 +31,7 @@ from radsynth.fates.records import (
     write_fates,
     write_table_s1,
 )
-from radsynth.layout import RunLayout
+from radsynth.layout import RunLayout, parse_set_name
 from radsynth.stage import StageResult
 
 log = logging.getLogger(__name__)
@@ -235,19 +235,42 @@ def collect_kept(fates: Iterable[ImageFate], images_root: Path, out: Path) -> St
 
 
 def park_unchosen_samples(samples: Path, parked: Path, chosen: Iterable[str]) -> None:
-    """Keep only the chosen checkpoints' folders in ``samples``; park the others in ``parked``.
+    """Keep only the chosen sets' folders in ``samples``; park the others in ``parked``.
 
-    Later stages read every sub-folder of ``samples``, so a checkpoint chosen by an earlier run
-    must not linger there. Its images are moved, not deleted, and come back (still cached) if
-    the checkpoint is chosen again.
+    A set's folder is ``samples/step-NNNNNNN`` or ``samples/GEN/step-NNNNNNN``
+    (:class:`radsynth.layout.SyntheticSet`). Later stages read every sub-folder of
+    ``samples``, so a set chosen by an earlier run must not linger there. Its images are moved,
+    not deleted, and come back (still cached) if the set is chosen again.
     """
     chosen = set(chosen)
-    for folder in sorted(samples.iterdir()) if samples.is_dir() else []:
-        if folder.is_dir() and folder.name not in chosen:
-            parked.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(parked / folder.name, ignore_errors=True)
-            os.replace(folder, parked / folder.name)
-    for name in chosen:
+    for name in _set_folders(samples):
+        if name not in chosen:
+            (parked / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(parked / name, ignore_errors=True)
+            os.replace(samples / name, parked / name)
+            _drop_if_empty(samples / name, samples)
+    for name in sorted(chosen):
         if (parked / name).is_dir() and not (samples / name).exists():
-            samples.mkdir(parents=True, exist_ok=True)
+            (samples / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(parked / name, samples / name)
+            _drop_if_empty(parked / name, parked)
+
+
+def _set_folders(samples: Path) -> list[str]:
+    """The set names of the folders under ``samples`` (one or two levels deep)."""
+    names = []
+    for folder in sorted(samples.iterdir()) if samples.is_dir() else []:
+        if not folder.is_dir():
+            continue
+        if parse_set_name(folder.name) is not None:
+            names.append(folder.name)
+            continue
+        names += [f"{folder.name}/{f.name}" for f in sorted(folder.iterdir()) if f.is_dir()]
+    return names
+
+
+def _drop_if_empty(moved: Path, root: Path) -> None:
+    """Remove the generator folder a set was moved out of, once it holds nothing."""
+    parent = moved.parent
+    if parent != root and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from radsynth.errors import RadsynthError
+from radsynth.io import read_csv_rows
 from radsynth.records._csv import write_csv
 
 #: The logged parts, in the order the training step returns them.
@@ -22,3 +24,16 @@ COLUMNS = ("step", "kimg", *LOSS_PARTS)
 def write_gan_losses(out: Path, history: list[dict[str, Any]]) -> Path:
     """Write ``out/losses.csv`` atomically from the history rows (``COLUMNS`` keys)."""
     return write_csv(Path(out) / "losses.csv", COLUMNS, history)
+
+
+def read_gan_losses(path: Path) -> dict[str, list[float]] | None:
+    """The columns of a GAN's ``losses.csv`` as lists of floats (``step`` first), or None when
+    the file is missing or is not a GAN's (a DDPM's losses.csv has other columns)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        rows = read_csv_rows(path, "GAN loss history", COLUMNS)
+    except RadsynthError:
+        return None
+    return {c: [float(r[c]) for r in rows] for c in COLUMNS}

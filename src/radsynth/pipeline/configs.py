@@ -16,9 +16,9 @@ from typing import Any
 
 from radsynth.config import build_config
 from radsynth.errors import RadsynthError
-from radsynth.layout import RunLayout
+from radsynth.layout import RunLayout, SyntheticSet
 from radsynth.pipeline import stages
-from radsynth.pipeline.stages import PipelineStep, RunPlan, Wiring, step_name
+from radsynth.pipeline.stages import GeneratorPlan, PipelineStep, RunPlan, Wiring, step_name
 
 
 def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[str, Any]) -> Any:
@@ -48,32 +48,66 @@ def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[st
         raise RadsynthError(f"pipeline section '{section}': {exc}") from None
 
 
+def generator_of(spec: RunPlan, name: str | None) -> GeneratorPlan:
+    """The generator of ``spec`` named ``name`` (None: the unnamed one)."""
+    return next(g for g in spec.generators if g.name == name)
+
+
+def refuse_other_family(cls: type, generator: GeneratorPlan, section: str, user: dict) -> None:
+    """A setting of the other family in a generator's section (a config class lists its
+    family-only fields in ``FAMILY_ONLY``, e.g. a sampler for a GAN), refused in one line."""
+    for family, names in getattr(cls, "FAMILY_ONLY", {}).items():
+        given = sorted(set(user) & set(names))
+        if family != generator.family and given:
+            raise RadsynthError(
+                f"{generator_label(generator, section)}: {', '.join(given)} is a {family} "
+                f"setting; this generator is of the {generator.family} family"
+            )
+
+
+def generator_label(generator: GeneratorPlan, section: str) -> str:
+    """How an error names a generator's section."""
+    where = f"pipeline section '{section}'"
+    return where if generator.name is None else f"generator '{generator.name}': section '{section}'"
+
+
 def step_config(step: PipelineStep, w: Wiring) -> Any:
-    """One step's config: the user's section with the fields the pipeline sets."""
+    """One step's config: the user's section (the run's, or its generator's) with the fields
+    the pipeline sets."""
     cls, _ = stages.stage(step.stage).load()
-    user = w.spec.section(step.section) if step.section is not None else {}
+    if step.section is None:
+        return section_config(cls, step.name, {}, step.wire(w, {}))
+    if step.scope == "run":
+        user = w.spec.section(step.section)
+        return section_config(cls, step.section, user, step.wire(w, user))
+    generator = generator_of(w.spec, w.generator)
+    user = generator.section(step.section)
+    refuse_other_family(cls, generator, step.section, user)
     wired = step.wire(w, user)  # may take pipeline-only keys (fid_sweep's real) out of `user`
-    return section_config(cls, step.section or step.name, user, wired)
+    return section_config(cls, generator_label(generator, step.section), user, wired)
 
 
-def build_configs(spec: RunPlan, run: RunLayout, chosen: tuple[int, ...]) -> dict[str, Any]:
-    """Every step's config for ``spec`` in ``run`` with the checkpoints ``chosen``, by step name
-    (``sample step-NNNNNNN`` for each chosen checkpoint); steps this run leaves out are absent.
+def build_configs(
+    spec: RunPlan, run: RunLayout, chosen: tuple[SyntheticSet, ...]
+) -> dict[str, Any]:
+    """Every step's config for ``spec`` in ``run`` with the sets ``chosen``, by step name
+    (``sample [GEN/]step-NNNNNNN`` for each chosen set); steps this run leaves out are absent.
 
     Raises:
-        RadsynthError: a section holds an unknown key, a folder the pipeline sets, or a bad value.
+        RadsynthError: a section holds an unknown key, a folder the pipeline sets, a setting of
+            the other family, or a bad value.
     """
     configs: dict[str, Any] = {}
-    for step in stages.PIPELINE:
-        if not step.when(spec):
-            continue
-        for checkpoint in chosen if step.per_checkpoint else (0,):
-            w = Wiring(spec, run, chosen, checkpoint)
-            configs[step_name(step, checkpoint)] = step_config(step, w)
+    for row in stages.PIPELINE:
+        for w in stages.instances(row, spec, run, chosen):
+            configs[step_name(row, w)] = step_config(row, w)
     return configs
 
 
-def check_configs(spec: RunPlan, run: RunLayout, named: tuple[int, ...] | None) -> None:
-    """Check every section before any stage runs: the configs are built for the named
-    checkpoints, or for checkpoint 0 when radsynth will propose them (and then discarded)."""
-    build_configs(spec, run, named or (0,))
+def check_configs(spec: RunPlan, run: RunLayout) -> None:
+    """Check every section before any stage runs: the configs are built for each generator's
+    named checkpoints, or for checkpoint 0 when radsynth will propose them (then discarded)."""
+    chosen = tuple(
+        SyntheticSet(g.name, step) for g in spec.generators for step in (g.checkpoints or (0,))
+    )
+    build_configs(spec, run, chosen)

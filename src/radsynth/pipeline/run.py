@@ -26,10 +26,9 @@ from typing import Any
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.fates.keep import park_unchosen_samples
-from radsynth.layout import RunLayout, checkpoint_name, checkpoint_step
+from radsynth.layout import GeneratorLayout, RunLayout, SyntheticSet, checkpoint_step
 from radsynth.pipeline import stages
 from radsynth.pipeline.choose import (
-    CheckpointChoice,
     fid_curve,
     named_checkpoints,
     propose_checkpoints,
@@ -40,7 +39,7 @@ from radsynth.pipeline.configs import build_configs, check_configs
 from radsynth.pipeline.legacy import legacy_keep_key
 from radsynth.pipeline.lock import run_lock
 from radsynth.pipeline.readers import reader_progress
-from radsynth.pipeline.spec import PipelineSpec, load_spec
+from radsynth.pipeline.spec import GeneratorSpec, PipelineSpec, load_spec
 from radsynth.pipeline.stages import PipelineStep, Wiring, expand_after, step_name
 from radsynth.pipeline.steps import Step, StepOutcome, run_step
 from radsynth.stage import StageResult, atomic_write_text
@@ -79,7 +78,7 @@ def run_pipeline(
         echo: where the one-line-per-stage summaries go.
     """
     layout = RunLayout(spec.run_dir)
-    check_configs(spec, layout, spec.checkpoints)
+    check_configs(spec, layout)
     layout.root.mkdir(parents=True, exist_ok=True)
     with run_lock(layout.lock):
         return _run_stages(spec, layout, partial_readers, echo)
@@ -95,23 +94,22 @@ def _run_stages(
     # A step this run leaves out (phantoms, with a source folder) adds nothing to the keys below.
     absent = {s.name for s in stages.PIPELINE if not s.when(spec)}
     configs = build_configs(spec, run, ())
-    chosen: tuple[int, ...] = ()
+    chosen: tuple[SyntheticSet, ...] = ()
     for row in stages.PIPELINE:
         if row.name in absent:
             continue
         if row.before == "choose":
-            chosen = _choose(spec, run).steps
+            chosen = tuple(s for g in spec.generators for s in _choose(g, run.generator(g.name)))
             configs = build_configs(spec, run, chosen)
-            park_unchosen_samples(run.samples, run.samples_unused, map(checkpoint_name, chosen))
+            park_unchosen_samples(run.samples, run.samples_unused, [s.name for s in chosen])
         elif row.before == "review" and not run.review.is_dir():
             echo(_REVIEW_HINT.format(run=run))
         elif row.before == "readers":
             waiting = _wait_for_readers(spec, run, partial_readers, echo)
             if waiting is not None:
                 return waiting
-        for checkpoint in chosen if row.per_checkpoint else (0,):
-            step = _step(row, spec, run, chosen, checkpoint, configs, keys)
-            _do(step, run, keys, absent, echo, marker=row.marker)
+        for w in stages.instances(row, spec, run, chosen):
+            _do(_step(row, w, configs, keys), run, keys, absent, echo, marker=row.marker)
     return StageResult(run.root, f"report at {run.report}")
 
 
@@ -123,29 +121,20 @@ _REVIEW_HINT = (
 )
 
 
-def _step(
-    row: PipelineStep,
-    spec: PipelineSpec,
-    run: RunLayout,
-    chosen: tuple[int, ...],
-    checkpoint: int,
-    configs: dict[str, Any],
-    keys: dict[str, str],
-) -> Step:
-    """The step to run for one row of the table (and one checkpoint of a per-checkpoint row)."""
-    name = step_name(row, checkpoint)
+def _step(row: PipelineStep, w: Wiring, configs: dict[str, Any], keys: dict[str, str]) -> Step:
+    """The step to run for one row of the table (for one generator, or one chosen set)."""
+    name = step_name(row, w)
     cfg = configs[name]
     _, function = stages.stage(row.stage).load()
-    w = Wiring(spec, run, chosen, checkpoint)
     return Step(
         name,
         function,
         cfg,
         row.out(w),
-        after=expand_after(row, chosen),
+        after=expand_after(row, w),
         always=row.always,
         inputs=row.inputs(w, cfg),
-        legacy_key=_legacy_key(row.name, spec, run, keys),
+        legacy_key=_legacy_key(row.name, w.spec, w.run, keys),
         aside=row.aside(w) if row.aside is not None else None,
     )
 
@@ -199,23 +188,25 @@ def _wait_for_readers(
     return None
 
 
-def _choose(spec: PipelineSpec, run: RunLayout) -> CheckpointChoice:
-    """Use the named checkpoints, or propose them from the curves; write checkpoints.json."""
-    available = sorted(checkpoint_step(p.name) for p in list_checkpoints(run.train))
-    if spec.checkpoints is not None:
-        choice = named_checkpoints(spec.checkpoints, available)
+def _choose(generator: GeneratorSpec, gen: GeneratorLayout) -> list[SyntheticSet]:
+    """One generator's sets: its named checkpoints, or those proposed from its curves; writes
+    its checkpoints.json."""
+    available = sorted(checkpoint_step(p.name) for p in list_checkpoints(gen.train))
+    if generator.checkpoints is not None:
+        choice = named_checkpoints(generator.checkpoints, available)
         how = "Checkpoints named in the pipeline file"
     else:
-        fid = fid_curve(run.fid)
-        val = val_loss_curve(run.losses)
+        fid = fid_curve(gen.fid)
+        # A GAN has no validation loss (its losses.csv holds the adversarial terms).
+        val = val_loss_curve(gen.losses) if generator.family == "diffusion" else {}
         fid = {s: v for s, v in fid.items() if s in available}
         val = {s: v for s, v in val.items() if s in available}
-        choice = propose_checkpoints(fid, val, count=spec.n_checkpoints)
+        choice = propose_checkpoints(fid, val, count=generator.n_checkpoints)
         how = "Checkpoints proposed by radsynth from the FID and validation-loss curves"
     if not choice.steps:
-        raise RadsynthError("no checkpoints to sample from")
-    write_choice(run.choice, choice, how)
-    return choice
+        raise RadsynthError(f"{generator.describe()}: no checkpoints to sample from")
+    write_choice(gen.choice, choice, how)
+    return [gen.set_of(step) for step in choice.steps]
 
 
 def run(cfg: RunConfig) -> StageResult:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from radsynth.layout import RunLayout, checkpoint_name
+from radsynth.layout import GeneratorLayout, RunLayout, SyntheticSet
 
 Loader = Callable[[], tuple[type, Callable[[Any], Any]]]
 
@@ -172,6 +172,20 @@ COMMANDS = command_tree()
 # ------------------------------------------------------------------------------ pipeline steps
 
 
+#: The generator families, each with the section (and so the training stage) that makes it.
+FAMILIES: dict[str, str] = {"diffusion": "train", "gan": "train_gan"}
+
+
+class GeneratorPlan(Protocol):
+    """What the step table reads of one generator (:class:`~.spec.GeneratorSpec`)."""
+
+    name: str | None
+    family: str
+    checkpoints: tuple[int, ...] | None
+
+    def section(self, stage: str) -> dict[str, Any]: ...
+
+
 class RunPlan(Protocol):
     """What the step table reads of a parsed pipeline file (:class:`~.spec.PipelineSpec`)."""
 
@@ -179,18 +193,26 @@ class RunPlan(Protocol):
     keep: str
     simulate_readers: bool
     sections: dict[str, dict[str, Any]]
+    generators: Sequence[GeneratorPlan]
 
     def section(self, stage: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
 class Wiring:
-    """What a step's wiring knows: the pipeline file, the run folder and the choice made."""
+    """What a step's wiring knows: the pipeline file, the run folder, the sets chosen, and the
+    generator (or set) of a generator's (or a set's) step."""
 
     spec: RunPlan
     run: RunLayout
-    chosen: tuple[int, ...] = ()  # the chosen checkpoints' steps (empty before the choice)
-    checkpoint: int = 0  # the checkpoint of a per-checkpoint step
+    chosen: tuple[SyntheticSet, ...] = ()  # every generator's chosen sets (empty before)
+    generator: str | None = None  # the generator of a "generator" or "set" step
+    synthetic: SyntheticSet = SyntheticSet(None, 0)  # the set of a "set" step
+
+    @property
+    def gen(self) -> GeneratorLayout:
+        """The folders of this step's generator."""
+        return self.run.generator(self.generator)
 
 
 Wire = Callable[[Wiring, dict[str, Any]], dict[str, Any]]
@@ -216,7 +238,9 @@ class PipelineStep:
     after: tuple[str, ...] = ()  # steps it reads from; "sample" stands for every sample step
     when: Callable[[RunPlan], bool] = _always  # whether this run has the step
     inputs: Callable[[Wiring, Any], list[Path]] = _no_inputs  # from outside the run, in the key
-    per_checkpoint: bool = False  # one step per chosen checkpoint, "<name> step-NNNNNNN"
+    scope: str = "run"  # "run": once; "generator": per generator ("<name> GEN"); "set": per
+    # chosen set ("<name> [GEN/]step-NNNNNNN"); the unnamed generator's step is "<name>"
+    family: str | None = None  # a generator step of one family only (a key of FAMILIES)
     always: bool = False  # never cached: its input changes outside the pipeline (answers)
     marker: str | None = None  # the stage writes elsewhere; `out` is a marker file {marker: true}
     aside: Callable[[Wiring], Path] | None = None  # where an earlier output goes
@@ -243,7 +267,7 @@ def source_inputs(w: Wiring, ingest: Any) -> list[Path]:
 
 def _fid_sweep_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
     real = w.run.inside(str(user.pop("real", FID_REAL_DEFAULT)))
-    return {"run": w.run.train, "out": w.run.fid_sweep, "real": real}
+    return {"run": w.gen.train, "out": w.gen.fid_sweep, "real": real}
 
 
 def _keep_wire(w: Wiring, audit: bool) -> dict[str, Any]:
@@ -270,26 +294,37 @@ def _audit_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def last_sets(chosen: Sequence[SyntheticSet]) -> list[SyntheticSet]:
+    """Each generator's last chosen set (its latest checkpoint), in the generators' order."""
+    last: dict[str | None, SyntheticSet] = {}
+    for s in chosen:
+        last[s.generator] = s
+    return list(last.values())
+
+
 def _utility_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
-    """The last chosen checkpoint's kept images, as generated (the kept root before the choice)."""
-    last = w.chosen[-1] if w.chosen else None
-    return {
-        "data": w.run.data,
-        "out": w.run.utility,
-        "audit": w.run.audit,
-        "synthetic": w.run.kept_as_generated if last is None else w.run.kept_as_generated_of(last),
-        "synthetic_meta": w.run.samples if last is None else w.run.sample_meta(last),
-    }
+    """Each generator's last chosen set, kept, as generated (one synthetic arm per set); with
+    one unnamed generator, the single set of earlier runs (the kept root before the choice)."""
+    wired = {"data": w.run.data, "out": w.run.utility, "audit": w.run.audit}
+    sets = last_sets(w.chosen)
+    if len(sets) <= 1 and all(s.generator is None for s in sets):
+        last = sets[0] if sets else None
+        synthetic = w.run.kept_as_generated if last is None else w.run.kept_as_generated_of(last)
+        meta = w.run.samples if last is None else w.run.sample_meta(last)
+        return wired | {"synthetic": synthetic, "synthetic_meta": meta}
+    named = tuple(f"{s.name}={w.run.kept_as_generated_of(s)}" for s in sets)
+    metas = tuple(f"{s.name}={w.run.sample_meta(s)}" for s in sets)
+    return wired | {"synthetic_sets": named, "synthetic_sets_meta": metas}
 
 
 def _study_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
-    """The study's folders and one synthetic set per chosen checkpoint; a per-class study
+    """The study's folders and one synthetic set per chosen set; a per-class study
     (``finding_per_class: true``) also reads the real images' classes from ingest's manifest
     and the samples' from their sidecars (kept images are copies)."""
-    sets = tuple(f"{checkpoint_name(s)}={w.run.kept_of(s)}" for s in w.chosen)
+    sets = tuple(f"{s.name}={w.run.kept_of(s)}" for s in w.chosen)
     wired: dict[str, Any] = {"out": w.run.study, "real": w.run.real_oriented, "synthetic": sets}
     if user.get("finding_per_class"):
-        meta = tuple(f"{checkpoint_name(s)}={w.run.sample_meta(s)}" for s in w.chosen)
+        meta = tuple(f"{s.name}={w.run.sample_meta(s)}" for s in w.chosen)
         wired |= {"real_manifest": w.run.data_manifest, "synthetic_meta": meta}
     return wired
 
@@ -311,16 +346,21 @@ PIPELINE: tuple[PipelineStep, ...] = (
           lambda w, u: {"out": w.run.phantoms}, when=lambda s: s.source is None),
     _step("ingest", "ingest", "ingest", lambda w: w.run.data, _ingest_wire,
           after=("phantoms",), inputs=source_inputs),
-    _step("train", "train", "train", lambda w: w.run.train,
-          lambda w, u: {"data": w.run.data, "out": w.run.train}, after=("ingest",)),
-    _step("fid_sweep", "fid-sweep", "fid_sweep", lambda w: w.run.fid_sweep, _fid_sweep_wire,
-          after=("train",)),
-    # An earlier sample folder of a checkpoint goes to samples-unused/, not beside it: orient
-    # reads every folder under samples/.
-    _step("sample", "sample", "sample", lambda w: w.run.samples_of(w.checkpoint),
-          lambda w, u: {"ckpt": w.run.checkpoint(w.checkpoint),
-                        "out": w.run.samples_of(w.checkpoint)},
-          after=("train",), per_checkpoint=True, aside=lambda w: w.run.samples_unused,
+    # Each generator trains with its family's stage: one "train" step per generator.
+    _step("train", "train", "train", lambda w: w.gen.train,
+          lambda w, u: {"data": w.run.data, "out": w.gen.train}, after=("ingest",),
+          scope="generator", family="diffusion"),
+    _step("train", "train-gan", "train_gan", lambda w: w.gen.train,
+          lambda w, u: {"data": w.run.data, "out": w.gen.train}, after=("ingest",),
+          scope="generator", family="gan"),
+    _step("fid_sweep", "fid-sweep", "fid_sweep", lambda w: w.gen.fid_sweep, _fid_sweep_wire,
+          after=("train",), scope="generator"),
+    # An earlier sample folder of a set goes to samples-unused/, not beside it: orient reads
+    # every folder under samples/.
+    _step("sample", "sample", "sample", lambda w: w.run.samples_of(w.synthetic),
+          lambda w, u: {"ckpt": w.gen.checkpoint(w.synthetic.step),
+                        "out": w.run.samples_of(w.synthetic)},
+          after=("train",), scope="set", aside=lambda w: w.run.samples_unused,
           before="choose"),
     _step("orient", "orient", "orient", lambda w: w.run.oriented,
           lambda w, u: {"src": w.run.samples, "out": w.run.oriented}, after=("sample",)),
@@ -369,13 +409,14 @@ PIPELINE: tuple[PipelineStep, ...] = (
 
 
 def step_names() -> frozenset[str]:
-    """Every step name of ``radsynth run`` (a per-checkpoint step adds " step-NNNNNNN")."""
+    """Every step name of ``radsynth run`` (a generator's step adds " GEN", a set's step
+    " [GEN/]step-NNNNNNN")."""
     return frozenset(s.name for s in PIPELINE)
 
 
-def per_checkpoint_steps() -> frozenset[str]:
-    """The steps that run once per chosen checkpoint (``sample step-0034000``)."""
-    return frozenset(s.name for s in PIPELINE if s.per_checkpoint)
+def scope_of(name: str) -> str:
+    """The scope of the rows named ``name`` ("run", "generator" or "set")."""
+    return next(s.scope for s in PIPELINE if s.name == name)
 
 
 def sections() -> tuple[str, ...]:
@@ -383,17 +424,61 @@ def sections() -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.section for s in PIPELINE if s.section is not None))
 
 
-def step_name(step: PipelineStep, checkpoint: int) -> str:
-    """A step's name in pipeline.json; ``sample step-0034000`` for a per-checkpoint step."""
-    return f"{step.name} {checkpoint_name(checkpoint)}" if step.per_checkpoint else step.name
+def generator_sections() -> tuple[str, ...]:
+    """The sections each generator has of its own (its training, sweep and sampling)."""
+    rows = (s for s in PIPELINE if s.scope != "run" and s.section is not None)
+    return tuple(dict.fromkeys(s.section for s in rows))
 
 
-def expand_after(step: PipelineStep, chosen: Sequence[int]) -> list[str]:
-    """``after`` with a per-checkpoint step's name standing for each of its chosen steps."""
+def has_row(row: PipelineStep, family: str) -> bool:
+    """Whether a generator of ``family`` has the step of ``row``."""
+    return row.family is None or row.family == family
+
+
+def instances(
+    row: PipelineStep, spec: RunPlan, run: RunLayout, chosen: tuple[SyntheticSet, ...]
+) -> list[Wiring]:
+    """The wirings of one row in this run: none when the run leaves it out, one for a run step,
+    one per generator of its family, or one per chosen set of such a generator."""
+    if not row.when(spec):
+        return []
+    if row.scope == "run":
+        return [Wiring(spec, run, chosen)]
+    family = {g.name: g.family for g in spec.generators}
+    if row.scope == "generator":
+        return [
+            Wiring(spec, run, chosen, g.name) for g in spec.generators if has_row(row, g.family)
+        ]
+    return [
+        Wiring(spec, run, chosen, s.generator, s)
+        for s in chosen
+        if has_row(row, family[s.generator])
+    ]
+
+
+def step_name(row: PipelineStep, w: Wiring) -> str:
+    """A step's name in pipeline.json: ``sample gan/step-0004000`` for a set's step, ``train
+    gan`` for a generator's, the bare name for the unnamed generator's and the run's."""
+    if row.scope == "set":
+        return f"{row.name} {w.synthetic.name}"
+    if row.scope == "generator" and w.generator is not None:
+        return f"{row.name} {w.generator}"
+    return row.name
+
+
+def expand_after(row: PipelineStep, w: Wiring) -> list[str]:
+    """``after`` as step names: a generator's (or set's) step names stand for those of its own
+    generator when ``row`` is itself a generator's (or set's) step, and for every generator's
+    (and every chosen set's) otherwise."""
+    own = row.scope != "run"
+    generators = [w.generator] if own else [g.name for g in w.spec.generators]
     names: list[str] = []
-    for name in step.after:
-        if name in per_checkpoint_steps():
-            names += [f"{name} {checkpoint_name(c)}" for c in chosen]
-        else:
+    for name in row.after:
+        scope = scope_of(name)
+        if scope == "run":
             names.append(name)
+        elif scope == "generator":
+            names += [name if g is None else f"{name} {g}" for g in generators]
+        else:
+            names += [f"{name} {s.name}" for s in w.chosen if s.generator in generators]
     return names

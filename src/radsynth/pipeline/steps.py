@@ -28,7 +28,7 @@ from typing import Any
 from radsynth.config import config_json
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
-from radsynth.layout import RunLayout, checkpoint_step
+from radsynth.layout import RunLayout, generator_name_problem, parse_set_name
 from radsynth.pipeline import stages
 from radsynth.pipeline.history import earlier_config_json
 from radsynth.pipeline.inputs import folder_digest
@@ -42,11 +42,16 @@ STATE_FORMAT = 2
 
 def is_pipeline_step(name: str) -> bool:
     """Whether ``name`` is a step of ``radsynth run`` (a row of
-    :data:`radsynth.pipeline.stages.PIPELINE`, with its checkpoint when it has one)."""
+    :data:`radsynth.pipeline.stages.PIPELINE`, with its generator or its set when it has one)."""
     if name in stages.step_names():
         return True
-    verb, _, checkpoint = name.rpartition(" ")
-    return verb in stages.per_checkpoint_steps() and checkpoint_step(checkpoint) is not None
+    verb, _, rest = name.partition(" ")
+    if verb not in stages.step_names():
+        return False
+    scope = stages.scope_of(verb)
+    if scope == "generator":
+        return generator_name_problem(rest) is None
+    return scope == "set" and parse_set_name(rest) is not None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from radsynth.config import config_to_dict
 from radsynth.data.leaks import digest_folder
 from radsynth.errors import RadsynthError
 from radsynth.fates.records import TABLE_S1_COLUMNS, ImageFate
-from radsynth.layout import RunLayout
+from radsynth.layout import RunLayout, set_generator
 from radsynth.records._csv import csv_text
 from radsynth.records.audit import NeighbourRow
-from radsynth.records.curves import read_fid
+from radsynth.records.curves import FidRow, read_fid
 from radsynth.records.stats import read_stats
 from radsynth.release import card, checks, collect, inputs, manifest
 from radsynth.release.formats import DicomSeries, check_synthetic_tags, dicom_bytes, dicom_text
@@ -205,10 +205,25 @@ def _checkpoints(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
+def _fid_rows(parts: inputs.ReleaseInputs, ckpts: list[dict[str, Any]]) -> list[tuple[str, FidRow]]:
+    """The FID sweep's row of each released set (its checkpoint's step): from ``--fid`` when
+    given, else from the sweep of the set's own generator in the run folder."""
+    rows = []
+    for c in ckpts:
+        generator = set_generator(c["checkpoint"])
+        path = parts.fid
+        if parts.run is not None and generator is not None:
+            path = RunLayout(parts.run).generator(generator).fid
+        if path is not None:
+            rows += [(c["checkpoint"], r) for r in read_fid(path) if str(r.step) == str(c["step"])]
+    return rows
+
+
 def _training_steps(plan: Plan, sampling: dict[str, Any]) -> int | None:
     """Total training steps: the run's train config, else the sampled checkpoint's own."""
     run = plan.inputs.run
-    train = _optional_json(RunLayout(run).train / "config.json") if run is not None else {}
+    gen = RunLayout(run).generator(None) if run is not None else None
+    train = _optional_json(gen.train / "config.json") if gen is not None else {}
     if "total_steps" not in train and sampling.get("checkpoint"):
         ckpt = _optional_json(Path(sampling["checkpoint"]) / "config.json")
         train = ckpt.get("train") or {}
@@ -218,8 +233,7 @@ def _training_steps(plan: Plan, sampling: dict[str, Any]) -> int | None:
 def _facts(cfg: ReleaseConfig, plan: Plan, stream: Stream) -> card.CardFacts:
     parts = plan.inputs
     ckpts = _checkpoints(plan)
-    steps = {str(c["step"]) for c in ckpts}
-    fid = [r for r in read_fid(parts.fid) if str(r.step) in steps] if parts.fid else []
+    fid = _fid_rows(parts, ckpts)
     audit = dict(_optional_json(parts.audit / "calibration.json"))
     audit["n_flagged_released"] = sum(r["audit_flagged"] == 1 for r in stream.rows)
     formats = (["shards"] if cfg.shard_size else []) + (["dicom"] if cfg.format == "dicom" else [])

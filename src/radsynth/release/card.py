@@ -62,7 +62,7 @@ class CardFacts:
     keep: str  # "screened" | "all"
     oriented: bool  # images were flipped to one canonical side
     screen: Mapping[str, Any]  # threshold.json
-    fid: Sequence[FidRow]  # fid.csv rows of the released checkpoints
+    fid: Sequence[tuple[str, FidRow]]  # (set name, its fid.csv row) of each released set
     audit: Mapping[str, Any]  # calibration.json plus released counts
     study: StatsRecord | None  # stats.json, when a reader study ran
     formats: Sequence[str] = field(default_factory=tuple)  # extra formats: "shards", "dicom"
@@ -208,10 +208,10 @@ def _quality(f: CardFacts) -> list[str]:
     lines = ["## Image quality (FID and related metrics)", ""]
     if not f.fid:
         return [*lines, "No FID sweep was given for this release.", ""]
-    header = ["Step", "FID", "KID", "Precision", "Recall", "Real images", "Synthetic images"]
+    header = ["Set", "FID", "KID", "Precision", "Recall", "Real images", "Synthetic images"]
     rows = [
         [
-            r.step,
+            name,
             _num(r.fid),
             _num(r.kid_mean, 4),
             _num(r.precision),
@@ -219,7 +219,7 @@ def _quality(f: CardFacts) -> list[str]:
             r.n_real,
             r.n_fake,
         ]
-        for r in f.fid
+        for name, r in f.fid
     ]
     return [
         *lines,

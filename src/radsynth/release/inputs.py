@@ -68,7 +68,7 @@ def resolve_inputs(run: Path | None, **given: Path | None) -> ReleaseInputs:
         "review": (at and at.review, True),
         "audit": (at and at.audit, False),
         "ingest": (at and at.data, False),
-        "fid": (at and at.fid, True),
+        "fid": (at and at.generator(None).fid, True),
         "stats": (at and at.stats_json, True),
         "fates": (at and at.fates_record, True),
     }

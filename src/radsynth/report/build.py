@@ -53,9 +53,11 @@ def _numeric(cell: object) -> bool:
 def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
     """The report page for ``run`` as HTML text (sections in pipeline order)."""
     parts = [
-        sections.training(run),
-        sections.fid(run),
-        sections.checkpoints(run),
+        section
+        for gen in map(RunLayout(run).generator, RunLayout(run).generator_names() or [None])
+        for section in (sections.training(gen), sections.fid(gen), sections.checkpoints(gen))
+    ]
+    parts += [
         sections.samples(run, samples_per_group),
         audit.screening(run),
         audit.audit(run, n_pairs),

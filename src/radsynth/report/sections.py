@@ -15,8 +15,9 @@ import numpy as np
 from radsynth.data.imageio import list_images
 from radsynth.errors import RadsynthError
 from radsynth.evaluation.collapse import HIGH_PRECISION, MIN_DIVERSITY, ZERO_RECALL
+from radsynth.gan.curves import read_gan_losses
 from radsynth.io import read_csv_rows
-from radsynth.layout import RunLayout
+from radsynth.layout import GeneratorLayout, RunLayout
 from radsynth.records import read_choice, read_fid, read_losses
 from radsynth.report import figures
 from radsynth.stage import draw_figure
@@ -86,8 +87,8 @@ def pct(x: Any, digits: int = 1) -> str:
     return "–" if not np.isfinite(num(x)) else f"{100 * num(x):.{digits}f}%"
 
 
-def chosen_steps(run: Path) -> list[int]:
-    path = RunLayout(run).choice
+def chosen_steps(gen: GeneratorLayout) -> list[int]:
+    path = gen.choice
     if not path.is_file():
         return []
     try:
@@ -103,13 +104,21 @@ def plot_uri(what: str, draw, sec: Section) -> str | None:
     return None if png is None else figures.data_uri(png)
 
 
-def training(run: Path) -> Section:
+def _titled(base_id: str, title: str, gen: GeneratorLayout) -> tuple[str, str]:
+    """A generator's section id and title: the bare ones for a run's one unnamed generator."""
+    if gen.name is None:
+        return base_id, title
+    return f"{base_id}-{gen.name}", f"{title}: generator {gen.name}"
+
+
+def training(gen: GeneratorLayout) -> Section:
     sec = Section(
-        "training",
-        "Training progress",
+        *_titled("training", "Training progress", gen),
         "How well the model learned to remove noise from training images, step by step.",
     )
-    losses, png = RunLayout(run).losses, RunLayout(run).loss_curves
+    losses, png = gen.losses, gen.loss_curves
+    if (gan := read_gan_losses(losses)) is not None:
+        return _gan_training(sec, gan, gen)
     if rows := read_losses(losses):
         step = np.array([r.step for r in rows], dtype=float)
         series = {
@@ -124,7 +133,7 @@ def training(run: Path) -> Section:
                 "loss (MSE)",
                 "Loss curves",
                 log_y=True,
-                marks=chosen_steps(run),
+                marks=chosen_steps(gen),
             ),
             sec,
         )
@@ -156,14 +165,39 @@ def training(run: Path) -> Section:
     return sec
 
 
-def fid(run: Path) -> Section:
+def _gan_training(sec: Section, losses: dict[str, list[float]], gen: GeneratorLayout) -> Section:
+    """A GAN's training section: its discriminator and generator losses per checkpoint."""
+    sec.intro = (
+        "A GAN's losses do not fall steadily: they show the balance between the discriminator "
+        "and the generator (a relativistic loss near log 2 = 0.69 means the discriminator cannot "
+        "tell real from generated) and any blow-up."
+    )
+    step = np.array(losses["step"], dtype=float)
+    series = {name: (step, np.array(losses[col])) for name, col in _GAN_SERIES}
+    if len(step):
+        sec.headline = f"Training ran to step {int(step.max()):,}."
+    src = plot_uri(
+        "GAN losses",
+        lambda: figures.line_plot(
+            series, "training step", "loss", "GAN losses", marks=chosen_steps(gen)
+        ),
+        sec,
+    )
+    if src is not None:
+        sec.figures.append({"src": src, "caption": "Mean of each loss since the last checkpoint."})
+    return sec
+
+
+_GAN_SERIES = (("discriminator", "adversarial_d"), ("generator", "loss_g"))
+
+
+def fid(gen: GeneratorLayout) -> Section:
     sec = Section(
-        "fid",
-        "Image quality across training (FID)",
+        *_titled("fid", "Image quality across training (FID)", gen),
         "The Fréchet Inception Distance compares the statistics of synthetic and real "
         "images: 0 would mean indistinguishable to the feature network; lower is better.",
     )
-    if not (rows := read_fid(RunLayout(run).fid)):
+    if not (rows := read_fid(gen.fid)):
         sec.missing = "The FID sweep has not been run (no fid_sweep/fid.csv)."
         return sec
     step = np.array([r.step for r in rows], dtype=float)
@@ -175,7 +209,7 @@ def fid(run: Path) -> Section:
             "training step",
             "FID (lower is better)",
             "FID versus training step",
-            marks=chosen_steps(run),
+            marks=chosen_steps(gen),
         ),
         sec,
     )
@@ -227,11 +261,11 @@ def fid(run: Path) -> Section:
     return sec
 
 
-def checkpoints(run: Path) -> Section | None:
-    path = RunLayout(run).choice
+def checkpoints(gen: GeneratorLayout) -> Section | None:
+    path = gen.choice
     if not path.is_file():
         return None
-    sec = Section("checkpoints", "Which checkpoints were chosen, and why")
+    sec = Section(*_titled("checkpoints", "Which checkpoints were chosen, and why", gen))
     try:
         choice = read_choice(path)
     except RadsynthError:

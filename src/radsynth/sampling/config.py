@@ -12,6 +12,19 @@ from radsynth.errors import RadsynthError
 from radsynth.hardware.flags import bf16_arg, channels_last_arg, compile_arg, device_arg
 from radsynth.sampling.samplers import DEFAULT_SPACING, SAMPLERS, get_sampler
 
+#: Fields that apply to diffusion checkpoints only, with the value "not given" stands for.
+DIFFUSION_DEFAULTS = {
+    "sampler": "dpmpp",
+    "steps": 25,
+    "spacing": "auto",
+    "eta": 0.0,
+    "clip_x0": True,
+}
+#: Every diffusion-only field; a GAN checkpoint refuses each one that is given.
+DIFFUSION_ONLY = (*DIFFUSION_DEFAULTS, "guidance")
+#: Fields that apply to GAN checkpoints only; a diffusion checkpoint refuses them.
+GAN_ONLY = ("truncation_psi",)
+
 
 @dataclass(frozen=True)
 class SampleConfig:
@@ -20,6 +33,12 @@ class SampleConfig:
     #: The stage continues a half-written output folder of the same config (``radsynth run``
     #: resumes it in place after an interruption instead of moving it aside).
     RESUMABLE: ClassVar[bool] = True
+    #: Fields of one generator family only (a pipeline generator of the other family refuses
+    #: them before anything runs).
+    FAMILY_ONLY: ClassVar[dict[str, tuple[str, ...]]] = {
+        "diffusion": DIFFUSION_ONLY,
+        "gan": GAN_ONLY,
+    }
 
     ckpt: Path = arg(
         help="checkpoint folder, or a training run folder (its latest checkpoint)", positional=True
@@ -71,20 +90,6 @@ class SampleConfig:
     truncation_psi: float | None = arg(
         None, help="GAN truncation towards the class's average latent: 1 = none, 0 = the average"
     )
-
-
-#: Fields that apply to diffusion checkpoints only, with the value "not given" stands for.
-DIFFUSION_DEFAULTS = {
-    "sampler": "dpmpp",
-    "steps": 25,
-    "spacing": "auto",
-    "eta": 0.0,
-    "clip_x0": True,
-}
-#: Every diffusion-only field; a GAN checkpoint refuses each one that is given.
-DIFFUSION_ONLY = (*DIFFUSION_DEFAULTS, "guidance")
-#: Fields that apply to GAN checkpoints only; a diffusion checkpoint refuses them.
-GAN_ONLY = ("truncation_psi",)
 
 
 def with_diffusion_defaults(cfg: SampleConfig) -> SampleConfig:

@@ -78,8 +78,10 @@ class OrientConfig:
 
 
 def group_of(rel: Path) -> str:
-    """An image's group: its first sub-folder (one per checkpoint), or ``all`` at the top."""
-    return rel.parts[0] if len(rel.parts) > 1 else "all"
+    """An image's group: the folder it is in, relative to the top (one per synthetic set:
+    ``step-NNNNNNN``, or ``GEN/step-NNNNNNN`` in a run with several generators), or ``all``
+    for an image at the top."""
+    return rel.parent.as_posix() if len(rel.parts) > 1 else "all"
 
 
 def _side_of(score: float, view: str) -> str:

@@ -54,7 +54,9 @@ from radsynth.study.links import add_raters
 from radsynth.study.migrate import create_schema
 
 STAGE = "study-create"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A synthetic set's name: a plain name, or GENERATOR/NAME as a run with several generators
+#: names its sets (``gan/step-0004000``).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,63})?$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ def parse_synthetic(specs: tuple[str, ...]) -> dict[str, Path]:
     for spec in specs:
         name, sep, folder = spec.partition("=")
         if not sep or not _NAME.match(name) or not folder:
-            raise RadsynthError(f"--synthetic wants NAME=DIR with a plain name, got {spec!r}")
+            raise RadsynthError(
+                f"--synthetic wants NAME=DIR with a plain name (or GENERATOR/NAME), got {spec!r}"
+            )
         if name in ("real", "attention") or name in sets:
             raise RadsynthError(f"synthetic set name {name!r} is reserved or given twice")
         sets[name] = Path(folder)
