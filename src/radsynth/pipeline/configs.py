@@ -21,8 +21,9 @@ from radsynth.pipeline import stages
 from radsynth.pipeline.stages import GeneratorPlan, PipelineStep, RunPlan, Wiring, step_name
 
 
-def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[str, Any]) -> Any:
-    """Build one stage's config from the user's section and the fields the pipeline sets.
+def section_config(cls: type, where: str, user: dict[str, Any], wired: dict[str, Any]) -> Any:
+    """Build one stage's config from the user's section and the fields the pipeline sets;
+    ``where`` names the section in errors (``pipeline section 'train'``).
 
     Raises:
         RadsynthError: one line naming the section and the key: a key the config does not have,
@@ -33,7 +34,7 @@ def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[st
     unknown = sorted(set(user) - set(names))
     if unknown:
         raise RadsynthError(
-            f"pipeline section '{section}': unknown key(s) {', '.join(unknown)}; "
+            f"{where}: unknown key(s) {', '.join(unknown)}; "
             f"valid keys: {', '.join(valid)}"
         )
     set_by_pipeline = sorted(set(user) & set(wired))
@@ -45,7 +46,7 @@ def section_config(cls: type, section: str, user: dict[str, Any], wired: dict[st
     try:
         return build_config(cls, user, wired)
     except RadsynthError as exc:
-        raise RadsynthError(f"pipeline section '{section}': {exc}") from None
+        raise RadsynthError(f"{where}: {exc}") from None
 
 
 def generator_of(spec: RunPlan, name: str | None) -> GeneratorPlan:
@@ -76,10 +77,11 @@ def step_config(step: PipelineStep, w: Wiring) -> Any:
     the pipeline sets."""
     cls, _ = stages.stage(step.stage).load()
     if step.section is None:
-        return section_config(cls, step.name, {}, step.wire(w, {}))
+        return section_config(cls, f"pipeline step '{step.name}'", {}, step.wire(w, {}))
     if step.scope == "run":
         user = w.spec.section(step.section)
-        return section_config(cls, step.section, user, step.wire(w, user))
+        where = f"pipeline section '{step.section}'"
+        return section_config(cls, where, user, step.wire(w, user))
     generator = generator_of(w.spec, w.generator)
     user = generator.section(step.section)
     refuse_other_family(cls, generator, step.section, user)
