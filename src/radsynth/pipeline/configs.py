@@ -40,7 +40,7 @@ def section_config(cls: type, where: str, user: dict[str, Any], wired: dict[str,
     set_by_pipeline = sorted(set(user) & set(wired))
     if set_by_pipeline:
         raise RadsynthError(
-            f"pipeline section '{section}': {', '.join(set_by_pipeline)} is set by the pipeline "
+            f"{where}: {', '.join(set_by_pipeline)} is set by the pipeline "
             f"(a folder inside the run); valid keys: {', '.join(valid)}"
         )
     try:
