@@ -201,6 +201,16 @@ class GeneratorLayout:
         """``checkpoints.json``: the checkpoints chosen for sampling, with reasons."""
         return self.home / "checkpoints.json"
 
+    @property
+    def ema_sweep(self) -> Path:
+        """``ema_sweep/``: FID/KID of post-hoc EMA lengths (``radsynth ema-sweep``)."""
+        return self.home / "ema_sweep"
+
+    @property
+    def ema_sweep_csv(self) -> Path:
+        """``ema_sweep/ema_sweep.csv``: one row per (checkpoint step, EMA length)."""
+        return self.ema_sweep / "ema_sweep.csv"
+
     def set_of(self, step: int) -> SyntheticSet:
         """The synthetic set this generator's checkpoint ``step`` samples."""
         return SyntheticSet(self.name, step)

@@ -10,6 +10,11 @@ The study picked three checkpoints by eye from its loss curves (Figure 1) and FI
 3. the checkpoint with the lowest validation loss (best fit of held-out images);
 
 then, while fewer than ``count`` distinct checkpoints are chosen, the next-lowest FID.
+
+With a post-hoc EMA sweep (``ema_sweep:`` of a ``train: {ema: posthoc}`` generator) the step and
+the EMA length are chosen together (:func:`with_ema_lengths`): each step is scored by the best of
+its EMA rows (the reconstructed lengths and the classic EMA), the same rules then choose the steps
+from those scores, and each chosen step is sampled with its best EMA.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from radsynth.errors import RadsynthError
 from radsynth.records.choice import CheckpointChoice, write_choice
 from radsynth.records.curves import read_fid, read_losses
+from radsynth.records.ema_sweep import EmaSweepRow
 
 __all__ = [
     "CheckpointChoice",
@@ -27,6 +33,7 @@ __all__ = [
     "named_checkpoints",
     "propose_checkpoints",
     "val_loss_curve",
+    "with_ema_lengths",
     "write_choice",
 ]
 
@@ -88,3 +95,48 @@ def named_checkpoints(steps: tuple[int, ...], available: list[int]) -> Checkpoin
             f"checkpoint step(s) {missing} not in the training run; it has {available}"
         )
     return CheckpointChoice(steps, {s: "named in the pipeline file" for s in steps})
+
+
+def best_ema_rows(rows: list[EmaSweepRow]) -> dict[int, EmaSweepRow]:
+    """step -> its row with the lowest FID (ties: the classic EMA, then the shorter length)."""
+    best: dict[int, EmaSweepRow] = {}
+    for r in sorted((r for r in rows if math.isfinite(r.fid)), key=_rank):
+        best.setdefault(r.step, r)
+    return best
+
+
+def _rank(row: EmaSweepRow) -> tuple[float, bool, float]:
+    length = row.sigma_rel if math.isfinite(row.sigma_rel) else 0.0
+    return (row.fid, row.ema != "classic", length)
+
+
+def _ema_words(row: EmaSweepRow) -> str:
+    if row.ema == "classic":
+        return "the classic EMA"
+    return f"post-hoc EMA sigma_rel {row.sigma_rel:.3f}"
+
+
+def with_ema_lengths(
+    choice: CheckpointChoice, rows: list[EmaSweepRow], classic_fid: dict[int, float]
+) -> CheckpointChoice:
+    """``choice`` with each chosen step's best EMA from the sweep: its checkpoint folder (when
+    a reconstruction beats the classic EMA) and the reason, with the classic EMA's FID beside.
+
+    Args:
+        choice: the steps chosen (by :func:`propose_checkpoints` over the best rows' FIDs, or
+            named in the pipeline file).
+        rows: the EMA sweep's rows.
+        classic_fid: step -> the classic EMA's FID (from the same sweep), for the reason.
+    """
+    best = best_ema_rows(rows)
+    reasons, folders = dict(choice.reasons), {}
+    for step in choice.steps:
+        row = best.get(step)
+        if row is None:
+            continue
+        classic = classic_fid.get(step)
+        versus = f"; the classic EMA: FID {classic:.2f}" if classic is not None else ""
+        reasons[step] = f"{reasons[step]}, with {_ema_words(row)} (FID {row.fid:.2f}{versus})"
+        if row.ema != "classic":
+            folders[step] = row.checkpoint
+    return CheckpointChoice(choice.steps, reasons, choice.how, folders)

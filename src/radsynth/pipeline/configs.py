@@ -34,8 +34,7 @@ def section_config(cls: type, where: str, user: dict[str, Any], wired: dict[str,
     unknown = sorted(set(user) - set(names))
     if unknown:
         raise RadsynthError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; "
-            f"valid keys: {', '.join(valid)}"
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}"
         )
     set_by_pipeline = sorted(set(user) & set(wired))
     if set_by_pipeline:

@@ -29,10 +29,12 @@ from radsynth.fates.keep import park_unchosen_samples
 from radsynth.layout import GeneratorLayout, RunLayout, SyntheticSet, checkpoint_step
 from radsynth.pipeline import stages
 from radsynth.pipeline.choose import (
+    best_ema_rows,
     fid_curve,
     named_checkpoints,
     propose_checkpoints,
     val_loss_curve,
+    with_ema_lengths,
     write_choice,
 )
 from radsynth.pipeline.configs import build_configs, check_configs
@@ -42,6 +44,7 @@ from radsynth.pipeline.readers import reader_progress
 from radsynth.pipeline.spec import GeneratorSpec, PipelineSpec, load_spec
 from radsynth.pipeline.stages import PipelineStep, Wiring, expand_after, step_name
 from radsynth.pipeline.steps import Step, StepOutcome, run_step
+from radsynth.records.ema_sweep import read_ema_sweep
 from radsynth.stage import StageResult, atomic_write_text
 from radsynth.training.checkpoint import list_checkpoints
 
@@ -192,9 +195,18 @@ def _choose(generator: GeneratorSpec, gen: GeneratorLayout) -> list[SyntheticSet
     """One generator's sets: its named checkpoints, or those proposed from its curves; writes
     its checkpoints.json."""
     available = sorted(checkpoint_step(p.name) for p in list_checkpoints(gen.train))
+    ema = read_ema_sweep(gen.ema_sweep_csv) if "ema_sweep" in generator.sections else []
     if generator.checkpoints is not None:
         choice = named_checkpoints(generator.checkpoints, available)
         how = "Checkpoints named in the pipeline file"
+    elif ema:
+        fid = {s: r.fid for s, r in best_ema_rows(ema).items() if s in available}
+        val = {s: v for s, v in val_loss_curve(gen.losses).items() if s in available}
+        choice = propose_checkpoints(fid, val, count=generator.n_checkpoints)
+        how = (
+            "Checkpoints and EMA lengths proposed together by radsynth from the EMA sweep (each "
+            "step scored by its best EMA) and the validation-loss curve"
+        )
     else:
         fid = fid_curve(gen.fid)
         # A GAN has no validation loss (its losses.csv holds the adversarial terms).
@@ -205,6 +217,9 @@ def _choose(generator: GeneratorSpec, gen: GeneratorLayout) -> list[SyntheticSet
         how = "Checkpoints proposed by radsynth from the FID and validation-loss curves"
     if not choice.steps:
         raise RadsynthError(f"{generator.describe()}: no checkpoints to sample from")
+    if ema:
+        classic = {r.step: r.fid for r in ema if r.ema == "classic"}
+        choice = with_ema_lengths(choice, ema, classic)
     write_choice(gen.choice, choice, how)
     return [gen.set_of(step) for step in choice.steps]
 

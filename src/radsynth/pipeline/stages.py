@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from radsynth.layout import GeneratorLayout, RunLayout, SyntheticSet
+from radsynth.records.choice import read_choice
 
 Loader = Callable[[], tuple[type, Callable[[Any], Any]]]
 
@@ -182,6 +183,7 @@ class GeneratorPlan(Protocol):
     name: str | None
     family: str
     checkpoints: tuple[int, ...] | None
+    sections: dict[str, dict[str, Any]]
 
     def section(self, stage: str) -> dict[str, Any]: ...
 
@@ -241,6 +243,7 @@ class PipelineStep:
     scope: str = "run"  # "run": once; "generator": per generator ("<name> GEN"); "set": per
     # chosen set ("<name> [GEN/]step-NNNNNNN"); the unnamed generator's step is "<name>"
     family: str | None = None  # a generator step of one family only (a key of FAMILIES)
+    optional: bool = False  # a generator step only of the generators whose file has its section
     always: bool = False  # never cached: its input changes outside the pipeline (answers)
     marker: str | None = None  # the stage writes elsewhere; `out` is a marker file {marker: true}
     aside: Callable[[Wiring], Path] | None = None  # where an earlier output goes
@@ -268,6 +271,20 @@ def source_inputs(w: Wiring, ingest: Any) -> list[Path]:
 def _fid_sweep_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
     real = w.run.inside(str(user.pop("real", FID_REAL_DEFAULT)))
     return {"run": w.gen.train, "out": w.gen.fid_sweep, "real": real}
+
+
+def _ema_sweep_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    real = w.run.inside(str(user.pop("real", FID_REAL_DEFAULT)))
+    return {"train": w.gen.train, "out": w.gen.ema_sweep, "real": real}
+
+
+def sampled_checkpoint(w: Wiring) -> Path:
+    """The checkpoint a set samples: the one its generator's choice names for the step (a
+    post-hoc EMA reconstruction chosen with it), else the training run's own."""
+    folder = None
+    if w.gen.choice.is_file():
+        folder = read_choice(w.gen.choice).checkpoints.get(w.synthetic.step)
+    return Path(folder) if folder else w.gen.checkpoint(w.synthetic.step)
 
 
 def _keep_wire(w: Wiring, audit: bool) -> dict[str, Any]:
@@ -355,12 +372,15 @@ PIPELINE: tuple[PipelineStep, ...] = (
           scope="generator", family="gan"),
     _step("fid_sweep", "fid-sweep", "fid_sweep", lambda w: w.gen.fid_sweep, _fid_sweep_wire,
           after=("train",), scope="generator"),
+    # With `ema_sweep:` (a `train: {ema: posthoc}` generator) the checkpoints and their EMA
+    # lengths are chosen together from its rows (pipeline/choose.py).
+    _step("ema_sweep", "ema-sweep", "ema_sweep", lambda w: w.gen.ema_sweep, _ema_sweep_wire,
+          after=("train",), scope="generator", family="diffusion", optional=True),
     # An earlier sample folder of a set goes to samples-unused/, not beside it: orient reads
     # every folder under samples/.
     _step("sample", "sample", "sample", lambda w: w.run.samples_of(w.synthetic),
-          lambda w, u: {"ckpt": w.gen.checkpoint(w.synthetic.step),
-                        "out": w.run.samples_of(w.synthetic)},
-          after=("train",), scope="set", aside=lambda w: w.run.samples_unused,
+          lambda w, u: {"ckpt": sampled_checkpoint(w), "out": w.run.samples_of(w.synthetic)},
+          after=("train", "ema_sweep"), scope="set", aside=lambda w: w.run.samples_unused,
           before="choose"),
     _step("orient", "orient", "orient", lambda w: w.run.oriented,
           lambda w, u: {"src": w.run.samples, "out": w.run.oriented}, after=("sample",)),
@@ -430,9 +450,12 @@ def generator_sections() -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.section for s in rows))
 
 
-def has_row(row: PipelineStep, family: str) -> bool:
-    """Whether a generator of ``family`` has the step of ``row``."""
-    return row.family is None or row.family == family
+def has_row(row: PipelineStep, generator: GeneratorPlan) -> bool:
+    """Whether ``generator`` has the step of ``row``: a row of its family, and an optional row
+    only when its pipeline file gives the row's section."""
+    if row.family is not None and row.family != generator.family:
+        return False
+    return not row.optional or row.section in generator.sections
 
 
 def instances(
@@ -444,15 +467,13 @@ def instances(
         return []
     if row.scope == "run":
         return [Wiring(spec, run, chosen)]
-    family = {g.name: g.family for g in spec.generators}
+    generators = {g.name: g for g in spec.generators}
     if row.scope == "generator":
-        return [
-            Wiring(spec, run, chosen, g.name) for g in spec.generators if has_row(row, g.family)
-        ]
+        return [Wiring(spec, run, chosen, g.name) for g in spec.generators if has_row(row, g)]
     return [
         Wiring(spec, run, chosen, s.generator, s)
         for s in chosen
-        if has_row(row, family[s.generator])
+        if has_row(row, generators[s.generator])
     ]
 
 
@@ -471,14 +492,16 @@ def expand_after(row: PipelineStep, w: Wiring) -> list[str]:
     generator when ``row`` is itself a generator's (or set's) step, and for every generator's
     (and every chosen set's) otherwise."""
     own = row.scope != "run"
-    generators = [w.generator] if own else [g.name for g in w.spec.generators]
+    plans = [g for g in w.spec.generators if not own or g.name == w.generator]
     names: list[str] = []
     for name in row.after:
         scope = scope_of(name)
+        rows = [r for r in PIPELINE if r.name == name]
+        mine = [g.name for g in plans if any(has_row(r, g) for r in rows)]
         if scope == "run":
             names.append(name)
         elif scope == "generator":
-            names += [name if g is None else f"{name} {g}" for g in generators]
+            names += [name if g is None else f"{name} {g}" for g in mine]
         else:
-            names += [f"{name} {s.name}" for s in w.chosen if s.generator in generators]
+            names += [f"{name} {s.name}" for s in w.chosen if s.generator in mine]
     return names
