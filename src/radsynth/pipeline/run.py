@@ -62,8 +62,16 @@ class RunConfig:
     )
 
 
-def _print(outcome: StepOutcome, echo: Callable[[str], None], seconds: float | None = None) -> None:
-    took = f" ({seconds:.1f} s)" if seconds is not None else ""
+def _print(
+    outcome: StepOutcome,
+    echo: Callable[[str], None],
+    seconds: float | None = None,
+    cpu_seconds: float | None = None,
+) -> None:
+    took = f" ({seconds:.1f} s" if seconds is not None else ""
+    if took and cpu_seconds is not None:
+        took += f", {cpu_seconds:.1f} CPU-s"
+    took += ")" if took else ""
     echo(f"[{outcome.status:>7}] {outcome.name}: {outcome.summary} -> {outcome.out}{took}")
 
 
@@ -163,12 +171,17 @@ def _do(
 ) -> StepOutcome:
     """Run one step and print its line; a ``marker`` step's stage writes elsewhere (simulated
     answers go into the study), and its output file records that it ran."""
-    start = time.perf_counter()  # wall time per step, so a user sees where the time goes
+    # Wall time and this process's CPU time (all its threads) per step, so a user sees where
+    # the time goes, and two generators' training can be compared on CPU-seconds.
+    start, cpu = time.perf_counter(), time.process_time()
     outcome = run_step(step, run.root, keys, absent)
     if marker is not None and outcome.status != "cached":
         record = {marker: True, "summary": outcome.summary}
         atomic_write_text(step.out, json.dumps(record))
-    _print(outcome, echo, None if marker is not None else time.perf_counter() - start)
+    if marker is None:
+        _print(outcome, echo, time.perf_counter() - start, time.process_time() - cpu)
+    else:
+        _print(outcome, echo)
     return outcome
 
 
