@@ -4,6 +4,7 @@ each with its own synthetic-only and mixed arms, conditional fidelity and DeLong
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from test_utility_stage import FAST, fake_samples
 
 from radsynth.cli import main
 from radsynth.io import read_csv_rows
+from radsynth.records.audit import NeighbourRow, write_neighbours
 from radsynth.report.build import render
 
 GAN, DDPM = "gan/step-0000400", "ddpm/step-0000600"
@@ -27,15 +29,18 @@ def one_thread():
 
 
 def _audit(folder: Path, flagged: str) -> Path:
-    folder.mkdir()
-    (folder / "neighbours.csv").write_text(
-        f"synthetic,train,similarity,percentile,flagged\n{flagged},x.png,0.99,99.9,1\n"
-        f"{GAN}/000001.png,y.png,0.5,10,0\n"
-    )
+    rows = [
+        NeighbourRow(flagged, "x.png", 0.99, 99.9, True, False),
+        NeighbourRow(f"{GAN}/000001.png", "y.png", 0.5, 10.0, False, False),
+        NeighbourRow("old/step-0000100/000002.png", "z.png", 0.99, 99.9, True, False),
+    ]
+    write_neighbours(folder / "neighbours.csv", rows)
     return folder
 
 
-def test_two_sets_share_the_real_arm_and_each_get_their_own_arms(tmp_path: Path) -> None:
+def test_two_sets_share_the_real_arm_and_each_get_their_own_arms(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = make_disc_ingest(tmp_path / "data", {"train": 24, "val": 4, "test": 40}, size_px=16)
     gan = fake_samples(tmp_path / "gan", tmp_path / "gan-src")
     ddpm = fake_samples(tmp_path / "ddpm", tmp_path / "ddpm-src")
@@ -56,7 +61,9 @@ def test_two_sets_share_the_real_arm_and_each_get_their_own_arms(tmp_path: Path)
         str(audit),
         *FAST,
     ]
-    assert main(args) == 0
+    with caplog.at_level(logging.WARNING):
+        assert main(args) == 0
+    assert "1 image(s) the audit flagged belong to no --synthetic-sets set" in caplog.text
     rows = {r["arm"]: r for r in read_csv_rows(out / "utility.csv", "utility", ("arm", "set"))}
     assert list(rows) == [
         "real",

@@ -116,8 +116,18 @@ def _load_sets(cfg: UtilityConfig, classes, size: int) -> tuple[dict, int]:
     In the several-set form the audit's names carry the set name (``gan/step-0000400/x.png``,
     relative to the audited ``kept/``), so each set drops only its own flagged images."""
     flagged = udata.flagged_copies(cfg.audit)
+    sets = named_sets(cfg)
+    if cfg.synthetic_sets and (
+        stray := [f for f in flagged if not any(f.startswith(n + "/") for n in sets)]
+    ):
+        log.warning(
+            "%d image(s) the audit flagged belong to no --synthetic-sets set (e.g. %s); "
+            "audit names are matched as NAME/IMAGE",
+            len(stray),
+            sorted(stray)[0],
+        )
     loaded, dropped = {}, 0
-    for name, (folder, meta) in named_sets(cfg).items():
+    for name, (folder, meta) in sets.items():
         drop = (
             flagged
             if not name
