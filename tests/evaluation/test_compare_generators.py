@@ -67,6 +67,7 @@ def test_two_sets_at_matched_n_with_a_kid_ci_and_the_same_csv_for_the_same_seed(
     assert {r.generator for r in rows} == {"gan", "ddpm"}
     for r in rows:
         assert r.kid_low <= r.kid <= r.kid_high, r
+        assert r.kid_std == 0.0  # N <= the KID subset size: every subset is the whole set
         assert r.fid >= 0 and 0 <= r.precision <= 1 and 0 <= r.recall <= 1
     record = json.loads((out / "generators.json").read_text())
     assert record["matched_n"] == {"all": 20, "bright": 10, "dark": 10}
