@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,6 +24,7 @@ from radsynth.utility.arms import ArmResult
 from radsynth.utility.auroc import auc_ci, delong_paired
 from radsynth.utility.data import LabelledImages
 from radsynth.utility.outputs import write_outputs
+from radsynth.utility.stage import UtilityConfig
 
 GAN, DDPM = "gan/step-0000400", "ddpm/step-0000600"
 CLASSES = ("NORMAL", "PNEUMONIA")
@@ -123,7 +123,7 @@ def _utility(run: Path) -> None:
     ]
     out = RunLayout(run).utility
     out.mkdir(parents=True)
-    cfg = SimpleNamespace(out=out, arch="resnet18", steps=1, batch=2, lr=0.1, seeds=1)
+    cfg = UtilityConfig(data=run / "data", out=out, arch="resnet18", steps=1, seeds=1)
     test = LabelledImages(torch.zeros(40, 1, 2, 2), torch.tensor(y), [""] * 40, [""] * 40)
     write_outputs(cfg, CLASSES, results, paired, fid, {"test": test}, 1.0, 0)
 
