@@ -15,7 +15,7 @@ from radsynth.cli import main
 TOP_KEYS = {
     "schema", "input", "rater_kind", "simulated", "rater_kinds_present", "design",
     "reference_group", "groups", "n_raters", "n_items", "n_judgements", "excluded_rows",
-    "identification", "agreement", "realism", "figures", "warnings",
+    "identification", "agreement", "realism", "by_set", "figures", "warnings",
 }  # fmt: skip
 
 

@@ -71,6 +71,8 @@ STAGES: tuple[Stage, ...] = (
        "sampling.sample", "SampleConfig", "sample"),
     _s("sampler-sweep", "FID of each sampler and step count, against the real set",
        "evaluation.samplers", "SamplerSweepConfig", "sampler_sweep"),
+    _s("compare-generators", "FID/KID (bootstrap CI)/precision/recall of several generators' sets",
+       "evaluation.generators", "CompareGeneratorsConfig", "compare_generators"),
     _s("fid", "FID, KID and precision/recall between two image folders",
        "metrics.compare", "FidConfig", "fid"),
     _s("orient", "detect facing direction and flip images to a canonical side",

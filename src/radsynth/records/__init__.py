@@ -8,6 +8,7 @@ data/manifest.csv                 :class:`ManifestRow`         :mod:`radsynth.re
 train/losses.csv                  :class:`LossRow`             :mod:`radsynth.records.curves`
 fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.records.curves`
 ema-sweep's ema_sweep.csv, .json  ``EmaSweepRow``              :mod:`radsynth.records.ema_sweep`
+compare/generators.csv            ``GeneratorRow``             :mod:`radsynth.records.generators`
 checkpoints.json                  :class:`CheckpointChoice`    :mod:`radsynth.records.choice`
 audit/neighbours.csv, pairs.csv   :class:`NeighbourRow`        :mod:`radsynth.records.audit`
 screen/screen.csv                 :class:`ScreenRow`           :mod:`radsynth.records.screen`

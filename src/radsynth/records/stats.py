@@ -2,9 +2,9 @@
 the report and a release's card).
 
 The top level is typed here; the sections (``identification``, ``agreement``, ``realism``,
-``finding_by_class``) stay plain JSON objects whose keys ``docs/stats.md`` documents. The file
-carries its layout's version (``schema``); a reader refuses another version, or a file that is
-not this shape, in one line.
+``finding_by_class``, ``by_set``) stay plain JSON objects whose keys ``docs/stats.md``
+documents. The file carries its layout's version (``schema``); a reader refuses another
+version, or a file that is not this shape, in one line.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class StatsRecord:
     agreement: Mapping[str, Any]  # inter-rater agreement (kappa)
     realism: Mapping[str, Any]  # realism ratings per group, Wilcoxon + Holm, TOST
     finding_by_class: Mapping[str, Any] | None = None  # per-class findings; class studies only
+    # per group (real and each synthetic set): identification and cues; absent in older files
+    by_set: Mapping[str, Any] | None = None
     figures: Mapping[str, str]  # figure key -> PNG file beside stats.json
     warnings: Sequence[str]  # what the reader of the results should know
 
@@ -64,6 +66,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "agreement": dict,
     "realism": dict,
     "finding_by_class": (dict, type(None)),
+    "by_set": (dict, type(None)),
     "figures": dict,
     "warnings": list,
 }
@@ -73,8 +76,9 @@ def stats_dict(record: StatsRecord) -> dict[str, Any]:
     """The JSON object of ``stats.json``: every field in order, ``finding_by_class`` only when
     set (a study-wide study's file has no such key)."""
     out = {f.name: getattr(record, f.name) for f in fields(record)}
-    if out["finding_by_class"] is None:
-        del out["finding_by_class"]
+    for optional in ("finding_by_class", "by_set"):
+        if out[optional] is None:
+            del out[optional]
     return out
 
 
@@ -104,7 +108,7 @@ def read_stats(path: Path) -> StatsRecord:
         raise RadsynthError(f"{path}: unknown key(s) {', '.join(unknown)} in a stats file")
     for key, kind in _TYPES.items():
         value = data.get(key)
-        if key != "finding_by_class" and key not in data:
+        if key not in ("finding_by_class", "by_set") and key not in data:
             raise RadsynthError(f"{path} lacks {key!r}; re-run 'radsynth stats'")
         # bool is an int in Python: a count that is true/false is still wrong.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -19,6 +19,7 @@ from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.layout import RunLayout
 from radsynth.report import audit, sections
+from radsynth.report.generators import generators
 from radsynth.report.mrmc import mrmc_section
 from radsynth.report.review import reviewer_decisions
 from radsynth.report.study import study
@@ -59,6 +60,7 @@ def render(run: Path, samples_per_group: int = 16, n_pairs: int = 8) -> str:
     ]
     parts += [
         sections.samples(run, samples_per_group),
+        generators(run),
         audit.screening(run),
         audit.audit(run, n_pairs),
         reviewer_decisions(run),

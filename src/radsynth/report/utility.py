@@ -25,8 +25,11 @@ def utility(run: Path) -> Section | None:
         f"never saw ({record['n_test_positive']} {record['positive_class']}). AUROC 0.5 is "
         "chance, 1 a perfect ranking.",
     )
+    # Files written before several synthetic sets have no "set" key: one set, named "".
+    by_set = any(a.get("set") for a in record["arms"])
     header = [
         "Arm",
+        *(["Synthetic set"] if by_set else []),
         "Real / synthetic images",
         "AUROC (95% CI, DeLong)",
         "Bootstrap CI",
@@ -36,6 +39,7 @@ def utility(run: Path) -> Section | None:
     rows = [
         [
             a["arm"],
+            *([a.get("set") or "-"] if by_set else []),
             f"{a['n_real']} / {a['n_synthetic']}",
             f"{fmt(a['auroc'])} ({fmt(a['delong_low'])}-{fmt(a['delong_high'])})",
             f"{fmt(a['boot_low'])}-{fmt(a['boot_high'])}",
@@ -59,9 +63,19 @@ def utility(run: Path) -> Section | None:
             {
                 "caption": "Conditional fidelity: synthetic images the real-only "
                 "classifier assigns to their intended class",
-                "header": ["Class", "Images", "Shows its class (95% CI, Wilson)"],
+                "header": [
+                    *(["Synthetic set"] if by_set else []),
+                    "Class",
+                    "Images",
+                    "Shows its class (95% CI, Wilson)",
+                ],
                 "rows": [
-                    [f["class"], f["n"], f"{fmt(f['share'])} ({fmt(f['low'])}-{fmt(f['high'])})"]
+                    [
+                        *([f.get("set", "")] if by_set else []),
+                        f["class"],
+                        f["n"],
+                        f"{fmt(f['share'])} ({fmt(f['low'])}-{fmt(f['high'])})",
+                    ]
                     for f in fid
                 ],
                 "note": "",

@@ -35,6 +35,7 @@ from radsynth.stats import plots
 from radsynth.stats._records import record_dict
 from radsynth.stats.agreement import bootstrap_kappa, count_table, fleiss_kappa, randolph_kappa
 from radsynth.stats.bootstrap import two_way_bootstrap
+from radsynth.stats.by_set import by_set
 from radsynth.stats.equivalence import tost_paired
 from radsynth.stats.findings import finding_by_class
 from radsynth.stats.findings import to_csv as findings_csv
@@ -265,6 +266,13 @@ def stats(cfg: StatsConfig) -> StageResult:
     if by_class is not None:
         result["finding_by_class"] = by_class
         atomic_write_text(out / "finding_by_class.csv", findings_csv(by_class))
+    result["by_set"] = by_set(
+        main_rows(rows, study.rater_kind),
+        study.design,
+        study.groups,
+        study.reference,
+        cfg.conf_level,
+    )
     mrmc_file = None
     if study.design == "single" and cfg.mrmc_score != "none":
         mrmc_file = study_mrmc(

@@ -5,7 +5,8 @@ set), picked (1 if this image was picked as the real one, quartet design), ratin
 empty), answer (real|fake|unsure, single-image design); optional: label (the image's class in a
 class-conditional study) and finding (yes|no: does the image show its class's finding), which
 :mod:`radsynth.stats.findings` analyses when labels are present. The study app also writes
-position, cue, started_at, answered_at and seconds, which the statistics do not need.
+cue (free text, counted per group by :mod:`radsynth.stats.by_set`); the study app also writes
+position, started_at, answered_at and seconds, which the statistics do not need.
 
 The design is a *quartet* (pick the real image among ``1 + k``) when every (rater, item) has
 ``1 + k`` rows, and *single* (is this image real?) when it has one row.
@@ -54,6 +55,7 @@ class Response:
     item_kind: str = "main"  # main | attention | repeat (empty in older exports means main)
     label: str = ""  # the image's class (class-conditional studies); empty otherwise
     finding: str = ""  # "yes" | "no": shows its (class's) finding; empty when not asked
+    cue: str = ""  # free text: what gave the image away (empty when not asked or not given)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def read_responses(path: Path, scale: tuple[int, int] = (1, 4)) -> list[Response
                 item_kind=(rec.get("item_kind") or "main").strip() or "main",
                 label=(rec.get("label") or "").strip(),
                 finding=finding,
+                cue=(rec.get("cue") or "").strip(),
             )
         )
     if not rows:

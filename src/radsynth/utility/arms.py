@@ -2,10 +2,12 @@
 
 Arms: ``real`` (the real training split), ``synthetic`` (synthetic images only) and
 ``mix-<r>x`` (real plus r x as many synthetic images, r in the ratio curve; ``mix-1x`` is the
-real + synthetic arm). A mix takes the first round(r * n_real) synthetic images in a seeded
-order, so a larger ratio's set contains a smaller one's. Each arm trains ``seeds`` classifiers
-with equal optimizer steps and class-balanced batches; its score per test image is the mean of
-its seeds' scores (an ensemble) and the per-seed AUROCs are its spread.
+real + synthetic arm). With several named synthetic sets (:func:`all_arms`) ``real`` is trained
+once and each set NAME adds ``synthetic:NAME`` and ``mix-<r>x:NAME``. A mix takes the first
+round(r * n_real) synthetic images in a seeded order, so a larger ratio's set contains a
+smaller one's. Each arm trains ``seeds`` classifiers with equal optimizer steps and
+class-balanced batches; its score per test image is the mean of its seeds' scores (an
+ensemble) and the per-seed AUROCs are its spread.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class ArmResult:
     scores: np.ndarray  # (N_test,) ensemble score
     images_per_s: float  # mean classifier training throughput
     external: dict = field(default_factory=dict)  # the same on the external set, if any
+    set: str = ""  # the synthetic set the arm trains on ("" for real and the single-set form)
 
 
 #: The mixing ratios tried when none are named: each where the synthetic set is large enough.
@@ -85,6 +88,30 @@ def arm_sets(
             real.names + [synthetic.names[i] for i in pick],
         )
         arms[f"mix-{r:g}x"] = (both, len(real.labels), k)
+    return arms
+
+
+def all_arms(
+    real: LabelledImages, sets: dict[str, LabelledImages], ratios: list[float], seed: int
+) -> dict[tuple[str, str], tuple[LabelledImages, int, int]]:
+    """(arm name, set name) -> (training images, n_real, n_synthetic), ``real`` first.
+
+    ``sets`` maps set names to images; the single-set form is the one set named "", whose arms
+    keep their plain names (``synthetic``, ``mix-1x``). A named set's arms are suffixed with
+    ``:NAME``. Every set draws its mixes with the same ``seed``.
+
+    Raises:
+        RadsynthError: a named ratio some set cannot meet (one line, naming the set).
+    """
+    arms = {("real", ""): (real, len(real.labels), 0)}
+    for name, images in sets.items():
+        try:
+            mine = arm_sets(real, images, ratios, seed)
+        except RadsynthError as err:
+            raise RadsynthError(f"synthetic set {name}: {err}" if name else str(err)) from None
+        for arm, train_set in mine.items():
+            if arm != "real":
+                arms[(f"{arm}:{name}" if name else arm, name)] = train_set
     return arms
 
 

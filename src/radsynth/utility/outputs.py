@@ -12,8 +12,11 @@ import numpy as np
 from radsynth.records._csv import write_csv
 from radsynth.stage import atomic_write_text
 
+#: ``set``: the synthetic set an arm trains on ("" for ``real`` and the single-set form; files
+#: written before several sets lack the column, and readers take it as "").
 CSV_COLUMNS = (
     "arm",
+    "set",
     "n_real",
     "n_synthetic",
     "auroc",
@@ -40,6 +43,7 @@ def _row(r, paired) -> dict[str, Any]:
     ext = r.external
     return {
         "arm": r.arm,
+        "set": r.set,
         "n_real": r.n_real,
         "n_synthetic": r.n_synthetic,
         "auroc": round(r.ensemble.auc, 6),
@@ -73,6 +77,7 @@ def write_outputs(cfg, classes, results, paired, fid, tests, seconds, n_dropped)
         "n_test_positive": int(tests["test"].labels.sum()),
         "n_external": len(tests["external"].labels) if "external" in tests else None,
         "synthetic_left_out_as_copies": n_dropped,
+        "sets": sorted({r.set for r in results if r.set}),
         "arms": rows,
         "conditional_fidelity": fid,
         "seconds": seconds,
