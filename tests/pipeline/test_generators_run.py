@@ -35,6 +35,9 @@ def two_generators(tiny: dict) -> dict:
         "sample": {"n": 16},
     }
     data["generators"] = {"ddpm": ddpm, "gan": gan}
+    # The comparison reads a test split that nothing chose a setting on.
+    data["ingest"] = {**data["ingest"], "test_fraction": 0.15}
+    data["compare"] = {"feature": "pixels", "n_boot": 50}
     return data
 
 
@@ -72,6 +75,8 @@ def test_two_generators_run_every_stage_through_the_report(
     metadata = read_csv_rows(run.release / "metadata.csv")
     assert {r["checkpoint"] for r in metadata} <= set(names)
     assert all(parse_set_name(r["checkpoint"]).generator in ("ddpm", "gan") for r in metadata)
+    compared = read_csv_rows(run.comparison_csv)
+    assert {r["set"] for r in compared} == set(names)
     html = run.report.read_text()
     for name in ("ddpm", "gan"):
         assert f"generator {name}" in html

@@ -17,7 +17,6 @@ from radsynth.layout import RunLayout
 from radsynth.records.audit import NeighbourRow, write_neighbours
 from radsynth.records.generators import GeneratorRow, write_generators
 from radsynth.report.build import render
-from radsynth.report.generator_data import _comparison_csv
 from radsynth.report.generator_wins import Metric, summary, winner
 from radsynth.report.generators import generators
 from radsynth.utility.arms import ArmResult
@@ -54,7 +53,7 @@ def _comparison(run: Path, gan_kid: float, ddpm_kid: float) -> None:
                     "pixels-area-16",
                 )
             )
-    write_generators(_comparison_csv(run), rows)
+    write_generators(RunLayout(run).comparison_csv, rows)
 
 
 def _fates(run: Path) -> None:
@@ -205,7 +204,7 @@ def test_every_topic_has_a_table_and_the_wins_come_from_the_numbers(run: Path) -
 
 
 def test_an_unreadable_record_is_named_not_a_crash(run: Path) -> None:
-    _comparison_csv(run).write_text("set,generator\nx,y\n")
+    RunLayout(run).comparison_csv.write_text("set,generator\nx,y\n")
     sec = generators(run)
     assert any("left out" in b and "lacks column(s)" in b for b in sec.bullets), sec.bullets
     assert not any("matched N" in t["caption"] for t in sec.tables)
@@ -217,7 +216,7 @@ def test_one_generator_gets_no_section(tmp_path: Path) -> None:
         GeneratorRow(s, "", "all", 10, 10, 10, 1.0, 0.1, 0.05, 0.2, 0.0, 0.5, 0.5, 1.0, "x")
         for s in ("step-0000400", "step-0000600")
     ]
-    write_generators(_comparison_csv(run), rows)
+    write_generators(RunLayout(run).comparison_csv, rows)
     assert generators(run) is None
     assert "Generator by generator" not in render(run)
 

@@ -29,7 +29,7 @@ ADDED: dict[str, dict[str, Any]] = {
         "synthetic_meta": [],
     },
     "SimulateConfig": {"p_finding_real": 0.85, "p_finding_synthetic": 0.7},
-    "UtilityConfig": {"device": "auto"},
+    "UtilityConfig": {"device": "auto", "synthetic_sets": [], "synthetic_sets_meta": []},
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
     "TrainConfig": {"ema": "classic"},

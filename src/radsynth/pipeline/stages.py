@@ -336,6 +336,24 @@ def _utility_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
     return wired | {"synthetic_sets": named, "synthetic_sets_meta": metas}
 
 
+def _compare_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
+    """Every chosen set, kept, as generated, against the ingest's test split (read by nothing
+    that chose a setting); per class too when a generator is class-conditional (the real
+    classes from ingest's manifest, the synthetic ones from the sidecars)."""
+    wired = {
+        "real": w.run.split("test"),
+        "out": w.run.compare,
+        "sets": tuple(f"{s.name}={w.run.kept_as_generated_of(s)}" for s in w.chosen),
+        "sets_meta": tuple(f"{s.name}={w.run.sample_meta(s)}" for s in w.chosen),
+    }
+    return wired | ({"manifest": w.run.data_manifest} if conditional(w.spec) else {})
+
+
+def conditional(spec: RunPlan) -> bool:
+    """Whether a generator of the run is class-conditional (its training's ``condition_on``)."""
+    return any(g.section(FAMILIES[g.family]).get("condition_on") for g in spec.generators)
+
+
 def _study_wire(w: Wiring, user: dict[str, Any]) -> dict[str, Any]:
     """The study's folders and one synthetic set per chosen set; a per-class study
     (``finding_per_class: true``) also reads the real images' classes from ingest's manifest
@@ -403,6 +421,10 @@ PIPELINE: tuple[PipelineStep, ...] = (
           inputs=lambda w, c: _review_files(w, audit=True)),
     _step("utility", "utility", "utility", lambda w: w.run.utility, _utility_wire,
           after=("exclude copies",), when=lambda s: "utility" in s.sections),
+    # The chosen sets side by side against the test split (a `compare:` section; needs ingest's
+    # test_fraction): FID, KID with CI, precision/recall per set and class at matched N.
+    _step("compare", "compare-generators", "compare", lambda w: w.run.compare, _compare_wire,
+          after=("exclude copies", "ingest"), when=lambda s: "compare" in s.sections),
     # Readers must not tell real from synthetic by facing: the real images shown are oriented
     # to the same canonical side as the synthetic ones.
     _step("orient real", "orient", "orient", lambda w: w.run.real_oriented,
@@ -426,7 +448,7 @@ PIPELINE: tuple[PipelineStep, ...] = (
           inputs=_release_inputs),
     _step("report", "report", "report", lambda w: w.run.report,
           lambda w, u: {"run": w.run.root, "out": w.run.report},
-          after=("stats", "audit", "fid_sweep", "release")),
+          after=("stats", "audit", "fid_sweep", "release", "utility", "compare")),
 )  # one step per two or three lines, its wiring beside its name  # fmt: skip
 
 

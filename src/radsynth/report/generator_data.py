@@ -24,14 +24,9 @@ from radsynth.records.stats import StatsRecord
 T = TypeVar("T")
 
 
-def _comparison_csv(run: Path) -> Path:
-    """Where the generator comparison's table lies (until RunLayout names it)."""
-    return Path(run) / "compare" / "generators.csv"
-
-
 def comparison(run: Path) -> list[GeneratorRow]:
     """The rows of the comparison's generators.csv; [] when it has not run."""
-    path = _comparison_csv(run)
+    path = RunLayout(run).comparison_csv
     return read_generators(path) if path.is_file() else []
 
 
