@@ -47,7 +47,8 @@ from radsynth.training.config import (
     model_config,
 )
 from radsynth.training.curves import plot_loss_curves, write_losses_csv
-from radsynth.training.data import DataOrder, load_ingest
+from radsynth.training.data import load_ingest
+from radsynth.training.device_data import batch_source
 from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
 from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
@@ -250,7 +251,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     torch.manual_seed(cfg.seed)
     net = build_unet(mcfg).to(device)
     ema = copy.deepcopy(net).requires_grad_(False)
-    optimizer = make_optimizer(net, cfg)
+    optimizer = make_optimizer(net, cfg, device.type)
     scheduler = make_lr_scheduler(optimizer, cfg)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 1 + rank)
     progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
@@ -262,13 +263,13 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
         ema.to(memory_format=torch.channels_last)
     model, optimizer = acc.prepare(net, optimizer)
     if rt.compile:
-        model = torch.compile(model)
+        model = torch.compile(model, mode=cfg.compile_mode)
     model.train()
     threads = adaptive_cpu_threads(device.type, cfg.cpu_threads, world)  # None: count stays
     n_params = count_parameters(net)
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
 
-    order = DataOrder(len(data.train), cfg.seed)
+    source = batch_source(data.train, labels.get("train"), cfg.seed, device, cfg.data_on_device)
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
     writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
     bar = tqdm(
@@ -284,8 +285,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     try:
         while progress["step"] < cfg.total_steps:
             # Draw this rank's share of the global batch: (B, 1, H, W) in [-1, 1].
-            idx = order.batch(progress["data_position"], cfg.batch_size, rank, world)
-            x0 = data.train[idx].to(device, non_blocking=True).float() * 2 - 1
+            x0, y = source.draw(progress["data_position"], cfg.batch_size, rank, world)
             if cfg.hflip:
                 flip = torch.rand(per_device, generator=gen, device=device) < 0.5
                 x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
@@ -293,11 +293,8 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             t = torch.randint(0, T, (per_device,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device, dtype=x0.dtype)
-            y = None  # (B,) classes, some dropped to the null class; drawn only if conditional
-            if spec is not None:
-                y = drop_condition(
-                    labels["train"][idx].to(device), cfg.uncond_prob, spec.null_index, gen
-                )
+            if spec is not None:  # (B,) classes, some dropped to the null class
+                y = drop_condition(y, cfg.uncond_prob, spec.null_index, gen)
 
             # Loss, backward, optimizer step.
             loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type, y).mean()
