@@ -145,6 +145,7 @@ def _measure(record: dict, cfg: BenchGpuConfig, kind: str, fields: dict) -> dict
         from radsynth.sampling.bench import measure_sample as measure
     try:
         result = measure(build_config(Config, fields))
+        result.pop("probe", None)  # the trained network's output, kept for --levers only
     except RadsynthError:
         raise
     except Exception as exc:  # a compile or CUDA failure must not lose the other figures

@@ -133,7 +133,7 @@ class TrainConfig:
     cpu_threads: int = arg(
         0, help="torch CPU threads (0 = torch's default, fewer while other processes compete)"
     )
-    optimizer_impl: Literal["auto", "fused", "foreach"] = arg(
+    optimizer_impl: Literal["auto", "fused", "foreach", "default"] = arg(
         "auto", help="Adam kernels: auto is fused on a GPU, torch's default on a CPU (same state)"
     )
     data_on_device: bool = arg(
