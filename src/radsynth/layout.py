@@ -167,6 +167,12 @@ class RunLayout:
         return self.train / "losses.csv"
 
     @property
+    def throughput(self) -> Path:
+        """``train/throughput.csv``: images/s, MFU and peak memory per checkpoint (none in a
+        run from before it)."""
+        return self.train / "throughput.csv"
+
+    @property
     def loss_curves(self) -> Path:
         return self.train / "loss_curves.png"
 

@@ -19,7 +19,7 @@ from typing import Any
 from radsynth.hardware.figures import emit_figures
 from radsynth.hardware.threads import cpu_threads
 from radsynth.stage import StageResult
-from radsynth.training.bench import BenchTrainConfig, measure_train
+from radsynth.training.bench_measure import BenchTrainConfig, measure_train
 
 #: The baseline: the step before the levers (eager fp32, host copies, torch's default Adam).
 BASELINE = {

@@ -54,6 +54,7 @@ from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
+from radsynth.training.throughput import throughput_meter, write_throughput_csv
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,8 @@ def _restore(folder: Path, net, ema, optimizer, scheduler, gen, acc) -> dict[str
         )
         gen.manual_seed(cfg_seed_offset(state["step"], acc.process_index))
     log.info("resuming from %s (step %d)", folder, state["step"])
-    return {k: state[k] for k in ("step", "data_position", "history", POSTHOC_KEY) if k in state}
+    keys = ("step", "data_position", "history", "throughput", POSTHOC_KEY)
+    return {k: state[k] for k in keys if k in state}
 
 
 def cfg_seed_offset(step: int, rank: int) -> int:
@@ -208,6 +210,7 @@ def _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta) -> Path
         )
         ckpt.prune_states(cfg.out, cfg.keep_state_checkpoints)
         write_losses_csv(cfg.out, progress["history"])
+        write_throughput_csv(cfg.out, progress.get("throughput", []))
         draw_figure("loss_curves.png", lambda: plot_loss_curves(cfg.out, progress["history"]))
     acc.wait_for_everyone()
     return path
@@ -268,6 +271,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     threads = adaptive_cpu_threads(device.type, cfg.cpu_threads, world)  # None: count stays
     n_params = count_parameters(net)
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
+    meter = throughput_meter(net, tuple(data.train.shape[1:]), device, world)  # MFU, memory
 
     source = batch_source(data.train, labels.get("train"), cfg.seed, device, cfg.data_on_device)
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
@@ -329,6 +333,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                     )
                 elapsed = time.perf_counter() - t_log
                 images_per_s = window_steps * cfg.batch_size / max(elapsed, 1e-9)
+                meter.add(window_steps * cfg.batch_size, elapsed)
                 bar.update(window_steps)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{images_per_s:.1f}")
                 if writer is not None:
@@ -346,6 +351,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                 since_ckpt = []
                 row = {"step": step, "train_loss": train_loss, "val_loss": val}
                 progress["history"].append(row)
+                progress.setdefault("throughput", []).append(meter.row(step))
                 if writer is not None:
                     writer.add_scalar("val/loss", val, step)
                 _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta)
