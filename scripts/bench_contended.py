@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,15 +38,17 @@ COMPETITOR = (
     "while True:\n    a = (a @ a).clamp_(-1, 1)\n"
 )
 CLI = [sys.executable, "-m", "radsynth.cli"]
+#: The CLI decides the OpenMP settings itself, as for a user who set none.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
 
 
 def make_data(work: Path) -> Path:
     """64 phantoms at 64 px, ingested: a data folder for the demo preset."""
     phantoms, data = work / "phantoms", work / "data"
     draw = ["phantoms", str(phantoms), "--n", "64", "--size-px", "64", "--contact-sheet-n", "0"]
-    subprocess.run([*CLI, *draw], check=True, capture_output=True)
+    subprocess.run([*CLI, *draw], check=True, capture_output=True, env=ENV)
     ingest = ["ingest", str(phantoms), str(data), "--size-px", "64"]
-    subprocess.run([*CLI, *ingest], check=True, capture_output=True)
+    subprocess.run([*CLI, *ingest], check=True, capture_output=True, env=ENV)
     return data
 
 
@@ -58,38 +62,40 @@ def rates(out: Path) -> list[float]:
 
 
 def start_competitor() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", COMPETITOR])
+    return subprocess.Popen([sys.executable, "-c", COMPETITOR], env=ENV)
 
 
-def run_case(case: str, data: Path, out: Path, steps: int, every: int) -> dict:
+def run_case(case: str, data: Path, out: Path, steps: int, every: int, preset: str) -> dict:
     """Train with the competitor started before (``a``) or after the first checkpoint (``b``);
     returns the case's images/s after the competitor is running, and the run's thread log."""
-    train = [*CLI, "train", str(data), str(out), "--preset", "demo"]
+    train = [*CLI, "train", str(data), str(out), "--preset", preset]
     train += ["--total-steps", str(steps), "--checkpoint-every-steps", str(every)]
     train += ["--log-every-steps", "5"]
-    competitor = start_competitor() if case == "a" else None
-    if competitor is not None:
-        time.sleep(2)  # let it start its threads before the run looks at the load
-    log = open(out.parent / f"{case}.log", "w")  # noqa: SIM115 - closed below
-    run = subprocess.Popen(train, stdout=log, stderr=subprocess.STDOUT)
+    log_path = out.parent / f"{case}.log"
+    competitor = run = None
     rows_before = 0
     try:
-        while run.poll() is None:
-            if competitor is None and rates(out):
-                rows_before = len(rates(out))  # rows whose span ended before it started
-                competitor = start_competitor()
-            time.sleep(0.2)
-    finally:
-        if competitor is not None:
-            competitor.kill()
-            competitor.wait()
-        log.close()
+        if case == "a":
+            competitor = start_competitor()
+            time.sleep(2)  # let it start its threads before the run looks at the load
+        with open(log_path, "w") as log:
+            run = subprocess.Popen(train, stdout=log, stderr=subprocess.STDOUT, env=ENV)
+            while run.poll() is None:
+                if competitor is None and rates(out):
+                    rows_before = len(rates(out))  # rows whose span ended before it started
+                    competitor = start_competitor()
+                time.sleep(0.2)
+    finally:  # never leave a competitor (or a run) behind, whatever stopped the script
+        for proc in (competitor, run):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
     if run.returncode != 0:
-        raise SystemExit(f"case {case}: radsynth train failed; see {log.name}")
+        raise SystemExit(f"case {case}: radsynth train failed; see {log_path}")
     every_row = rates(out)
     # (a): all rows but the warm-up; (b): rows wholly after the start (not the straddling one).
     kept = every_row[1:] if case == "a" else every_row[rows_before + 1 :]
-    text = Path(log.name).read_text()
+    text = log_path.read_text()
     threads = [ln.strip() for ln in text.splitlines() if "CPU threads" in ln]
     return {
         "case": case,
@@ -104,17 +110,21 @@ def run_case(case: str, data: Path, out: Path, steps: int, every: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="an ingested folder at 64 px (default: phantoms)")
+    parser.add_argument("--preset", default="demo", help="train preset (tiny: 32 px data)")
     parser.add_argument("--steps", type=int, default=400, help="training steps per case")
     parser.add_argument("--every", type=int, default=40, help="steps per throughput.csv row")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the clean-up on a kill
     if args.steps < 3 * args.every:
         raise SystemExit("--steps must be at least 3 x --every (rows after the competitor)")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-contended-"))
+    work.mkdir(parents=True, exist_ok=True)
     data = args.data or make_data(work)
     result = {}
     for case in ("a", "b"):
-        result[case] = run_case(case, data, work / f"train-{case}", args.steps, args.every)
+        out = work / f"train-{case}"
+        result[case] = run_case(case, data, out, args.steps, args.every, args.preset)
         print(json.dumps(result[case]), flush=True)
     a, b = result["a"]["images_per_s"], result["b"]["images_per_s"]
     ratio = b / a if a and b else None

@@ -64,7 +64,9 @@ class TrainConfig:
         help="output folder for checkpoints, losses.csv, loss_curves.png, tb/", positional=True
     )
     preset: Literal["paper", "demo", "tiny"] = arg(
-        "paper", help="paper: the study; demo: minutes on a CPU; tiny: tests"
+        "paper",
+        help="paper: the study (batch 8, lr 5e-5); demo: minutes on a CPU (batch 16, lr 2e-3); "
+        "tiny: tests (batch 4, lr 1e-3); another --batch-size scales lr by --lr-scale",
     )
     resume: bool = arg(False, help="continue from the latest checkpoint in OUT")
     # Model: a UNet2DModel (see radsynth.models.unet).
