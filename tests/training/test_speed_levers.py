@@ -130,3 +130,28 @@ def test_sdpa_attention_matches_the_explicit_softmax(tiny_unet):
 def test_unknown_compile_mode_is_refused():
     with pytest.raises(RadsynthError, match="compile_mode must be one of"):
         _cfg(compile_mode="fastest")
+
+
+def test_changing_the_optimizer_kernels_on_resume_is_allowed(fake_ingest, tmp_path: Path):
+    out = tmp_path / "run"
+    args = {"data": fake_ingest, "out": out, **FAST, "checkpoint_every_steps": 2}
+    train(build_config(TrainConfig, {**args, "total_steps": 2}))
+    more = {"total_steps": 4, "resume": True, "optimizer_impl": "fused", "data_on_device": False}
+    train(build_config(TrainConfig, {**args, **more}))
+    assert [p.name for p in list_checkpoints(out)] == ["step-0000002", "step-0000004"]
+
+
+@pytest.mark.gpu
+def test_device_batches_never_wait_for_the_host():
+    """On a GPU the device path draws a batch without one host synchronisation."""
+    device = torch.device("cuda")
+    images = (torch.randint(0, 256, (64, 1, 32, 32)).float() / 255).half()
+    source = batch_source(images, torch.arange(64) % 2, 0, device, on_device=True)
+    source.draw(0, 16, 0, 1)  # the first epoch's permutation crosses once
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for position in range(16, 60, 16):
+            x0, y = source.draw(position, 16, 0, 1)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert x0.device.type == "cuda" and y.device.type == "cuda"
