@@ -34,7 +34,11 @@ def test_device_order_slices_the_same_stream_as_the_host_order():
     assert torch.equal(dev.batch(6, 4, 1, 2), host.batch(6, 4, 1, 2))
 
 
-def test_uint8_images_give_the_host_paths_values_exactly():
+@pytest.mark.parametrize("chunk", [256, 2])  # one chunk, and the last of several
+def test_uint8_images_give_the_host_paths_values_exactly(chunk, monkeypatch):
+    from radsynth.training import device_data
+
+    monkeypatch.setattr(device_data, "CHUNK", chunk)
     codes = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16).repeat(3, 1, 1, 1)
     host = (codes.float() / 255).half()  # the host path holds float16(k / 255)
     dev = DeviceImages.from_host(host, torch.device("cpu"))
@@ -44,7 +48,7 @@ def test_uint8_images_give_the_host_paths_values_exactly():
     assert uint8_table()[0] == -1 and uint8_table()[255] == 1
     # A 16-bit film is not an 8-bit level: it stays float16, with the same values.
     deep = host.clone()
-    deep[0, 0, 0, 1] = 0.5
+    deep[2, 0, 0, 1] = 0.5  # in the last image: the last chunk
     kept = DeviceImages.from_host(deep, torch.device("cpu"))
     assert kept.table is None and torch.equal(kept.batch(idx), deep[idx].float() * 2 - 1)
 

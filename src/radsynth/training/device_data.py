@@ -19,6 +19,9 @@ import torch
 
 from radsynth.training.data import DataOrder
 
+#: Images checked and converted at a time (256 films at 256 px: 134 MB of int64 codes).
+CHUNK = 256
+
 
 def uint8_table() -> torch.Tensor:
     """(256,) float32: code k -> float16(k / 255) * 2 - 1, the host path's value of k."""
@@ -36,11 +39,14 @@ class DeviceImages:
     def from_host(cls, images: torch.Tensor, device: torch.device) -> DeviceImages:
         """Move float16 images in [0, 1] (N, 1, H, W) to ``device``: as uint8 codes when every
         value is exactly an 8-bit level (checked), else as float16."""
-        table = uint8_table()
-        codes = torch.round(images.float() * 255).clamp_(0, 255).to(torch.uint8)
-        if torch.equal((table[codes.long()] + 1) / 2, images.float()):
-            return cls(codes.to(device), table.to(device))
-        return cls(images.to(device), None)
+        codes = torch.empty(images.shape, dtype=torch.uint8)
+        levels = (torch.arange(256, dtype=torch.float32) / 255).half()  # the host's values
+        for start in range(0, len(images), CHUNK):  # chunks bound the host memory used
+            part = images[start : start + CHUNK]
+            codes[start : start + CHUNK] = torch.round(part.float() * 255).clamp_(0, 255)
+            if not torch.equal(levels[codes[start : start + CHUNK].long()], part):
+                return cls(images.to(device), None)
+        return cls(codes.to(device), uint8_table().to(device))
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         """Images ``idx`` (B,) (on the device) as float32 (B, 1, H, W) in [-1, 1]."""
