@@ -1,7 +1,8 @@
 """Training batches drawn where the network runs: the images kept on the device as uint8.
 
-The host path copies each batch from the CPU (``data.train[idx].to(device)``); from pageable
-memory that copy makes the host wait for the device before it starts, once per step. Kept on
+The host path gathers each batch on the CPU and copies it (``data.train[idx].to(device)``);
+from pageable memory CUDA stages that copy through a pinned buffer and may synchronise with the
+stream first (CUDA runtime API, "API synchronization behavior"), once per step. Kept on
 the device, the whole training set costs N x H x W bytes (3,306 films at 256 px: 217 MB), a
 batch is one gather, and the data order's permutation crosses the bus once per epoch.
 
