@@ -16,10 +16,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from radsynth.config import build_config
 from radsynth.hardware.figures import emit_figures
 from radsynth.hardware.threads import cpu_threads
 from radsynth.stage import StageResult
 from radsynth.training.bench_measure import BenchTrainConfig, measure_train
+from radsynth.training.config import TrainConfig
 
 #: The baseline: the step before the levers (eager fp32, host copies, torch's default Adam).
 BASELINE = {
@@ -50,15 +52,13 @@ def lever_config(cfg: BenchTrainConfig, lever: str) -> BenchTrainConfig:
     """The benchmark config of one row: the baseline with the lever's fields changed."""
     changes = dict(LEVERS[lever])
     if changes.pop("batch_x4", False):
-        from radsynth.config import build_config
-        from radsynth.training.config import TrainConfig
-
-        base = (
-            cfg.batch_size
-            or build_config(TrainConfig, {"data": ".", "out": ".", "preset": cfg.preset}).batch_size
-        )
-        changes["batch_size"] = 4 * base
+        changes["batch_size"] = 4 * (cfg.batch_size or preset_batch(cfg.preset))
     return dataclasses.replace(cfg, **(BASELINE | changes), levers=False, out=None)
+
+
+def preset_batch(preset: str) -> int:
+    """The training preset's own batch size."""
+    return build_config(TrainConfig, {"data": ".", "out": ".", "preset": preset}).batch_size
 
 
 def compare(row: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +99,7 @@ def measure_levers(cfg: BenchTrainConfig) -> list[dict[str, Any]]:
         if lever == "baseline":
             base = {**row, "probe": row["probe"].clone()}
         rows.append(compare(row, base))
+        print(lever_table(rows[-1:]).splitlines()[-1], flush=True)  # kept if a later row hangs
     return rows
 
 
