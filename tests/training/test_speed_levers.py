@@ -65,8 +65,8 @@ def test_batch_source_draws_the_same_batches_on_and_off_device():
 
 
 def test_training_with_data_on_device_is_bit_identical(fake_ingest, tmp_path: Path):
-    for name, on in (("on", True), ("off", False)):
-        args = {"data": fake_ingest, "out": tmp_path / name, "data_on_device": on, "hflip": True}
+    for name in ("on", "off"):
+        args = {"data": fake_ingest, "out": tmp_path / name, "data_on_device": name, "hflip": True}
         train(build_config(TrainConfig, {**args, **FAST, "total_steps": 4}))
     a, b = list_checkpoints(tmp_path / "on")[-1], list_checkpoints(tmp_path / "off")[-1]
     for file in ("model.safetensors", "ema.safetensors"):
@@ -140,7 +140,7 @@ def test_changing_the_optimizer_kernels_on_resume_is_allowed(fake_ingest, tmp_pa
     out = tmp_path / "run"
     args = {"data": fake_ingest, "out": out, **FAST, "checkpoint_every_steps": 2}
     train(build_config(TrainConfig, {**args, "total_steps": 2}))
-    more = {"total_steps": 4, "resume": True, "optimizer_impl": "fused", "data_on_device": False}
+    more = {"total_steps": 4, "resume": True, "optimizer_impl": "fused", "data_on_device": "off"}
     train(build_config(TrainConfig, {**args, **more}))
     assert [p.name for p in list_checkpoints(out)] == ["step-0000002", "step-0000004"]
 

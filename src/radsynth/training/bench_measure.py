@@ -52,8 +52,8 @@ class BenchTrainConfig:
     optimizer_impl: Literal["auto", "fused", "foreach", "default"] = arg(
         "auto", help="Adam kernels: auto is fused on a GPU, torch's default on a CPU"
     )
-    data_on_device: Literal["on", "off"] = arg(
-        "on", help="draw batches from uint8 images on the device (off: copy from the host)"
+    data_on_device: Literal["auto", "on", "off"] = arg(
+        "auto", help="draw batches from uint8 images on the device (auto: on a GPU)"
     )
     attention: Literal["sdpa", "math"] = arg(
         "sdpa", help="attention: fused scaled_dot_product_attention, or explicit softmax"
@@ -120,7 +120,8 @@ def measure_train(cfg: BenchTrainConfig) -> dict[str, Any]:
     alpha_bar = alphas_cumprod(diffusion_config(tcfg).betas()).float().to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     images = synthetic_images(cfg.dataset_images, tcfg.image_size_px, cfg.seed)
-    source = batch_source(images, None, cfg.seed, device, cfg.data_on_device == "on")
+    on_device = auto_flag(cfg.data_on_device, on_gpu)
+    source = batch_source(images, None, cfg.seed, device, on_device)
     loss_sum = torch.zeros((), device=device)  # summed on the device: no host sync per step
 
     def step(i: int) -> None:
@@ -162,7 +163,7 @@ def measure_train(cfg: BenchTrainConfig) -> dict[str, Any]:
         "compile_mode": cfg.compile_mode if compiled else None,
         "compile_backend": cfg.compile_backend if compiled else None,
         "optimizer": optimizer_impl(cfg.optimizer_impl, device.type),
-        "data_on_device": cfg.data_on_device == "on",
+        "data_on_device": on_device,
         "attention": cfg.attention,
         "warmup_seconds": timing.warmup_seconds,
         "train_flops_per_image": flops_per_image,

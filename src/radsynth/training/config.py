@@ -138,8 +138,10 @@ class TrainConfig:
     optimizer_impl: Literal["auto", "fused", "foreach", "default"] = arg(
         "auto", help="Adam kernels: auto is fused on a GPU, torch's default on a CPU (same state)"
     )
-    data_on_device: bool = arg(
-        True, help="keep the training images on the device as uint8 (no host copy per step)"
+    data_on_device: Literal["auto", "on", "off"] = arg(
+        "auto",
+        help="keep the training images on the device as uint8, no host copy per step "
+        "(auto: on a GPU)",
     )
 
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.

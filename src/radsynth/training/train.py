@@ -26,7 +26,7 @@ from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
 from radsynth.hardware.contention import adaptive_cpu_threads
-from radsynth.hardware.device import current_gpu
+from radsynth.hardware.device import auto_flag, current_gpu
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.hardware.threads import cpu_threads
 from radsynth.layout import checkpoint_name
@@ -273,7 +273,8 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
     meter = throughput_meter(net, tuple(data.train.shape[1:]), device, world)  # MFU, memory
 
-    source = batch_source(data.train, labels.get("train"), cfg.seed, device, cfg.data_on_device)
+    on_device = auto_flag(cfg.data_on_device, rt.on_gpu)  # the training set kept on the GPU
+    source = batch_source(data.train, labels.get("train"), cfg.seed, device, on_device)
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
     writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
     bar = tqdm(
