@@ -180,6 +180,12 @@ class GeneratorLayout:
     def loss_curves(self) -> Path:
         return self.train / "loss_curves.png"
 
+    @property
+    def throughput(self) -> Path:
+        """``train/throughput.csv``: images/s, MFU and peak memory per checkpoint (none in a
+        run from before it)."""
+        return self.train / "throughput.csv"
+
     def checkpoint(self, step: int) -> Path:
         return checkpoint_folder(self.train, step)
 

@@ -1,58 +1,101 @@
-"""``radsynth bench gpu``: the GPU benchmark suite, in one command that fits a short GPU lease.
+"""``radsynth bench gpu`` (``make bench-gpu``): the GPU suite, one command that fits an 8-minute
+slot of a 15-minute GPU lease.
 
-It measures, on the ``paper`` preset (256 px, 36M parameters):
+On the ``paper`` preset (256 px, 36.4M parameters), bf16 autocast and channels_last throughout:
 
-1. training images/s, MFU and peak memory at the paper's batch size and a larger one, in bf16
-   with channels_last, without and then with ``torch.compile``;
-2. sampling images/s with DPM-Solver++(2M) x 20 steps over a few batch sizes (eager), then at
-   the fastest batch without and with ``torch.compile``, with the projected time for the
-   study's 27,000 images;
-3. the GAN's (:mod:`radsynth.gan.bench`, ``paper`` preset, 256 px, fp32, eager) training and
-   sampling images/s.
+1. **Training**, about ``train_images`` images per row (2,000), each extrapolated to the study's
+   1.28M training images (hours): eager; *before* (compiled as in the last release: host copies
+   per step, torch's default Adam); the two eager-free levers alone (the training set on the
+   device, fused Adam), each on the compiled step; *after* (all of them, with CUDA graphs:
+   ``compile_mode="reduce-overhead"``); and, when the budget allows, ``max-autotune`` (kernel
+   search + CUDA graphs; its compilation alone is estimated at 5 minutes).
+2. **Sampling** with DPM-Solver++(2M) x 20 steps: eager at ``sample_eager_batch``, then compiled
+   with CUDA graphs (the sampler's loop calls the network with one fixed shape) at the largest
+   batch of ``sample_batches`` that fits in memory, extrapolated to 27,000 images (minutes).
+3. The GAN's training and sampling images/s (:mod:`radsynth.gan.bench`), if the budget allows.
 
-Each measurement is written as soon as it is taken (``bench-gpu.json``, ``bench-gpu.md``), and
-a failing measurement is recorded with its error rather than ending the suite, so a lease that
-runs out or a compile failure still leaves every figure taken so far. ``--smoke`` runs the same
-code paths (bf16 autocast, channels_last, the compile wrapper with the ``eager`` backend, the
-device queries) on the CPU with tiny shapes in seconds, so a typo in a GPU-only branch fails a
-CPU test.
+In place of FID, each row reports the max-abs difference from its eager reference: the trained
+network's output on a fixed probe (training rows, against the first row at the same batch), or
+the first images of the same seeds (sampling; image n depends on seed n alone).
+
+The budget: before each row the suite adds the row's estimated seconds (:data:`ESTIMATE_S`, from
+the H200 run of docs/benchmarks.md) to the time spent so far, and skips the row (recorded as
+skipped) when that would pass ``budget_s``; the estimate is printed first. Each figure is written
+as soon as it is taken (``bench-gpu.json``, ``bench-gpu.md``), and a failing row (a compile or
+out-of-memory error) is recorded with its error, so a lease that runs out keeps every figure
+taken. ``--smoke`` runs the same code paths (bf16 autocast, channels_last, the compile wrapper
+with the ``eager`` backend, the device queries) on the CPU with tiny shapes in seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import traceback
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from radsynth.bench.rows import measure_row, summary_lines, write_record
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
 from radsynth.hardware.device import cpu_model
 from radsynth.hardware.flags import device_arg
-from radsynth.stage import StageResult, atomic_write_text
+from radsynth.stage import StageResult
 
 log = logging.getLogger(__name__)
+
+#: Estimated wall seconds of each kind of row on one H100/H200 (docs/benchmarks.md, H200:
+#: compiling a training shape took 97-116 s, a sampling shape 48 s; eager sampling ran 12.5
+#: images/s). A compiled row whose graph was compiled before in the run mostly hits inductor's
+#: cache ("train recompiled"); max-autotune's kernel search is a guess.
+ESTIMATE_S = {
+    "startup": 30,
+    "train eager": 30,
+    "train compiled": 130,
+    "train recompiled": 50,
+    "train max-autotune": 300,
+    "sample eager": 25,
+    "sample compiled": 90,
+    "gan": 40,
+}
+
+#: The rows in the order they run, most wanted first, so that the budget cuts the least wanted:
+#: (part, label, estimate key). Parts: train levers (:func:`train_fields`), sampling, the GAN.
+ROWS = (
+    ("train", "train eager", "train eager"),
+    ("train", "train before (compiled)", "train compiled"),
+    ("train", "train after (cuda graphs)", "train compiled"),
+    ("sample", "sample eager", "sample eager"),
+    ("sample", "sample cuda graphs", "sample compiled"),
+    ("train", "+ data on device", "train recompiled"),
+    ("train", "+ fused adam", "train recompiled"),
+    ("gan", "gan train", "gan"),
+    ("gan", "gan sample", "gan"),
+    ("train", "train after (max-autotune)", "train max-autotune"),
+)
 
 
 @dataclass(frozen=True)
 class BenchGpuConfig:
-    """Run the GPU benchmark suite (train and sample, with and without torch.compile)."""
+    """Run the GPU benchmark suite (training levers, CUDA-graph sampling, the GAN)."""
 
     out: Path = arg(Path("bench-gpu"), help="folder for bench-gpu.json and bench-gpu.md")
     smoke: bool = arg(False, help="tiny shapes on the CPU, seconds: checks every code path")
     network: str = arg("paper", help="TrainConfig preset of the network (smoke: tiny)")
     device: str = device_arg()
-    train_batches: tuple[int, ...] = arg((8, 64), help="training batch sizes (images per step)")
-    train_steps: int = arg(20, help="timed training steps per measurement")
-    sample_batches: tuple[int, ...] = arg((64, 128, 256), help="sampling batch sizes to try")
+    train_batch: int = arg(64, help="training images per step")
+    train_images: int = arg(2000, help="timed training images per row (rounded up to steps)")
+    sample_eager_batch: int = arg(128, help="eager sampling batch (the reference images)")
+    sample_batches: tuple[int, ...] = arg(
+        (512, 256), help="compiled sampling batches, largest first: the first that fits is kept"
+    )
+    sample_images: int = arg(1024, help="timed images of the compiled sampler")
     sample_steps: int = arg(20, help="DPM-Solver++ steps")
-    sample_timed_batches: int = arg(2, help="timed batches at the chosen sampling batch size")
     gan_network: str = arg("paper", help="GanTrainConfig preset of the GAN (smoke: tiny)")
     gan_batch: int = arg(64, help="GAN training and sampling batch size")
+    budget_s: float = arg(480.0, help="skip rows that would end later than this (seconds)")
 
 
 def smoke_config(cfg: BenchGpuConfig) -> BenchGpuConfig:
@@ -61,141 +104,153 @@ def smoke_config(cfg: BenchGpuConfig) -> BenchGpuConfig:
         cfg,
         network="tiny",
         device="cpu",
-        train_batches=(2,),
-        train_steps=2,
-        sample_batches=(2, 3),
+        train_batch=2,
+        train_images=4,
+        sample_eager_batch=2,
+        sample_batches=(3, 2),
+        sample_images=3,
         sample_steps=2,
-        sample_timed_batches=1,
         gan_network="tiny",
         gan_batch=2,
     )
 
 
+def train_fields(label: str) -> dict[str, Any]:
+    """The BenchTrainConfig fields of a training row: *before* is the compiled step of the last
+    release (host copies per step, torch's default Adam); a lever row changes one thing of it;
+    *after* takes every lever, with CUDA graphs."""
+    before = {"compile": "on", "compile_mode": "default"}
+    before |= {"data_on_device": "off", "optimizer_impl": "default"}
+    after = {"compile": "on", "data_on_device": "on", "optimizer_impl": "fused"}
+    return {
+        "train eager": {**before, "compile": "off"},
+        "train before (compiled)": before,
+        "+ data on device": {**before, "data_on_device": "on"},
+        "+ fused adam": {**before, "optimizer_impl": "fused"},
+        "train after (cuda graphs)": {**after, "compile_mode": "reduce-overhead"},
+        "train after (max-autotune)": {**after, "compile_mode": "max-autotune"},
+    }[label]
+
+
+def estimate_s() -> int:
+    """The whole suite's estimated seconds on one H100/H200."""
+    return ESTIMATE_S["startup"] + sum(ESTIMATE_S[key] for _, _, key in ROWS)
+
+
 def bench_gpu(cfg: BenchGpuConfig) -> StageResult:
-    """Run every measurement of the suite, writing the figures after each one."""
+    """Run every row of the suite that fits the budget, writing the figures after each one."""
     if cfg.smoke:
         cfg = smoke_config(cfg)
-    if min(cfg.train_batches + cfg.sample_batches) < 1 or cfg.train_steps < 1:
-        raise RadsynthError("batch sizes and train steps must be positive")
+    if min(cfg.train_batch, cfg.train_images, cfg.sample_eager_batch, cfg.sample_images) < 1:
+        raise RadsynthError("batch sizes and image counts must be positive")
+    if not cfg.sample_batches or min(cfg.sample_batches) < 1:
+        raise RadsynthError("sample_batches must list positive batch sizes")
     record: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "host_cpu": cpu_model(),
         "smoke": cfg.smoke,
+        "budget_s": cfg.budget_s,
+        "estimate_s": estimate_s(),
         "results": [],
     }
-    compile_backend = "eager" if cfg.smoke else "inductor"
-    forced = "on" if cfg.smoke else "auto"  # smoke: take the GPU branches on the CPU
-    for compiled in ("off", "on"):
-        for batch in cfg.train_batches:
-            _measure(
-                record,
-                cfg,
-                "train",
-                dict(
-                    preset=cfg.network,
-                    device=cfg.device,
-                    batch_size=batch,
-                    steps=cfg.train_steps,
-                    warmup_steps=3,
-                    bf16=forced,
-                    channels_last=forced,
-                    compile=compiled,
-                    compile_backend=compile_backend,
-                ),
+    print(budget_text(cfg), flush=True)
+    suite = Suite(cfg, record, time.monotonic())
+    for part, label, estimate in ROWS:
+        if part == "train":
+            suite.row(label, estimate, "train", train_common(cfg) | train_fields(label))
+        elif part == "sample":
+            run_sampling(suite, label, estimate)
+        else:
+            mode = label.split()[-1]
+            fields = dict(network=cfg.gan_network, device=cfg.device, batch_size=cfg.gan_batch)
+            steps = max(1, -(-cfg.train_images // cfg.gan_batch)) if mode == "train" else 2
+            suite.row(label, estimate, f"{mode}-gan", dict(fields, mode=mode, steps=steps))
+    record["seconds"] = time.monotonic() - suite.start
+    write_record(record, cfg.out)
+    for line in summary_lines(record):
+        print(line, flush=True)
+    results = record["results"]
+    failed, skipped = (sum(k in r for r in results) for k in ("error", "skipped"))
+    summary = (
+        f"{len(results)} rows, {failed} failed, {skipped} skipped for the budget, in "
+        f"{record['seconds']:.0f} s; see {cfg.out}"
+    )
+    return StageResult(out=cfg.out, summary=summary)
+
+
+def budget_text(cfg: BenchGpuConfig) -> str:
+    """The time budget, printed before the suite starts."""
+    rows = ", ".join(f"{label} {ESTIMATE_S[key]} s" for _, label, key in ROWS)
+    return (
+        f"bench gpu: budget {cfg.budget_s:.0f} s; estimated on one H100/H200: start-up "
+        f"{ESTIMATE_S['startup']} s, {rows}; {estimate_s()} s in all, so a row that would end "
+        "past the budget is skipped (the last rows first)"
+        + (" [smoke: tiny shapes, the estimates do not apply]" if cfg.smoke else "")
+    )
+
+
+@dataclass
+class Suite:
+    """The running suite: its config, the record written after each row, the start time."""
+
+    cfg: BenchGpuConfig
+    record: dict[str, Any]  # what bench-gpu.json holds
+    start: float  # time.monotonic() at the start
+    probes: dict[str, Any] = dataclasses.field(default_factory=dict)  # eager references
+
+    def row(self, label: str, estimate: str, kind: str, fields: dict) -> dict[str, Any]:
+        """Measure one row, or record it as skipped when its estimate passes the budget."""
+        spent = time.monotonic() - self.start
+        cost = 0 if self.cfg.smoke else ESTIMATE_S[estimate]
+        if spent + cost > self.cfg.budget_s:
+            result = {"label": label, "benchmark": kind, **fields, "skipped": "budget"}
+            result["reason"] = (
+                f"{spent:.0f} s spent + {cost} s estimated > {self.cfg.budget_s:.0f} s"
             )
-    sample = dict(
+            self.record["results"].append(result)
+        else:
+            result = measure_row(self.record, self.probes, label, kind, fields)
+        write_record(self.record, self.cfg.out)
+        return result
+
+
+def train_common(cfg: BenchGpuConfig) -> dict[str, Any]:
+    """The fields every training row shares: about ``train_images`` images, bf16, channels-last
+    (forced on in the smoke run, to take the GPU branches on the CPU)."""
+    forced = "on" if cfg.smoke else "auto"
+    return dict(
+        preset=cfg.network,
+        device=cfg.device,
+        batch_size=cfg.train_batch,
+        steps=max(1, -(-cfg.train_images // cfg.train_batch)),
+        warmup_steps=3,
+        bf16=forced,
+        channels_last=forced,
+        compile_backend="eager" if cfg.smoke else "inductor",
+    )
+
+
+def run_sampling(suite: Suite, label: str, estimate: str) -> None:
+    """Eager sampling (the reference images), or compiled with CUDA graphs at the largest
+    batch of ``sample_batches`` that fits in memory."""
+    cfg = suite.cfg
+    forced = "on" if cfg.smoke else "auto"
+    common = dict(
         preset=cfg.network,
         device=cfg.device,
         sampler="dpmpp",
         steps=cfg.sample_steps,
         bf16=forced,
         channels_last=forced,
-        compile_backend=compile_backend,
+        compile_backend="eager" if cfg.smoke else "inductor",
     )
-    sweep = [
-        _measure(record, cfg, "sample", dict(sample, batch=b, n=b, compile="off"))
-        for b in cfg.sample_batches
-    ]
-    done = [r for r in sweep if "images_per_s" in r]
-    if done:
-        best = max(done, key=lambda r: r["images_per_s"])["batch"]
-        for compiled in ("off", "on"):
-            n = best * cfg.sample_timed_batches
-            _measure(record, cfg, "sample", dict(sample, batch=best, n=n, compile=compiled))
-    gan = dict(network=cfg.gan_network, device=cfg.device, batch_size=cfg.gan_batch)
-    _measure(record, cfg, "train-gan", dict(gan, mode="train", steps=cfg.train_steps))
-    _measure(record, cfg, "sample-gan", dict(gan, mode="sample", steps=cfg.sample_timed_batches))
-    failed = sum("error" in r for r in record["results"])
-    summary = f"{len(record['results'])} measurements, {failed} failed; see {cfg.out}"
-    return StageResult(out=cfg.out, summary=summary)
-
-
-def _measure(record: dict, cfg: BenchGpuConfig, kind: str, fields: dict) -> dict[str, Any]:
-    """One measurement, appended to ``record`` and written out; an error is recorded."""
-    from radsynth.config import build_config
-
-    if kind == "train":
-        from radsynth.training.bench import BenchTrainConfig as Config
-        from radsynth.training.bench import measure_train as measure
-    elif kind.endswith("-gan"):
-        from radsynth.gan.bench import BenchGanConfig as Config
-        from radsynth.gan.bench import measure_gan as measure
-    else:
-        from radsynth.sampling.bench import BenchSampleConfig as Config
-        from radsynth.sampling.bench import measure_sample as measure
-    try:
-        result = measure(build_config(Config, fields))
-    except RadsynthError:
-        raise
-    except Exception as exc:  # a compile or CUDA failure must not lose the other figures
-        log.warning("%s %s failed: %s", kind, fields, exc)
-        result = {
-            "benchmark": kind,
-            **fields,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(limit=5),
-        }
-    record["results"].append(result)
-    _write(record, cfg.out)
-    log.info("%s: %s", kind, _row(result))
-    return result
-
-
-def _row(r: dict[str, Any]) -> str:
-    if "error" in r:
-        return f"error: {r['error']}"
-    mfu = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
-    return f"{r['images_per_s']:.1f} images/s, MFU {mfu}"
-
-
-def markdown_table(record: dict[str, Any]) -> str:
-    """The measurements as a Markdown table for docs/benchmarks.md."""
-    lines = [
-        "| benchmark | device | batch | precision | compile | images/s | MFU | peak GiB "
-        "| 27k images (min) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in record["results"]:
-        batch = r.get("batch_size", r.get("batch"))
-        if "error" in r:
-            lines.append(
-                f"| {r['benchmark']} | | {batch} | | {r.get('compile')} | "
-                f"failed: {r['error'][:80]} | | | |"
-            )
-            continue
-        mfu = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
-        mem = f"{r['peak_memory_gib']:.1f}" if r.get("peak_memory_gib") is not None else "n/a"
-        minutes = f"{r['minutes_for_27000']:.1f}" if "minutes_for_27000" in r else ""
-        name = r["benchmark"] + (f" {r['sampler']} x{r['steps']}" if "sampler" in r else "")
-        lines.append(
-            f"| {name} | {r['device']} | {batch} | {r['precision']} | {r['compile']} | "
-            f"{r['images_per_s']:.1f} | {mfu} | {mem} | {minutes} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _write(record: dict[str, Any], out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "bench-gpu.json", json.dumps(record, indent=2) + "\n")
-    header = f"Measured {record['started']} (host CPU {record['host_cpu']}).\n\n"
-    atomic_write_text(out / "bench-gpu.md", header + markdown_table(record))
+    if label == "sample eager":
+        batch = cfg.sample_eager_batch
+        suite.row(label, estimate, "sample", dict(common, batch=batch, n=batch, compile="off"))
+        return
+    for batch in sorted(cfg.sample_batches, reverse=True):
+        n = max(batch, cfg.sample_images)
+        fields = dict(common, batch=batch, n=n, compile="on", compile_mode="reduce-overhead")
+        result = suite.row(f"{label} b{batch}", estimate, "sample", fields)
+        if "out of memory" not in result.get("error", "").lower():
+            return  # measured, skipped, or failed for another reason than memory

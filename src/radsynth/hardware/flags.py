@@ -41,3 +41,17 @@ def channels_last_arg(default: bool | str, *, gpu_only: bool = True) -> Any:
 def compile_arg(default: bool | str, *, auto: str = "on for a GPU") -> Any:
     """``--compile``: on/off, or auto/on/off with what auto means for the stage."""
     return arg(default, help="torch.compile the network" + _auto(default, auto))
+
+
+#: torch.compile modes: max-autotune also benchmarks matmul/conv kernels and, on a GPU, replays
+#: the step as a CUDA graph (one launch instead of hundreds); reduce-overhead is CUDA graphs only.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile_mode_arg(default: str = "default") -> Any:
+    """``--compile-mode``: the ``torch.compile`` mode when ``--compile`` is on."""
+    return arg(
+        default,
+        help="torch.compile mode with --compile: default, reduce-overhead (CUDA graphs), "
+        "max-autotune (kernel search + CUDA graphs on a GPU), max-autotune-no-cudagraphs",
+    )

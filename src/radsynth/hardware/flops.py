@@ -22,8 +22,11 @@ def _sdpa_cpu_backward_flops(grad_out, q, k, v, *args, out_shape=None, **kwargs)
     return sdpa_backward_flop_count(grad_out, q, k, v)
 
 
-def train_step_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
-    """FLOPs of forward + backward of the denoiser on ``image`` (1, C, H, W).
+def train_step_flops(
+    model: torch.nn.Module, image: torch.Tensor, class_labels: torch.Tensor | None = None
+) -> int:
+    """FLOPs of forward + backward of the denoiser on ``image`` (1, C, H, W) (with its class
+    (1,) for a conditional network); the gradients are cleared after.
 
     torch's counter misses the CPU flash-attention kernels, so they are added with torch's own
     SDPA formulas."""
@@ -36,7 +39,7 @@ def train_step_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
     }
     t = torch.zeros(1, dtype=torch.long, device=image.device)
     with FlopCounterMode(display=False, custom_mapping=custom) as counter:
-        model(image, t).sample.sum().backward()
+        model(image, t, class_labels=class_labels).sample.sum().backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
 

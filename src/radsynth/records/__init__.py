@@ -6,6 +6,7 @@ file                              record                       module
 ================================  ===========================  ================================
 data/manifest.csv                 :class:`ManifestRow`         :mod:`radsynth.records.manifest`
 train/losses.csv                  :class:`LossRow`             :mod:`radsynth.records.curves`
+train/throughput.csv              ``ThroughputRow``            :mod:`radsynth.records.throughput`
 fid_sweep/fid.csv                 :class:`FidRow`              :mod:`radsynth.records.curves`
 ema-sweep's ema_sweep.csv, .json  ``EmaSweepRow``              :mod:`radsynth.records.ema_sweep`
 compare/generators.csv            ``GeneratorRow``             :mod:`radsynth.records.generators`

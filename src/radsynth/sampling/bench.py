@@ -26,7 +26,13 @@ from radsynth.hardware.device import (
     resolve_device,
 )
 from radsynth.hardware.figures import emit_figures
-from radsynth.hardware.flags import bf16_arg, channels_last_arg, compile_arg, device_arg
+from radsynth.hardware.flags import (
+    bf16_arg,
+    channels_last_arg,
+    compile_arg,
+    compile_mode_arg,
+    device_arg,
+)
 from radsynth.hardware.flops import forward_flops
 from radsynth.hardware.threads import cpu_threads
 from radsynth.hardware.timing import time_calls
@@ -58,6 +64,7 @@ class BenchSampleConfig:
     bf16: Literal["auto", "on", "off"] = bf16_arg("auto")
     channels_last: Literal["auto", "on", "off"] = channels_last_arg("auto")
     compile: Literal["auto", "on", "off"] = compile_arg("auto")
+    compile_mode: str = compile_mode_arg()
     device: str = device_arg()
     compile_backend: str = arg("inductor", help="torch.compile backend (eager: no codegen)")
     cpu_threads: int = arg(0, help="torch CPU threads (0 = torch's default)")
@@ -119,6 +126,7 @@ def bench_sample(cfg: BenchSampleConfig) -> StageResult:
         raise RadsynthError("batch must be positive; n, steps and warmup_batches not negative")
     with cpu_threads(cfg.cpu_threads):
         figures = measure_sample(cfg)
+    figures.pop("probe")
     mfu_text = emit_figures(figures, cfg.out)
     summary = (
         f"{figures['network']}: {figures['images_per_s']:.3g} images/s with {cfg.sampler} x "
@@ -144,7 +152,10 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     conditional = getattr(net.model, "class_embedding", None) is not None
     counted = WithClass(net.model) if conditional else net.model
     flops_forward = forward_flops(counted, torch.randn(1, 1, size, size, device=device))
-    model = torch.compile(net.model, backend=cfg.compile_backend) if compiled else net.model
+    model = net.model
+    if compiled:  # a CUDA-graph mode replays the fixed-shape denoiser call as one graph
+        mode = None if cfg.compile_backend == "eager" else cfg.compile_mode
+        model = torch.compile(net.model, backend=cfg.compile_backend, mode=mode)
     autocast = torch.bfloat16 if bf16 else None
     den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=True)
     calls = CallCounter(den)
@@ -162,10 +173,14 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     sampler = get_sampler(cfg.sampler)
     n_batches = max(1, -(-cfg.n // cfg.batch))
 
+    first: list[torch.Tensor] = []  # the first timed batch, to compare with another run
+
     def one_batch(first_seed: int, schedule: torch.Tensor) -> None:
         noise = SeededNoise(range(first_seed, first_seed + cfg.batch), device)
         x = start_noise(noise, (1, size, size), float(schedule[0]))
-        sampler(guided, x, schedule, noise).cpu()  # .cpu() waits for the GPU
+        images = sampler(guided, x, schedule, noise).float().cpu()  # .cpu() waits for the GPU
+        if first_seed == cfg.seed and not first:
+            first.append(images)
 
     def warmup(i: int) -> None:  # same shapes as the timed batches, fewer steps
         one_batch(cfg.seed + 10**6 + i * cfg.batch, sigmas[-3:] if len(sigmas) > 3 else sigmas)
@@ -212,6 +227,8 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
         "guidance": cfg.guidance,
         "denoiser_calls_per_batch": calls.calls / n_batches,
         "network_images_per_image": passes,
+        "compile_mode": cfg.compile_mode if compiled else None,
+        "probe": first[0],  # (batch, 1, S, S) images of seeds seed.. (a tensor, not JSON)
     }
 
 

@@ -6,15 +6,27 @@ noise schedule and objective were chosen.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from radsynth.config import CPU_ALIAS, Alias, arg, config_to_dict, refuse_changed_config
 from radsynth.diffusion.schedule import DiffusionConfig
-from radsynth.hardware.flags import channels_last_arg, compile_arg, device_arg
+from radsynth.hardware.flags import (
+    COMPILE_MODES,
+    channels_last_arg,
+    compile_arg,
+    compile_mode_arg,
+    device_arg,
+)
 from radsynth.models.unet import UNetConfig
 from radsynth.training.posthoc_ema import SIGMA_REL_MAX
+
+#: How the learning rate follows the batch size, relative to the preset's reference batch.
+#: sqrt: Adam's square-root rule (Malladi et al. 2022, "On the SDEs and Scaling Rules for Adaptive
+#: Gradient Algorithms"); linear: Goyal et al. 2017's rule for SGD; none: lr as given.
+LR_RULES = {"none": lambda k: 1.0, "sqrt": math.sqrt, "linear": lambda k: k}
 
 #: Fields that may change between a run and its ``--resume`` without changing what is learned.
 RESUMABLE_CHANGES = frozenset(
@@ -27,9 +39,12 @@ RESUMABLE_CHANGES = frozenset(
         "log_every_steps",
         "keep_state_checkpoints",
         "compile",
+        "compile_mode",
         "cpu",
         "device",
         "cpu_threads",
+        "optimizer_impl",
+        "data_on_device",
     }
 )
 
@@ -49,7 +64,9 @@ class TrainConfig:
         help="output folder for checkpoints, losses.csv, loss_curves.png, tb/", positional=True
     )
     preset: Literal["paper", "demo", "tiny"] = arg(
-        "paper", help="paper: the study; demo: minutes on a CPU; tiny: tests"
+        "paper",
+        help="paper: the study (batch 8, lr 5e-5); demo: minutes on a CPU (batch 16, lr 2e-3); "
+        "tiny: tests (batch 4, lr 1e-3); another --batch-size scales lr by --lr-scale",
     )
     resume: bool = arg(False, help="continue from the latest checkpoint in OUT")
     # Model: a UNet2DModel (see radsynth.models.unet).
@@ -68,7 +85,11 @@ class TrainConfig:
     prediction_type: Literal["epsilon", "v_prediction"] = arg("v_prediction", help="network target")
     # Optimisation.
     batch_size: int = arg(8, help="global batch size in images (split across devices)")
-    lr: float = arg(5e-5, help="Adam learning rate")
+    lr: float = arg(5e-5, help="Adam learning rate at lr_reference_batch images per step")
+    lr_reference_batch: int = arg(8, help="the batch size lr was set for (the preset's batch)")
+    lr_scale: Literal["none", "sqrt", "linear"] = arg(
+        "sqrt", help="lr for other batch sizes: x sqrt(batch/reference) (Adam), x ratio, or as is"
+    )
     adam_beta1: float = arg(0.9, help="Adam beta1")
     adam_beta2: float = arg(0.99, help="Adam beta2")
     warmup_steps: int = arg(0, help="linear LR warm-up steps, then constant")
@@ -109,9 +130,18 @@ class TrainConfig:
     )
     channels_last: bool = channels_last_arg(False, gpu_only=False)
     compile: bool = compile_arg(False)
+    compile_mode: str = compile_mode_arg()
     device: str = device_arg()
     cpu_threads: int = arg(
         0, help="torch CPU threads (0 = torch's default, fewer while other processes compete)"
+    )
+    optimizer_impl: Literal["auto", "fused", "foreach", "default"] = arg(
+        "auto", help="Adam kernels: auto is fused on a GPU, torch's default on a CPU (same state)"
+    )
+    data_on_device: Literal["auto", "on", "off"] = arg(
+        "auto",
+        help="keep the training images on the device as uint8, no host copy per step "
+        "(auto: on a GPU)",
     )
 
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
@@ -119,6 +149,7 @@ class TrainConfig:
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # The study: lucidrains Unet(dim=64, dim_mults=(1,2,4,8)), batch 8, lr 5e-5, 160k steps.
+        # Other batches: lr x sqrt(batch / 8) (--lr-scale sqrt), e.g. batch 64: 1.41e-4.
         "paper": {},
         # Phantoms at 64 px; a few minutes on 2 CPU cores.
         "demo": {
@@ -129,7 +160,8 @@ class TrainConfig:
             "norm_groups": 8,
             "attention_head_dim": 16,
             "beta_schedule": "cosine",
-            "batch_size": 16,
+            "batch_size": 16,  # lr x sqrt(batch / 16) for other batches
+            "lr_reference_batch": 16,
             "lr": 2e-3,
             "warmup_steps": 40,
             "total_steps": 1000,
@@ -150,7 +182,8 @@ class TrainConfig:
             "attention_head_dim": 8,
             "beta_schedule": "cosine",
             "num_train_timesteps": 100,
-            "batch_size": 4,
+            "batch_size": 4,  # lr x sqrt(batch / 4) for other batches
+            "lr_reference_batch": 4,
             "lr": 1e-3,
             "total_steps": 4,
             "checkpoint_every_steps": 2,
@@ -173,12 +206,15 @@ class TrainConfig:
             "val_repeats",
             "log_every_steps",
             "ema_snapshot_every_steps",
+            "lr_reference_batch",
         )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if not self.lr > 0:
             raise ValueError("lr must be positive")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}")
         if not 0.0 <= self.uncond_prob < 1.0:
             raise ValueError("uncond_prob must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -215,6 +251,12 @@ def diffusion_config(cfg: TrainConfig) -> DiffusionConfig:
     )
 
 
+def effective_lr(cfg: TrainConfig) -> float:
+    """``cfg.lr`` scaled by ``cfg.lr_scale`` for k = batch_size / lr_reference_batch:
+    lr * 1 (none), lr * sqrt(k) (sqrt) or lr * k (linear). At the reference batch it is lr."""
+    return cfg.lr * LR_RULES[cfg.lr_scale](cfg.batch_size / cfg.lr_reference_batch)
+
+
 def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
     """Refuse to resume a run whose saved training config differs in a field that matters.
 
@@ -224,5 +266,10 @@ def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
     now = config_to_dict(cfg)
     # Runs from before conditioning and post-hoc EMA: their implicit values.
     before = {"condition_on": [], "uncond_prob": 0.1, "ema": "classic"}
+    # Runs from before the batch rule used lr as given: the rule's fields match when the rule
+    # gives that same lr now, and lr_scale is named as changed when it does not.
+    same_lr = math.isclose(effective_lr(cfg), saved.get("lr", cfg.lr), rel_tol=1e-12)
+    rule = ("lr_scale", "lr_reference_batch")
+    before |= {k: now[k] for k in rule} if same_lr else {"lr_scale": "none"}
     before |= {k: now[k] for k in now if k.startswith("ema_") and k != "ema_decay"}
     refuse_changed_config({**before, **saved}, now, RESUMABLE_CHANGES)

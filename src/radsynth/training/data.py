@@ -102,7 +102,8 @@ class DataOrder:
         self.n, self.seed = n, seed
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
-    def _permutation(self, epoch: int) -> torch.Tensor:
+    def permutation(self, epoch: int) -> torch.Tensor:
+        """Epoch ``epoch``'s permutation of 0..n-1 (n,), on the host."""
         if epoch != self._epoch:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
@@ -110,9 +111,7 @@ class DataOrder:
 
     def indices(self, position: int, count: int) -> torch.Tensor:
         """Indices at stream positions ``position .. position + count - 1``, shape (count,)."""
-        out = [
-            self._permutation(p // self.n)[p % self.n] for p in range(position, position + count)
-        ]
+        out = [self.permutation(p // self.n)[p % self.n] for p in range(position, position + count)]
         return torch.stack(out) if out else torch.empty(0, dtype=torch.long)
 
     def batch(self, position: int, global_batch: int, rank: int, world: int) -> torch.Tensor:

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import torch
 
-from radsynth.training.config import TrainConfig
+from radsynth.training.config import TrainConfig, effective_lr
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam with betas (0.9, 0.99) by default, the optimizer of lucidrains' Trainer."""
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2))
+def optimizer_impl(flag: str, device_type: str) -> str:
+    """``--optimizer-impl``: auto is torch's fused Adam kernel on a GPU (a few kernels for all
+    parameters, no per-tensor launches) and torch's own default elsewhere ("default")."""
+    if flag == "auto":
+        return "fused" if device_type == "cuda" else "default"
+    return flag
+
+
+def make_optimizer(
+    model: torch.nn.Module, cfg: TrainConfig, device_type: str = "cpu"
+) -> torch.optim.Optimizer:
+    """Adam with betas (0.9, 0.99) by default, the optimizer of lucidrains' Trainer, at the
+    batch-scaled learning rate (:func:`effective_lr`), fused or foreach (:func:`optimizer_impl`).
+    Both implementations keep the same state, so a checkpoint resumes with either."""
+    impl = optimizer_impl(cfg.optimizer_impl, device_type)
+    return torch.optim.Adam(
+        model.parameters(),
+        lr=effective_lr(cfg),
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        fused=True if impl == "fused" else None,
+        foreach=True if impl == "foreach" else None,
+    )
 
 
 class WarmupConstant:

@@ -26,7 +26,7 @@ from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
 from radsynth.hardware.contention import adaptive_cpu_threads
-from radsynth.hardware.device import current_gpu
+from radsynth.hardware.device import auto_flag, current_gpu
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.hardware.threads import cpu_threads
 from radsynth.layout import checkpoint_name
@@ -47,12 +47,14 @@ from radsynth.training.config import (
     model_config,
 )
 from radsynth.training.curves import plot_loss_curves, write_losses_csv
-from radsynth.training.data import DataOrder, load_ingest
+from radsynth.training.data import load_ingest
+from radsynth.training.device_data import batch_source
 from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
 from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
+from radsynth.training.throughput import throughput_meter, write_throughput_csv
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,8 @@ def _restore(folder: Path, net, ema, optimizer, scheduler, gen, acc) -> dict[str
         )
         gen.manual_seed(cfg_seed_offset(state["step"], acc.process_index))
     log.info("resuming from %s (step %d)", folder, state["step"])
-    return {k: state[k] for k in ("step", "data_position", "history", POSTHOC_KEY) if k in state}
+    keys = ("step", "data_position", "history", "throughput", POSTHOC_KEY)
+    return {k: state[k] for k in keys if k in state}
 
 
 def cfg_seed_offset(step: int, rank: int) -> int:
@@ -207,6 +210,7 @@ def _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta) -> Path
         )
         ckpt.prune_states(cfg.out, cfg.keep_state_checkpoints)
         write_losses_csv(cfg.out, progress["history"])
+        write_throughput_csv(cfg.out, progress.get("throughput", []))
         draw_figure("loss_curves.png", lambda: plot_loss_curves(cfg.out, progress["history"]))
     acc.wait_for_everyone()
     return path
@@ -250,7 +254,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     torch.manual_seed(cfg.seed)
     net = build_unet(mcfg).to(device)
     ema = copy.deepcopy(net).requires_grad_(False)
-    optimizer = make_optimizer(net, cfg)
+    optimizer = make_optimizer(net, cfg, device.type)
     scheduler = make_lr_scheduler(optimizer, cfg)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 1 + rank)
     progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
@@ -262,13 +266,15 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
         ema.to(memory_format=torch.channels_last)
     model, optimizer = acc.prepare(net, optimizer)
     if rt.compile:
-        model = torch.compile(model)
+        model = torch.compile(model, mode=cfg.compile_mode)
     model.train()
     threads = adaptive_cpu_threads(device.type, cfg.cpu_threads, world)  # None: count stays
     n_params = count_parameters(net)
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
+    meter = throughput_meter(net, tuple(data.train.shape[1:]), device, world)  # MFU, memory
 
-    order = DataOrder(len(data.train), cfg.seed)
+    on_device = auto_flag(cfg.data_on_device, rt.on_gpu)  # the training set kept on the GPU
+    source = batch_source(data.train, labels.get("train"), cfg.seed, device, on_device)
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
     writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
     bar = tqdm(
@@ -284,8 +290,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     try:
         while progress["step"] < cfg.total_steps:
             # Draw this rank's share of the global batch: (B, 1, H, W) in [-1, 1].
-            idx = order.batch(progress["data_position"], cfg.batch_size, rank, world)
-            x0 = data.train[idx].to(device, non_blocking=True).float() * 2 - 1
+            x0, y = source.draw(progress["data_position"], cfg.batch_size, rank, world)
             if cfg.hflip:
                 flip = torch.rand(per_device, generator=gen, device=device) < 0.5
                 x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
@@ -293,11 +298,8 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             t = torch.randint(0, T, (per_device,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device, dtype=x0.dtype)
-            y = None  # (B,) classes, some dropped to the null class; drawn only if conditional
-            if spec is not None:
-                y = drop_condition(
-                    labels["train"][idx].to(device), cfg.uncond_prob, spec.null_index, gen
-                )
+            if spec is not None:  # (B,) classes, some dropped to the null class
+                y = drop_condition(y, cfg.uncond_prob, spec.null_index, gen)
 
             # Loss, backward, optimizer step.
             loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type, y).mean()
@@ -332,6 +334,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                     )
                 elapsed = time.perf_counter() - t_log
                 images_per_s = window_steps * cfg.batch_size / max(elapsed, 1e-9)
+                meter.add(window_steps * cfg.batch_size, elapsed)
                 bar.update(window_steps)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{images_per_s:.1f}")
                 if writer is not None:
@@ -349,6 +352,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                 since_ckpt = []
                 row = {"step": step, "train_loss": train_loss, "val_loss": val}
                 progress["history"].append(row)
+                progress.setdefault("throughput", []).append(meter.row(step))
                 if writer is not None:
                     writer.add_scalar("val/loss", val, step)
                 _save(cfg, acc, net, ema, optimizer, scheduler, gen, progress, meta)
