@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from radsynth.errors import RadsynthError
-from radsynth.latent.model import (
+from radsynth.models.autoencoder import (
     AutoencoderShape,
     build_autoencoder,
     build_discriminator,

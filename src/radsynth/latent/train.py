@@ -23,7 +23,7 @@ from radsynth.errors import RadsynthError
 from radsynth.hardware.device import current_gpu
 from radsynth.hardware.runtime import resolve_runtime
 from radsynth.hardware.threads import cpu_threads
-from radsynth.latent import checkpoint as ckpt
+from radsynth.training import autoencoder_checkpoint as ckpt
 from radsynth.latent.config import AutoencoderConfig, check_resumable
 from radsynth.latent.losses import (
     adaptive_weight,
@@ -33,7 +33,7 @@ from radsynth.latent.losses import (
     patch_logits,
     reconstruction_loss,
 )
-from radsynth.latent.model import (
+from radsynth.models.autoencoder import (
     AutoencoderShape,
     build_autoencoder,
     build_discriminator,
