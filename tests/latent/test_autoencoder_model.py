@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from radsynth.errors import RadsynthError
+from radsynth.latent.perceptual import PerceptualNet, load_perceptual_net, perceptual_loss
 from radsynth.models.autoencoder import (
     AutoencoderShape,
     build_autoencoder,
@@ -15,7 +16,6 @@ from radsynth.models.autoencoder import (
     draw_latent,
     encode_moments,
 )
-from radsynth.latent.perceptual import PerceptualNet, load_perceptual_net, perceptual_loss
 
 TINY = AutoencoderShape(
     image_size_px=32,
