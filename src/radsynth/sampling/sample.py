@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +48,7 @@ from radsynth.sampling.config import (
 )
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import ClassPlan
+from radsynth.sampling.latent import latent_decoder, latent_sample_config
 from radsynth.sampling.outputs import (
     STAGE,
     finish,
@@ -143,12 +144,15 @@ def sample(cfg: SampleConfig) -> StageResult:
     if gan:
         return _gan_result(cfg, state, *sample_gan(cfg, state, device))
     ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
-    if ck.channels != 1:
+    decoder = latent_decoder(ck.config, device)  # None: a pixel-space checkpoint
+    if decoder is not None:
+        cfg = latent_sample_config(given, cfg)
+    elif ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
     sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
     spec = ClassSpec.from_dict(ck.config.get("classes"))
     plan = ClassPlan(spec, cfg.label, cfg.label_mix, cfg.guidance, cfg.seed_start, cfg.n)
-    identity = identity_of(cfg, ck, device, plan)
+    identity = identity_of(cfg, ck, device, plan) | (decoder.identity() if decoder else {})
     out = cfg.out
     open_output(state, out, identity, given)
 
@@ -170,7 +174,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
     show = cfg.progress is not False and state.is_main_process
-    seconds = write_samples(den, cfg, mine, shape, device, base, show, plan)
+    seconds = write_samples(den, cfg, mine, shape, device, base, show, plan, decoder)
     state.wait_for_everyone()
 
     done = [s for s in seeds if is_done(out, s)]
@@ -207,15 +211,17 @@ def write_samples(
     record: dict[str, Any],
     show_progress: bool,
     plan: ClassPlan | None = None,
+    decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> float:
-    """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
+    """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds.
+    ``decode`` maps a latent checkpoint's samples to films (:mod:`radsynth.sampling.latent`)."""
     progress = bar(
         total=len(seeds), desc="sample", enabled=show_progress, force=cfg.progress is True
     )
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
         x0 = sample_seeds(den, cfg, group, shape, device, plan)
-        images = to_images(x0)  # (B, H, W) in [0, 1]
+        images = to_images(x0 if decode is None else decode(x0))  # (B, H, W) in [0, 1]
         for seed, img in zip(group, images, strict=True):
             write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
             write_sidecar(cfg.out, seed, record, plan)  # after the PNG: the seed is now done

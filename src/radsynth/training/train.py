@@ -39,6 +39,8 @@ from radsynth.stage import (
     write_manifest,
 )
 from radsynth.training import checkpoint as ckpt
+from radsynth.training.accumulate import backward_in_parts, check_parts
+from radsynth.training.autoencoder_checkpoint import AE_FILE
 from radsynth.training.conditioning import drop_condition, read_class_labels
 from radsynth.training.config import (
     TrainConfig,
@@ -50,9 +52,11 @@ from radsynth.training.curves import plot_loss_curves, write_losses_csv
 from radsynth.training.data import DataOrder, load_ingest
 from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
 from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
+from radsynth.training.latent_data import autoencoder_record
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
+from radsynth.training.sources import open_autoencoder, training_set
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,8 @@ def validation_loss(
     acc: Any,
     val_labels: torch.Tensor | None = None,
 ) -> float:
-    """Mean loss over the first ``val_max_images`` val images x ``val_repeats``, with fixed
+    """Mean loss over the first ``val_max_images`` val examples x ``val_repeats`` (``val``:
+    (N, C, H, W) in model space, films in [-1, 1] or scaled latents), with fixed
     stratified timesteps t_k = floor((k + 1/2) T / K) and fixed seeded noise, so values are
     comparable across checkpoints. A conditional model sees each image's own class (never the
     null class). Returns NaN when there is no val split."""
@@ -143,7 +148,7 @@ def validation_loss(
         gen = torch.Generator().manual_seed(VAL_SEED + cfg.seed * 100_003 + j)
         noise = torch.randn((len(k), *val.shape[1:]), generator=gen)  # (K, 1, H, W)
         t = ((k + 0.5) * T / total).long()
-        x0 = val[k % n].float() * 2 - 1
+        x0 = val[k % n]
         y = None if val_labels is None else val_labels[k % n]
         for s in range(0, len(k), per_device):
             part = slice(s, s + per_device)
@@ -229,6 +234,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     from tqdm.auto import tqdm
 
     data = load_ingest(cfg.data, cfg.image_size_px)
+    ae = open_autoencoder(cfg, data)  # None: pixel space; refuses a mismatch before any write
     spec, labels = (
         read_class_labels(data.manifest, cfg.condition_on) if cfg.condition_on else (None, {})
     )
@@ -236,19 +242,26 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     world, rank, device = acc.num_processes, acc.process_index, acc.device
     if cfg.batch_size % world:
         raise RadsynthError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    check_parts(cfg.batch_size // world, cfg.grad_accum_steps)
     resume_from = prepare_run(cfg, acc.is_main_process)
     acc.wait_for_everyone()
+    source = training_set(cfg, data, ae, acc)  # films, or their cached latents
+    channels, side = source.item_shape[0], source.item_shape[1]
     n_classes = len(spec.names) if spec else 0
-    mcfg = model_config(cfg, channels=data.train.shape[1], num_classes=n_classes)
+    mcfg = replace(model_config(cfg, channels=channels, num_classes=n_classes), image_size_px=side)
     dcfg = diffusion_config(cfg)
     meta = {"train": config_to_dict(cfg), "model": mcfg.to_dict(), "diffusion": dcfg.to_dict()}
     if spec is not None:
         meta["classes"] = spec.to_dict()  # names in embedding order, for the sampler
+    if ae is not None:
+        meta["autoencoder"] = autoencoder_record(ae)  # sampling loads and checks it
     alpha_bar = alphas_cumprod(dcfg.betas()).float().to(device)  # (T,)
 
     # Model, EMA, optimizer: the seed alone decides the initial weights.
     torch.manual_seed(cfg.seed)
     net = build_unet(mcfg).to(device)
+    if cfg.gradient_checkpointing:
+        net.enable_gradient_checkpointing()
     ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = make_optimizer(net, cfg)
     scheduler = make_lr_scheduler(optimizer, cfg)
@@ -269,6 +282,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
 
     order = DataOrder(len(data.train), cfg.seed)
+    val_x0 = source.val_examples(cfg.val_max_images)  # (N_val, C, H, W) in model space
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
     writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
     bar = tqdm(
@@ -283,9 +297,11 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     window_steps, since_ckpt, t_log = 0, [], time.perf_counter()
     try:
         while progress["step"] < cfg.total_steps:
-            # Draw this rank's share of the global batch: (B, 1, H, W) in [-1, 1].
+            # Draw this rank's share of the global batch: (B, C, H, W) films in [-1, 1], or
+            # latents drawn at their stream positions.
             idx = order.batch(progress["data_position"], cfg.batch_size, rank, world)
-            x0 = data.train[idx].to(device, non_blocking=True).float() * 2 - 1
+            first = progress["data_position"] + rank * per_device
+            x0 = source.train_batch(idx, first, cfg.seed).to(device, non_blocking=True)
             if cfg.hflip:
                 flip = torch.rand(per_device, generator=gen, device=device) < 0.5
                 x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
@@ -299,9 +315,10 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
                     labels["train"][idx].to(device), cfg.uncond_prob, spec.null_index, gen
                 )
 
-            # Loss, backward, optimizer step.
-            loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type, y).mean()
-            acc.backward(loss)
+            # Loss and backward (in grad_accum_steps parts), optimizer step.
+            loss = backward_in_parts(
+                acc, model, x0, t, noise, alpha_bar, cfg.prediction_type, y, cfg.grad_accum_steps
+            )
             if cfg.max_grad_norm > 0:
                 acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
@@ -344,7 +361,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
 
             # Checkpoint: validation loss, weights and state, loss curves.
             if is_ckpt:
-                val = validation_loss(model, data.val, cfg, alpha_bar, acc, labels.get("val"))
+                val = validation_loss(model, val_x0, cfg, alpha_bar, acc, labels.get("val"))
                 train_loss = sum(m * n for m, n in since_ckpt) / sum(n for _, n in since_ckpt)
                 since_ckpt = []
                 row = {"step": step, "train_loss": train_loss, "val_loss": val}
@@ -371,12 +388,13 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
             Path(cfg.out),
             "train",
             cfg,
-            inputs=[data.manifest, *data.files],
+            inputs=[data.manifest, *data.files, *([ae.path / AE_FILE] if ae else [])],
             seeds={"seed": cfg.seed},
             extra={
                 "parameters": n_params,
                 "final_step": progress["step"],
                 "devices": world,
+                "space": "pixels" if ae is None else "latent",
                 "checkpoints": [p.name for p in checkpoints],
             },
         )

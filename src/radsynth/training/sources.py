@@ -1,0 +1,52 @@
+"""Which examples ``radsynth train`` learns from: the films (pixel space) or, with
+``--autoencoder``, their latents (:mod:`radsynth.training.latent_data`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from radsynth.errors import RadsynthError
+from radsynth.training.autoencoder_checkpoint import LoadedAutoencoder, load_autoencoder
+from radsynth.training.config import TrainConfig
+from radsynth.training.data import TrainingData
+from radsynth.training.latent_data import LatentSet, PixelSet, build_cache, load_latent_set
+
+log = logging.getLogger(__name__)
+
+
+def open_autoencoder(cfg: TrainConfig, data: TrainingData) -> LoadedAutoencoder | None:
+    """The run's autoencoder (None in pixel space), checked against the films before anything
+    is written.
+
+    Raises:
+        RadsynthError: no such autoencoder, one without a scale factor, one trained at another
+            size or channel count, or ``--hflip`` with it (one line each).
+    """
+    if cfg.autoencoder is None:
+        return None
+    if cfg.hflip:
+        raise RadsynthError(
+            "--hflip cannot be used with --autoencoder: the latent of a flipped film is not the "
+            "flipped latent (ingest flipped copies instead)"
+        )
+    channels = int(data.train.shape[1])
+    return load_autoencoder(
+        cfg.autoencoder, expect_size_px=cfg.image_size_px, expect_channels=channels
+    )
+
+
+def training_set(
+    cfg: TrainConfig, data: TrainingData, ae: LoadedAutoencoder | None, acc: Any
+) -> PixelSet | LatentSet:
+    """The examples of this run; in latent space the main process builds the latent cache
+    (or finds it current) and every process then reads it."""
+    if ae is None:
+        return PixelSet(data)
+    if acc.is_main_process:
+        ae.model.to(acc.device)
+        built = build_cache(Path(cfg.out), ae, data, acc.device)
+        log.info("latent cache %s", "encoded" if built else "current, read")
+    acc.wait_for_everyone()
+    return load_latent_set(Path(cfg.out), ae, data)
