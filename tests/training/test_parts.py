@@ -46,7 +46,7 @@ def test_val_loss_fixed_noise_and_timesteps(fake_ingest, tiny_unet):
     from accelerate import Accelerator
 
     cfg = build_config(TrainConfig, {"data": fake_ingest, "out": ".", "preset": "tiny"})
-    val = load_ingest(fake_ingest, 32).val
+    val = load_ingest(fake_ingest, 32).val.float() * 2 - 1  # model space
     acc = Accelerator(cpu=True)
     ab = alphas_cumprod(cosine_betas(cfg.num_train_timesteps)).float()
     first = validation_loss(tiny_unet, val, cfg, ab, acc)
