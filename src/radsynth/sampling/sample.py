@@ -60,6 +60,7 @@ from radsynth.sampling.outputs import (
     write_sidecar,
 )
 from radsynth.sampling.samplers import SeededNoise, get_sampler, sampling_sigmas, start_noise
+from radsynth.sampling.stable_diffusion import is_sd_checkpoint, load_sd_checkpoint
 from radsynth.stage import StageResult
 from radsynth.training.conditioning import ClassSpec
 
@@ -143,8 +144,11 @@ def sample(cfg: SampleConfig) -> StageResult:
     device = rt.device
     if gan:
         return _gan_result(cfg, state, *sample_gan(cfg, state, device))
-    ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
-    decoder = latent_decoder(ck.config, device)  # None: a pixel-space checkpoint
+    if is_sd_checkpoint(cfg.ckpt):  # fine-tuned Stable Diffusion: its UNet, VAE and prompts
+        ck, decoder = load_sd_checkpoint(cfg.ckpt, cfg.weights, device)
+    else:
+        ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
+        decoder = latent_decoder(ck.config, device)  # None: a pixel-space checkpoint
     if decoder is not None:
         cfg = latent_sample_config(given, cfg)
     elif ck.channels != 1:

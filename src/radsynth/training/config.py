@@ -71,6 +71,17 @@ class TrainConfig:
         None,
         help="train-autoencoder run or checkpoint: train in its latent space (none: pixels)",
     )
+    # Stable Diffusion fine-tuning (radsynth.training.stable_diffusion): the UNet shape and
+    # noise schedule then come from the folder, and the fields above and below them do not apply.
+    init_from: Path | None = arg(
+        None, help="local diffusers Stable Diffusion folder to fine-tune (none: train a DDPM)"
+    )
+    prompt: str = arg(
+        "a chest x-ray",
+        help="--init-from: prompt template over manifest label columns, e.g. "
+        "'a chest x-ray showing {label}'",
+    )
+    lora_rank: int = arg(0, help="--init-from: LoRA rank via peft (0: fine-tune the whole UNet)")
     # Diffusion.
     num_train_timesteps: int = arg(1000, help="diffusion steps T")
     beta_schedule: Literal["linear", "cosine", "sigmoid"] = arg("sigmoid", help="noise schedule")
@@ -200,6 +211,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive")
         if not self.lr > 0:
             raise ValueError("lr must be positive")
+        if self.lora_rank < 0:
+            raise ValueError("lora_rank must be 0 (off) or positive")
         if not 0.0 <= self.uncond_prob < 1.0:
             raise ValueError("uncond_prob must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -245,5 +258,6 @@ def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
     now = config_to_dict(cfg)
     # Runs from before conditioning, post-hoc EMA and latents: their implicit values.
     before = {"condition_on": [], "uncond_prob": 0.1, "ema": "classic", "autoencoder": None}
+    before |= {"init_from": None, "prompt": "a chest x-ray", "lora_rank": 0}
     before |= {k: now[k] for k in now if k.startswith("ema_") and k != "ema_decay"}
     refuse_changed_config({**before, **saved}, now, RESUMABLE_CHANGES)
