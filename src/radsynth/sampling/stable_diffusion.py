@@ -105,7 +105,8 @@ def load_sd_checkpoint(
         add_lora(parts.unet, meta["lora_rank"])
     file = folder / WEIGHT_FILES[weights]
     load_trainable(parts.unet, file)
-    net = PromptUNet(parts.unet, encode_prompts(parts, meta["prompts"])).to(device).eval()
+    states = encode_prompts(parts, meta["prompts"]).to(device)
+    net = PromptUNet(parts.unet.to(device), states).eval()
     factor = 2 ** (len(parts.vae.config.block_out_channels) - 1)
     size = int(meta["image_size_px"])
     ck = LoadedCheckpoint(

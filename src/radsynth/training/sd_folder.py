@@ -150,12 +150,16 @@ def encode_prompts(parts: SDParts, prompts: list[str]) -> torch.Tensor:
 
 class PromptUNet(torch.nn.Module):
     """``net(x, t, class_labels)``: the SD UNet conditioned on the prompt of each class index
-    (index K, one past the last class, is the empty prompt)."""
+    (index K, one past the last class, is the empty prompt).
+
+    ``prompt_states`` (K+1, L, D) is a plain attribute, not a buffer, and must already be on the
+    UNet's device: DistributedDataParallel broadcasts buffers at every forward, which would
+    hang when only some processes run one (the val loss deals its chunks out by rank)."""
 
     def __init__(self, unet: torch.nn.Module, prompt_states: torch.Tensor) -> None:
         super().__init__()
         self.unet = unet
-        self.register_buffer("prompt_states", prompt_states, persistent=False)  # (K+1, L, D)
+        self.prompt_states = prompt_states  # (K+1, L, D), constant
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, class_labels: torch.Tensor) -> Any:
         states = self.prompt_states[class_labels.to(self.prompt_states.device)]

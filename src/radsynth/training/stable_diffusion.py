@@ -151,7 +151,7 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
         add_lora(parts.unet, cfg.lora_rank)
     if cfg.gradient_checkpointing:
         parts.unet.enable_gradient_checkpointing()
-    net = PromptUNet(parts.unet, states).to(device)
+    net = PromptUNet(parts.unet.to(device), states.to(device))
     params = trainable(parts.unet)
     ema = {k: p.detach().clone() for k, p in params.items()}
     optimizer = torch.optim.AdamW(
