@@ -32,7 +32,15 @@ ADDED: dict[str, dict[str, Any]] = {
     "UtilityConfig": {"device": "auto"},
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
-    "TrainConfig": {"ema": "classic"},
+    "TrainConfig": {
+        "ema": "classic",
+        "autoencoder": None,
+        "grad_accum_steps": 1,
+        "gradient_checkpointing": False,
+        "init_from": None,
+        "prompt": "a chest x-ray",
+        "lora_rank": 0,
+    },
     "SampleConfig": {"truncation_psi": None},
 }
 
