@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fake_runs import make_fake_ingest
+from fake_runs import make_disc_ingest, make_fake_ingest
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
@@ -184,3 +184,15 @@ def test_sampling_refuses_a_missing_or_changed_autoencoder(ingest_32, tiny_run, 
         sample(sample_config(run, tmp_path / "missing"))
     assert len(str(info.value).splitlines()) == 1
     assert not (tmp_path / "changed").exists() and not (tmp_path / "missing").exists()
+
+
+def test_class_conditional_latent_model_samples_with_guidance(tiny_run, tmp_path):
+    discs = make_disc_ingest(tmp_path / "discs", {"train": 8, "val": 2})
+    run = tmp_path / "train"
+    train(latent_config(discs, run, tiny_run, total_steps=2, condition_on=("label",)))
+    out = tmp_path / "samples"
+    sample(sample_config(run, out, n=2, label="bright", guidance=2.0))
+    side = json.loads((out / "meta" / "000001.json").read_text())
+    assert side["label"] == "bright" and side["guidance"] == 2.0
+    with Image.open(out / "000001.png") as img:
+        assert img.size == (32, 32)

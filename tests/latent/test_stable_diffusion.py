@@ -139,3 +139,18 @@ def test_sampling_refuses_a_changed_sd_folder(discs, sd_folder, tmp_path):
     with pytest.raises(RadsynthError, match="is gone"):
         sample(sample_config(run, tmp_path / "gone"))
     assert not (tmp_path / "changed").exists() and not (tmp_path / "gone").exists()
+
+
+def test_prompt_templates(discs, tmp_path):
+    from radsynth.training.sd_folder import prompt_classes
+
+    manifest = discs / "manifest.csv"
+    spec, labels, prompts = prompt_classes(manifest, "a chest x-ray")
+    assert spec.names == ("",) and prompts == ["a chest x-ray", ""]
+    assert labels["train"].tolist() == [0] * 8
+    spec, labels, prompts = prompt_classes(manifest, "{label} {label} x-ray")
+    assert spec.names == ("bright", "dark") and prompts[1] == "dark dark x-ray"
+    assert labels["train"].tolist() == [0, 1] * 4 and labels["val"].tolist() == [0, 1]
+    for bad in ("a {label", "a {label.upper}"):
+        with pytest.raises(RadsynthError, match="--prompt"):
+            prompt_classes(manifest, bad)

@@ -14,7 +14,7 @@ from radsynth.diffusion.schedule import alphas_cumprod, cosine_betas
 from radsynth.training.config import TrainConfig
 from radsynth.training.data import DataOrder, load_ingest
 from radsynth.training.optim import WarmupConstant, ema_decay_at, ema_update
-from radsynth.training.train import validation_loss
+from radsynth.training.validation import validation_loss
 
 
 def test_data_order_is_a_permutation_per_epoch_and_sharded():
