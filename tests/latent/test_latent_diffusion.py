@@ -196,3 +196,17 @@ def test_class_conditional_latent_model_samples_with_guidance(tiny_run, tmp_path
     assert side["label"] == "bright" and side["guidance"] == 2.0
     with Image.open(out / "000001.png") as img:
         assert img.size == (32, 32)
+
+
+def test_resume_refuses_a_changed_autoencoder(ingest_32, tiny_run, tmp_path):
+    ae = tmp_path / "ae"
+    shutil.copytree(tiny_run, ae)
+    run = tmp_path / "train"
+    train(latent_config(ingest_32, run, ae, total_steps=2))
+    weights_file = list_checkpoints(ae)[-1] / AE_FILE
+    save_file({k: v * 1.01 for k, v in load_file(weights_file).items()}, weights_file)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(RadsynthError, match="changed since its checkpoints") as info:
+        train(latent_config(ingest_32, run, ae, total_steps=4, resume=True))
+    assert len(str(info.value).splitlines()) == 1
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -15,6 +15,9 @@ Output folder::
     OUT/samples.jsonl       one line per image (written at the end of each run)
     OUT/config.json, OUT/manifest.json
 
+A latent diffusion checkpoint (:mod:`radsynth.sampling.latent`) and a fine-tuned Stable
+Diffusion one (:mod:`radsynth.sampling.stable_diffusion`) sample latents the same way, then
+decode each to a film of full size, with the same outputs.
 A GAN checkpoint (:mod:`radsynth.sampling.gan`) writes the same outputs; a diffusion-only setting
 given for it (``--sampler``, ``--steps``, ``--spacing``, ``--eta``, ``--clip-x0``, ``--guidance``)
 is refused, as is ``--truncation-psi`` for a diffusion checkpoint.

@@ -9,6 +9,7 @@ from typing import Any
 
 from radsynth.errors import RadsynthError
 from radsynth.training.autoencoder_checkpoint import LoadedAutoencoder, load_autoencoder
+from radsynth.training.checkpoint import list_checkpoints, read_checkpoint_config
 from radsynth.training.config import TrainConfig
 from radsynth.training.data import TrainingData
 from radsynth.training.latent_data import LatentSet, PixelSet, build_cache, load_latent_set
@@ -35,6 +36,20 @@ def open_autoencoder(cfg: TrainConfig, data: TrainingData) -> LoadedAutoencoder 
     return load_autoencoder(
         cfg.autoencoder, expect_size_px=cfg.image_size_px, expect_channels=channels
     )
+
+
+def check_resumed_autoencoder(cfg: TrainConfig, ae: LoadedAutoencoder | None) -> None:
+    """Refuse ``--resume`` when the autoencoder's weights changed since the run's latest
+    checkpoint: its UNet learned the old latents. Reads only; one line."""
+    if ae is None or not cfg.resume:
+        return
+    found = list_checkpoints(Path(cfg.out))
+    record = read_checkpoint_config(found[-1]).get("autoencoder") if found else None
+    if record is not None and record["sha256"] != ae.checkpoint_id:
+        raise RadsynthError(
+            f"cannot resume {cfg.out}: the autoencoder {ae.path} changed since its checkpoints "
+            f"(sha256 {ae.checkpoint_id[:12]}, trained with {record['sha256'][:12]})"
+        )
 
 
 def training_set(

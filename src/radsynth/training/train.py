@@ -55,7 +55,7 @@ from radsynth.training.latent_data import autoencoder_record
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
-from radsynth.training.sources import open_autoencoder, training_set
+from radsynth.training.sources import check_resumed_autoencoder, open_autoencoder, training_set
 from radsynth.training.validation import validation_loss
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
         return train_stable_diffusion(cfg, make_accelerator(cfg, rt))
     data = load_ingest(cfg.data, cfg.image_size_px)
     ae = open_autoencoder(cfg, data)  # None: pixel space; refuses a mismatch before any write
+    check_resumed_autoencoder(cfg, ae)
     spec, labels = (
         read_class_labels(data.manifest, cfg.condition_on) if cfg.condition_on else (None, {})
     )
