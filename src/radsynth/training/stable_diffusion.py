@@ -5,8 +5,10 @@ The VAE and text encoder stay frozen; the UNet is fine-tuned whole, or through L
 repeated to 3 channels) and drawn as a fresh latent per stream position
 (:class:`radsynth.training.latent_data.LatentSet`); its prompt comes from the label columns
 through ``--prompt``, and is replaced by the empty prompt with probability ``--uncond-prob`` so
-sampling can guide (Ho & Salimans 2022). Noise, timesteps, the data order, grad accumulation,
-activation checkpointing, the EMA and several processes work as for ``radsynth train``.
+sampling can guide (Ho & Salimans 2022). Adam with the LR warm-up, noise, timesteps, the data
+order, grad accumulation, activation checkpointing, the EMA, the val loss and several processes
+work as for ``radsynth train``; the UNet shape and noise schedule come from the folder, so
+those fields of the config do not apply, and ``--compile``/``--channels-last`` are refused.
 
 Checkpoints (``OUT/checkpoints/step-NNNNNNN/``) hold the fine-tuned parameters only
 (``model.safetensors`` online, ``ema.safetensors`` EMA: the whole UNet, or its LoRA adapters)
@@ -37,7 +39,7 @@ from radsynth.training.config import TrainConfig
 from radsynth.training.curves import write_losses_csv
 from radsynth.training.data import DataOrder, load_ingest
 from radsynth.training.latent_data import LatentSet
-from radsynth.training.optim import ema_decay_at
+from radsynth.training.optim import ema_decay_at, make_lr_scheduler
 from radsynth.training.sd_folder import (
     PromptUNet,
     SDParts,
@@ -54,7 +56,14 @@ log = logging.getLogger(__name__)
 SD_FORMAT = "radsynth-sd-checkpoint"
 SD_VERSION = 1
 #: TrainConfig fields the SD path cannot honour; each is refused when set.
-REFUSED = {"resume": False, "autoencoder": None, "condition_on": (), "hflip": False}
+REFUSED = {
+    "resume": False,
+    "autoencoder": None,
+    "condition_on": (),
+    "hflip": False,
+    "compile": False,
+    "channels_last": False,
+}
 
 
 def refuse_unsupported(cfg: TrainConfig) -> None:
@@ -154,9 +163,8 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
     net = PromptUNet(parts.unet.to(device), states.to(device))
     params = trainable(parts.unet)
     ema = {k: p.detach().clone() for k, p in params.items()}
-    optimizer = torch.optim.AdamW(
-        params.values(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2)
-    )
+    optimizer = torch.optim.Adam(params.values(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2))
+    scheduler = make_lr_scheduler(optimizer, cfg)  # --warmup-steps, then constant
     model, optimizer = acc.prepare(net, optimizer)
     model.train()
     alpha_bar = alphas_cumprod(parts.betas).float().to(device)
@@ -179,6 +187,7 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
         if cfg.max_grad_norm > 0:
             acc.clip_grad_norm_(list(params.values()), cfg.max_grad_norm)
         optimizer.step()
+        scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():
             decay = ema_decay_at(step, cfg.ema_decay)
@@ -209,6 +218,7 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
                 "final_step": step,
                 "devices": world,
                 "space": "stable-diffusion",
+                "stable_diffusion": meta["stable_diffusion"],
                 "checkpoints": [p.name for p in checkpoints],
             },
         )
