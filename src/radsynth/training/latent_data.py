@@ -50,9 +50,12 @@ class PixelSet:
         """(C, H, W) of one training example."""
         return tuple(self.data.train.shape[1:])  # type: ignore[return-value]
 
-    def train_batch(self, idx: torch.Tensor, first_position: int, seed: int) -> torch.Tensor:
-        """(B, C, H, W) float32 in [-1, 1] of training films ``idx`` (on the CPU)."""
-        return self.data.train[idx].float() * 2 - 1
+    def train_batch(
+        self, idx: torch.Tensor, first_position: int, seed: int, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
+        """(B, C, H, W) float32 in [-1, 1] of training films ``idx``, on ``device`` (moved as
+        float16, converted there)."""
+        return self.data.train[idx].to(device, non_blocking=True).float() * 2 - 1
 
     def val_examples(self, count: int) -> torch.Tensor:
         """The first ``count`` val films, (count, C, H, W) float32 in [-1, 1]."""
@@ -73,16 +76,20 @@ class LatentSet:
         """(C, h, w) of one latent."""
         return tuple(self.train_mean.shape[1:])  # type: ignore[return-value]
 
-    def train_batch(self, idx: torch.Tensor, first_position: int, seed: int) -> torch.Tensor:
-        """(B, C, h, w) float32 latents of training films ``idx``, drawn at stream positions
-        ``first_position ..``, each eps from the generator of its own position."""
+    def train_batch(
+        self, idx: torch.Tensor, first_position: int, seed: int, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
+        """(B, C, h, w) float32 latents of training films ``idx``, drawn on the CPU at stream
+        positions ``first_position ..`` (each eps from its own position's generator), on
+        ``device``."""
         eps = torch.stack(
             [
                 torch.randn(self.item_shape, generator=latent_generator(seed, first_position + i))
                 for i in range(len(idx))
             ]
         )
-        return self.scale_factor * (self.train_mean[idx] + self.train_std[idx] * eps)
+        z = self.scale_factor * (self.train_mean[idx] + self.train_std[idx] * eps)
+        return z.to(device, non_blocking=True)
 
     def val_examples(self, count: int) -> torch.Tensor:
         """The scaled posterior means of the first ``count`` val films."""

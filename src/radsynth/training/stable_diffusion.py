@@ -176,7 +176,7 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
     step, position, history, window = 0, 0, [], []
     while step < cfg.total_steps:
         idx = order.batch(position, cfg.batch_size, rank, world)
-        x0 = source.train_batch(idx, position + rank * per_device, cfg.seed).to(device)
+        x0 = source.train_batch(idx, position + rank * per_device, cfg.seed, device)
         t = torch.randint(0, T, (per_device,), generator=gen, device=device)
         noise = torch.randn(x0.shape, generator=gen, device=device)
         # The prompt of each film, or the empty prompt (index K) with probability uncond_prob.

@@ -253,7 +253,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
             # latents drawn at their stream positions.
             idx = order.batch(progress["data_position"], cfg.batch_size, rank, world)
             first = progress["data_position"] + rank * per_device
-            x0 = source.train_batch(idx, first, cfg.seed).to(device, non_blocking=True)
+            x0 = source.train_batch(idx, first, cfg.seed, device)
             if cfg.hflip:
                 flip = torch.rand(per_device, generator=gen, device=device) < 0.5
                 x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
