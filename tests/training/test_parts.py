@@ -14,7 +14,7 @@ from radsynth.diffusion.schedule import alphas_cumprod, cosine_betas
 from radsynth.training.config import TrainConfig
 from radsynth.training.data import DataOrder, load_ingest
 from radsynth.training.optim import WarmupConstant, ema_decay_at, ema_update
-from radsynth.training.train import validation_loss
+from radsynth.training.validation import validation_loss
 
 
 def test_data_order_is_a_permutation_per_epoch_and_sharded():
@@ -46,7 +46,7 @@ def test_val_loss_fixed_noise_and_timesteps(fake_ingest, tiny_unet):
     from accelerate import Accelerator
 
     cfg = build_config(TrainConfig, {"data": fake_ingest, "out": ".", "preset": "tiny"})
-    val = load_ingest(fake_ingest, 32).val
+    val = load_ingest(fake_ingest, 32).val.float() * 2 - 1  # model space
     acc = Accelerator(cpu=True)
     ab = alphas_cumprod(cosine_betas(cfg.num_train_timesteps)).float()
     first = validation_loss(tiny_unet, val, cfg, ab, acc)

@@ -22,7 +22,7 @@ import torch
 
 from radsynth.data.imageio import write_png
 from radsynth.latent.losses import ms_ssim, ms_ssim_fits, ssim
-from radsynth.latent.model import decode, encode_moments
+from radsynth.models.autoencoder import decode, encode_moments
 from radsynth.stage import atomic_write_text
 
 #: Pairs shown on the sheet.

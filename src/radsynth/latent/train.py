@@ -23,7 +23,6 @@ from radsynth.errors import RadsynthError
 from radsynth.hardware.device import current_gpu
 from radsynth.hardware.runtime import resolve_runtime
 from radsynth.hardware.threads import cpu_threads
-from radsynth.latent import checkpoint as ckpt
 from radsynth.latent.config import AutoencoderConfig, check_resumable
 from radsynth.latent.losses import (
     adaptive_weight,
@@ -33,7 +32,9 @@ from radsynth.latent.losses import (
     patch_logits,
     reconstruction_loss,
 )
-from radsynth.latent.model import (
+from radsynth.latent.perceptual import load_perceptual_net, perceptual_loss
+from radsynth.latent.report import write_report
+from radsynth.models.autoencoder import (
     AutoencoderShape,
     build_autoencoder,
     build_discriminator,
@@ -42,14 +43,13 @@ from radsynth.latent.model import (
     draw_latent,
     encode_moments,
 )
-from radsynth.latent.perceptual import load_perceptual_net, perceptual_loss
-from radsynth.latent.report import write_report
 from radsynth.stage import (
     StageResult,
     atomic_path,
     prepare_output_dir,
     write_manifest,
 )
+from radsynth.training import autoencoder_checkpoint as ckpt
 from radsynth.training.data import DataOrder, TrainingData, load_ingest
 from radsynth.training.resume import reopen_run, resume_point
 

@@ -32,7 +32,19 @@ ADDED: dict[str, dict[str, Any]] = {
     "UtilityConfig": {"device": "auto", "synthetic_sets": [], "synthetic_sets_meta": []},
     "OrientConfig": {"mirror_model": None},
     "ScreenConfig": {"frr_confidence": None},
-    "TrainConfig": {"ema": "classic"},
+    "TrainConfig": {
+        "ema": "classic",
+        "autoencoder": None,
+        "grad_accum_steps": 1,
+        "gradient_checkpointing": False,
+        "init_from": None,
+        "prompt": "a chest x-ray",
+        "lora_rank": 0,
+        "compile_mode": "default",
+        "optimizer_impl": "auto",
+        "data_on_device": "auto",
+        "lr_scale": "sqrt",
+    },
     "SampleConfig": {"truncation_psi": None},
 }
 
@@ -45,6 +57,10 @@ INERT_WHEN: dict[str, tuple[tuple[str, Any], tuple[str, ...]]] = {
         ("ema_sigma_rel", "ema_snapshot_every_steps", "ema_snapshot_precision"),
     ),
 }
+
+#: Added fields that mean "as before" while they equal another field: train's lr batch rule
+#: gives the lr as given when the batch is its reference batch.
+SAME_AS: dict[str, dict[str, str]] = {"TrainConfig": {"lr_reference_batch": "batch_size"}}
 
 #: Fields that must hold these values for a config to have been keyed the earlier way: the
 #: stage's output for other values differs from the previous release's. Orient's frontal path
@@ -89,6 +105,11 @@ def earlier_config_json(cfg: Any) -> str | None:
     if name in INERT_WHEN and data.get(INERT_WHEN[name][0][0]) == INERT_WHEN[name][0][1]:
         for field in INERT_WHEN[name][1]:
             data.pop(field, None)
+    for field, other in SAME_AS.get(name, {}).items():
+        if field in data:
+            if data[field] != data.get(other):
+                return None
+            del data[field]
     for field, before in added.items():
         if field in data:
             if data[field] != before:

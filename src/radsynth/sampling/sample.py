@@ -15,6 +15,9 @@ Output folder::
     OUT/samples.jsonl       one line per image (written at the end of each run)
     OUT/config.json, OUT/manifest.json
 
+A latent diffusion checkpoint (:mod:`radsynth.sampling.latent`) and a fine-tuned Stable
+Diffusion one (:mod:`radsynth.sampling.stable_diffusion`) sample latents the same way, then
+decode each to a film of full size, with the same outputs.
 A GAN checkpoint (:mod:`radsynth.sampling.gan`) writes the same outputs; a diffusion-only setting
 given for it (``--sampler``, ``--steps``, ``--spacing``, ``--eta``, ``--clip-x0``, ``--guidance``)
 is refused, as is ``--truncation-psi`` for a diffusion checkpoint.
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +51,7 @@ from radsynth.sampling.config import (
 )
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import ClassPlan
+from radsynth.sampling.latent import latent_decoder, latent_sample_config
 from radsynth.sampling.outputs import (
     STAGE,
     finish,
@@ -59,6 +63,7 @@ from radsynth.sampling.outputs import (
     write_sidecar,
 )
 from radsynth.sampling.samplers import SeededNoise, get_sampler, sampling_sigmas, start_noise
+from radsynth.sampling.stable_diffusion import is_sd_checkpoint, load_sd_checkpoint
 from radsynth.stage import StageResult
 from radsynth.training.conditioning import ClassSpec
 
@@ -142,13 +147,19 @@ def sample(cfg: SampleConfig) -> StageResult:
     device = rt.device
     if gan:
         return _gan_result(cfg, state, *sample_gan(cfg, state, device))
-    ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
-    if ck.channels != 1:
+    if is_sd_checkpoint(cfg.ckpt):  # fine-tuned Stable Diffusion: its UNet, VAE and prompts
+        ck, decoder = load_sd_checkpoint(cfg.ckpt, cfg.weights, device)
+    else:
+        ck = load_checkpoint(cfg.ckpt, weights=cfg.weights, device=device)
+        decoder = latent_decoder(ck.config, device)  # None: a pixel-space checkpoint
+    if decoder is not None:
+        cfg = latent_sample_config(given, cfg)
+    elif ck.channels != 1:
         raise RadsynthError(f"{ck.path}: {ck.channels}-channel model; radiographs are grey")
     sampling_sigmas(torch.ones(ck.num_train_timesteps), cfg.steps)  # check steps early
     spec = ClassSpec.from_dict(ck.config.get("classes"))
     plan = ClassPlan(spec, cfg.label, cfg.label_mix, cfg.guidance, cfg.seed_start, cfg.n)
-    identity = identity_of(cfg, ck, device, plan)
+    identity = identity_of(cfg, ck, device, plan) | (decoder.identity() if decoder else {})
     out = cfg.out
     open_output(state, out, identity, given)
 
@@ -170,7 +181,7 @@ def sample(cfg: SampleConfig) -> StageResult:
     }
     shape = (ck.channels, ck.image_size_px, ck.image_size_px)
     show = cfg.progress is not False and state.is_main_process
-    seconds = write_samples(den, cfg, mine, shape, device, base, show, plan)
+    seconds = write_samples(den, cfg, mine, shape, device, base, show, plan, decoder)
     state.wait_for_everyone()
 
     done = [s for s in seeds if is_done(out, s)]
@@ -207,15 +218,17 @@ def write_samples(
     record: dict[str, Any],
     show_progress: bool,
     plan: ClassPlan | None = None,
+    decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> float:
-    """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds."""
+    """Sample ``seeds`` batch by batch; write each PNG, then its sidecar. Returns seconds.
+    ``decode`` maps a latent checkpoint's samples to films (:mod:`radsynth.sampling.latent`)."""
     progress = bar(
         total=len(seeds), desc="sample", enabled=show_progress, force=cfg.progress is True
     )
     start = time.perf_counter()
     for group in batches(seeds, cfg.batch):
         x0 = sample_seeds(den, cfg, group, shape, device, plan)
-        images = to_images(x0)  # (B, H, W) in [0, 1]
+        images = to_images(x0 if decode is None else decode(x0))  # (B, H, W) in [0, 1]
         for seed, img in zip(group, images, strict=True):
             write_png(seed_png(cfg.out, seed), img, bits=cfg.bits)
             write_sidecar(cfg.out, seed, record, plan)  # after the PNG: the seed is now done

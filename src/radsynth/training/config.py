@@ -45,6 +45,8 @@ RESUMABLE_CHANGES = frozenset(
         "cpu_threads",
         "optimizer_impl",
         "data_on_device",
+        "grad_accum_steps",
+        "gradient_checkpointing",
     }
 )
 
@@ -63,10 +65,12 @@ class TrainConfig:
     out: Path = arg(
         help="output folder for checkpoints, losses.csv, loss_curves.png, tb/", positional=True
     )
-    preset: Literal["paper", "demo", "tiny"] = arg(
+    preset: Literal["paper", "demo", "tiny", "latent-512", "latent-1024"] = arg(
         "paper",
         help="paper: the study (batch 8, lr 5e-5); demo: minutes on a CPU (batch 16, lr 2e-3); "
-        "tiny: tests (batch 4, lr 1e-3); another --batch-size scales lr by --lr-scale",
+        "tiny: tests (batch 4, lr 1e-3); latent-512/latent-1024: a UNet over a factor-8 "
+        "autoencoder's latents of 512/1024 px films (with --autoencoder); another --batch-size "
+        "scales lr by --lr-scale",
     )
     resume: bool = arg(False, help="continue from the latest checkpoint in OUT")
     # Model: a UNet2DModel (see radsynth.models.unet).
@@ -79,6 +83,22 @@ class TrainConfig:
     norm_groups: int = arg(8, help="GroupNorm groups")
     attention_head_dim: int = arg(32, help="channels per attention head")
     dropout: float = arg(0.0, help="dropout probability in ResNet blocks")
+    # Latent diffusion (radsynth.training.latent_data): the UNet learns the films' latents.
+    autoencoder: Path | None = arg(
+        None,
+        help="train-autoencoder run or checkpoint: train in its latent space (none: pixels)",
+    )
+    # Stable Diffusion fine-tuning (radsynth.training.stable_diffusion): the UNet shape and
+    # noise schedule then come from the folder, and the fields above and below them do not apply.
+    init_from: Path | None = arg(
+        None, help="local diffusers Stable Diffusion folder to fine-tune (none: train a DDPM)"
+    )
+    prompt: str = arg(
+        "a chest x-ray",
+        help="--init-from: prompt template over manifest label columns, e.g. "
+        "'a chest x-ray showing {label}'",
+    )
+    lora_rank: int = arg(0, help="--init-from: LoRA rank via peft (0: fine-tune the whole UNet)")
     # Diffusion.
     num_train_timesteps: int = arg(1000, help="diffusion steps T")
     beta_schedule: Literal["linear", "cosine", "sigmoid"] = arg("sigmoid", help="noise schedule")
@@ -93,6 +113,9 @@ class TrainConfig:
     adam_beta1: float = arg(0.9, help="Adam beta1")
     adam_beta2: float = arg(0.99, help="Adam beta2")
     warmup_steps: int = arg(0, help="linear LR warm-up steps, then constant")
+    grad_accum_steps: int = arg(
+        1, help="split each process's batch into N parts, one backward each (same gradient)"
+    )
     max_grad_norm: float = arg(1.0, help="gradient-norm clip (0 = off)")
     total_steps: int = arg(160_000, help="optimizer steps to train for in total")
     ema_decay: float = arg(0.9995, help="EMA decay per step (warm-up (1+n)/(10+n) below it)")
@@ -127,6 +150,9 @@ class TrainConfig:
     # Hardware.
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = arg(
         "auto", help="auto: bf16 on GPU, no on CPU"
+    )
+    gradient_checkpointing: bool = arg(
+        False, help="recompute activations in the backward pass: less memory, one more forward"
     )
     channels_last: bool = channels_last_arg(False, gpu_only=False)
     compile: bool = compile_arg(False)
@@ -172,6 +198,11 @@ class TrainConfig:
             "val_repeats": 2,
             "keep_state_checkpoints": 1,
         },
+        # Latent diffusion over a factor-8 autoencoder (train-autoencoder --preset f8-512 /
+        # f8-1024): a 64x64x4 or 128x128x4 latent, the paper's UNet widths, attention at the
+        # lowest level only (8x8 or 16x16 tokens). Not yet measured (docs/latent.md).
+        "latent-512": {"image_size_px": 512, "batch_size": 16},
+        "latent-1024": {"image_size_px": 1024, "batch_size": 8, "gradient_checkpointing": True},
         # For tests: diffusers' tiny test sizes at 32 px; seconds on a CPU.
         "tiny": {
             "image_size_px": 32,
@@ -207,6 +238,7 @@ class TrainConfig:
             "log_every_steps",
             "ema_snapshot_every_steps",
             "lr_reference_batch",
+            "grad_accum_steps",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -215,6 +247,8 @@ class TrainConfig:
             raise ValueError("lr must be positive")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}")
+        if self.lora_rank < 0:
+            raise ValueError("lora_rank must be 0 (off) or positive")
         if not 0.0 <= self.uncond_prob < 1.0:
             raise ValueError("uncond_prob must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -264,8 +298,9 @@ def check_resumable(saved: dict[str, Any], cfg: TrainConfig) -> None:
         RadsynthError: naming the differing fields, in one line.
     """
     now = config_to_dict(cfg)
-    # Runs from before conditioning and post-hoc EMA: their implicit values.
-    before = {"condition_on": [], "uncond_prob": 0.1, "ema": "classic"}
+    # Runs from before conditioning, post-hoc EMA and latents: their implicit values.
+    before = {"condition_on": [], "uncond_prob": 0.1, "ema": "classic", "autoencoder": None}
+    before |= {"init_from": None, "prompt": "a chest x-ray", "lora_rank": 0}
     # Runs from before the batch rule used lr as given: the rule's fields match when the rule
     # gives that same lr now, and lr_scale is named as changed when it does not.
     same_lr = math.isclose(effective_lr(cfg), saved.get("lr", cfg.lr), rel_tol=1e-12)

@@ -22,7 +22,6 @@ from typing import Any
 import torch
 
 from radsynth.config import config_to_dict
-from radsynth.diffusion.loss import diffusion_loss
 from radsynth.diffusion.schedule import alphas_cumprod
 from radsynth.errors import RadsynthError
 from radsynth.hardware.contention import adaptive_cpu_threads
@@ -39,6 +38,8 @@ from radsynth.stage import (
     write_manifest,
 )
 from radsynth.training import checkpoint as ckpt
+from radsynth.training.accumulate import backward_in_parts, check_parts
+from radsynth.training.autoencoder_checkpoint import AE_FILE
 from radsynth.training.conditioning import drop_condition, read_class_labels
 from radsynth.training.config import (
     TrainConfig,
@@ -48,20 +49,22 @@ from radsynth.training.config import (
 )
 from radsynth.training.curves import plot_loss_curves, write_losses_csv
 from radsynth.training.data import load_ingest
-from radsynth.training.device_data import batch_source
 from radsynth.training.ema_snapshots import STATE_KEY as POSTHOC_KEY
 from radsynth.training.ema_snapshots import attach as attach_posthoc_ema
+from radsynth.training.latent_data import autoencoder_record
 from radsynth.training.optim import ema_decay_at, ema_update, make_lr_scheduler, make_optimizer
 from radsynth.training.resume import reopen_run, resume_point
 from radsynth.training.rng import capture_rng_state, restore_rng_state
+from radsynth.training.sources import (
+    batch_drawer,
+    check_resumed_autoencoder,
+    open_autoencoder,
+    training_set,
+)
 from radsynth.training.throughput import throughput_meter, write_throughput_csv
+from radsynth.training.validation import validation_loss
 
 log = logging.getLogger(__name__)
-
-#: Validation noise is drawn in fixed chunks, each from its own generator, so it does not depend
-#: on batch size or device count, and never touches the training RNG.
-VAL_CHUNK = 64
-VAL_SEED = 0x5EED_0000
 
 
 def train_runtime(cfg: TrainConfig) -> Runtime:
@@ -115,53 +118,6 @@ def prepare_run(cfg: TrainConfig, is_main: bool) -> Path | None:
     if is_main:  # the run is unfinished again until this call completes
         reopen_run(out, "train", cfg)
     return point.checkpoint
-
-
-@torch.no_grad()
-def validation_loss(
-    model: torch.nn.Module,
-    val: torch.Tensor,
-    cfg: TrainConfig,
-    alpha_bar: torch.Tensor,
-    acc: Any,
-    val_labels: torch.Tensor | None = None,
-) -> float:
-    """Mean loss over the first ``val_max_images`` val images x ``val_repeats``, with fixed
-    stratified timesteps t_k = floor((k + 1/2) T / K) and fixed seeded noise, so values are
-    comparable across checkpoints. A conditional model sees each image's own class (never the
-    null class). Returns NaN when there is no val split."""
-    n = min(len(val), cfg.val_max_images)
-    if n == 0:
-        return math.nan
-    total, T = n * cfg.val_repeats, cfg.num_train_timesteps
-    sums = torch.zeros(2, device=acc.device, dtype=torch.float64)
-    per_device = max(1, cfg.batch_size // acc.num_processes)
-    was_training = model.training
-    model.eval()
-    for j, start in enumerate(range(0, total, VAL_CHUNK)):
-        if j % acc.num_processes != acc.process_index:
-            continue
-        k = torch.arange(start, min(start + VAL_CHUNK, total))
-        gen = torch.Generator().manual_seed(VAL_SEED + cfg.seed * 100_003 + j)
-        noise = torch.randn((len(k), *val.shape[1:]), generator=gen)  # (K, 1, H, W)
-        t = ((k + 0.5) * T / total).long()
-        x0 = val[k % n].float() * 2 - 1
-        y = None if val_labels is None else val_labels[k % n]
-        for s in range(0, len(k), per_device):
-            part = slice(s, s + per_device)
-            losses = diffusion_loss(
-                model,
-                x0[part].to(acc.device),
-                t[part].to(acc.device),
-                noise[part].to(acc.device),
-                alpha_bar,
-                cfg.prediction_type,
-                None if y is None else y[part].to(acc.device),
-            )
-            sums += torch.stack([losses.double().sum(), losses.new_tensor(len(losses)).double()])
-    model.train(was_training)
-    sums = acc.reduce(sums, reduction="sum")
-    return (sums[0] / sums[1]).item()
 
 
 def _restore(folder: Path, net, ema, optimizer, scheduler, gen, acc) -> dict[str, Any]:
@@ -232,7 +188,13 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     from torch.utils.tensorboard import SummaryWriter
     from tqdm.auto import tqdm
 
+    if cfg.init_from is not None:  # fine-tune a Stable Diffusion folder instead
+        from radsynth.training.stable_diffusion import train_stable_diffusion
+
+        return train_stable_diffusion(cfg, make_accelerator(cfg, rt))
     data = load_ingest(cfg.data, cfg.image_size_px)
+    ae = open_autoencoder(cfg, data)  # None: pixel space; refuses a mismatch before any write
+    check_resumed_autoencoder(cfg, ae)
     spec, labels = (
         read_class_labels(data.manifest, cfg.condition_on) if cfg.condition_on else (None, {})
     )
@@ -240,19 +202,26 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     world, rank, device = acc.num_processes, acc.process_index, acc.device
     if cfg.batch_size % world:
         raise RadsynthError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
+    check_parts(cfg.batch_size // world, cfg.grad_accum_steps)
     resume_from = prepare_run(cfg, acc.is_main_process)
     acc.wait_for_everyone()
+    source = training_set(cfg, data, ae, acc)  # films, or their cached latents
+    channels, side = source.item_shape[0], source.item_shape[1]
     n_classes = len(spec.names) if spec else 0
-    mcfg = model_config(cfg, channels=data.train.shape[1], num_classes=n_classes)
+    mcfg = replace(model_config(cfg, channels=channels, num_classes=n_classes), image_size_px=side)
     dcfg = diffusion_config(cfg)
     meta = {"train": config_to_dict(cfg), "model": mcfg.to_dict(), "diffusion": dcfg.to_dict()}
     if spec is not None:
         meta["classes"] = spec.to_dict()  # names in embedding order, for the sampler
+    if ae is not None:
+        meta["autoencoder"] = autoencoder_record(ae)  # sampling loads and checks it
     alpha_bar = alphas_cumprod(dcfg.betas()).float().to(device)  # (T,)
 
     # Model, EMA, optimizer: the seed alone decides the initial weights.
     torch.manual_seed(cfg.seed)
     net = build_unet(mcfg).to(device)
+    if cfg.gradient_checkpointing:
+        net.enable_gradient_checkpointing()
     ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = make_optimizer(net, cfg, device.type)
     scheduler = make_lr_scheduler(optimizer, cfg)
@@ -271,10 +240,11 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     threads = adaptive_cpu_threads(device.type, cfg.cpu_threads, world)  # None: count stays
     n_params = count_parameters(net)
     log.info("UNet with %s parameters on %s x%d", f"{n_params:,}", device, world)
-    meter = throughput_meter(net, tuple(data.train.shape[1:]), device, world)  # MFU, memory
+    meter = throughput_meter(net, source.item_shape, device, world)  # MFU, memory
 
-    on_device = auto_flag(cfg.data_on_device, rt.on_gpu)  # the training set kept on the GPU
-    source = batch_source(data.train, labels.get("train"), cfg.seed, device, on_device)
+    on_device = auto_flag(cfg.data_on_device, rt.on_gpu)  # the training films kept on the GPU
+    draw = batch_drawer(source, labels.get("train"), cfg.seed, device, on_device)
+    val_x0 = source.val_examples(cfg.val_max_images)  # (N_val, C, H, W) in model space
     per_device, T = cfg.batch_size // world, cfg.num_train_timesteps
     writer = SummaryWriter(str(Path(cfg.out) / "tb")) if acc.is_main_process else None
     bar = tqdm(
@@ -289,8 +259,9 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
     window_steps, since_ckpt, t_log = 0, [], time.perf_counter()
     try:
         while progress["step"] < cfg.total_steps:
-            # Draw this rank's share of the global batch: (B, 1, H, W) in [-1, 1].
-            x0, y = source.draw(progress["data_position"], cfg.batch_size, rank, world)
+            # Draw this rank's share of the global batch: (B, C, H, W) films in [-1, 1], or
+            # latents drawn at their stream positions, with their classes (or None).
+            x0, y = draw(progress["data_position"], cfg.batch_size, rank, world)
             if cfg.hflip:
                 flip = torch.rand(per_device, generator=gen, device=device) < 0.5
                 x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
@@ -301,9 +272,10 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
             if spec is not None:  # (B,) classes, some dropped to the null class
                 y = drop_condition(y, cfg.uncond_prob, spec.null_index, gen)
 
-            # Loss, backward, optimizer step.
-            loss = diffusion_loss(model, x0, t, noise, alpha_bar, cfg.prediction_type, y).mean()
-            acc.backward(loss)
+            # Loss and backward (in grad_accum_steps parts), optimizer step.
+            loss = backward_in_parts(
+                acc, model, x0, t, noise, alpha_bar, cfg.prediction_type, y, cfg.grad_accum_steps
+            )
             if cfg.max_grad_norm > 0:
                 acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
@@ -347,7 +319,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
 
             # Checkpoint: validation loss, weights and state, loss curves.
             if is_ckpt:
-                val = validation_loss(model, data.val, cfg, alpha_bar, acc, labels.get("val"))
+                val = validation_loss(model, val_x0, cfg, alpha_bar, acc, labels.get("val"))
                 train_loss = sum(m * n for m, n in since_ckpt) / sum(n for _, n in since_ckpt)
                 since_ckpt = []
                 row = {"step": step, "train_loss": train_loss, "val_loss": val}
@@ -375,12 +347,13 @@ def _train(cfg: TrainConfig, rt: Runtime) -> StageResult:
             Path(cfg.out),
             "train",
             cfg,
-            inputs=[data.manifest, *data.files],
+            inputs=[data.manifest, *data.files, *([ae.path / AE_FILE] if ae else [])],
             seeds={"seed": cfg.seed},
             extra={
                 "parameters": n_params,
                 "final_step": progress["step"],
                 "devices": world,
+                "space": "pixels" if ae is None else "latent",
                 "checkpoints": [p.name for p in checkpoints],
             },
         )

@@ -28,8 +28,8 @@ import torch
 
 from radsynth.errors import RadsynthError
 from radsynth.io import read_json
-from radsynth.latent.model import AutoencoderShape, build_autoencoder, decode, encode_moments
 from radsynth.layout import checkpoint_folder
+from radsynth.models.autoencoder import AutoencoderShape, build_autoencoder, decode, encode_moments
 from radsynth.stage import atomic_write_text, sha256_file
 from radsynth.training.checkpoint import list_checkpoints as training_checkpoints
 from radsynth.training.checkpoint import (
