@@ -59,10 +59,11 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     truth = {Path(r["image"]).name: r for r in _read_csv(labelled_phantoms / "manifest.csv")}
     rows = _read_csv(tmp_path / "screen" / "screen.csv")
     assert list(rows[0]) == ["image", "group", "score", "flagged", "p_anatomy", "p_layout",
-                             "p_novelty", "p_symmetry"]  # fmt: skip
+                             "p_novelty", "p_symmetry", "p_mirror", "p_midline"]  # fmt: skip
     bad = [r["flagged"] == "1" for r in rows if truth[r["image"]]["plausible"] == "0"]
     good = [r["flagged"] == "1" for r in rows if truth[r["image"]]["plausible"] == "1"]
     recall, frr = np.mean(bad), np.mean(good)
+    print(f"recall {recall} ({sum(bad)}/{len(bad)}), frr {frr} ({sum(good)}/{len(good)})")
     # Measured on this fixed set (64 px, 100 implausible + 100 plausible): recall 0.96 (96/100:
     # airway posterior 20/20, elements swapped 32/32, missing vertebra 27/27, duplicated
     # vertebra 17/21), false-rejection rate 0.05 (5/100) at frr=0.05.
@@ -77,7 +78,7 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     kept, excluded = (_read_csv(tmp_path / "screen" / f) for f in ("kept.csv", "excluded.csv"))
     assert len(kept) + len(excluded) == len(rows)
     assert {r["image"] for r in excluded} == {r["image"] for r in rows if r["flagged"] == "1"}
-    assert info["parts"] == 4 and info["n_calibration"] == 200
+    assert info["parts"] == 6 and info["n_calibration"] == 200
     assert 0 < info["weighted_min_p_cut"] < 0.05 / min(info["part_weights"])
 
 

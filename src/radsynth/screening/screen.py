@@ -14,7 +14,10 @@ set is then flagged with probability at most about ``frr``.
 
 A projection-independent part learned from the reference films themselves
 (:mod:`radsynth.screening.consistency`: layout consistency, k-NN novelty on a coarse grid and
-symmetry) adds three more conformal p-values when the reference is large enough. Those three
+symmetry) adds three more conformal p-values when the reference is large enough, and two
+scores that need no fitting (:mod:`radsynth.screening.midline`: mirror symmetry, for one side
+mirrored onto the other, and the midline layout, for halves swapped left-right) add two more
+whatever the reference's size (``--midline``). Those three
 models are cross-fitted on two halves of the reference, so every reference film has a score
 from a model that never saw it; the anatomy k-NN keeps every reference film as a neighbour
 (leave-one-out). A film is flagged when its weighted minimum p-value (``PART_WEIGHTS``) is below
@@ -25,9 +28,9 @@ The anatomy features see both sets first turned to face left with
 so the features see one canonical side.
 
 Outputs: screen.csv (image, group, score, flagged, p_anatomy, p_layout, p_novelty,
-p_symmetry; score is the anatomy k-NN score), kept.csv and excluded.csv (image, group,
-score), threshold.json, table_s1.csv (group, generated, excluded, final; the study's Table S1,
-with a ``total`` row), config.json, manifest.json.
+p_symmetry, p_mirror, p_midline; score is the anatomy k-NN score), kept.csv and excluded.csv
+(image, group, score), threshold.json, table_s1.csv (group, generated, excluded, final; the
+study's Table S1, with a ``total`` row), config.json, manifest.json.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from radsynth.errors import RadsynthError
 from radsynth.films.selfsup import represent
 from radsynth.progress import bar, log_checkpoint
 from radsynth.records._csv import write_csv
-from radsynth.records.screen import ScreenRow, row_cells, write_screen
+from radsynth.records.screen import P_COLUMNS, ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
     fit_consistency,
     flag_slots,
@@ -60,17 +63,21 @@ from radsynth.screening.consistency import (
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.features import anatomy_features
 from radsynth.screening.knn import knn_scores
+from radsynth.screening.midline import midline_scores
 from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
-#: Weights of the parts (anatomy, layout, novelty, symmetry) in the weighted minimum p-value.
-#: Any weights keep the calibration; these set the power: the anatomy features see the local
-#: C-spine defects only they can see, the other three share the gross re-arrangements, which
-#: any of them flags with a wide margin. Chosen on the phantoms and two paediatric draws
-#: (docs/screening.md).
-PART_WEIGHTS = (0.5, 1 / 6, 1 / 6, 1 / 6)
+#: Weights of the parts (anatomy, layout, novelty, symmetry, mirror, midline) in the weighted
+#: minimum p-value, in the order of ``P_COLUMNS``. Any weights keep the calibration (the
+#: combination is calibrated as a whole); these set the power, i.e. how the false-rejection
+#: budget is split: the anatomy features see the local C-spine defects only they can see, the
+#: next three share the gross re-arrangements, and the two midline scores are far beyond every
+#: real film on the two kinds they target, so a small share suffices. Anatomy : the three was
+#: 3 : 1 before the midline parts and stays so. Chosen on the phantoms and paediatric draws
+#: (docs/screening.md). Parts that do not run drop out and the rest keep their ratios.
+PART_WEIGHTS = (0.5, 1 / 6, 1 / 6, 1 / 6, 0.02, 0.02)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,11 @@ class ScreenConfig:
     )
     seed: int = arg(
         0, help="seed of the reference's two cross-fitting halves (projection-free part)"
+    )
+    midline: bool = arg(
+        True,
+        help="add the left-right mirror-symmetry and midline-layout parts (one side mirrored "
+        "onto the other, halves swapped); they need no fitting, so they run on any reference",
     )
 
 
@@ -164,27 +176,17 @@ def screen(cfg: ScreenConfig) -> StageResult:
 
     ref = load_features(ref_paths, cfg.canonicalize)
     feats = load_features(paths, cfg.canonicalize)
-    if _use_projection_free(cfg, len(ref_paths)):
-        scores, p, flagged, threshold, cut, ref_scores = _score_split(
-            cfg, ref, feats, ref_paths, paths
-        )
-        parts = 4
-    else:
-        # Features standardised by the reference set; calibrated leave-one-out on it.
-        mu, sd = ref.mean(0), ref.std(0) + 1e-6
-        ref_z, z = (ref - mu) / sd, (feats - mu) / sd
-        ref_scores = knn_scores(ref_z, ref_z, cfg.k, cfg.block_size, leave_one_out=True)
-        threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
-        scores = knn_scores(z, ref_z, cfg.k, cfg.block_size)
-        p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 3))])
-        flagged, parts, cut = scores > threshold, 1, None
+    scores, p, flagged, threshold, cut, ref_scores, used = _score_parts(
+        cfg, ref, feats, ref_paths, paths
+    )
+    parts = len(used)
 
     records = []
     for path, score, flag, pv in zip(paths, scores, flagged, p, strict=True):
         rel = path.relative_to(cfg.src)
         records.append(
             ScreenRow(
-                rel.as_posix(), group_of(rel), float(score), bool(flag), *(float(v) for v in pv[:4])
+                rel.as_posix(), group_of(rel), float(score), bool(flag), *(float(v) for v in pv)
             )
         )
     write_screen(cfg.out / "screen.csv", records)
@@ -209,6 +211,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "parts": parts,
         "weighted_min_p_cut": cut,
         "part_weights": list(PART_WEIGHTS),
+        "parts_used": [P_COLUMNS[j] for j in used],
         "n_reference": len(ref_paths),
         "n_calibration": len(ref_scores),
         "k": cfg.k,
@@ -233,27 +236,48 @@ def screen(cfg: ScreenConfig) -> StageResult:
     )
 
 
-def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
-    """All four parts, calibrated on every reference film: the anatomy k-NN leave-one-out, the
-    layout, novelty and symmetry models cross-fitted (:mod:`radsynth.screening.consistency`).
-    A film is flagged when its weighted minimum p-value is below the ``frr`` quantile of the
-    reference films' own (leave-one-out) weighted minimum. Returns (anatomy scores, (N, 4) rank
-    p-values, flagged, anatomy threshold, weighted-min-p cut, reference anatomy scores)."""
-    model = fit_consistency(load_films(ref_paths), cfg.seed)
+def _score_parts(cfg: ScreenConfig, ref, feats, ref_paths, paths):
+    """Every part that runs, calibrated on every reference film: the anatomy k-NN leave-one-out,
+    the layout, novelty and symmetry models cross-fitted (:mod:`radsynth.screening.consistency`;
+    when the reference is large enough), the mirror and midline scores as they are (no fitting;
+    :mod:`radsynth.screening.midline`). With one part, a film is flagged when its anatomy score is
+    above the conformal threshold; with more, when its weighted minimum p-value is below the
+    ``frr`` quantile of the reference films' own (leave-one-out) weighted minimum. Returns
+    (anatomy scores, (N, 6) rank p-values (1 for parts that did not run), flagged, anatomy
+    threshold, weighted-min-p cut or None, reference anatomy scores, indices of the parts run)."""
     mu, sd = ref.mean(0), ref.std(0) + 1e-6
     base = (ref - mu) / sd
     k = min(cfg.k, len(ref) - 1)
     ref_scores = knn_scores(base, base, k, cfg.block_size, leave_one_out=True)
     scores = knn_scores((feats - mu) / sd, base, k, cfg.block_size)
-    cal_parts = np.hstack([ref_scores[:, None], model.calibration])
-    new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
-    weights = np.array(PART_WEIGHTS)
+    threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
+    cal, new, used = [ref_scores[:, None]], [scores[:, None]], [0]
+    if _use_projection_free(cfg, len(ref_paths)):
+        model = fit_consistency(load_films(ref_paths), cfg.seed)
+        cal.append(model.calibration)
+        new.append(raw_scores(model, load_films(paths)))
+        used += [1, 2, 3]
+    if cfg.midline:
+        cal.append(load_midline(ref_paths))
+        new.append(load_midline(paths))
+        used += [4, 5]
+    cal_parts, new_parts = np.hstack(cal), np.hstack(new)
+    p = np.ones((len(paths), len(P_COLUMNS)))
+    p[:, used] = p_values(cal_parts, new_parts)
+    if len(used) == 1:
+        return scores, p, scores > threshold, threshold, None, ref_scores, used
+    weights = np.array(PART_WEIGHTS)[used]
     cut = min_p_threshold(
         (tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr, cfg.frr_confidence
     )
     flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
-    threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
-    return scores, p_values(cal_parts, new_parts), flagged, threshold, cut, ref_scores
+    return scores, p, flagged, threshold, cut, ref_scores, used
+
+
+def load_midline(paths: list[Path]) -> np.ndarray:
+    """(N, 2) mirror-symmetry and midline scores of image files, as stored."""
+    rows = [midline_scores([read_gray(p)])[0] for p in bar(paths, desc="screen: midline")]
+    return np.array(rows, dtype=np.float64).reshape(len(paths), 2)
 
 
 def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
