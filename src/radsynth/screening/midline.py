@@ -23,6 +23,11 @@ as letterbox padding, are cut off first), shrunk to ``WORK_PX`` pixels across.
   on paediatric films the sum is below -1.5, on their swapped copies above +1.5.
 
 A constant column has no correlation with anything: its correlation counts as 0.
+
+The screen (:mod:`radsynth.screening.screen`) turns each score into a p-value against the
+reference films' scores, continued beyond the largest of them by the exponential tail of
+:func:`radsynth.screening.consistency.tail_p_values`, and flags a film when either p-value is
+below half the test's false-rejection budget (Bonferroni over the two scores).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+from radsynth.screening.consistency import tail_p_values
 
 #: Width (and height) in pixels the film's content is shrunk to before scoring.
 WORK_PX = 64
@@ -124,3 +131,15 @@ def midline_scores(films: list[np.ndarray]) -> np.ndarray:
     plausible."""
     rows = [[mirror_score(f), midline_score(f)] for f in films]
     return np.array(rows, dtype=np.float64).reshape(len(films), 2)
+
+
+def midline_flags(reference: np.ndarray, scores: np.ndarray, frr: float) -> np.ndarray:
+    """(N,) bool: a film is flagged when the tail p-value of either of its two scores against
+    the reference films' scores is below ``frr / 2``.
+
+    Args:
+        reference: (n, 2) :func:`midline_scores` of the reference (real) films.
+        scores: (N, 2) :func:`midline_scores` of the films screened.
+        frr: this test's false-rejection budget (0-1), split evenly over the two scores.
+    """
+    return (tail_p_values(reference, scores) < frr / 2).any(axis=1)

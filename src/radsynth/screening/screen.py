@@ -14,14 +14,18 @@ set is then flagged with probability at most about ``frr``.
 
 A projection-independent part learned from the reference films themselves
 (:mod:`radsynth.screening.consistency`: layout consistency, k-NN novelty on a coarse grid and
-symmetry) adds three more conformal p-values when the reference is large enough, and two
-scores that need no fitting (:mod:`radsynth.screening.midline`: mirror symmetry, for one side
-mirrored onto the other, and the midline layout, for halves swapped left-right) add two more
-whatever the reference's size (``--midline``). Those three
+symmetry) adds three more conformal p-values when the reference is large enough. Those three
 models are cross-fitted on two halves of the reference, so every reference film has a score
 from a model that never saw it; the anatomy k-NN keeps every reference film as a neighbour
 (leave-one-out). A film is flagged when its weighted minimum p-value (``PART_WEIGHTS``) is below
 the ``frr`` quantile of the same statistic on the reference films, each against the others.
+
+A second test, OR-ed with the first, needs no fitting and runs on a reference of any size
+(``--midline``; :mod:`radsynth.screening.midline`): mirror symmetry (one side mirrored onto the
+other) and the midline layout (halves swapped left-right). It gets ``midline_frr`` of the
+false-rejection budget, half to each score (a film is flagged when a score's tail p-value
+against the reference is below ``midline_frr / 2``); the first test is calibrated to
+``frr - midline_frr``, so the two together reject at most about ``frr`` (union bound).
 
 The anatomy features see both sets first turned to face left with
 :mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
@@ -63,21 +67,18 @@ from radsynth.screening.consistency import (
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.features import anatomy_features
 from radsynth.screening.knn import knn_scores
-from radsynth.screening.midline import midline_scores
+from radsynth.screening.midline import midline_flags, midline_scores
 from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
-#: Weights of the parts (anatomy, layout, novelty, symmetry, mirror, midline) in the weighted
-#: minimum p-value, in the order of ``P_COLUMNS``. Any weights keep the calibration (the
-#: combination is calibrated as a whole); these set the power, i.e. how the false-rejection
-#: budget is split: the anatomy features see the local C-spine defects only they can see, the
-#: next three share the gross re-arrangements, and the two midline scores are far beyond every
-#: real film on the two kinds they target, so a small share suffices. Anatomy : the three was
-#: 3 : 1 before the midline parts and stays so. Chosen on the phantoms and paediatric draws
-#: (docs/screening.md). Parts that do not run drop out and the rest keep their ratios.
-PART_WEIGHTS = (0.5, 1 / 6, 1 / 6, 1 / 6, 0.02, 0.02)
+#: Weights of the parts (anatomy, layout, novelty, symmetry) in the weighted minimum p-value.
+#: Any weights keep the calibration; these set the power: the anatomy features see the local
+#: C-spine defects only they can see, the other three share the gross re-arrangements, which
+#: any of them flags with a wide margin. Chosen on the phantoms and two paediatric draws
+#: (docs/screening.md).
+PART_WEIGHTS = (0.5, 1 / 6, 1 / 6, 1 / 6)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,13 @@ class ScreenConfig:
     )
     midline: bool = arg(
         True,
-        help="add the left-right mirror-symmetry and midline-layout parts (one side mirrored "
-        "onto the other, halves swapped); they need no fitting, so they run on any reference",
+        help="add the left-right mirror-symmetry and midline-layout test (one side mirrored "
+        "onto the other, halves swapped); it needs no fitting, so it runs on any reference",
+    )
+    midline_frr: float = arg(
+        0.005,
+        help="share of frr given to the midline test (half to each of its two scores); the "
+        "other parts are calibrated to frr - midline_frr",
     )
 
 
@@ -157,6 +163,10 @@ def _check(cfg: ScreenConfig) -> tuple[list[Path], list[Path]]:
         raise RadsynthError(f"frr must be between 0 and 1, got {cfg.frr}")
     if cfg.frr_confidence is not None and not 0.0 < cfg.frr_confidence < 1.0:
         raise RadsynthError(f"frr_confidence must be between 0 and 1, got {cfg.frr_confidence}")
+    if cfg.midline and not 0.0 < cfg.midline_frr < cfg.frr:
+        raise RadsynthError(
+            f"midline_frr must be above 0 and below frr={cfg.frr}, got {cfg.midline_frr}"
+        )
     if cfg.k < 1 or cfg.block_size < 1:
         raise RadsynthError("k and block_size must be at least 1")
     paths, ref = list_images(cfg.src), list_images(cfg.reference)
@@ -212,6 +222,8 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "weighted_min_p_cut": cut,
         "part_weights": list(PART_WEIGHTS),
         "parts_used": [P_COLUMNS[j] for j in used],
+        "frr_first_test": _first_frr(cfg),
+        "midline_frr": cfg.midline_frr if cfg.midline else None,
         "n_reference": len(ref_paths),
         "n_calibration": len(ref_scores),
         "k": cfg.k,
@@ -236,41 +248,47 @@ def screen(cfg: ScreenConfig) -> StageResult:
     )
 
 
+def _first_frr(cfg: ScreenConfig) -> float:
+    """The false-rejection budget of the first test (all but the midline test's share)."""
+    return cfg.frr - cfg.midline_frr if cfg.midline else cfg.frr
+
+
 def _score_parts(cfg: ScreenConfig, ref, feats, ref_paths, paths):
-    """Every part that runs, calibrated on every reference film: the anatomy k-NN leave-one-out,
-    the layout, novelty and symmetry models cross-fitted (:mod:`radsynth.screening.consistency`;
-    when the reference is large enough), the mirror and midline scores as they are (no fitting;
-    :mod:`radsynth.screening.midline`). With one part, a film is flagged when its anatomy score is
-    above the conformal threshold; with more, when its weighted minimum p-value is below the
-    ``frr`` quantile of the reference films' own (leave-one-out) weighted minimum. Returns
-    (anatomy scores, (N, 6) rank p-values (1 for parts that did not run), flagged, anatomy
-    threshold, weighted-min-p cut or None, reference anatomy scores, indices of the parts run)."""
+    """Every part that runs, calibrated on every reference film. First test: the anatomy k-NN
+    leave-one-out and, when the reference is large enough, the layout, novelty and symmetry
+    models cross-fitted (:mod:`radsynth.screening.consistency`); with the anatomy part alone a
+    film is flagged when its score is above the conformal threshold, with all four when its
+    weighted minimum p-value is below the ``frr`` quantile of the reference films' own
+    (leave-one-out) weighted minimum. Second test, OR-ed: the mirror and midline scores
+    (:func:`radsynth.screening.midline.midline_flags`). Returns (anatomy scores, (N, 6) rank
+    p-values (1 for parts that did not run), flagged, anatomy threshold, weighted-min-p cut or
+    None, reference anatomy scores, indices of the parts run)."""
+    frr = _first_frr(cfg)
     mu, sd = ref.mean(0), ref.std(0) + 1e-6
     base = (ref - mu) / sd
     k = min(cfg.k, len(ref) - 1)
     ref_scores = knn_scores(base, base, k, cfg.block_size, leave_one_out=True)
     scores = knn_scores((feats - mu) / sd, base, k, cfg.block_size)
-    threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
-    cal, new, used = [ref_scores[:, None]], [scores[:, None]], [0]
+    threshold = conformal_threshold(ref_scores, frr, cfg.frr_confidence)
+    p = np.ones((len(paths), len(P_COLUMNS)))
+    p[:, 0] = p_values(ref_scores[:, None], scores[:, None])[:, 0]
+    flagged, cut, used = scores > threshold, None, [0]
     if _use_projection_free(cfg, len(ref_paths)):
         model = fit_consistency(load_films(ref_paths), cfg.seed)
-        cal.append(model.calibration)
-        new.append(raw_scores(model, load_films(paths)))
-        used += [1, 2, 3]
+        cal_parts = np.hstack([ref_scores[:, None], model.calibration])
+        new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
+        weights = np.array(PART_WEIGHTS)
+        cut = min_p_threshold(
+            (tail_p_values_loo(cal_parts) / weights).min(1), frr, cfg.frr_confidence
+        )
+        flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
+        p[:, :4] = p_values(cal_parts, new_parts)
+        used = [0, 1, 2, 3]
     if cfg.midline:
-        cal.append(load_midline(ref_paths))
-        new.append(load_midline(paths))
+        cal, new = load_midline(ref_paths), load_midline(paths)
+        flagged = flagged | midline_flags(cal, new, cfg.midline_frr)
+        p[:, 4:] = p_values(cal, new)
         used += [4, 5]
-    cal_parts, new_parts = np.hstack(cal), np.hstack(new)
-    p = np.ones((len(paths), len(P_COLUMNS)))
-    p[:, used] = p_values(cal_parts, new_parts)
-    if len(used) == 1:
-        return scores, p, scores > threshold, threshold, None, ref_scores, used
-    weights = np.array(PART_WEIGHTS)[used]
-    cut = min_p_threshold(
-        (tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr, cfg.frr_confidence
-    )
-    flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
     return scores, p, flagged, threshold, cut, ref_scores, used
 
 
