@@ -13,8 +13,14 @@ from scipy.ndimage import gaussian_filter
 
 from radsynth.data.imageio import list_images, read_gray, write_png
 from radsynth.data.phantoms import PhantomConfig, render_phantom
+from radsynth.errors import RadsynthError
 from radsynth.records.screen import read_screen_rows
-from radsynth.screening.bench_screen import IMPLAUSIBLE
+from radsynth.screening.bench_screen import (
+    IMPLAUSIBLE,
+    BenchScreenConfig,
+    bench_screen,
+    rate_text,
+)
 from radsynth.screening.midline import (
     content,
     midline_flags,
@@ -167,3 +173,32 @@ def test_screen_on_real_chest_films(cxr_dir: Path, tmp_path: Path) -> None:
             assert all(hits), f"{kind}: {sum(hits)}/{len(hits)}"
         else:
             assert sum(hits) <= 5
+
+
+def test_rate_text_matches_r() -> None:
+    # R: binom.test(19, 20)$conf.int -> 0.7512672 0.9987349; binom.test(0, 24) -> 0 0.1424736
+    assert rate_text(19, 20) == "0.950 (19/20; 95% CI 0.751-0.999)"
+    assert rate_text(0, 24) == "0.000 (0/24; 95% CI 0.000-0.142)"
+
+
+def test_bench_screen_plants_into_the_plausible_films(tmp_path: Path) -> None:
+    for i, f in enumerate(_drawn(60, seed=9)):
+        write_png(tmp_path / "films" / f"{i:03d}.png", f, bits=16)
+    cfg = BenchScreenConfig(
+        src=tmp_path / "films",
+        n_reference=40,
+        n_plausible=20,
+        n_per_kind=20,
+        plant_into_plausible=True,
+        size_px=64,
+    )
+    out = bench_screen(cfg).summary
+    # Measured: false rejections 0/20, upside-down 13/20, every other kind 20/20.
+    assert "40 reference, 20 plausible, 20 per planted kind, planted into copies" in out
+    assert "plausible: false rejections" in out
+    for kind in (MIRRORED, SWAPPED):  # R: binom.test(20, 20)$conf.int -> 0.8315665 1
+        assert f"{kind}: flagged 1.000 (20/20; 95% CI 0.832-1.000)" in out
+    with pytest.raises(RadsynthError, match="must not exceed n_plausible"):
+        bench_screen(
+            BenchScreenConfig(src=tmp_path / "films", n_plausible=5, plant_into_plausible=True)
+        )
