@@ -180,15 +180,16 @@ def test_screen_round_trip_and_p_values_are_fractions(tmp_path: Path) -> None:
             ScreenRow(f"{group}/000001.png", group, 2.5, False, 0.5, 0.25, 1.0, 1.0)]  # fmt: skip
     path = write_screen(tmp_path / "screen.csv", rows)
     assert path.read_text().splitlines()[1] == (
-        "step-0000002/000000.png,step-0000002,103.637779,1,0.04000,1.00000,1.00000,1.00000"
+        "step-0000002/000000.png,step-0000002,103.637779,1,0.04000,1.00000,1.00000,1.00000,"
+        "1.00000,1.00000"
     )
     assert read_screen_rows(path) == rows
     # A file from before p_symmetry: the missing part is NaN, the rest reads.
     path.write_text("image,group,score,flagged,p_anatomy\na.png,g,1.5,0,0.3\n")
     (old,) = read_screen_rows(path)
-    assert old.p_anatomy == 0.3 and math.isnan(old.p_symmetry)
+    assert old.p_anatomy == 0.3 and math.isnan(old.p_symmetry) and math.isnan(old.p_midline)
     write_screen(tmp_path / "again.csv", [old])
-    assert (tmp_path / "again.csv").read_text().splitlines()[1] == "a.png,g,1.500000,0,0.30000,,,"
+    assert (tmp_path / "again.csv").read_text().splitlines()[1] == "a.png,g,1.500000,0,0.30000,,,,,"
     path.write_text("image,group,score,flagged,p_anatomy\na.png,g,1.5,0,30\n")
     with pytest.raises(RadsynthError, match="outside 0-1 .a p-value is a fraction 0-1.") as err:
         read_screen_rows(path)

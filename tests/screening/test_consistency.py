@@ -11,7 +11,7 @@ import pytest
 from radsynth.data.imageio import list_images, read_gray
 from radsynth.data.phantoms import PhantomConfig, render_phantom
 from radsynth.films.selfsup import represent
-from radsynth.screening.bench import IMPLAUSIBLE
+from radsynth.screening.bench_screen import IMPLAUSIBLE
 from radsynth.screening.consistency import (
     fit_consistency,
     flag_slots,

@@ -59,7 +59,7 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     truth = {Path(r["image"]).name: r for r in _read_csv(labelled_phantoms / "manifest.csv")}
     rows = _read_csv(tmp_path / "screen" / "screen.csv")
     assert list(rows[0]) == ["image", "group", "score", "flagged", "p_anatomy", "p_layout",
-                             "p_novelty", "p_symmetry"]  # fmt: skip
+                             "p_novelty", "p_symmetry", "p_mirror", "p_midline"]  # fmt: skip
     bad = [r["flagged"] == "1" for r in rows if truth[r["image"]]["plausible"] == "0"]
     good = [r["flagged"] == "1" for r in rows if truth[r["image"]]["plausible"] == "1"]
     recall, frr = np.mean(bad), np.mean(good)
@@ -70,6 +70,8 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     # calibrated on one half of the reference and combined by the plain minimum p-value; with
     # every reference film calibrating (anatomy leave-one-out, the rest cross-fitted) and the
     # weighted minimum, recall 0.96 (96/100) and false rejections 0.04 (4/100).
+    # With the midline test OR-ed (midline_frr 0.005, the first test at 0.045): the same, 0.96
+    # (96/100) and 0.04 (4/100); with midline_frr 0.01, recall 0.91 (91/100) and 0.02 (2/100).
     assert recall >= 0.93
     assert frr <= 0.08
     info = json.loads((tmp_path / "screen" / "threshold.json").read_text())
@@ -77,7 +79,7 @@ def test_screen_recall_and_frr_on_phantoms(reference_phantoms, labelled_phantoms
     kept, excluded = (_read_csv(tmp_path / "screen" / f) for f in ("kept.csv", "excluded.csv"))
     assert len(kept) + len(excluded) == len(rows)
     assert {r["image"] for r in excluded} == {r["image"] for r in rows if r["flagged"] == "1"}
-    assert info["parts"] == 4 and info["n_calibration"] == 200
+    assert info["parts"] == 6 and info["n_calibration"] == 200
     assert 0 < info["weighted_min_p_cut"] < 0.05 / min(info["part_weights"])
 
 
@@ -119,5 +121,9 @@ def test_screen_bad_input(reference_phantoms, tmp_path):
     assert main(["screen", str(few), out, "--reference", str(few)]) == 2  # fewer than k refs
     assert main(["screen", str(few), out, "--reference", str(few), "--frr", "1.5"]) == 2
     assert main(["screen", str(few), out, "--reference", str(few), "--frr-confidence", "1"]) == 2
+    # The midline test's share must leave the first test a budget.
+    for share in ("0.05", "0", "0.2"):
+        args = ["screen", str(few), out, "--reference", str(few), "--midline-frr", share]
+        assert main(args) == 2
     assert main(["screen", str(tmp_path / "nope"), out, "--reference", str(few)]) == 2
     assert not Path(out).exists()

@@ -126,7 +126,7 @@ STAGES: tuple[Stage, ...] = (
     _s("bench orient", "accuracy of mirrored-film / facing detection, planted",
        "screening.bench", "BenchFilmsConfig", "bench_orient"),
     _s("bench screen", "screen recall per planted implausibility and measured FRR",
-       "screening.bench", "BenchScreenConfig", "bench_screen"),
+       "screening.bench_screen", "BenchScreenConfig", "bench_screen"),
     _s("bench audit", "memorization audit: recall of planted near-copies, false flags",
        "audit.bench", "BenchAuditConfig", "bench_audit"),
     _s("bench audit-scale", "copy audit time and memory, extrapolated to 100k x 5k",

@@ -16,7 +16,7 @@ from pathlib import Path
 from radsynth.io import read_csv_rows
 from radsynth.records._csv import cell_flag, cell_float, cell_in_range, write_csv
 
-P_COLUMNS = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry")
+P_COLUMNS = ("p_anatomy", "p_layout", "p_novelty", "p_symmetry", "p_mirror", "p_midline")
 #: Columns of screen.csv (the screen's scores; the reviewers' screen decisions have their own).
 SCREEN_CSV_COLUMNS = ("image", "group", "score", "flagged", *P_COLUMNS)
 
@@ -29,12 +29,15 @@ class ScreenRow:
     group: str  # its checkpoint folder, e.g. step-0068000
     score: float  # implausibility score (higher = more implausible)
     flagged: bool  # the score is above the calibrated threshold
-    # Conformal p-values (0-1) of the four parts; the first is the only one (others 1) when the
-    # screen ran on the projection; NaN (an empty cell) in a file from before the part was added.
+    # Conformal p-values (0-1) of the parts; 1 for a part that did not run (the projection-free
+    # three on a small reference, the midline two with --midline off); NaN (an empty cell) in a
+    # file from before the part was added.
     p_anatomy: float = 1.0
     p_layout: float = 1.0
     p_novelty: float = 1.0
     p_symmetry: float = 1.0
+    p_mirror: float = 1.0  # mirror symmetry (one side mirrored onto the other)
+    p_midline: float = 1.0  # midline layout (halves swapped left-right)
 
 
 def row_cells(r: ScreenRow) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""``radsynth bench polarity`` and ``radsynth bench orient``: accuracy of the film checks.
+"""``radsynth bench polarity`` and ``radsynth bench orient``: accuracy of the film checks
+(``bench screen`` is :mod:`radsynth.screening.bench_screen`).
 
 Both take a folder of films stored the standard way (positive, upright, standard side; PNG,
 JPEG, TIFF or DICOM, read through ingest's reader, so a DICOM is displayed through its header),
@@ -42,7 +43,6 @@ from radsynth.films.selfsup import (
     represent,
 )
 from radsynth.progress import bar
-from radsynth.records.screen import P_COLUMNS, read_screen_rows
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.laterality import MirrorModel, load_model
 from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
@@ -258,110 +258,4 @@ def bench_view_auto(cfg: BenchFilmsConfig) -> StageResult:
             )
     if found.warning:
         lines.append(found.warning)
-    return StageResult(cfg.src, "\n".join(lines))
-
-
-# ------------------------------------------------------------------------------ the screen
-
-
-def _swap_lr(f: np.ndarray) -> np.ndarray:
-    h = f.shape[1] // 2
-    return np.concatenate([f[:, h:], f[:, :h]], axis=1)
-
-
-def _swap_tb(f: np.ndarray) -> np.ndarray:
-    h = f.shape[0] // 2
-    return np.concatenate([f[h:], f[:h]], axis=0)
-
-
-def _mirror_half(f: np.ndarray) -> np.ndarray:
-    h = f.shape[1] // 2
-    return np.concatenate([f[:, :h], f[:, :h][:, ::-1]], axis=1)[:, : f.shape[1]]
-
-
-#: The gross implausibilities planted by ``bench screen``.
-IMPLAUSIBLE = {
-    "upside-down": lambda f: f[::-1],
-    "halves swapped left-right": _swap_lr,
-    "one side mirrored onto the other": _mirror_half,
-    "halves swapped top-bottom": _swap_tb,
-    "rotated 90 degrees": lambda f: np.rot90(f),
-}
-
-
-@dataclass(frozen=True)
-class BenchScreenConfig:
-    """Plant implausibilities among real films and measure the screen's recall and FRR."""
-
-    src: Path = arg(help="folder of standard real films (PNG/JPEG/TIFF/DICOM)", positional=True)
-    n_reference: int = arg(300, help="films used as the held-out reference (calibration)")
-    n_plausible: int = arg(100, help="other real films screened as they are")
-    n_per_kind: int = arg(20, help="films planted with each implausibility kind")
-    size_px: int = arg(128, help="films are resampled to size_px x size_px (padded)")
-    frr: float = arg(0.05, help="the screen's false-rejection target")
-    frr_confidence: float | None = arg(
-        None, help="the screen's --frr-confidence (default: frr on average over draws)"
-    )
-    canonicalize: bool = arg(True, help="passed to screen: turn films to face left first")
-    seed: int = arg(0, help="seed of the draw")
-
-
-def bench_screen(cfg: BenchScreenConfig) -> StageResult:
-    """Run :func:`radsynth.screening.screen.screen` on planted films; print recall per kind."""
-    import tempfile
-
-    from radsynth.data.imageio import write_png
-    from radsynth.data.resample import pad_to_square
-    from radsynth.screening.screen import ScreenConfig, screen
-
-    need = cfg.n_reference + cfg.n_plausible + cfg.n_per_kind * len(IMPLAUSIBLE)
-    films = load_films(BenchFilmsConfig(src=cfg.src, n=need, size_px=cfg.size_px, seed=cfg.seed))
-    if len(films) < need:
-        raise RadsynthError(f"bench screen needs {need} distinct films, {cfg.src} has {len(films)}")
-    films = [pad_to_square(f, cfg.size_px) for f in films]
-    truth: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        ref, scr = Path(tmp) / "ref", Path(tmp) / "screened"
-        for i, f in enumerate(films[: cfg.n_reference]):
-            write_png(ref / f"{i:05d}.png", f)
-        rest = films[cfg.n_reference :]
-        kinds = ["plausible"] * cfg.n_plausible + [
-            k for k in IMPLAUSIBLE for _ in range(cfg.n_per_kind)
-        ]
-        for i, (f, kind) in enumerate(zip(rest, kinds, strict=False)):
-            name = f"{i:05d}.png"
-            truth[name] = kind
-            write_png(scr / name, f if kind == "plausible" else IMPLAUSIBLE[kind](f))
-        out = Path(tmp) / "out"
-        screen(
-            ScreenConfig(
-                src=scr,
-                out=out,
-                reference=ref,
-                frr=cfg.frr,
-                frr_confidence=cfg.frr_confidence,
-                canonicalize=cfg.canonicalize,
-            )
-        )
-        table = read_screen_rows(out / "screen.csv")
-    flagged = {r.image: r.flagged for r in table}
-    # Which part gave the smallest p-value of each falsely rejected plausible film.
-    why = [
-        min(P_COLUMNS, key=lambda k: getattr(r, k))
-        for r in table
-        if r.flagged and truth[r.image] == "plausible"
-    ]
-    head = (
-        f"{len(films)} films from {cfg.src}: {cfg.n_reference} reference, "
-        f"{cfg.n_plausible} plausible, {cfg.n_per_kind} per planted kind (frr {cfg.frr})"
-    )
-    lines = [head]
-    for kind in ["plausible", *IMPLAUSIBLE]:
-        hits = [flagged[n] for n, k in truth.items() if k == kind]
-        what = "false rejections" if kind == "plausible" else "flagged"
-        lines.append(f"{kind}: {what} {np.mean(hits):.3f} ({sum(hits)}/{len(hits)})")
-        if kind == "plausible" and why:
-            lines[-1] += " by " + ", ".join(f"{k} {why.count(k)}" for k in P_COLUMNS)
-    bad = [flagged[n] for n, k in truth.items() if k != "plausible"]
-    lines.append(f"all planted: flagged {np.mean(bad):.3f} ({sum(bad)}/{len(bad)})")
     return StageResult(cfg.src, "\n".join(lines))

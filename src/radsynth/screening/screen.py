@@ -20,14 +20,21 @@ from a model that never saw it; the anatomy k-NN keeps every reference film as a
 (leave-one-out). A film is flagged when its weighted minimum p-value (``PART_WEIGHTS``) is below
 the ``frr`` quantile of the same statistic on the reference films, each against the others.
 
+A second test, OR-ed with the first, needs no fitting and runs on a reference of any size
+(``--midline``; :mod:`radsynth.screening.midline`): mirror symmetry (one side mirrored onto the
+other) and the midline layout (halves swapped left-right). It gets ``midline_frr`` of the
+false-rejection budget, half to each score (a film is flagged when a score's tail p-value
+against the reference is below ``midline_frr / 2``); the first test is calibrated to
+``frr - midline_frr``, so the two together reject at most about ``frr`` (union bound).
+
 The anatomy features see both sets first turned to face left with
 :mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
 so the features see one canonical side.
 
 Outputs: screen.csv (image, group, score, flagged, p_anatomy, p_layout, p_novelty,
-p_symmetry; score is the anatomy k-NN score), kept.csv and excluded.csv (image, group,
-score), threshold.json, table_s1.csv (group, generated, excluded, final; the study's Table S1,
-with a ``total`` row), config.json, manifest.json.
+p_symmetry, p_mirror, p_midline; score is the anatomy k-NN score), kept.csv and excluded.csv
+(image, group, score), threshold.json, table_s1.csv (group, generated, excluded, final; the
+study's Table S1, with a ``total`` row), config.json, manifest.json.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from radsynth.errors import RadsynthError
 from radsynth.films.selfsup import represent
 from radsynth.progress import bar, log_checkpoint
 from radsynth.records._csv import write_csv
-from radsynth.records.screen import ScreenRow, row_cells, write_screen
+from radsynth.records.screen import P_COLUMNS, ScreenRow, row_cells, write_screen
 from radsynth.screening.consistency import (
     fit_consistency,
     flag_slots,
@@ -60,6 +67,7 @@ from radsynth.screening.consistency import (
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.features import anatomy_features
 from radsynth.screening.knn import knn_scores
+from radsynth.screening.midline import midline_flags, midline_scores
 from radsynth.screening.orient import group_of
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
 
@@ -99,6 +107,16 @@ class ScreenConfig:
     )
     seed: int = arg(
         0, help="seed of the reference's two cross-fitting halves (projection-free part)"
+    )
+    midline: bool = arg(
+        True,
+        help="add the left-right mirror-symmetry and midline-layout test (one side mirrored "
+        "onto the other, halves swapped); it needs no fitting, so it runs on any reference",
+    )
+    midline_frr: float = arg(
+        0.005,
+        help="share of frr given to the midline test (half to each of its two scores); the "
+        "other parts are calibrated to frr - midline_frr",
     )
 
 
@@ -145,6 +163,10 @@ def _check(cfg: ScreenConfig) -> tuple[list[Path], list[Path]]:
         raise RadsynthError(f"frr must be between 0 and 1, got {cfg.frr}")
     if cfg.frr_confidence is not None and not 0.0 < cfg.frr_confidence < 1.0:
         raise RadsynthError(f"frr_confidence must be between 0 and 1, got {cfg.frr_confidence}")
+    if cfg.midline and not 0.0 < cfg.midline_frr < cfg.frr:
+        raise RadsynthError(
+            f"midline_frr must be above 0 and below frr={cfg.frr}, got {cfg.midline_frr}"
+        )
     if cfg.k < 1 or cfg.block_size < 1:
         raise RadsynthError("k and block_size must be at least 1")
     paths, ref = list_images(cfg.src), list_images(cfg.reference)
@@ -164,27 +186,17 @@ def screen(cfg: ScreenConfig) -> StageResult:
 
     ref = load_features(ref_paths, cfg.canonicalize)
     feats = load_features(paths, cfg.canonicalize)
-    if _use_projection_free(cfg, len(ref_paths)):
-        scores, p, flagged, threshold, cut, ref_scores = _score_split(
-            cfg, ref, feats, ref_paths, paths
-        )
-        parts = 4
-    else:
-        # Features standardised by the reference set; calibrated leave-one-out on it.
-        mu, sd = ref.mean(0), ref.std(0) + 1e-6
-        ref_z, z = (ref - mu) / sd, (feats - mu) / sd
-        ref_scores = knn_scores(ref_z, ref_z, cfg.k, cfg.block_size, leave_one_out=True)
-        threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
-        scores = knn_scores(z, ref_z, cfg.k, cfg.block_size)
-        p = np.hstack([p_values(ref_scores[:, None], scores[:, None]), np.ones((len(paths), 3))])
-        flagged, parts, cut = scores > threshold, 1, None
+    scores, p, flagged, threshold, cut, ref_scores, used = _score_parts(
+        cfg, ref, feats, ref_paths, paths
+    )
+    parts = len(used)
 
     records = []
     for path, score, flag, pv in zip(paths, scores, flagged, p, strict=True):
         rel = path.relative_to(cfg.src)
         records.append(
             ScreenRow(
-                rel.as_posix(), group_of(rel), float(score), bool(flag), *(float(v) for v in pv[:4])
+                rel.as_posix(), group_of(rel), float(score), bool(flag), *(float(v) for v in pv)
             )
         )
     write_screen(cfg.out / "screen.csv", records)
@@ -209,6 +221,9 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "parts": parts,
         "weighted_min_p_cut": cut,
         "part_weights": list(PART_WEIGHTS),
+        "parts_used": [P_COLUMNS[j] for j in used],
+        "frr_first_test": _first_frr(cfg),
+        "midline_frr": cfg.midline_frr if cfg.midline else None,
         "n_reference": len(ref_paths),
         "n_calibration": len(ref_scores),
         "k": cfg.k,
@@ -233,27 +248,54 @@ def screen(cfg: ScreenConfig) -> StageResult:
     )
 
 
-def _score_split(cfg: ScreenConfig, ref, feats, ref_paths, paths):
-    """All four parts, calibrated on every reference film: the anatomy k-NN leave-one-out, the
-    layout, novelty and symmetry models cross-fitted (:mod:`radsynth.screening.consistency`).
-    A film is flagged when its weighted minimum p-value is below the ``frr`` quantile of the
-    reference films' own (leave-one-out) weighted minimum. Returns (anatomy scores, (N, 4) rank
-    p-values, flagged, anatomy threshold, weighted-min-p cut, reference anatomy scores)."""
-    model = fit_consistency(load_films(ref_paths), cfg.seed)
+def _first_frr(cfg: ScreenConfig) -> float:
+    """The false-rejection budget of the first test (all but the midline test's share)."""
+    return cfg.frr - cfg.midline_frr if cfg.midline else cfg.frr
+
+
+def _score_parts(cfg: ScreenConfig, ref, feats, ref_paths, paths):
+    """Every part that runs, calibrated on every reference film. First test: the anatomy k-NN
+    leave-one-out and, when the reference is large enough, the layout, novelty and symmetry
+    models cross-fitted (:mod:`radsynth.screening.consistency`); with the anatomy part alone a
+    film is flagged when its score is above the conformal threshold, with all four when its
+    weighted minimum p-value is below the ``frr`` quantile of the reference films' own
+    (leave-one-out) weighted minimum. Second test, OR-ed: the mirror and midline scores
+    (:func:`radsynth.screening.midline.midline_flags`). Returns (anatomy scores, (N, 6) rank
+    p-values (1 for parts that did not run), flagged, anatomy threshold, weighted-min-p cut or
+    None, reference anatomy scores, indices of the parts run)."""
+    frr = _first_frr(cfg)
     mu, sd = ref.mean(0), ref.std(0) + 1e-6
     base = (ref - mu) / sd
     k = min(cfg.k, len(ref) - 1)
     ref_scores = knn_scores(base, base, k, cfg.block_size, leave_one_out=True)
     scores = knn_scores((feats - mu) / sd, base, k, cfg.block_size)
-    cal_parts = np.hstack([ref_scores[:, None], model.calibration])
-    new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
-    weights = np.array(PART_WEIGHTS)
-    cut = min_p_threshold(
-        (tail_p_values_loo(cal_parts) / weights).min(1), cfg.frr, cfg.frr_confidence
-    )
-    flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
-    threshold = conformal_threshold(ref_scores, cfg.frr, cfg.frr_confidence)
-    return scores, p_values(cal_parts, new_parts), flagged, threshold, cut, ref_scores
+    threshold = conformal_threshold(ref_scores, frr, cfg.frr_confidence)
+    p = np.ones((len(paths), len(P_COLUMNS)))
+    p[:, 0] = p_values(ref_scores[:, None], scores[:, None])[:, 0]
+    flagged, cut, used = scores > threshold, None, [0]
+    if _use_projection_free(cfg, len(ref_paths)):
+        model = fit_consistency(load_films(ref_paths), cfg.seed)
+        cal_parts = np.hstack([ref_scores[:, None], model.calibration])
+        new_parts = np.hstack([scores[:, None], raw_scores(model, load_films(paths))])
+        weights = np.array(PART_WEIGHTS)
+        cut = min_p_threshold(
+            (tail_p_values_loo(cal_parts) / weights).min(1), frr, cfg.frr_confidence
+        )
+        flagged = (tail_p_values(cal_parts, new_parts) / weights).min(1) < cut
+        p[:, :4] = p_values(cal_parts, new_parts)
+        used = [0, 1, 2, 3]
+    if cfg.midline:
+        cal, new = load_midline(ref_paths), load_midline(paths)
+        flagged = flagged | midline_flags(cal, new, cfg.midline_frr)
+        p[:, 4:] = p_values(cal, new)
+        used += [4, 5]
+    return scores, p, flagged, threshold, cut, ref_scores, used
+
+
+def load_midline(paths: list[Path]) -> np.ndarray:
+    """(N, 2) mirror-symmetry and midline scores of image files, as stored."""
+    rows = [midline_scores([read_gray(p)])[0] for p in bar(paths, desc="screen: midline")]
+    return np.array(rows, dtype=np.float64).reshape(len(paths), 2)
 
 
 def _use_projection_free(cfg: ScreenConfig, n_reference: int) -> bool:
