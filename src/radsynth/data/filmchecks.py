@@ -20,12 +20,16 @@ keeps them out of the training set and lists them in ``review.csv``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from radsynth.data.filmgate import GateSettings, Vote, decide_polarity, decide_rotation
 from radsynth.data.polarity import detect_polarity
 from radsynth.films.selfsup import POLARITY_ROTATION, Film, detect_transforms, undo
+
+log = logging.getLogger(__name__)
 
 #: A rotation is applied only when the turned film's mean distance to its nearest films of the
 #: collection is below this share of the film's distance as stored (module docstring).
@@ -53,6 +57,7 @@ class CheckSettings:
     review_below: float = 0.9  # confidence below which a film goes to review
     min_films: int = 30  # smaller collections use the hand-made cue only
     seed: int = 0  # seed of the cross-fitting folds
+    turn_above: float = 0.99  # a turn needs the shipped rotation network at least this sure
 
 
 def check_films(
@@ -60,6 +65,7 @@ def check_films(
     cue_scores: np.ndarray,
     header_negative: list[bool | None],
     settings: CheckSettings,
+    images: list[np.ndarray] | None = None,
 ) -> list[FilmCheck]:
     """Decide polarity and rotation for a collection.
 
@@ -71,10 +77,15 @@ def check_films(
             header made the film's displayed form (``films[i]``) need an inversion (always False
             after :func:`radsynth.data.dicom.read_dicom`, which already applied it).
         settings: thresholds and seed.
+        images: the films themselves (float (H, W) in [0, 1], as read): with them, the shipped
+            networks vote too and the rules of :mod:`radsynth.data.filmgate` decide (ingest
+            always passes them); without them, the collection model alone decides (issue 18).
 
     Returns:
         One :class:`FilmCheck` per film, in order.
     """
+    if images is not None:
+        return check_with_shipped(films, cue_scores, header_negative, settings, images)
     n = len(films)
     if n < settings.min_films:
         return [_cue_only(s, h, settings) for s, h in zip(cue_scores, header_negative, strict=True)]
@@ -111,6 +122,61 @@ def check_films(
             FilmCheck(negative, pconf, source, 90 * turns, float(p_rot[turns]), "; ".join(reasons))
         )
     return out
+
+
+def check_with_shipped(
+    films: list[Film],
+    cue_scores: np.ndarray,
+    header_negative: list[bool | None],
+    settings: CheckSettings,
+    images: list[np.ndarray],
+) -> list[FilmCheck]:
+    """:func:`check_films` with the shipped networks: they vote on every film they were fitted
+    for (the OOD gate), the collection model (when the folder has ``min_films``) starts from
+    their calls and votes too, and :mod:`radsynth.data.filmgate` decides."""
+    from radsynth.films.checknet import call_shipped, load_checks
+
+    nets = load_checks()
+    call = call_shipped(nets, images)
+    in_dist = call.ood_distance <= nets.ood_cut
+    shipped = [
+        Vote(float(call.p_negative[i]), call.p_rotation[i]) if in_dist[i] else None
+        for i in range(len(films))
+    ]
+    collection: list[Vote | None] = [None] * len(films)
+    confirmed = np.ones(len(films), dtype=bool)
+    if len(films) < settings.min_films:
+        log.info(
+            "film checks: %d film(s), fewer than the %d a collection model needs: polarity and "
+            "rotation from the shipped networks alone (a detected turn goes to review)",
+            len(films),
+            settings.min_films,
+        )
+    else:
+        collection, confirmed = _collection_votes(films, cue_scores, call, in_dist, settings)
+    gate = GateSettings(settings.review_below, settings.turn_above)
+    out = []
+    for i in range(len(films)):
+        negative, pconf, source, why_p = decide_polarity(shipped[i], collection[i], gate)
+        if header_negative[i] is not None:
+            negative, pconf, source, why_p = bool(header_negative[i]), 1.0, "header", ""
+        turns, rconf, why_r = decide_rotation(shipped[i], collection[i], bool(confirmed[i]), gate)
+        reason = "; ".join(r for r in (why_p, why_r) if r)
+        out.append(FilmCheck(negative, pconf, source, 90 * turns, rconf, reason))
+    return out
+
+
+def _collection_votes(films, cue_scores, call, in_dist, settings):
+    """The collection model's votes, started from the shipped networks' calls (the hand cue and
+    "upright" for films out of their distribution), and the typicality check of each turn."""
+    n = len(films)
+    neg = np.where(in_dist, call.p_negative > 0.5, np.asarray(cue_scores) < 0)
+    turn = np.where(in_dist & (call.p_rotation.max(1) >= 0.5), call.p_rotation.argmax(1), 0)
+    fit = detect_transforms(films, POLARITY_ROTATION, 4 * neg + turn, seed=settings.seed)
+    by_polarity = fit.probs.reshape(n, 2, 4)
+    votes = [Vote(float(by_polarity[i, 1].sum()), by_polarity[i].sum(0)) for i in range(n)]
+    confirmed = rotation_confirmed(films, fit.labels, by_polarity.sum(1).argmax(1))
+    return votes, confirmed
 
 
 def rotation_confirmed(films: list[Film], labels: np.ndarray, turns: np.ndarray) -> np.ndarray:
