@@ -5,17 +5,21 @@ Evidence, strongest first:
 1. **The DICOM header.** PhotometricInterpretation MONOCHROME1 / MONOCHROME2 (with the VOI LUT
    or window already applied by :mod:`radsynth.data.dicom`) fixes the polarity; no image score
    may overrule it.
-2. **The collection itself** (:mod:`radsynth.films.selfsup`): a softmax classifier over the eight
+2. **The shipped networks** (:mod:`radsynth.films.checknet`): an equivariant rotation network
+   and an antisymmetric polarity network fitted once on standard frontal films, with an
+   out-of-distribution gate (a film unlike their fitting films gets no vote from them).
+3. **The collection itself** (:mod:`radsynth.films.selfsup`): a softmax classifier over the eight
    transforms {as is, inverted} x {0, 90, 180, 270 degrees}, learned from the collection's own
-   films by cross-fitted hard EM and temperature-calibrated, started from the hand-made central
-   band cue of :mod:`radsynth.data.polarity` (polarity) and from "upright" (rotation). Its
-   marginals give each film a calibrated P(negative) and P(rotation).
-3. For collections too small to learn from (fewer than ``min_films``, 30 by default), the
-   hand-made cue alone decides the polarity with its ``tanh`` confidence, and rotation is not
-   checked.
+   films by cross-fitted hard EM and temperature-calibrated, started from the shipped networks'
+   calls (it adapts them to the folder; it does not replace them). Collections smaller than
+   ``min_films`` (30) have no collection model: the shipped networks decide alone, a detected
+   turn goes to review, and the ingest log says so.
 
-Films whose confidence in either decision is below ``review_below`` are not guessed: ingest
-keeps them out of the training set and lists them in ``review.csv``.
+:mod:`radsynth.data.filmgate` combines the votes: a turn needs both models to agree with high
+confidence (an upright film is never turned on one vote); anything uncertain or disputed goes to
+``review.csv``. Without the films themselves (``images=None``) the issue-18 rule runs: the
+collection model alone, or the hand-made central-band cue of :mod:`radsynth.data.polarity` for a
+small collection (rotation then unchecked).
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ an inverted film ``1 - x`` to ``-z``; the logit of "stored negative" is
 ``s(z) = h(-z) - h(z)``, so ``s(-z) = -s(z)`` exactly: a film and its inverse always get
 complementary probabilities, as the laterality network does for the mirror.
 
-Both networks take the film padded to a square with its mean value and resampled to ``px`` (48)
-pixels. Each has a temperature ``T`` fitted on held-out films (Guo et al., ICML 2017),
-and the rotation network stores the statistics of its pooled features on its fitting films for
-the out-of-distribution gate (:func:`feature_distance`).
+Both networks take the film stretched to a ``px`` (48) pixel square (:func:`prepare`). Each has
+a temperature ``T`` fitted on held-out films (Guo et al., ICML 2017), and the rotation network
+stores the statistics of its pooled features on its fitting films for the out-of-distribution
+gate (:func:`feature_distance`).
 """
 
 from __future__ import annotations
@@ -95,19 +95,18 @@ def negative_logit(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
 
 
 def prepare(images: list[np.ndarray], px: int) -> torch.Tensor:
-    """(N, 1, px, px) standardised films: each float (H, W) film padded square with its mean
-    value, then resampled (box filter) to ``px``."""
+    """(N, 1, px, px) standardised films: each float (H, W) film stretched (box filter) to a
+    ``px`` square.
+
+    Stretching, not padding: the fitting films were stored stretched to a square, and a wide
+    film padded into a square would look like a tall film turned by 90 degrees (on 54 adult
+    films, all landscape, padding made 5 upright films look turned). Stretching commutes with
+    quarter turns and with inversion, so equivariance and antisymmetry stay exact.
+    """
     out = []
     for img in images:
-        x = np.asarray(img, dtype=np.float32)
-        side = max(x.shape)
-        # Filled with the film's mean, so that padding commutes with inversion: prepare(1 - x)
-        # is exactly -prepare(x) for any aspect ratio.
-        sq = np.full((side, side), x.mean(), dtype=np.float32)
-        top, left = (side - x.shape[0]) // 2, (side - x.shape[1]) // 2
-        sq[top : top + x.shape[0], left : left + x.shape[1]] = x
-        pil = Image.fromarray(sq, mode="F").resize((px, px), Image.Resampling.BOX)
-        out.append(np.asarray(pil, dtype=np.float32))
+        pil = Image.fromarray(np.asarray(img, dtype=np.float32), mode="F")
+        out.append(np.asarray(pil.resize((px, px), Image.Resampling.BOX), dtype=np.float32))
     t = torch.from_numpy(np.stack(out))[:, None] if out else torch.zeros(0, 1, px, px)
     mean = t.mean((1, 2, 3), keepdim=True)
     return (t - mean) / (t.std((1, 2, 3), keepdim=True) + 1e-6)
