@@ -109,15 +109,22 @@ def test_a_one_film_folder_uses_the_shipped_networks(tmp_path: Path, caplog) -> 
     assert "shipped networks alone" in caplog.text
 
 
-def test_out_of_distribution_films_go_to_review() -> None:
-    """Noise and a lateral neck phantom are unlike the chest films the networks were fitted on:
-    alone in a folder they get review, not an answer."""
-    rng = np.random.default_rng(76)
-    cfg = PhantomConfig(out=Path("unused"), size_px=64, seed=3, negative_fraction=0.0)
-    odd = [rng.random((64, 64)).astype(np.float32), render_phantom(cfg, 0).image]
+def test_out_of_distribution_films_get_no_shipped_vote_and_are_never_turned() -> None:
+    """Noise and a drawn film half covered by a text block are unlike the films the networks
+    were fitted on (the rotation network calls the second turned by 180 degrees with P > 0.99):
+    the gate takes their vote away, and alone in a folder they are left as stored."""
+    film = drawn(1, seed=76)[0]
+    covered = film.copy()
+    covered[24:72] = 0.05
+    covered[24:72:3, ::2] = 1.0
+    odd = [np.random.default_rng(76).random((64, 64)).astype(np.float32), covered]
     nets = load_checks()
     assert np.all(call_shipped(nets, odd).ood_distance > nets.ood_cut)
     assert np.all(call_shipped(nets, drawn(10, seed=77)).ood_distance <= nets.ood_cut)
-    for film in odd:
-        (c,) = check([film])
-        assert c.review.startswith("polarity unchecked") and c.rotation_deg == 0
+    for one in odd:
+        (c,) = check([one])
+        assert c.rotation_deg == 0 and c.polarity_source == "cue"
+    # In a collection, a gated film is never turned either: a turn needs the shipped vote.
+    films = drawn(39, seed=78) + [np.rot90(covered, 1)]
+    last = check(films)[-1]
+    assert last.rotation_deg == 0 or last.review

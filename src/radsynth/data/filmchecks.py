@@ -161,6 +161,11 @@ def check_with_shipped(
     gate = GateSettings(settings.review_below, settings.turn_above)
     out = []
     for i in range(len(films)):
+        if shipped[i] is None and collection[i] is None:
+            # Nothing fitted on anything like this film votes: the issue-18 fallback (header or
+            # hand cue, review when unsure), and the film is never turned.
+            out.append(_cue_only(float(cue_scores[i]), header_negative[i], settings))
+            continue
         negative, pconf, source, why_p = decide_polarity(shipped[i], collection[i], gate)
         if header_negative[i] is not None:
             negative, pconf, source, why_p = bool(header_negative[i]), 1.0, "header", ""

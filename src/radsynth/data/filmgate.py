@@ -7,7 +7,10 @@ being ingested, started from the shipped networks' calls). The rules:
 - **Out-of-distribution gate.** A film whose shipped-network features lie beyond the OOD cut
   (:func:`radsynth.films.checknet.feature_distance`; the cut is the 99% split-conformal
   quantile on held-out fitting films) gets no shipped vote: the networks were not fitted on
-  anything like it. With no collection model either, it goes to review.
+  anything like it, so it is never turned (a turn needs their vote). With no collection model
+  either, :func:`radsynth.data.filmchecks.check_with_shipped` falls back to the header or the
+  hand cue and leaves the film as stored (ingest also reads non-chest sources, such as lateral
+  neck films and extremity CR, which are all out of this distribution).
 - **Polarity**: decided when every vote agrees and the most confident one reaches
   ``review_below``; otherwise review. A DICOM header overrules both.
 - **Rotation: an upright film is never turned.** "Upright" is decided when every vote says
