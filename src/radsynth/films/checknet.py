@@ -160,9 +160,11 @@ def call_shipped(checks: ShippedChecks, images: list[np.ndarray], batch: int = 6
         dist.append(feature_distance(checks, zp))
     if not rot:
         return ShippedCall(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
-    return ShippedCall(
-        torch.cat(rot).double().numpy(), torch.cat(neg).double().numpy(), np.concatenate(dist)
-    )
+    # No calibrated probability is exactly 0 or 1 (float saturation): at most 1 - 1e-6, so a
+    # review threshold of 1.0 still sends every film to review.
+    p_rot = (torch.cat(rot).double().numpy() + 1e-6) / (1.0 + 4e-6)
+    p_neg = np.clip(torch.cat(neg).double().numpy(), 1e-6, 1.0 - 1e-6)
+    return ShippedCall(p_rot, p_neg, np.concatenate(dist))
 
 
 def pooled_features(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
