@@ -106,6 +106,30 @@ def measure(films: list[np.ndarray], seed: int, min_films: int) -> dict[str, str
     return out
 
 
+def variants(films: list[np.ndarray]) -> dict[str, str]:
+    """Each film in all eight (inverted?, quarter turns) forms, each checked alone (a one-film
+    folder: the shipped networks and the gate, no collection model)."""
+    settings = CheckSettings()
+    right = decided = upright_turned = 0
+    for f in films:
+        for inv in (False, True):
+            for k in range(4):
+                x = np.ascontiguousarray(np.rot90(1.0 - f if inv else f, k))
+                (c,) = check_films(
+                    [represent(x)], np.array([cue_score(x)]), [None], settings, [thumbnail(x)]
+                )
+                decided += not c.review
+                right += not c.review and c.negative == inv and c.rotation_deg == 90 * k
+                upright_turned += k == 0 and not c.review and c.rotation_deg != 0
+    n = 8 * len(films)
+    return {
+        "variants": str(n),
+        "review": frac(n - decided, n),
+        "right among decided": frac(right, decided),
+        "upright variants turned": frac(upright_turned, 2 * len(films)),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("src", type=Path, nargs="+")
@@ -113,13 +137,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="at most this many films (seeded draw)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-films", type=int, default=30)
+    ap.add_argument("--variants", action="store_true", help="all 8 forms of each film, alone")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     for src in args.src:
         films = load(src, args.size_px, args.limit, args.seed)
-        res = measure(films, args.seed, args.min_films)
+        res = variants(films) if args.variants else measure(films, args.seed, args.min_films)
         print(json.dumps({"source": str(src), "seed": args.seed, **res}, indent=1), flush=True)
 
 
