@@ -16,7 +16,6 @@ from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.imageio import write_png
 from radsynth.data.ingest import IngestConfig, ingest
 from radsynth.data.ingest_checks import thumbnail
-from radsynth.data.phantoms import PhantomConfig, render_phantom
 from radsynth.films.augment import letterbox, text_block
 from radsynth.films.checknet import call_shipped, load_checks
 from radsynth.films.selfsup import represent
@@ -84,6 +83,7 @@ def test_a_half_negative_collection_is_inverted_correctly() -> None:
     assert np.all(rot[~review] == turns[~review])
     assert review.mean() <= 0.1
     assert {c.polarity_source for c in checks} == {"shipped+collection"}
+    assert check(planted) == checks  # same seed, same calls
 
 
 def test_half_negative_real_films(cxr_dir: Path) -> None:
