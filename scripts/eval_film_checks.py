@@ -24,6 +24,7 @@ from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.ingest import find_files, read_any
 from radsynth.data.ingest_checks import thumbnail
 from radsynth.data.resample import scale_to_fit
+from radsynth.films.augment import augment
 from radsynth.films.checknet import call_shipped, load_checks
 from radsynth.films.selfsup import represent
 from radsynth.stats.proportions import clopper_pearson_ci
@@ -138,12 +139,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-films", type=int, default=30)
     ap.add_argument("--variants", action="store_true", help="all 8 forms of each film, alone")
+    ap.add_argument(
+        "--augment", type=float, default=0.0, help="apply radsynth.films.augment with this p first"
+    )
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     for src in args.src:
         films = load(src, args.size_px, args.limit, args.seed)
+        if args.augment:
+            rng = np.random.default_rng(args.seed + 500)
+            films = [augment(f, rng, args.augment) for f in films]
         res = variants(films) if args.variants else measure(films, args.seed, args.min_films)
         print(json.dumps({"source": str(src), "seed": args.seed, **res}, indent=1), flush=True)
 
