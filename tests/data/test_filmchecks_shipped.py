@@ -128,3 +128,14 @@ def test_out_of_distribution_films_get_no_shipped_vote_and_are_never_turned() ->
     films = drawn(39, seed=78) + [np.rot90(covered, 1)]
     last = check(films)[-1]
     assert last.rotation_deg == 0 or last.review
+
+
+def test_review_below_zero_sends_nothing_to_review_and_turns_nothing_undecided() -> None:
+    """A one-film folder with a turned film: by default it goes to review with the suggested
+    turn; with review_below 0 it is kept, and kept as stored (an undecided turn is not applied)."""
+    film = np.rot90(drawn(1, seed=79)[0], 1)
+    args = ([represent(film)], np.array([cue_score(film)]), [None])
+    (c,) = check_films(*args, CheckSettings(), [thumbnail(film)])
+    assert c.review and c.rotation_deg == 90
+    (c,) = check_films(*args, CheckSettings(review_below=0.0), [thumbnail(film)])
+    assert not c.review and c.rotation_deg == 0

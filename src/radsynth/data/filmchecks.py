@@ -58,7 +58,7 @@ class FilmCheck:
 class CheckSettings:
     """Knobs of :func:`check_films` (ingest passes its config's values)."""
 
-    review_below: float = 0.9  # confidence below which a film goes to review
+    review_below: float = 0.9  # confidence below which a film goes to review (0: never)
     min_films: int = 30  # smaller collections use the hand-made cue only
     seed: int = 0  # seed of the cross-fitting folds
     turn_above: float = 0.99  # a turn needs the shipped rotation network at least this sure
@@ -171,6 +171,10 @@ def check_with_shipped(
             negative, pconf, source, why_p = bool(header_negative[i]), 1.0, "header", ""
         turns, rconf, why_r = decide_rotation(shipped[i], collection[i], bool(confirmed[i]), gate)
         reason = "; ".join(r for r in (why_p, why_r) if r)
+        if settings.review_below <= 0.0:
+            # The user asked that nothing go to review: an undecided turn is not applied (the
+            # film stays as stored); a disputed polarity follows the shipped network.
+            turns, reason = (0 if why_r else turns), ""
         out.append(FilmCheck(negative, pconf, source, 90 * turns, rconf, reason))
     return out
 

@@ -100,7 +100,9 @@ class IngestConfig:
         "a missing Modality tag)",
     )
     review_below: float = arg(
-        0.9, help="films whose polarity or rotation confidence is below this go to review.csv"
+        0.9,
+        help="films whose polarity or rotation confidence is below this go to review.csv (0: "
+        "none does; an undecided turn is then not applied)",
     )
     labels: Path | None = arg(
         None, help="CSV: a source-path or file-name key column, then label columns"
