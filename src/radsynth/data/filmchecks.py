@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from radsynth.data.filmgate import GateSettings, Vote, decide_polarity, decide_rotation
 from radsynth.data.polarity import detect_polarity
 from radsynth.films.selfsup import POLARITY_ROTATION, Film, detect_transforms, undo
+
+if TYPE_CHECKING:
+    from radsynth.films.checknet import ShippedCall
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +183,13 @@ def check_with_shipped(
     return out
 
 
-def _collection_votes(films, cue_scores, call, in_dist, settings):
+def _collection_votes(
+    films: list[Film],
+    cue_scores: np.ndarray,
+    call: ShippedCall,
+    in_dist: np.ndarray,
+    settings: CheckSettings,
+) -> tuple[list[Vote | None], np.ndarray]:
     """The collection model's votes, started from the shipped networks' calls (the hand cue and
     "upright" for films out of their distribution), and the typicality check of each turn."""
     n = len(films)
