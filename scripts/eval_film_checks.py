@@ -85,6 +85,12 @@ def measure(films: list[np.ndarray], seed: int, min_films: int) -> dict[str, str
         "turned films decided wrong": frac(
             int((~up & ok & (rot != turns)).sum()), int((~up).sum())
         ),
+        "reviewed films with the right suggested turn": frac(
+            int((review & (rot == turns)).sum()), int(review.sum())
+        ),
+        "reviewed films with a wrong non-zero suggested turn": frac(
+            int((review & (rot != 0) & (rot != turns)).sum()), int(review.sum())
+        ),
         "reasons": sorted({c.review.split(" (")[0] for c in checks if c.review}),
     }
     nets = load_checks()
