@@ -137,6 +137,38 @@ def variants(films: list[np.ndarray]) -> dict[str, str]:
     }
 
 
+def wrong_turn_scores(nets, films: list[np.ndarray]) -> np.ndarray:
+    """Each film in its four turns: the probability of the likeliest wrong turn, shape (4N,)."""
+    out = []
+    for k in range(4):
+        p = call_shipped(nets, [np.ascontiguousarray(np.rot90(f, k)) for f in films]).p_rotation
+        out.append(np.delete(p, k, axis=1).max(1))
+    return np.concatenate(out)
+
+
+def calibrate(films: list[np.ndarray], weights: Path, alpha: float) -> dict[str, str]:
+    """The split-conformal turn threshold of the networks in ``weights`` on these films: the
+    ceil((1 - alpha)(n + 1))-th smallest likeliest-wrong-turn probability, so that a new film
+    exchangeable with them reaches it for a wrong turn with probability at most ``alpha``."""
+    nets = load_checks(weights / "rotation.safetensors", weights / "polarity.safetensors")
+    scores = np.sort(wrong_turn_scores(nets, films))
+    n = len(scores)
+    rank = int(np.ceil((1 - alpha) * (n + 1)))
+    cut = float(scores[rank - 1]) if rank <= n else 1.0
+    return {
+        "calibration scores": str(n),
+        f"conformal turn threshold (alpha {alpha})": f"{cut:.6f}",
+        "wrong turns at P >= 0.99": frac(int((scores >= 0.99).sum()), n),
+    }
+
+
+def check_cut(films: list[np.ndarray], weights: Path, cut: float) -> dict[str, str]:
+    """How often the networks in ``weights`` reach ``cut`` for a wrong turn on these films."""
+    nets = load_checks(weights / "rotation.safetensors", weights / "polarity.safetensors")
+    scores = wrong_turn_scores(nets, films)
+    return {f"wrong turns at P >= {cut:.6f}": frac(int((scores >= cut).sum()), len(scores))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("src", type=Path, nargs="+")
@@ -145,6 +177,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-films", type=int, default=30)
     ap.add_argument("--variants", action="store_true", help="all 8 forms of each film, alone")
+    ap.add_argument("--calibrate", type=Path, help="weights folder: conformal turn threshold")
+    ap.add_argument("--check-cut", type=float, help="with --calibrate's folder: wrong-turn rate")
+    ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument(
         "--augment", type=float, default=0.0, help="apply radsynth.films.augment with this p first"
     )
@@ -157,7 +192,14 @@ def main() -> None:
         if args.augment:
             rng = np.random.default_rng(args.seed + 500)
             films = [augment(f, rng, args.augment) for f in films]
-        res = variants(films) if args.variants else measure(films, args.seed, args.min_films)
+        if args.calibrate and args.check_cut is not None:
+            res = check_cut(films, args.calibrate, args.check_cut)
+        elif args.calibrate:
+            res = calibrate(films, args.calibrate, args.alpha)
+        elif args.variants:
+            res = variants(films)
+        else:
+            res = measure(films, args.seed, args.min_films)
         print(json.dumps({"source": str(src), "seed": args.seed, **res}, indent=1), flush=True)
 
 
