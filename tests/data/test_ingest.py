@@ -237,9 +237,10 @@ def test_jpeg_and_8bit_tiff_and_voi_lut_dicom(cxr_dir: Path, tmp_path: Path) -> 
     assert read_csv(tmp_path / "out0" / "rejected.csv")[0]["reason"].startswith("modality OT:")
     rows = run_ingest(src, tmp_path / "out", size_px=32, val_fraction=0.0, allow_modality=("ot",))
     got = {r["source_path"]: (r["format"], r["bit_depth"]) for r in rows}
-    assert got == {
-        "c": ("dicom", "8"),
-        "deep/a.jpg": ("jpeg", "8"),
-        "deep/er/b.tiff": ("tiff", "8"),
-    }
+    assert got == {"deep/a.jpg": ("jpeg", "8"), "deep/er/b.tiff": ("tiff", "8")}
+    # vlut_04 is an SMPTE test pattern: the shipped rotation network calls it turned by 180
+    # degrees, and a turn in a folder too small for a collection model goes to review (issue 27).
+    (review,) = read_csv(tmp_path / "out" / "review.csv")
+    assert review["source_path"] == "c" and review["polarity_source"] == "header"
+    assert "turn needs the shipped and the collection model" in review["reason"]
     assert read_dicom(Path(data.get_testdata_file("vlut_04.dcm"))).voi == "lut"

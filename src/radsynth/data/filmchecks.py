@@ -5,27 +5,39 @@ Evidence, strongest first:
 1. **The DICOM header.** PhotometricInterpretation MONOCHROME1 / MONOCHROME2 (with the VOI LUT
    or window already applied by :mod:`radsynth.data.dicom`) fixes the polarity; no image score
    may overrule it.
-2. **The collection itself** (:mod:`radsynth.films.selfsup`): a softmax classifier over the eight
+2. **The shipped networks** (:mod:`radsynth.films.checknet`): an equivariant rotation network
+   and an antisymmetric polarity network fitted once on standard frontal films, with an
+   out-of-distribution gate (a film unlike their fitting films gets no vote from them).
+3. **The collection itself** (:mod:`radsynth.films.selfsup`): a softmax classifier over the eight
    transforms {as is, inverted} x {0, 90, 180, 270 degrees}, learned from the collection's own
-   films by cross-fitted hard EM and temperature-calibrated, started from the hand-made central
-   band cue of :mod:`radsynth.data.polarity` (polarity) and from "upright" (rotation). Its
-   marginals give each film a calibrated P(negative) and P(rotation).
-3. For collections too small to learn from (fewer than ``min_films``, 30 by default), the
-   hand-made cue alone decides the polarity with its ``tanh`` confidence, and rotation is not
-   checked.
+   films by cross-fitted hard EM and temperature-calibrated, started from the shipped networks'
+   calls (it adapts them to the folder; it does not replace them). Collections smaller than
+   ``min_films`` (30) have no collection model: the shipped networks decide alone, a detected
+   turn goes to review, and the ingest log says so.
 
-Films whose confidence in either decision is below ``review_below`` are not guessed: ingest
-keeps them out of the training set and lists them in ``review.csv``.
+:mod:`radsynth.data.filmgate` combines the votes: a turn needs both models to agree with high
+confidence (an upright film is never turned on one vote); anything uncertain or disputed goes to
+``review.csv``. Without the films themselves (``images=None``) the issue-18 rule runs: the
+collection model alone, or the hand-made central-band cue of :mod:`radsynth.data.polarity` for a
+small collection (rotation then unchecked).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from radsynth.data.filmgate import GateSettings, Vote, decide_polarity, decide_rotation
 from radsynth.data.polarity import detect_polarity
 from radsynth.films.selfsup import POLARITY_ROTATION, Film, detect_transforms, undo
+
+if TYPE_CHECKING:
+    from radsynth.films.checknet import ShippedCall
+
+log = logging.getLogger(__name__)
 
 #: A rotation is applied only when the turned film's mean distance to its nearest films of the
 #: collection is below this share of the film's distance as stored (module docstring).
@@ -50,9 +62,10 @@ class FilmCheck:
 class CheckSettings:
     """Knobs of :func:`check_films` (ingest passes its config's values)."""
 
-    review_below: float = 0.9  # confidence below which a film goes to review
+    review_below: float = 0.9  # confidence below which a film goes to review (0: never)
     min_films: int = 30  # smaller collections use the hand-made cue only
     seed: int = 0  # seed of the cross-fitting folds
+    turn_above: float = 0.99  # a turn needs the shipped rotation network at least this sure
 
 
 def check_films(
@@ -60,6 +73,7 @@ def check_films(
     cue_scores: np.ndarray,
     header_negative: list[bool | None],
     settings: CheckSettings,
+    images: list[np.ndarray] | None = None,
 ) -> list[FilmCheck]:
     """Decide polarity and rotation for a collection.
 
@@ -71,10 +85,15 @@ def check_films(
             header made the film's displayed form (``films[i]``) need an inversion (always False
             after :func:`radsynth.data.dicom.read_dicom`, which already applied it).
         settings: thresholds and seed.
+        images: the films themselves (float (H, W) in [0, 1], as read): with them, the shipped
+            networks vote too and the rules of :mod:`radsynth.data.filmgate` decide (ingest
+            always passes them); without them, the collection model alone decides (issue 18).
 
     Returns:
         One :class:`FilmCheck` per film, in order.
     """
+    if images is not None:
+        return check_with_shipped(films, cue_scores, header_negative, settings, images)
     n = len(films)
     if n < settings.min_films:
         return [_cue_only(s, h, settings) for s, h in zip(cue_scores, header_negative, strict=True)]
@@ -111,6 +130,76 @@ def check_films(
             FilmCheck(negative, pconf, source, 90 * turns, float(p_rot[turns]), "; ".join(reasons))
         )
     return out
+
+
+def check_with_shipped(
+    films: list[Film],
+    cue_scores: np.ndarray,
+    header_negative: list[bool | None],
+    settings: CheckSettings,
+    images: list[np.ndarray],
+) -> list[FilmCheck]:
+    """:func:`check_films` with the shipped networks: they vote on every film they were fitted
+    for (the OOD gate), the collection model (when the folder has ``min_films``) starts from
+    their calls and votes too, and :mod:`radsynth.data.filmgate` decides."""
+    from radsynth.films.checknet import call_shipped, load_checks
+
+    nets = load_checks()
+    call = call_shipped(nets, images)
+    in_dist = call.ood_distance <= nets.ood_cut
+    shipped = [
+        Vote(float(call.p_negative[i]), call.p_rotation[i]) if in_dist[i] else None
+        for i in range(len(films))
+    ]
+    collection: list[Vote | None] = [None] * len(films)
+    confirmed = np.ones(len(films), dtype=bool)
+    if len(films) < settings.min_films:
+        log.info(
+            "film checks: %d film(s), fewer than the %d a collection model needs: polarity and "
+            "rotation from the shipped networks alone (a detected turn goes to review)",
+            len(films),
+            settings.min_films,
+        )
+    else:
+        collection, confirmed = _collection_votes(films, cue_scores, call, in_dist, settings)
+    gate = GateSettings(settings.review_below, settings.turn_above)
+    out = []
+    for i in range(len(films)):
+        if shipped[i] is None and collection[i] is None:
+            # Nothing fitted on anything like this film votes: the issue-18 fallback (header or
+            # hand cue, review when unsure), and the film is never turned.
+            out.append(_cue_only(float(cue_scores[i]), header_negative[i], settings))
+            continue
+        negative, pconf, source, why_p = decide_polarity(shipped[i], collection[i], gate)
+        if header_negative[i] is not None:
+            negative, pconf, source, why_p = bool(header_negative[i]), 1.0, "header", ""
+        turns, rconf, why_r = decide_rotation(shipped[i], collection[i], bool(confirmed[i]), gate)
+        reason = "; ".join(r for r in (why_p, why_r) if r)
+        if settings.review_below <= 0.0:
+            # The user asked that nothing go to review: an undecided turn is not applied (the
+            # film stays as stored); a disputed polarity follows the shipped network.
+            turns, reason = (0 if why_r else turns), ""
+        out.append(FilmCheck(negative, pconf, source, 90 * turns, rconf, reason))
+    return out
+
+
+def _collection_votes(
+    films: list[Film],
+    cue_scores: np.ndarray,
+    call: ShippedCall,
+    in_dist: np.ndarray,
+    settings: CheckSettings,
+) -> tuple[list[Vote | None], np.ndarray]:
+    """The collection model's votes, started from the shipped networks' calls (the hand cue and
+    "upright" for films out of their distribution), and the typicality check of each turn."""
+    n = len(films)
+    neg = np.where(in_dist, call.p_negative > 0.5, np.asarray(cue_scores) < 0)
+    turn = np.where(in_dist & (call.p_rotation.max(1) >= 0.5), call.p_rotation.argmax(1), 0)
+    fit = detect_transforms(films, POLARITY_ROTATION, 4 * neg + turn, seed=settings.seed)
+    by_polarity = fit.probs.reshape(n, 2, 4)
+    votes = [Vote(float(by_polarity[i, 1].sum()), by_polarity[i].sum(0)) for i in range(n)]
+    confirmed = rotation_confirmed(films, fit.labels, by_polarity.sum(1).argmax(1))
+    return votes, confirmed
 
 
 def rotation_confirmed(films: list[Film], labels: np.ndarray, turns: np.ndarray) -> np.ndarray:

@@ -40,7 +40,12 @@ from radsynth.config import arg
 from radsynth.data.dicom import DICOM_SUFFIXES, check_modality, is_dicom_file, read_dicom
 from radsynth.data.filmchecks import CheckSettings, cue_score
 from radsynth.data.imageio import RASTER_SUFFIXES, read_image, to_uint, write_png
-from radsynth.data.ingest_checks import REVIEW_COLUMNS, apply_checks, warn_unmatched
+from radsynth.data.ingest_checks import (
+    REVIEW_COLUMNS,
+    apply_checks,
+    thumbnail,
+    warn_unmatched,
+)
 from radsynth.data.labels import (
     FOLDER_COLUMN,
     check_labels,
@@ -95,7 +100,9 @@ class IngestConfig:
         "a missing Modality tag)",
     )
     review_below: float = arg(
-        0.9, help="films whose polarity or rotation confidence is below this go to review.csv"
+        0.9,
+        help="films whose polarity or rotation confidence is below this go to review.csv (0: "
+        "none does; an undecided turn is then not applied)",
     )
     labels: Path | None = arg(
         None, help="CSV: a source-path or file-name key column, then label columns"
@@ -197,7 +204,7 @@ def _process(path: Path, cfg: IngestConfig, seen: dict[str, str], rel: str):
         monochrome1=int(mono1),
     )
     # A DICOM's header already fixed the displayed polarity: no score may invert it back.
-    check = (represent(scaled), cue, False if fmt == "dicom" else None)
+    check = (represent(scaled), cue, False if fmt == "dicom" else None, thumbnail(scaled))
     return scaled, fields, check
 
 
@@ -242,10 +249,20 @@ def ingest(cfg: IngestConfig) -> StageResult:
     excluded: list[tuple[str, IngestDecision]] = []
     views = None
     if kept:
-        films, cues, headers = (list(c) for c in zip(*checks, strict=True))
+        films, cues, headers, thumbs = (list(c) for c in zip(*checks, strict=True))
         settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
         kept, review, excluded, views = apply_checks(
-            kept, films, cues, headers, staging, cfg.out, cfg.size_px, cfg.bits, settings, decisions
+            kept,
+            films,
+            cues,
+            headers,
+            staging,
+            cfg.out,
+            cfg.size_px,
+            cfg.bits,
+            settings,
+            decisions,
+            thumbs,
         )
         view_line = mixed_view_warning(views, cfg.review_below) if views is not None else None
         if view_line:

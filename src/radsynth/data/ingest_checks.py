@@ -20,7 +20,7 @@ import numpy as np
 
 from radsynth.data.filmchecks import CheckSettings, FilmCheck, check_films
 from radsynth.data.imageio import read_gray, write_png
-from radsynth.data.resample import pad_to_square
+from radsynth.data.resample import pad_to_square, resize_float
 from radsynth.data.review_decisions import IngestDecision
 from radsynth.films.selfsup import Film
 from radsynth.films.view import ViewCall, detect_views
@@ -52,6 +52,7 @@ def apply_checks(
     bits: int,
     settings: CheckSettings,
     decisions: Mapping[str, IngestDecision] | None = None,
+    thumbs: list[np.ndarray] | None = None,
 ) -> tuple[list[dict], list[list], list[tuple[str, IngestDecision]], ViewCall | None]:
     """Correct, pad and renumber the staged images; move uncertain ones to ``out/review``.
 
@@ -64,6 +65,8 @@ def apply_checks(
         settings: the check thresholds.
         decisions: reviewers' decisions by source path; a film with one (and the same source
             sha256, when the decision records it) skips the checks and follows the decision.
+        thumbs: per staged image, its :func:`thumbnail`, for the shipped networks (None: the
+            collection model alone decides).
 
     Returns:
         (the fields of the images that stay, renumbered ``0..``; the review.csv rows; the
@@ -71,7 +74,7 @@ def apply_checks(
         film, upright and positive, from :mod:`radsynth.films.view`, or None when none
         stays).
     """
-    checks = check_films(films, np.asarray(cues, dtype=float), headers, settings)
+    checks = check_films(films, np.asarray(cues, dtype=float), headers, settings, thumbs)
     stay, review, excluded, upright = [], [], [], []
     for index, (fields, check) in enumerate(zip(kept, checks, strict=True)):
         staged = staging / f"{index:06d}.png"
@@ -102,6 +105,17 @@ def apply_checks(
         os.replace(staging / f"{i:06d}.final.png", staging / f"{i:06d}.png")
     views = detect_views(upright, settings.seed) if upright else None
     return stay, review, excluded, views
+
+
+#: Long side (px) of the thumbnails the shipped film-check networks read.
+THUMB_PX = 64
+
+
+def thumbnail(img: np.ndarray) -> np.ndarray:
+    """A float (H, W) film shrunk so that its long side is :data:`THUMB_PX` (aspect kept)."""
+    h, w = img.shape
+    scale = THUMB_PX / max(h, w)
+    return resize_float(img, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def matching_decision(

@@ -66,7 +66,7 @@ class ManifestRow:
     polarity_score: float = math.nan  # hand-made cue, > 0 for a positive film
     format: str = ""  # png | jpeg | tiff | dicom
     monochrome1: bool = False  # a DICOM MONOCHROME1 source was inverted by its header
-    polarity_source: str = ""  # header (DICOM) | collection (learned) | cue | reviewer
+    polarity_source: str = ""  # header | shipped[+collection] | collection | cue | reviewer
     rotated_deg: int = 0  # counter-clockwise rotation ingest applied to make the film upright
     rotation_confidence: float = math.nan  # calibrated probability of the rotation decision
     mirrored: bool = False  # a reviewer decided the film is stored mirrored (flipped back)

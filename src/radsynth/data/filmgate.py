@@ -1,0 +1,108 @@
+"""How ingest's film checks turn two votes into a decision or a review (issue 27).
+
+Two models vote on each film: the shipped networks (:mod:`radsynth.films.checknet`, fitted once
+on standard films) and the collection model (:mod:`radsynth.films.selfsup`, fitted on the folder
+being ingested, started from the shipped networks' calls). The rules:
+
+- **Out-of-distribution gate.** A film whose shipped-network features lie beyond the OOD cut
+  (:func:`radsynth.films.checknet.feature_distance`; the cut is the 99% split-conformal
+  quantile on held-out fitting films) gets no shipped vote: the networks were not fitted on
+  anything like it, so it is never turned (a turn needs their vote). With no collection model
+  either, :func:`radsynth.data.filmchecks.check_with_shipped` falls back to the header or the
+  hand cue and leaves the film as stored (ingest also reads non-chest sources, such as lateral
+  neck films and extremity CR, which are all out of this distribution).
+- **Polarity**: decided when every vote agrees and the most confident one reaches
+  ``review_below``; otherwise review. A DICOM header overrules both.
+- **Rotation: an upright film is never turned.** "Upright" is decided when every vote says
+  upright and one of them reaches ``review_below``. A turn is decided only when the shipped
+  network and the collection model both name the same turn, the shipped network with
+  probability at least ``turn_above`` (chosen on held-out paediatric and drawn films so that no
+  upright film there reached it) and the collection model with at least ``review_below``, and
+  the turned film is more typical of its collection
+  (:func:`radsynth.data.filmchecks.rotation_confirmed`). Anything else goes to review, with the
+  turn the two votes agree on as the suggestion (none when they disagree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One model's calibrated call on one film."""
+
+    p_negative: float  # P(stored negative)
+    p_rotation: np.ndarray  # (4,) P(stored turned by k quarter turns counter-clockwise)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Thresholds of the rules above."""
+
+    review_below: float  # a decision needs at least this confidence
+    turn_above: float  # a turn needs the shipped network at least this sure
+
+
+def _names(shipped: Vote | None, collection: Vote | None) -> list[tuple[str, Vote]]:
+    return [(n, v) for n, v in (("shipped", shipped), ("collection", collection)) if v is not None]
+
+
+def decide_polarity(
+    shipped: Vote | None, collection: Vote | None, gate: GateSettings
+) -> tuple[bool, float, str, str]:
+    """(negative, confidence, source, review reason or "") from the available votes."""
+    votes = _names(shipped, collection)
+    if not votes:
+        return (
+            False,
+            0.0,
+            "none",
+            "polarity unchecked: unlike the films the networks were fitted on",
+        )
+    calls = {v.p_negative > 0.5 for _, v in votes}
+    source = "+".join(n for n, _ in votes)
+    if len(calls) > 1:
+        said = ", ".join(f"{n} P(negative)={v.p_negative:.3f}" for n, v in votes)
+        return shipped.p_negative > 0.5, 0.5, source, f"polarity votes disagree ({said})"
+    negative = calls.pop()
+    conf = max(max(v.p_negative, 1.0 - v.p_negative) for _, v in votes)
+    reason = "" if conf >= gate.review_below else f"polarity uncertain (P={conf:.3f})"
+    return negative, float(conf), source, reason
+
+
+def decide_rotation(
+    shipped: Vote | None, collection: Vote | None, confirmed: bool, gate: GateSettings
+) -> tuple[int, float, str]:
+    """(quarter turns, confidence, review reason or "") from the available votes; a non-zero
+    turn with an empty reason is applied, any other turn is only a suggestion."""
+    votes = _names(shipped, collection)
+    if not votes:
+        return 0, 0.0, "rotation unchecked: unlike the films the networks were fitted on"
+    turns = [int(np.argmax(v.p_rotation)) for _, v in votes]
+    best = [float(np.max(v.p_rotation)) for _, v in votes]
+    said = ", ".join(
+        f"{n} {90 * k} deg (P={p:.3f})" for (n, _), k, p in zip(votes, turns, best, strict=True)
+    )
+    if not any(turns):
+        conf = max(best)
+        return 0, conf, "" if conf >= gate.review_below else f"rotation uncertain ({said})"
+    agreed = turns[0] if len(set(turns)) == 1 else 0
+    if shipped is None or collection is None:
+        return agreed, max(best), f"turn needs the shipped and the collection model ({said})"
+    if not agreed:
+        return 0, min(best), f"rotation votes disagree ({said})"
+    if best[0] < gate.turn_above or best[1] < gate.review_below:
+        return agreed, min(best), f"turn not certain enough ({said})"
+    if not confirmed:
+        return (
+            agreed,
+            min(best),
+            (
+                f"rotation by {90 * agreed} deg not confirmed: the turned film is no closer to the "
+                "collection than as stored"
+            ),
+        )
+    return agreed, min(best), ""

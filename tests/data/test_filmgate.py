@@ -1,0 +1,74 @@
+"""The rules that turn the shipped networks' and the collection model's votes into a decision
+or a review (radsynth.data.filmgate), on hand-made votes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radsynth.data.filmgate import GateSettings, Vote, decide_polarity, decide_rotation
+
+GATE = GateSettings(review_below=0.9, turn_above=0.99)
+
+
+def rot(k: int, p: float) -> np.ndarray:
+    """A rotation vote for k quarter turns with probability p, the rest spread evenly."""
+    out = np.full(4, (1.0 - p) / 3)
+    out[k] = p
+    return out
+
+
+def test_a_turn_needs_both_models_sure_and_agreeing_and_confirmed() -> None:
+    ship, coll = Vote(0.01, rot(1, 0.999)), Vote(0.02, rot(1, 0.95))
+    assert decide_rotation(ship, coll, True, GATE)[::2] == (1, "")
+    # The same votes, but the turned film is no more typical of the collection.
+    turns, _, why = decide_rotation(ship, coll, False, GATE)
+    assert turns == 1 and "not confirmed" in why
+    # The shipped network below turn_above (0.98 < 0.99): review, with the agreed suggestion.
+    turns, _, why = decide_rotation(Vote(0.01, rot(1, 0.98)), coll, True, GATE)
+    assert turns == 1 and "not certain enough" in why
+    # The collection model below review_below.
+    assert decide_rotation(ship, Vote(0.0, rot(1, 0.8)), True, GATE)[2]
+
+
+def test_an_upright_film_is_never_turned_on_one_vote() -> None:
+    """The collection calls an upright film turned with near certainty (as it did on infant
+    films); the shipped network says upright: review, and no turn is suggested."""
+    turns, _, why = decide_rotation(Vote(0.0, rot(0, 0.97)), Vote(0.0, rot(2, 0.9999)), True, GATE)
+    assert turns == 0 and "disagree" in why
+    # And the other way round.
+    turns, _, why = decide_rotation(Vote(0.0, rot(2, 0.9999)), Vote(0.0, rot(0, 0.97)), True, GATE)
+    assert turns == 0 and "disagree" in why
+    # The two disagree on which turn: no suggestion either.
+    assert decide_rotation(Vote(0, rot(1, 0.999)), Vote(0, rot(3, 0.99)), True, GATE)[0] == 0
+
+
+def test_without_a_collection_model_a_turn_goes_to_review() -> None:
+    turns, _, why = decide_rotation(Vote(0.0, rot(3, 0.99999)), None, True, GATE)
+    assert turns == 3 and "needs the shipped and the collection model" in why
+    # Upright from the shipped network alone is decided.
+    assert decide_rotation(Vote(0.0, rot(0, 0.95)), None, True, GATE) == (0, 0.95, "")
+    # Upright but unsure: review.
+    assert "uncertain" in decide_rotation(Vote(0.0, rot(0, 0.6)), None, True, GATE)[2]
+
+
+def test_upright_is_decided_when_one_vote_is_sure_and_none_says_turned() -> None:
+    turns, conf, why = decide_rotation(Vote(0.0, rot(0, 0.7)), Vote(0.0, rot(0, 0.99)), True, GATE)
+    assert (turns, why) == (0, "") and conf == 0.99
+
+
+def test_out_of_distribution_with_no_collection_goes_to_review() -> None:
+    assert decide_rotation(None, None, True, GATE)[2].startswith("rotation unchecked")
+    negative, conf, source, why = decide_polarity(None, None, GATE)
+    assert conf == 0.0 and source == "none" and why.startswith("polarity unchecked")
+    # With a collection model, only the collection votes; a turn still needs the shipped one.
+    assert decide_rotation(None, Vote(0.0, rot(2, 0.999)), True, GATE)[2]
+    assert decide_polarity(None, Vote(0.99, rot(0, 1)), GATE)[:3] == (True, 0.99, "collection")
+
+
+def test_polarity_needs_agreement() -> None:
+    negative, conf, source, why = decide_polarity(Vote(0.97, rot(0, 1)), Vote(0.6, rot(0, 1)), GATE)
+    assert negative and conf == 0.97 and source == "shipped+collection" and why == ""
+    negative, conf, _, why = decide_polarity(Vote(0.97, rot(0, 1)), Vote(0.2, rot(0, 1)), GATE)
+    assert "disagree" in why and conf == 0.5
+    assert "uncertain" in decide_polarity(Vote(0.3, rot(0, 1)), None, GATE)[3]
+    assert decide_polarity(Vote(0.03, rot(0, 1)), None, GATE) == (False, 0.97, "shipped", "")
