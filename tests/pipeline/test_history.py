@@ -79,3 +79,23 @@ def test_reviewers_ingest_decisions_reach_ingest_and_its_key(tmp_path: Path) -> 
     after = build_configs(spec, layout, ())["ingest"]
     assert after.review_decisions == layout.ingest_decisions
     assert source_inputs(w, after) == [layout.ingest_decisions]
+
+
+def test_the_last_releases_train_config_is_rebuilt_without_the_fields_added_since() -> None:
+    """A run folder of the last release (post-hoc EMA, no lr rule, no latents) stays cached:
+    today's config with the new fields at their as-before values hashes as it did."""
+    from radsynth.config import build_config
+    from radsynth.pipeline.history import ADDED_SINCE_LAST, last_release_config_json
+    from radsynth.training.config import TrainConfig
+
+    base = {"data": "d", "out": "o", "preset": "demo"}
+    text = last_release_config_json(build_config(TrainConfig, base))
+    assert text is not None
+    then = json.loads(text)
+    assert not set(ADDED_SINCE_LAST["TrainConfig"]) & set(then)
+    assert "lr_reference_batch" not in then and then["ema"] == "classic"
+    # A new value of a field added since could not have been written by the last release.
+    assert (
+        last_release_config_json(build_config(TrainConfig, {**base, "lr_scale": "linear"})) is None
+    )
+    assert last_release_config_json(build_config(TrainConfig, {**base, "batch_size": 32})) is None

@@ -30,7 +30,7 @@ from radsynth.errors import RadsynthError
 from radsynth.io import read_json
 from radsynth.layout import RunLayout, generator_name_problem, parse_set_name
 from radsynth.pipeline import stages
-from radsynth.pipeline.history import earlier_config_json
+from radsynth.pipeline.history import earlier_config_json, last_release_config_json
 from radsynth.pipeline.inputs import folder_digest
 from radsynth.stage import StageResult, atomic_write_text, move_aside, sha256_file
 
@@ -146,10 +146,17 @@ def _text_key(text: str, upstream_keys: Sequence[str]) -> str:
 
 
 def earlier_key(cfg: Any, upstream_keys: Sequence[str]) -> str | None:
-    """The key the previous release recorded for this config, when its config JSON differed
-    (:mod:`radsynth.pipeline.history`); None when it is the same as :func:`step_key`'s."""
+    """The key the release before the last recorded for this config, when its config JSON
+    differed (:mod:`radsynth.pipeline.history`); None when it is the same as today's."""
     text = earlier_config_json(cfg)
     return None if text is None else _text_key(text, upstream_keys)
+
+
+def earlier_keys(cfg: Any, upstream_keys: Sequence[str]) -> list[str]:
+    """The keys the last release and the one before it recorded for this config, where their
+    config JSON differed from today's."""
+    texts = (last_release_config_json(cfg), earlier_config_json(cfg))
+    return [_text_key(t, upstream_keys) for t in texts if t is not None]
 
 
 def upstream_keys(step: Step, keys: dict[str, str], absent: Collection[str] = ()) -> list[str]:
@@ -204,7 +211,9 @@ def run_step(
         return StepOutcome(step.name, "cached", "unchanged, skipped", step.out)
     legacy = step.legacy_key
     if legacy is None and finished.get(step.name) is not None:
-        legacy = earlier_key(cfg, upstream)  # recorded by the previous release, if it matches
+        # Recorded by the last release or the one before, if one matches.
+        found = [k for k in earlier_keys(cfg, upstream) if k == finished[step.name]]
+        legacy = found[0] if found else None
     if legacy is not None and finished.get(step.name, legacy) == legacy and step.out.exists():
         # A folder from before format 2 (which kept the keep keys in memory only, and keyed
         # some configs without fields added since), unchanged: the steps below recorded keys
