@@ -64,7 +64,7 @@ class CheckNet(nn.Module):
         chans = (1, w, 2 * w, 4 * w, 4 * w)
         self.shape = shape
         self.features = nn.Sequential(
-            *(_block(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True)), nn.Flatten()
+            *(conv_block(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True)), nn.Flatten()
         )
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(4 * w * (shape.px // 16) ** 2, 1))
 
@@ -72,7 +72,9 @@ class CheckNet(nn.Module):
         return self.head(self.features(z)).squeeze(1)
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 conv + BatchNorm + ReLU layers, then 2x2 max-pooling (also the laterality
+    network's block, radsynth.screening.laterality)."""
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, padding=1),
         nn.BatchNorm2d(c_out),

@@ -40,6 +40,7 @@ from torch import nn
 
 from radsynth.data.resample import resample_square
 from radsynth.errors import RadsynthError
+from radsynth.films.checknet import conv_block
 
 #: Films are first padded and resampled to this square (px); augmentation crops from it.
 BASE_PX = 96
@@ -67,7 +68,7 @@ class LateralityNet(nn.Module):
         w, chans = shape.width, (1, shape.width, 2 * shape.width, 4 * shape.width, 4 * shape.width)
         self.shape = shape
         self.features = nn.Sequential(
-            *(_block(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True))
+            *(conv_block(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True))
         )
         self.head = nn.Sequential(
             nn.Flatten(), nn.Dropout(0.3), nn.Linear(4 * w * (shape.px // 16) ** 2, 1)
@@ -75,18 +76,6 @@ class LateralityNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 1, px, px), standardised
         return (self.head(self.features(x)) - self.head(self.features(x.flip(-1)))).squeeze(1)
-
-
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-        nn.Conv2d(c_out, c_out, 3, padding=1),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-    )
 
 
 def base_films(images: list[np.ndarray]) -> torch.Tensor:
