@@ -1,6 +1,7 @@
-"""The reconstruction report of a trained autoencoder on the val split.
+"""The reconstruction report of a trained autoencoder on one split (val at the end of training;
+any split through ``radsynth recon-report``).
 
-Each val image is encoded to its posterior mean and decoded (no noise: the report measures the
+Each image is encoded to its posterior mean and decoded (no noise: the report measures the
 autoencoder, not a draw). Written into OUT:
 
 - ``recon/original/*.png`` and ``recon/reconstruction/*.png``: both quantised to 8 bits the same
@@ -77,15 +78,17 @@ def write_report(
     max_images: int,
     device: torch.device,
     batch_size: int,
+    split: str = "val",
 ) -> dict[str, Any]:
-    """Reconstruct up to ``max_images`` val images (N, 1, H, W) in [0, 1]; write the report.
+    """Reconstruct up to ``max_images`` images (N, 1, H, W) in [0, 1] of ``split``; write the
+    report.
 
     Returns:
         The contents of ``recon.json``.
     """
     orig = _quantised(val[:max_images])
     n = len(orig)
-    report: dict[str, Any] = {"split": "val", "n_images": n}
+    report: dict[str, Any] = {"split": split, "n_images": n}
     if n == 0:
         report.update(psnr_db=None, ssim=None, fid=None, kid_mean=None, kid_std=None)
         atomic_write_text(out / "recon.json", json.dumps(report, indent=2) + "\n")

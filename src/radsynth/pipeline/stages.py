@@ -61,6 +61,8 @@ STAGES: tuple[Stage, ...] = (
        "training.train", "TrainConfig", "train"),
     _s("train-autoencoder", "train the KL autoencoder of a latent diffusion model",
        "latent.train", "AutoencoderConfig", "train_autoencoder"),
+    _s("recon-report", "an autoencoder checkpoint's reconstruction report on one split",
+       "latent.evaluate", "ReconReportConfig", "recon_report"),
     _s("train-gan", "train a class-conditional GAN (R3GAN) on an ingested dataset",
        "gan.train", "GanTrainConfig", "train_gan"),
     _s("fid-sweep", "FID/KID/precision/recall across a run's checkpoints",

@@ -132,6 +132,8 @@ def load_autoencoder(
     expect_size_px: int | None = None,
     expect_channels: int | None = None,
     device: str | torch.device = "cpu",
+    *,
+    need_scale_factor: bool = True,
 ) -> LoadedAutoencoder:
     """Load a finished autoencoder for a latent model.
 
@@ -140,6 +142,8 @@ def load_autoencoder(
         expect_size_px, expect_channels: the image side and channels the caller's data has;
             an autoencoder trained at another size or channel count is refused.
         device: where to put the model.
+        need_scale_factor: refuse a checkpoint without a scale factor (an unfinished run). A
+            reconstruction report does not need one; it gets ``scale_factor`` NaN.
 
     Raises:
         RadsynthError: missing/corrupt checkpoint, no scale factor yet, or a size/channel
@@ -161,6 +165,8 @@ def load_autoencoder(
             f"autoencoder {folder} was trained at {' and '.join(wrong)}; train one at this size"
         )
     scale = meta.get("scale_factor")
+    if not isinstance(scale, int | float) and not need_scale_factor:
+        scale = float("nan")
     if not isinstance(scale, int | float):
         raise RadsynthError(f"{folder} has no latent scale factor; let train-autoencoder finish")
     model = build_autoencoder(shape)

@@ -90,6 +90,21 @@ def load_ingest(data: Path, size_px: int) -> TrainingData:
     )
 
 
+def load_split(data: Path, split: str, size_px: int) -> tuple[torch.Tensor, list[Path]]:
+    """One split's images (N, 1, H, W) float16 in [0, 1] of an ingest folder, with their files.
+
+    Raises:
+        RadsynthError: as :func:`load_ingest`, or a split with no images.
+    """
+    data = Path(data)
+    csv_path = _check_ingest_folder(data)
+    rows = read_manifest(csv_path, required=("image", "split"))
+    files = [data / r.image for r in rows if r.split == split]
+    if not files:
+        raise RadsynthError(f"{csv_path} lists no {split} images")
+    return _stack(files, size_px), files
+
+
 class DataOrder:
     """An endless, seeded stream of training indices: a fresh permutation each epoch.
 
