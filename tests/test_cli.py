@@ -56,6 +56,15 @@ def test_help_lists_every_stage(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in text
 
 
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_stage_prints_its_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse %-formats help strings: a bare "95% CI" in a field's help once crashed --help.
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: radsynth {name}")
+
+
 def test_unknown_subcommand_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
