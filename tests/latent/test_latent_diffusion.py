@@ -165,6 +165,9 @@ def test_batch_1_and_batch_4_give_identical_decoded_pngs(latent_run, tiny_run, t
     record = json.loads((tmp_path / "b1" / "sampling.json").read_text())
     assert record["decoded_size_px"] == 32 and record["clip_x0"] is False
     assert record["autoencoder"]["sha256"] == sha256_file(list_checkpoints(tiny_run)[-1] / AE_FILE)
+    this_run = json.loads((tmp_path / "b4" / "manifest.json").read_text())["this_run"]
+    assert this_run["images"] == 4 and this_run["seconds_per_image"] > 0
+    assert this_run["peak_memory_gib"] > 0 and this_run["peak_memory_source"] == "cpu_peak_rss"
 
 
 def test_sampling_refuses_a_missing_or_changed_autoencoder(ingest_32, tiny_run, tmp_path):

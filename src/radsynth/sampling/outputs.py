@@ -178,8 +178,12 @@ def short_identity(identity: dict[str, Any]) -> dict[str, Any]:
     return {k: identity[k] for k in keys}
 
 
-def finish(out: Path, cfg: SampleConfig, ck: Any, done: list[int]) -> None:
-    """Write ``samples.jsonl`` (every finished image in the folder) and the manifest."""
+def finish(
+    out: Path, cfg: SampleConfig, ck: Any, done: list[int], this_run: dict[str, Any] | None = None
+) -> None:
+    """Write ``samples.jsonl`` (every finished image in the folder) and the manifest;
+    ``this_run`` (images made by this call, seconds, seconds per image, peak memory) goes into
+    the manifest as ``this_run``."""
     from radsynth.training.checkpoint import WEIGHT_FILES
 
     present = sorted(int(p.stem) for p in (out / "meta").glob("*.json") if p.stem.isdigit())
@@ -194,5 +198,6 @@ def finish(out: Path, cfg: SampleConfig, ck: Any, done: list[int]) -> None:
         extra={
             "images_in_folder": len(lines),
             "sampling": read_json(out / "sampling.json", "sampling record"),
-        },
+        }
+        | ({"this_run": this_run} if this_run is not None else {}),
     )

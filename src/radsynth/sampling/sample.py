@@ -41,6 +41,7 @@ import torch
 
 from radsynth.data.imageio import write_png
 from radsynth.errors import RadsynthError
+from radsynth.hardware.figures import peak_memory
 from radsynth.hardware.runtime import Runtime, resolve_runtime
 from radsynth.progress import bar, log_checkpoint
 from radsynth.sampling.config import (
@@ -185,12 +186,21 @@ def sample(cfg: SampleConfig) -> StageResult:
     state.wait_for_everyone()
 
     done = [s for s in seeds if is_done(out, s)]
+    peak = peak_memory(device)
+    this_run = {
+        "images": len(mine),
+        "seconds": seconds,
+        "seconds_per_image": seconds / len(mine) if mine else None,
+        "peak_memory_gib": peak.gib,
+        "peak_memory_source": peak.source,
+    }
     if state.is_main_process:
-        finish(out, given, ck, done)
+        finish(out, given, ck, done, this_run)
     rate = len(mine) / seconds if mine and seconds > 0 else 0.0
     skipped = len(share) - len(mine)
     summary = f"{len(done)}/{cfg.n} images in {out} ({cfg.sampler}, {cfg.steps} steps"
     summary += f", {cfg.weights} weights); this process made {len(mine)} at {rate:.2f} images/s"
+    summary += f", peak memory {peak.gib:.2f} GiB ({peak.source})"
     if skipped:
         summary += f", {skipped} already there"
     if state.is_main_process:
