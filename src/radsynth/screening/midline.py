@@ -40,9 +40,9 @@ have ``d > 0``, a plausible film exchangeable with ``n`` reference films is flag
 with probability exactly ``(1 - (1 - q) ** (n + 1)) / (n + 1)`` (the largest of ``n + 1``
 exchangeable scores is equally likely to be any of them, whatever the event "the largest is
 above 0"; continuous scores), which is at most ``q`` and at most ``1 / (n + 1)``. On the
-paediatric films ``q`` is 0/3,285 (95% upper bound 0.09%); a source whose reference holds
-films with ``d > 0`` shows it (``midline_reference_swapped_side`` in threshold.json), and the
-rule then flags only beyond them.
+paediatric films ``q`` is 0/3,285 (exact 95% upper bound 0.11%). A source whose reference
+holds films with ``d > 0`` shows it (``midline_reference_swapped_side`` in threshold.json),
+and the rule then flags only beyond them.
 """
 
 from __future__ import annotations
