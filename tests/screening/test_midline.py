@@ -79,9 +79,14 @@ def test_midline_flags_by_hand() -> None:
     ref = np.repeat(np.arange(1.0, 11.0)[:, None], 2, axis=1)
     new = np.array([[10.0, 0.0], [0.0, 10.0 + 2 * np.log(4.0)], [0.0, 10.5], [10.0 + 8, 0]])
     # p of the second film's midline score: exp(-log 4) / 11 = 1/44 = 0.0227; frr 0.05 puts
-    # the cut at 0.025 (flagged), frr 0.04 at 0.02 (not).
-    np.testing.assert_array_equal(midline_flags(ref, new, 0.05), [False, True, False, True])
-    np.testing.assert_array_equal(midline_flags(ref, new, 0.04), [False, False, False, True])
+    # the cut at 0.025 (flagged), frr 0.04 at 0.02 (not). The tail alone (paired=False); the
+    # paired test is checked by hand in test_midline_paired.py.
+    tail = [midline_flags(ref, new, frr, paired=False) for frr in (0.05, 0.04)]
+    np.testing.assert_array_equal(tail[0], [False, True, False, True])
+    np.testing.assert_array_equal(tail[1], [False, False, False, True])
+    # Paired: the second and third films' midline scores, 12.77 and 10.5, are above 0 and
+    # above every reference film's (10).
+    np.testing.assert_array_equal(midline_flags(ref, new, 0.04), [False, True, True, True])
 
 
 def test_padding_is_cut_off_before_scoring() -> None:

@@ -28,14 +28,10 @@ from radsynth.data.resample import pad_to_square
 from radsynth.errors import RadsynthError
 from radsynth.records.screen import P_COLUMNS, read_screen_rows
 from radsynth.screening.bench import BenchFilmsConfig, load_films
+from radsynth.screening.midline import swap_halves_lr
 from radsynth.screening.screen import ScreenConfig, screen
 from radsynth.stage import StageResult
 from radsynth.stats.proportions import clopper_pearson_ci
-
-
-def _swap_lr(f: np.ndarray) -> np.ndarray:
-    h = f.shape[1] // 2
-    return np.concatenate([f[:, h:], f[:, :h]], axis=1)
 
 
 def _swap_tb(f: np.ndarray) -> np.ndarray:
@@ -51,7 +47,7 @@ def _mirror_half(f: np.ndarray) -> np.ndarray:
 #: The gross implausibilities planted by ``bench screen``.
 IMPLAUSIBLE = {
     "upside-down": lambda f: f[::-1],
-    "halves swapped left-right": _swap_lr,
+    "halves swapped left-right": swap_halves_lr,
     "one side mirrored onto the other": _mirror_half,
     "halves swapped top-bottom": _swap_tb,
     "rotated 90 degrees": lambda f: np.rot90(f),
@@ -81,6 +77,7 @@ class BenchScreenConfig:
         "auto", help="passed to screen: the layout/novelty/symmetry part"
     )
     midline: bool = arg(True, help="passed to screen: the mirror-symmetry and midline parts")
+    midline_paired: bool = arg(True, help="passed to screen: the paired midline test")
     seed: int = arg(0, help="seed of the draw")
 
 
@@ -140,6 +137,7 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
                 canonicalize=cfg.canonicalize,
                 projection_free=cfg.projection_free,
                 midline=cfg.midline,
+                midline_paired=cfg.midline_paired,
             )
         )
         table = read_screen_rows(out / "screen.csv")

@@ -25,7 +25,10 @@ A second test, OR-ed with the first, needs no fitting and runs on a reference of
 other) and the midline layout (halves swapped left-right). It gets ``midline_frr`` of the
 false-rejection budget, half to each score (a film is flagged when a score's tail p-value
 against the reference is below ``midline_frr / 2``); the first test is calibrated to
-``frr - midline_frr``, so the two together reject at most about ``frr`` (union bound).
+``frr - midline_frr``, so the two together reject at most about ``frr`` (union bound). With
+``--midline-paired`` (default) a film is also flagged when its midline score is on the
+halves-swapped side (above 0) and above every reference film's: a paired test that needs no
+fitted tail (:func:`radsynth.screening.midline.paired_flags`).
 
 The anatomy features see both sets first turned to face left with
 :mod:`radsynth.screening.orient` (the reference folder, e.g. ``RUN/data/val``, is not oriented),
@@ -118,6 +121,12 @@ class ScreenConfig:
         help="share of frr given to the midline test (half to each of its two scores); the "
         "other parts are calibrated to frr - midline_frr",
     )
+    midline_paired: bool = arg(
+        True,
+        help="also flag a film whose midline score is on the halves-swapped side (above 0: "
+        "more swapped than its own swapped copy) and above every reference film's; needs no "
+        "fitted tail, so it holds on a small reference (docs/screening.md)",
+    )
 
 
 def load_features(paths: list[Path], canonicalize: bool) -> np.ndarray:
@@ -186,7 +195,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
 
     ref = load_features(ref_paths, cfg.canonicalize)
     feats = load_features(paths, cfg.canonicalize)
-    scores, p, flagged, threshold, cut, ref_scores, used = _score_parts(
+    scores, p, flagged, threshold, cut, ref_scores, used, paired = _score_parts(
         cfg, ref, feats, ref_paths, paths
     )
     parts = len(used)
@@ -224,6 +233,7 @@ def screen(cfg: ScreenConfig) -> StageResult:
         "parts_used": [P_COLUMNS[j] for j in used],
         "frr_first_test": _first_frr(cfg),
         "midline_frr": cfg.midline_frr if cfg.midline else None,
+        **paired,
         "n_reference": len(ref_paths),
         "n_calibration": len(ref_scores),
         "k": cfg.k,
@@ -262,7 +272,7 @@ def _score_parts(cfg: ScreenConfig, ref, feats, ref_paths, paths):
     (leave-one-out) weighted minimum. Second test, OR-ed: the mirror and midline scores
     (:func:`radsynth.screening.midline.midline_flags`). Returns (anatomy scores, (N, 6) rank
     p-values (1 for parts that did not run), flagged, anatomy threshold, weighted-min-p cut or
-    None, reference anatomy scores, indices of the parts run)."""
+    None, reference anatomy scores, indices of the parts run, :func:`midline_info`)."""
     frr = _first_frr(cfg)
     mu, sd = ref.mean(0), ref.std(0) + 1e-6
     base = (ref - mu) / sd
@@ -273,6 +283,7 @@ def _score_parts(cfg: ScreenConfig, ref, feats, ref_paths, paths):
     p = np.ones((len(paths), len(P_COLUMNS)))
     p[:, 0] = p_values(ref_scores[:, None], scores[:, None])[:, 0]
     flagged, cut, used = scores > threshold, None, [0]
+    paired = midline_info(False, None)
     if _use_projection_free(cfg, len(ref_paths)):
         model = fit_consistency(load_films(ref_paths), cfg.seed)
         cal_parts = np.hstack([ref_scores[:, None], model.calibration])
@@ -286,10 +297,33 @@ def _score_parts(cfg: ScreenConfig, ref, feats, ref_paths, paths):
         used = [0, 1, 2, 3]
     if cfg.midline:
         cal, new = load_midline(ref_paths), load_midline(paths)
-        flagged = flagged | midline_flags(cal, new, cfg.midline_frr)
+        flagged = flagged | midline_flags(cal, new, cfg.midline_frr, cfg.midline_paired)
+        paired = midline_info(cfg.midline_paired, cal[:, 1])
         p[:, 4:] = p_values(cal, new)
         used += [4, 5]
-    return scores, p, flagged, threshold, cut, ref_scores, used
+    return scores, p, flagged, threshold, cut, ref_scores, used, paired
+
+
+def midline_info(paired: bool, reference_midline: np.ndarray | None) -> dict:
+    """threshold.json's record of the paired midline test: whether it ran, the largest
+    reference midline score and how many reference films lie on the halves-swapped side
+    (above 0; logged as a warning, since the paired test then flags only beyond them)."""
+    if not paired or reference_midline is None:
+        return {"midline_paired": False}
+    top, n_side = float(reference_midline.max()), int((reference_midline > 0).sum())
+    if n_side:
+        log.warning(
+            "screen: %d of %d reference films have a midline score above 0 (the halves-swapped "
+            "side); the paired test flags only films above the largest, %.3g",
+            n_side,
+            len(reference_midline),
+            top,
+        )
+    return {
+        "midline_paired": True,
+        "midline_reference_max": top,
+        "midline_reference_swapped_side": n_side,
+    }
 
 
 def load_midline(paths: list[Path]) -> np.ndarray:
