@@ -57,14 +57,19 @@ def backward_flops(model: torch.nn.Module, forward: Callable[[], torch.Tensor]) 
 
 
 def forward_flops(model: torch.nn.Module, image: torch.Tensor) -> int:
-    """FLOPs of one denoiser forward pass on ``image`` (1, C, H, W).
+    """FLOPs of one denoiser forward pass on ``image`` (1, C, H, W)."""
+    t = torch.full((1,), 500.0, device=image.device)
+    return call_flops(lambda: model(image, t))
+
+
+def call_flops(forward: Callable[[], object]) -> int:
+    """FLOPs of ``forward()`` run without gradients (a denoiser call, an autoencoder's decode).
 
     torch's counter has no entry for the CPU flash-attention kernel, so it is added with torch's
     own SDPA formula."""
     from torch.utils.flop_counter import FlopCounterMode
 
     custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: sdpa_cpu_flops}
-    t = torch.full((1,), 500.0, device=image.device)
     with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
-        model(image, t)
+        forward()
     return counter.get_total_flops()
