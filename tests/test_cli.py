@@ -11,7 +11,7 @@ import pytest
 from radsynth.cli import main
 from radsynth.config import arg, build_config
 from radsynth.errors import RadsynthError
-from radsynth.pipeline.stages import COMMANDS
+from radsynth.pipeline.stages import COMMANDS, STAGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,3 +62,13 @@ def test_unknown_subcommand_is_one_line(capsys: pytest.CaptureFixture[str]) -> N
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "invalid choice" in err
+
+
+@pytest.mark.parametrize(
+    "command", [row.command for row in STAGES if row.cli], ids=lambda c: c.replace(" ", "-")
+)
+def test_every_subcommand_prints_its_help(command: str, capsys) -> None:
+    # argparse %-formats help text: a bare "95% CI" in a field's help crashed --help.
+    with pytest.raises(SystemExit) as exc:
+        main([*command.split(), "--help"])
+    assert exc.value.code == 0 and "usage: radsynth" in capsys.readouterr().out

@@ -83,6 +83,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             help_text += " (required)"
         elif f.default is not None:
             help_text += f" (default: {f.default})"
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help ("95% CI")
         choices = field_choices(f, hints[f.name])
         if f.metadata.get("positional"):
             parser.add_argument(f.name, nargs="?", default=argparse.SUPPRESS, help=help_text)
