@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from radsynth.bench.gpu import ROWS
+from radsynth.bench.gpu import ESTIMATE_S, ROWS
 from radsynth.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +43,13 @@ def test_gpu_suite_smoke_runs_every_row_on_the_cpu(tmp_path: Path, capsys) -> No
     # within float reordering, which measured up to 0.013 on one CPU and less on another.
     assert graphs["max_abs_diff_vs_eager"] < 0.05 and eager["minutes_for_27000"] > 0
     assert [rows[k]["precision"] for k in ("gan train", "gan sample")] == ["fp32", "fp32"]
+    for size in ("512", "1024"):  # smoke: the tiny UNet over the tiny autoencoder's latents
+        train, sample = rows[f"latent-{size} train"], rows[f"latent-{size} sample"]
+        assert train["latent_shape"] == [3, 8, 8] and train["train_flops_per_image"] > 0
+        assert train["compile"] is False and train["images_per_s"] > 0
+        assert sample["latent_shape"] == [3, 8, 8] and sample["image_size_px"] == 32
+        assert sample["decode_flops_per_image"] > 0 and sample["minutes_for_27000"] > 0
+        assert sample["max_abs_diff_vs_eager"] == 0  # its own reference, not the pixel rows'
     table = (out / "bench-gpu.md").read_text()
     assert table.count("\n| train ") == 4 and "| sample cuda graphs b3 |" in table
 
@@ -68,3 +75,15 @@ def test_make_bench_gpu_passes_its_arguments_to_the_suite() -> None:
     except (FileNotFoundError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"make is not usable here: {exc}")
     assert "-m radsynth.cli" in dry and "bench gpu --out bench-gpu --smoke" in dry
+
+
+def test_the_budget_keeps_the_latent_rows_on_the_estimates() -> None:
+    # The rows a 480 s suite runs if every row takes its H100/H200 estimate: the suite skips a
+    # row that would end past the budget and goes on to the next.
+    spent, kept = ESTIMATE_S["startup"], []
+    for _, label, key in ROWS:
+        if spent + ESTIMATE_S[key] <= 480:
+            spent, kept = spent + ESTIMATE_S[key], [*kept, label]
+    latent = [label for part, label, _ in ROWS if part == "latent"]
+    assert len(latent) == 4 and set(latent) <= set(kept)
+    assert {"train eager", "sample eager", "train after (cuda graphs)"} <= set(kept)

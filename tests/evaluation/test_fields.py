@@ -9,6 +9,8 @@ from pathlib import Path
 
 from radsynth.config import config_json
 from radsynth.evaluation.checkpoints import FidSweepConfig
+from radsynth.evaluation.feature_fields import FeatureNetFields
+from radsynth.evaluation.generators import CompareGeneratorsConfig
 from radsynth.evaluation.samplers import SamplerSweepConfig
 from radsynth.evaluation.score import EvaluationFields, feature_names, metric_columns
 from radsynth.pipeline.history import earlier_config_json
@@ -32,6 +34,44 @@ def test_fid_sweep_config_json_is_unchanged() -> None:
     before = json.dumps(FID_SWEEP_CONFIG_BEFORE, indent=2, sort_keys=True) + "\n"
     assert earlier_config_json(cfg) == before
     assert config_json(cfg) != before and (cfg.sampler, cfg.steps) == (None, None)
+
+
+#: ``config_json(CompareGeneratorsConfig(real=Path("r"), out=Path("o")))`` as written before its
+#: feature-network fields moved into FeatureNetFields (captured from that code).
+COMPARE_GENERATORS_CONFIG_BEFORE = {
+    "batch_size": 50,
+    "cache_dir": None,
+    "device": "auto",
+    "feature": "inception",
+    "feature_net": None,
+    "feature_net_size_px": 224,
+    "inception_sha256": None,
+    "inception_weights": "fid-helper",
+    "k_nearest": 3,
+    "kid_subset_size": 1000,
+    "kid_subsets": 100,
+    "label_column": "label",
+    "manifest": None,
+    "n_boot": 1000,
+    "out": "o",
+    "real": "r",
+    "resize_px": None,
+    "seed": 0,
+    "sets": [],
+    "sets_meta": [],
+}
+
+
+def test_compare_generators_shares_the_feature_network_fields_and_its_json() -> None:
+    cfg = CompareGeneratorsConfig(real=Path("r"), out=Path("o"))
+    before = json.dumps(COMPARE_GENERATORS_CONFIG_BEFORE, indent=2, sort_keys=True) + "\n"
+    assert config_json(cfg) == before  # cached compare-generators folders stay cached
+    shared = {f.name for f in dataclasses.fields(FeatureNetFields)}
+    inception = {"inception_weights", "inception_sha256"}
+    assert shared == inception | {"feature_net", "feature_net_size_px", "resize_px", "batch_size"}
+    for cls in (CompareGeneratorsConfig, EvaluationFields):
+        assert issubclass(cls, FeatureNetFields)
+        assert not shared & set(vars(cls).get("__annotations__", {}))  # declared once
 
 
 def test_both_sweeps_share_the_evaluation_fields() -> None:

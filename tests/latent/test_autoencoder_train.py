@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from latent_helpers import tiny_config
+from latent_helpers import assert_throughput_rows, tiny_config
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
@@ -96,6 +96,11 @@ def test_resume_reproduces_the_uninterrupted_run(tiny_run, ingest_32, tmp_path):
     train_autoencoder(tiny_config(ingest_32, out, total_steps=4, resume=True))
     assert same_weights(weights(out), weights(tiny_run))
     assert (out / "losses.csv").read_text() == (tiny_run / "losses.csv").read_text()
+    assert_throughput_rows(out, [2, 4])  # the first run's row survives the resume
+
+
+def test_run_records_its_speed_and_peak_memory_per_checkpoint(tiny_run):
+    assert_throughput_rows(tiny_run, [2, 4])
 
 
 def test_cli_smoke(ingest_32, tmp_path, capsys):

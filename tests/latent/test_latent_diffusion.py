@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from fake_runs import make_disc_ingest, make_fake_ingest
+from latent_helpers import assert_throughput_rows
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
@@ -122,6 +123,11 @@ def test_same_seed_same_weights_and_resume_is_exact(latent_run, ingest_32, tiny_
     c = unet_weights(split)
     assert all(torch.equal(c[k], b[k]) for k in b)
     assert (split / "losses.csv").read_text() == (latent_run / "losses.csv").read_text()
+    assert_throughput_rows(split, [2, 4])  # the first run's row survives the resume
+
+
+def test_a_latent_run_records_its_speed_and_peak_memory_per_checkpoint(latent_run):
+    assert_throughput_rows(latent_run, [2, 4])
 
 
 def run_cli(args: list[str], capsys) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_runs import make_disc_ingest
+from latent_helpers import assert_throughput_rows
 from sd_helpers import make_tiny_sd_folder
 
 from radsynth.stage import sha256_file
@@ -41,3 +42,4 @@ def test_two_processes_fine_tune_stable_diffusion(tmp_path):
     flags = ["--init-from", str(sd), "--prompt", "a chest x-ray showing {label}"]
     torchrun(data, tmp_path / "run", *flags, "--total-steps", "2", "--grad-accum-steps", "2")
     assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-0000002"]
+    assert_throughput_rows(tmp_path / "run", [2], devices=2)

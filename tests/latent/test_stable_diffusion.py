@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from fake_runs import make_disc_ingest
+from latent_helpers import assert_throughput_rows
 from PIL import Image
 from safetensors.torch import load_file
 from sd_helpers import make_tiny_sd_folder
@@ -83,6 +84,12 @@ def test_the_same_seed_gives_the_same_weights(sd_run, discs, sd_folder, tmp_path
     name = "step-0000001/model.safetensors"
     again = sha256_file(tmp_path / "again" / "checkpoints" / name)
     assert again == sha256_file(sd_run / "checkpoints" / name)
+
+
+def test_fine_tuning_records_its_speed_and_peak_memory_per_checkpoint(discs, sd_folder, tmp_path):
+    out = tmp_path / "speed"
+    train(sd_config(discs, out, sd_folder, total_steps=3, checkpoint_every_steps=2))
+    assert_throughput_rows(out, [2, 3])
 
 
 def test_lora_trains_adapters_only_and_samples(discs, sd_folder, tmp_path):

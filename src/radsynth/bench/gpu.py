@@ -12,7 +12,13 @@ On the ``paper`` preset (256 px, 36.4M parameters), bf16 autocast and channels_l
 2. **Sampling** with DPM-Solver++(2M) x 20 steps: eager at ``sample_eager_batch``, then compiled
    with CUDA graphs (the sampler's loop calls the network with one fixed shape) at the largest
    batch of ``sample_batches`` that fits in memory, extrapolated to 27,000 images (minutes).
-3. The GAN's training and sampling images/s (:mod:`radsynth.gan.bench`), if the budget allows.
+3. **Latent diffusion at 512 and 1024 px** (issue 25): training images/s of the ``latent-512``
+   and ``latent-1024`` UNets on random latents of the ``f8-512``/``f8-1024`` autoencoders'
+   shapes (64 x 64 x 4 and 128 x 128 x 4, drawn per stream position as ``train --autoencoder``
+   draws its cached ones; the preset's batch, eager), and sampling images/s with
+   DPM-Solver++(2M) x ``sample_steps`` including the decode of each latent to a full-size film
+   through a random autoencoder of that shape (eager, ``latent_sample_batch``).
+4. The GAN's training and sampling images/s (:mod:`radsynth.gan.bench`), if the budget allows.
 
 In place of FID, each row reports the max-abs difference from its eager reference: the trained
 network's output on a fixed probe (training rows, against the first row at the same batch), or
@@ -49,7 +55,11 @@ log = logging.getLogger(__name__)
 #: Estimated wall seconds of each kind of row on one H100/H200 (docs/benchmarks.md, H200:
 #: compiling a training shape took 97-116 s, a sampling shape 48 s; eager sampling ran 12.5
 #: images/s). A compiled row whose graph was compiled before in the run mostly hits inductor's
-#: cache ("train recompiled"); max-autotune's kernel search is a guess.
+#: cache ("train recompiled"); max-autotune's kernel search is a guess. The latent rows are
+#: unmeasured guesses, kept high: eager paper-width training at 256 px ran 110 ms per step of 8
+#: (launch-bound), so 1,024 latent images (64 steps of 16 at 512 px, 128 of 8 at 1024 px with
+#: activation checkpointing) take about 7 and 20 s, plus building the networks and counting
+#: FLOPs; a sampling row is two batches of 16 (one a short warm-up).
 ESTIMATE_S = {
     "startup": 30,
     "train eager": 30,
@@ -59,16 +69,28 @@ ESTIMATE_S = {
     "sample eager": 25,
     "sample compiled": 90,
     "gan": 40,
+    "latent train 512": 35,
+    "latent sample 512": 30,
+    "latent train 1024": 55,
+    "latent sample 1024": 45,
 }
 
 #: The rows in the order they run, most wanted first, so that the budget cuts the least wanted:
-#: (part, label, estimate key). Parts: train levers (:func:`train_fields`), sampling, the GAN.
+#: (part, label, estimate key). Parts: train levers (:func:`train_fields`), sampling, latent
+#: diffusion (:func:`latent_fields`), the GAN. Within 480 s the estimates keep the eager
+#: references, both CUDA-graph rows and the four latent rows (470 s with start-up); *train
+#: before (compiled)*, the last release's compiled step, comes after them: the previous suite
+#: measured that step on an H200 (199.6 images/s at batch 64, docs/benchmarks.md).
 ROWS = (
     ("train", "train eager", "train eager"),
-    ("train", "train before (compiled)", "train compiled"),
     ("train", "train after (cuda graphs)", "train compiled"),
     ("sample", "sample eager", "sample eager"),
     ("sample", "sample cuda graphs", "sample compiled"),
+    ("latent", "latent-512 train", "latent train 512"),
+    ("latent", "latent-512 sample", "latent sample 512"),
+    ("latent", "latent-1024 train", "latent train 1024"),
+    ("latent", "latent-1024 sample", "latent sample 1024"),
+    ("train", "train before (compiled)", "train compiled"),
     ("train", "+ data on device", "train recompiled"),
     ("train", "+ fused adam", "train recompiled"),
     ("gan", "gan train", "gan"),
@@ -95,6 +117,8 @@ class BenchGpuConfig:
     sample_steps: int = arg(20, help="DPM-Solver++ steps")
     gan_network: str = arg("paper", help="GanTrainConfig preset of the GAN (smoke: tiny)")
     gan_batch: int = arg(64, help="GAN training and sampling batch size")
+    latent_train_images: int = arg(1024, help="timed images per latent training row")
+    latent_sample_batch: int = arg(16, help="latent sampling batch (decoded one latent at a time)")
     budget_s: float = arg(480.0, help="skip rows that would end later than this (seconds)")
 
 
@@ -112,6 +136,8 @@ def smoke_config(cfg: BenchGpuConfig) -> BenchGpuConfig:
         sample_steps=2,
         gan_network="tiny",
         gan_batch=2,
+        latent_train_images=4,
+        latent_sample_batch=2,
     )
 
 
@@ -141,7 +167,8 @@ def bench_gpu(cfg: BenchGpuConfig) -> StageResult:
     """Run every row of the suite that fits the budget, writing the figures after each one."""
     if cfg.smoke:
         cfg = smoke_config(cfg)
-    if min(cfg.train_batch, cfg.train_images, cfg.sample_eager_batch, cfg.sample_images) < 1:
+    sizes = (cfg.train_batch, cfg.train_images, cfg.sample_eager_batch, cfg.sample_images)
+    if min(*sizes, cfg.latent_train_images, cfg.latent_sample_batch) < 1:
         raise RadsynthError("batch sizes and image counts must be positive")
     if not cfg.sample_batches or min(cfg.sample_batches) < 1:
         raise RadsynthError("sample_batches must list positive batch sizes")
@@ -160,6 +187,9 @@ def bench_gpu(cfg: BenchGpuConfig) -> StageResult:
             suite.row(label, estimate, "train", train_common(cfg) | train_fields(label))
         elif part == "sample":
             run_sampling(suite, label, estimate)
+        elif part == "latent":
+            mode = label.split()[-1]
+            suite.row(label, estimate, mode, latent_fields(cfg, label.split()[0], mode))
         else:
             mode = label.split()[-1]
             fields = dict(network=cfg.gan_network, device=cfg.device, batch_size=cfg.gan_batch)
@@ -254,3 +284,41 @@ def run_sampling(suite: Suite, label: str, estimate: str) -> None:
         result = suite.row(f"{label} b{batch}", estimate, "sample", fields)
         if "out of memory" not in result.get("error", "").lower():
             return  # measured, skipped, or failed for another reason than memory
+
+
+#: Each latent row's networks: the TrainConfig preset of the UNet and the train-autoencoder
+#: preset whose latents it learns (the smoke run: both ``tiny``, 32 px, 8 x 8 x 3 latents).
+LATENT_NETWORKS = {
+    "latent-512": ("latent-512", "f8-512"),
+    "latent-1024": ("latent-1024", "f8-1024"),
+}
+
+
+def latent_fields(cfg: BenchGpuConfig, network: str, mode: str) -> dict[str, Any]:
+    """The BenchTrainConfig (``mode`` "train") or BenchSampleConfig ("sample") fields of a
+    latent row: eager, bf16 and channels_last as in the other rows; training at the preset's
+    batch on random latents of the autoencoder's shape, sampling with the decode."""
+    from radsynth.config import build_config
+    from radsynth.latent.config import AutoencoderConfig
+    from radsynth.training.config import TrainConfig
+
+    preset, autoencoder = ("tiny", "tiny") if cfg.smoke else LATENT_NETWORKS[network]
+    forced = "on" if cfg.smoke else "auto"
+    common = dict(preset=preset, device=cfg.device, bf16=forced, channels_last=forced)
+    if mode == "sample":
+        batch = cfg.latent_sample_batch
+        steps = cfg.sample_steps
+        return dict(common, autoencoder=autoencoder, sampler="dpmpp", steps=steps, batch=batch)
+    ae = build_config(AutoencoderConfig, {"data": ".", "out": ".", "preset": autoencoder})
+    batch = build_config(TrainConfig, {"data": ".", "out": ".", "preset": preset}).batch_size
+    if cfg.smoke:
+        batch = cfg.train_batch
+    return dict(
+        common,
+        compile="off",
+        batch_size=batch,
+        steps=max(1, -(-cfg.latent_train_images // batch)),
+        warmup_steps=3,
+        latent_channels=ae.latent_channels,
+        latent_factor=ae.factor,
+    )

@@ -37,11 +37,13 @@ def max_abs_diff(probe: Any, reference: Any) -> float:
 
 def _compare(result: dict[str, Any], probes: dict[str, Any]) -> None:
     """Replace the row's probe by its max-abs difference from the kind's first (eager) probe
-    at the same batch (training) or of the same seeds (sampling)."""
+    at the same batch (training) or of the same seeds (sampling), of the same network (a
+    latent row's own shapes give it its own reference)."""
     probe = result.pop("probe", None)
     if probe is None:
         return
-    key = f"train {result['batch_size']}" if result["benchmark"] == "train" else "sample"
+    kind = f"train {result['batch_size']}" if result["benchmark"] == "train" else "sample"
+    key = f"{kind} {tuple(probe.shape[1:])} latent {result.get('latent_shape')}"
     reference = probes.setdefault(key, probe)
     result["max_abs_diff_vs_eager"] = max_abs_diff(probe, reference)
 

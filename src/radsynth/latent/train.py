@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from radsynth.stage import (
 from radsynth.training import autoencoder_checkpoint as ckpt
 from radsynth.training.data import DataOrder, TrainingData, load_ingest
 from radsynth.training.resume import reopen_run, resume_point
+from radsynth.training.throughput import autoencoder_meter, write_throughput_csv
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,8 @@ def restore(folder: Path, nets: Nets, gen: torch.Generator) -> dict[str, Any]:
         nets.opt_g.load_state_dict(state["opt_g"])
         nets.opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["noise"])
-        return {k: state[k] for k in ("step", "data_position", "history")}
+        kept = {k: state[k] for k in ("step", "data_position", "history")}
+        return kept | {"throughput": state.get("throughput", [])}  # none before the record
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise RadsynthError(f"corrupt training state in {folder}: {exc}".splitlines()[0]) from None
 
@@ -228,6 +231,7 @@ def _save(
         cfg.out, progress["step"], ae=nets.ae, disc=nets.disc, state=state, config=meta
     )
     write_losses(Path(cfg.out), progress["history"])
+    write_throughput_csv(Path(cfg.out), progress["throughput"])
     return path
 
 
@@ -271,7 +275,7 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
     shape = model_shape(cfg, channels=data.train.shape[1])
     nets = build_nets(cfg, shape, device)
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 1)
-    progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": []}
+    progress: dict[str, Any] = {"step": 0, "data_position": 0, "history": [], "throughput": []}
     resume_from = find_resume(cfg)
     if resume_from is not None:
         progress = restore(resume_from, nets, gen)
@@ -287,6 +291,8 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
     order = DataOrder(len(data.train), cfg.seed)
     sums, window = dict.fromkeys(AUTOENCODER_LOSS_COLUMNS[1:-1], 0.0), 0
     nets.ae.train()
+    meter = autoencoder_meter(nets.ae, tuple(data.train.shape[1:]), device)  # images/s, memory
+    t_window = time.perf_counter()
     while progress["step"] < cfg.total_steps:
         # Draw a batch: (B, 1, H, W) in [-1, 1].
         idx = order.batch(progress["data_position"], cfg.batch_size, 0, 1)
@@ -309,7 +315,9 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
             raise RadsynthError(f"loss became NaN/inf by step {step}; stopped, {kept}")
 
         # Checkpoint: val loss, weights and state, losses.csv.
-        if is_ckpt:
+        if is_ckpt:  # (the losses' .item() synchronised the device, so the clock is true)
+            meter.add(window * cfg.batch_size, time.perf_counter() - t_window)
+            progress["throughput"].append(meter.row(step))
             row = {"step": step, **{k: v / window for k, v in sums.items()}}
             row["val_rec"] = val_reconstruction(nets.ae, data.val, cfg)
             nets.ae.train()
@@ -319,6 +327,7 @@ def _train(cfg: AutoencoderConfig, device: torch.device) -> StageResult:
             log.info(
                 "%s: step %d saved; rec %.4f, val rec %.4f", STAGE, step, row["rec"], row["val_rec"]
             )
+            t_window = time.perf_counter()  # saving time is not training time
     return _finish(cfg, nets.ae, data, progress, device)
 
 

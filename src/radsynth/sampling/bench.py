@@ -3,14 +3,16 @@
 MFU (Chowdhery et al. 2022, PaLM, appendix B) = achieved model FLOP/s / the device's peak FLOP/s.
 The model FLOPs of one image are those of one denoiser forward pass on one image, counted by
 ``torch.utils.flop_counter.FlopCounterMode``, times the sampler's denoiser calls per image; the
-samplers' own elementwise updates are timed but not counted. Peaks come from
+samplers' own elementwise updates are timed but not counted. With ``--autoencoder`` the network
+samples latents and each is decoded to a full-size film, timed, and the decoder's FLOPs per
+image are counted too. Peaks come from
 :func:`radsynth.hardware.device.peak_flops` (datasheet bf16 peaks for GPUs, an estimate on CPU),
 so training and sampling MFU are comparable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -33,11 +35,12 @@ from radsynth.hardware.flags import (
     compile_mode_arg,
     device_arg,
 )
-from radsynth.hardware.flops import forward_flops
+from radsynth.hardware.flops import call_flops, forward_flops
 from radsynth.hardware.threads import cpu_threads
 from radsynth.hardware.timing import time_calls
 from radsynth.sampling.denoiser import VPDenoiser
 from radsynth.sampling.guidance import GuidedDenoiser
+from radsynth.sampling.latent import LatentDecoder
 from radsynth.sampling.samplers import (
     DEFAULT_SPACING,
     SAMPLERS,
@@ -48,6 +51,7 @@ from radsynth.sampling.samplers import (
     start_noise,
 )
 from radsynth.stage import StageResult
+from radsynth.training.autoencoder_checkpoint import LoadedAutoencoder
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,9 @@ class BenchSampleConfig:
     """Measure sampling images/s and MFU for a checkpoint or a preset's random network."""
 
     ckpt: Path | None = arg(None, help="checkpoint to measure; none: a random net of --preset")
-    preset: Literal["tiny", "demo", "paper"] = arg("tiny", help="TrainConfig preset (no --ckpt)")
+    preset: Literal["tiny", "demo", "paper", "latent-512", "latent-1024"] = arg(
+        "tiny", help="TrainConfig preset (no --ckpt)"
+    )
     sampler: str = arg("dpmpp", help="sampler to time", choices=tuple(SAMPLERS))
     steps: int = arg(20, help="sampler steps; 0 = every training timestep (the DDPM reference)")
     batch: int = arg(8, help="images per denoiser call")
@@ -73,11 +79,22 @@ class BenchSampleConfig:
     guidance: float | None = arg(
         None, help="classifier-free guidance S on a conditional network (none: unconditional)"
     )
+    autoencoder: str | None = arg(
+        None,
+        help="train-autoencoder preset (f8-512, f8-1024, tiny): the random network samples its "
+        "latents and a random autoencoder of it decodes them, timed (no --ckpt)",
+    )
 
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
     ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
     # The preset names the TrainConfig preset measured; it sets no bench fields itself.
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}, "demo": {}, "paper": {}}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {},
+        "demo": {},
+        "paper": {},
+        "latent-512": {},
+        "latent-1024": {},
+    }
 
 
 @dataclass(frozen=True)
@@ -87,8 +104,31 @@ class Network:
     model: torch.nn.Module
     betas: torch.Tensor  # (T,) float64
     prediction_type: str
-    image_size_px: int
+    image_size_px: int  # side of what the network samples (a latent's side in latent space)
     source: str  # checkpoint path or "random <preset>"
+    channels: int = 1  # channels of what the network samples
+    decoder: LatentDecoder | None = None  # latents to films; None: it samples films
+
+
+def random_decoder(preset: str, seed: int, device: torch.device) -> LatentDecoder:
+    """A randomly initialised autoencoder of a ``train-autoencoder`` preset, as the sampler's
+    latent decoder (scale factor 1: a random network's latents have no trained scale).
+
+    Raises:
+        RadsynthError: an unknown preset (one line).
+    """
+    from radsynth.latent.config import AutoencoderConfig
+    from radsynth.latent.train import model_shape
+    from radsynth.models.autoencoder import build_autoencoder
+
+    if preset not in AutoencoderConfig.PRESETS:
+        raise RadsynthError(f"--autoencoder {preset!r} is not a train-autoencoder preset")
+    acfg = build_config(AutoencoderConfig, {"data": ".", "out": ".", "preset": preset})
+    shape = model_shape(acfg, channels=1)
+    torch.manual_seed(seed)
+    model = build_autoencoder(shape).to(device).eval().requires_grad_(False)
+    ae = LoadedAutoencoder(model, shape, 1.0, f"random {preset}", Path(f"random {preset}"))
+    return LatentDecoder(ae, scale_factor=1.0, record={"preset": preset})
 
 
 def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
@@ -102,16 +142,23 @@ def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
     from radsynth.training.config import TrainConfig, diffusion_config, model_config
 
     tcfg = build_config(TrainConfig, {"data": ".", "out": ".", "preset": cfg.preset})
+    decoder = None if cfg.autoencoder is None else random_decoder(cfg.autoencoder, cfg.seed, device)
+    channels, side = 1, tcfg.image_size_px
+    if decoder is not None:  # the UNet samples the autoencoder's latents, as train builds it
+        if decoder.image_size_px != side:
+            raise RadsynthError(
+                f"--autoencoder {cfg.autoencoder} decodes {decoder.image_size_px} px films, "
+                f"--preset {cfg.preset} is for {side} px"
+            )
+        channels, side = decoder.ae.shape.latent_shape[:2]
     torch.manual_seed(cfg.seed)
     classes = 2 if cfg.guidance is not None else 0  # a two-class network to guide
-    model = build_unet(model_config(tcfg, num_classes=classes)).to(device).eval()
+    mcfg = replace(model_config(tcfg, channels=channels, num_classes=classes), image_size_px=side)
+    model = build_unet(mcfg).to(device).eval()
     diffusion = diffusion_config(tcfg)
+    source = f"random {cfg.preset}" + (f" + {cfg.autoencoder}" if decoder else "")
     return Network(
-        model,
-        diffusion.betas(),
-        diffusion.prediction_type,
-        tcfg.image_size_px,
-        f"random {cfg.preset}",
+        model, diffusion.betas(), diffusion.prediction_type, side, source, channels, decoder
     )
 
 
@@ -148,16 +195,20 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     compiled = auto_flag(cfg.compile, on_gpu)
     if channels_last:
         net.model.to(memory_format=torch.channels_last)
-    size = net.image_size_px
+    size, shape = net.image_size_px, (net.channels, net.image_size_px, net.image_size_px)
     conditional = getattr(net.model, "class_embedding", None) is not None
     counted = WithClass(net.model) if conditional else net.model
-    flops_forward = forward_flops(counted, torch.randn(1, 1, size, size, device=device))
+    flops_forward = forward_flops(counted, torch.randn(1, *shape, device=device))
+    decode, flops_decode = net.decoder, 0  # latents to films, and its FLOPs per image
+    if decode is not None:
+        flops_decode = call_flops(lambda: decode(torch.zeros(1, *shape, device=device)))
     model = net.model
     if compiled:  # a CUDA-graph mode replays the fixed-shape denoiser call as one graph
         mode = None if cfg.compile_backend == "eager" else cfg.compile_mode
         model = torch.compile(net.model, backend=cfg.compile_backend, mode=mode)
     autocast = torch.bfloat16 if bf16 else None
-    den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=True)
+    clip = decode is None  # latents exceed [-1, 1] by design, as in radsynth sample
+    den = VPDenoiser(model, net.betas, net.prediction_type, autocast, channels_last, clip_x0=clip)
     calls = CallCounter(den)
     guided = calls
     if conditional:  # class 0 for every image, null class = num_class_embeds - 1
@@ -177,8 +228,11 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
 
     def one_batch(first_seed: int, schedule: torch.Tensor) -> None:
         noise = SeededNoise(range(first_seed, first_seed + cfg.batch), device)
-        x = start_noise(noise, (1, size, size), float(schedule[0]))
-        images = sampler(guided, x, schedule, noise).float().cpu()  # .cpu() waits for the GPU
+        x = start_noise(noise, shape, float(schedule[0]))
+        images = sampler(guided, x, schedule, noise)  # (B, C, h, w): films, or latents
+        if decode is not None:  # each latent on its own, as radsynth sample does
+            images = decode(images)  # (B, 1, H, W) films at full size
+        images = images.float().cpu()  # .cpu() waits for the GPU
         if first_seed == cfg.seed and not first:
             first.append(images)
 
@@ -198,14 +252,16 @@ def measure_sample(cfg: BenchSampleConfig) -> dict[str, Any]:
     nfe = function_evaluations(cfg.sampler, steps)
     images_per_s = images / seconds
     passes = calls.images / images  # network passes per image: nfe, or 2 nfe when guided
-    achieved = images_per_s * flops_forward * passes
+    achieved = images_per_s * (flops_forward * passes + flops_decode)
     peak, peak_note = peak_flops(device)
     return {
         "benchmark": "sample",
         "network": net.source,
         "device": device_name(device),
         "threads": torch.get_num_threads(),
-        "image_size_px": size,
+        "image_size_px": size if decode is None else decode.image_size_px,
+        "latent_shape": list(shape) if decode is not None else None,
+        "decode_flops_per_image": flops_decode,
         "sampler": cfg.sampler,
         "steps": steps,
         "function_evaluations": nfe,

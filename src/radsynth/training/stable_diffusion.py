@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -50,6 +51,7 @@ from radsynth.training.sd_folder import (
     prompt_classes,
     trainable,
 )
+from radsynth.training.throughput import throughput_meter, write_throughput_csv
 from radsynth.training.validation import validation_loss
 
 log = logging.getLogger(__name__)
@@ -167,6 +169,8 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
     scheduler = make_lr_scheduler(optimizer, cfg)  # --warmup-steps, then constant
     model, optimizer = acc.prepare(net, optimizer)
     model.train()
+    # Images/s, MFU and peak memory per checkpoint, as for radsynth train.
+    meter = throughput_meter(net, source.item_shape, device, world, conditional=True)
     alpha_bar = alphas_cumprod(parts.betas).float().to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 1 + rank)
     order, T = DataOrder(len(data.train), cfg.seed), len(parts.betas)
@@ -174,6 +178,7 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
     vcfg = replace(cfg, num_train_timesteps=T, prediction_type=parts.prediction_type)
     val_x0 = source.val_examples(cfg.val_max_images)
     step, position, history, window = 0, 0, [], []
+    throughput, t_window = [], time.perf_counter()
     while step < cfg.total_steps:
         idx = order.batch(position, cfg.batch_size, rank, world)
         x0 = source.train_batch(idx, position + rank * per_device, cfg.seed, device)
@@ -199,13 +204,18 @@ def train_stable_diffusion(cfg: TrainConfig, acc: Any) -> StageResult:
         if not math.isfinite(window[-1]):
             raise RadsynthError(f"loss became {window[-1]} by step {step} (lr {cfg.lr:g}); stopped")
         if step % cfg.checkpoint_every_steps == 0 or step == cfg.total_steps:
+            # The loss's .item() above synchronised the device, so the clock is true.
+            meter.add(len(window) * cfg.batch_size, time.perf_counter() - t_window)
+            throughput.append(meter.row(step))
             val = validation_loss(model, val_x0, vcfg, alpha_bar, acc, labels["val"])
             history.append({"step": step, "train_loss": sum(window) / len(window), "val_loss": val})
             window = []
             if acc.is_main_process:
                 save_sd_checkpoint(Path(cfg.out), step, params, ema, meta)
                 write_losses_csv(cfg.out, history)
+                write_throughput_csv(cfg.out, throughput)
             acc.wait_for_everyone()
+            t_window = time.perf_counter()  # saving time is not training time
     checkpoints = list_checkpoints(cfg.out)
     if acc.is_main_process:
         write_manifest(

@@ -9,6 +9,7 @@ true), and a row of ``train/throughput.csv`` is taken at each checkpoint.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import torch
 
 from radsynth.hardware.device import device_name, peak_flops
 from radsynth.hardware.figures import peak_memory
-from radsynth.hardware.flops import train_step_flops
+from radsynth.hardware.flops import backward_flops, train_step_flops
 from radsynth.records.throughput import ThroughputRow, read_throughput, write_throughput
 
 
@@ -57,17 +58,47 @@ class ThroughputMeter:
 
 
 def throughput_meter(
-    net: torch.nn.Module, image_shape: tuple[int, ...], device: torch.device, devices: int
+    net: torch.nn.Module,
+    image_shape: tuple[int, ...],
+    device: torch.device,
+    devices: int,
+    conditional: bool | None = None,
 ) -> ThroughputMeter:
-    """A meter for ``net`` (the unwrapped online network) training on (C, H, W) images on
-    ``devices`` devices like ``device``. The FLOP count runs one untimed forward and backward
-    pass under a forked RNG, so the run's random stream does not change."""
+    """A meter for ``net`` (the unwrapped online denoiser, called ``net(x, t, class_labels)``)
+    training on (C, H, W) images on ``devices`` devices like ``device``; ``conditional``: whether
+    it takes class labels (None: as its ``config.num_class_embeds`` says). The FLOP count runs
+    one untimed forward and backward pass under a forked RNG, so the run's random stream does
+    not change."""
     image = torch.zeros((1, *image_shape), device=device)
-    labels = None
-    if getattr(net.config, "num_class_embeds", None):
-        labels = torch.zeros(1, dtype=torch.long, device=device)
+    if conditional is None:
+        conditional = bool(getattr(net.config, "num_class_embeds", None))
+    labels = torch.zeros(1, dtype=torch.long, device=device) if conditional else None
+    return counted_meter(lambda: train_step_flops(net, image, class_labels=labels), device, devices)
+
+
+def autoencoder_meter(
+    ae: torch.nn.Module, image_shape: tuple[int, ...], device: torch.device
+) -> ThroughputMeter:
+    """A meter for a KL autoencoder training on (C, H, W) images on one device. The counted
+    FLOPs are one image's encode, decode and backward (the posterior mean is decoded; the
+    reconstruction and adversarial losses and the discriminator are left out, so the MFU is a
+    lower bound)."""
+    from radsynth.models.autoencoder import decode, encode_moments
+
+    image = torch.zeros((1, *image_shape), device=device)
+
+    def forward() -> torch.Tensor:  # (1, C, H, W) reconstruction of the posterior mean
+        return decode(ae, encode_moments(ae, image)[0])
+
+    return counted_meter(lambda: backward_flops(ae, forward), device, 1)
+
+
+def counted_meter(
+    count_flops: Callable[[], int], device: torch.device, devices: int
+) -> ThroughputMeter:
+    """A meter whose FLOPs per image ``count_flops()`` counts, under a forked RNG."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        flops = train_step_flops(net, image, class_labels=labels)
+        flops = count_flops()
     peak, _ = peak_flops(device)
     label = f"{device_name(device)} x{devices}"
     return ThroughputMeter(device, flops, peak * devices if peak else None, label)
