@@ -93,6 +93,7 @@ def test_bench_subcommands_smoke(tmp_path: Path, capsys) -> None:
     assert main(["bench", "orient", src, "--n", "40", "--size-px", "64"]) == 0
     out = capsys.readouterr().out
     assert "frontal mirror (network shipped + markers, review): accuracy" in out
+    assert "frontal mirror (network + markers): right among decided" in out and "95% CI" in out
     assert "heart-side filter alone" in out
     bad = ["bench", "orient", src, "--n", "40", "--size-px", "64", "--mirror-model", "m.st"]
     assert main([*bad, "--view", "lateral"]) == 2
