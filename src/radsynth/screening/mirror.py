@@ -98,8 +98,8 @@ def detect_mirrored(
 
 
 def decide_mirrored(
-    logit_mirrored,
-    marker=None,
+    logit_mirrored: np.ndarray,
+    marker: np.ndarray | None = None,
     review_below: float = 0.9,
     heart_left: bool = False,
     adapt_prior: bool = True,
