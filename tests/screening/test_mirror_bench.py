@@ -52,18 +52,19 @@ def test_marker_asymmetry_and_vote_by_hand() -> None:
     # Fewer than MIN_MARKED films with a marker: no side is learned, no votes.
     assert not marker_vote(marker[:5], mirrored[:5]).any()
     # The vote moves the network's log-odds by MARKER_LOG_ODDS: film 10 was called mirrored at
-    # log-odds 2 (p 0.88) but its marker says standard; combined it is standard at 0.72.
-    call = decide_mirrored(np.where(mirrored, 2.0, -6.0), marker, review_below=0.9)
-    assert not call.mirrored[10] and call.review[10]
+    # log-odds 2 (p 0.88) but its marker says standard; combined it is standard at 0.72, and a
+    # marker that contradicts the network sends the film to review.
+    call = decide_mirrored(np.where(mirrored, 2.0, -6.0), marker, 0.9, adapt_prior=False)
+    assert not call.mirrored[10] and call.review[10] and not call.flip[10]
     assert call.confidence[10] == pytest.approx(1 / (1 + np.exp(2.0 - MARKER_LOG_ODDS)))
-    assert call.mirrored[8] and not call.review[8]  # marker agrees: 2 + 2.94 -> p 0.993
+    assert call.flip[8] and not call.review[8]  # marker agrees: 2 + 2.94 -> p 0.993
 
 
 def test_standard_held_out_films_are_not_flipped(cxr_dir: Path) -> None:
     """Real films shown to readers must not be mirrored by mistake: 200 standard held-out films
     (the test folder, none mirrored) run through the detector as orient does."""
     call = detect_mirrored(real_films(cxr_dir / "test", 200, seed=9))
-    flipped = call.mirrored & ~call.review
+    flipped = call.flip
     # Measured on these 200 with the network: 0 flipped. The heart-side filter and collection
     # template before it flipped 6 (1 with the marker check).
     assert flipped.sum() == 0 and call.review.mean() <= 0.1
@@ -92,6 +93,7 @@ def test_bench_subcommands_smoke(tmp_path: Path, capsys) -> None:
     assert main(["bench", "orient", src, "--n", "40", "--size-px", "64"]) == 0
     out = capsys.readouterr().out
     assert "frontal mirror (network shipped + markers, review): accuracy" in out
+    assert "frontal mirror (network + markers): right among decided" in out and "95% CI" in out
     assert "heart-side filter alone" in out
     bad = ["bench", "orient", src, "--n", "40", "--size-px", "64", "--mirror-model", "m.st"]
     assert main([*bad, "--view", "lateral"]) == 2

@@ -49,6 +49,7 @@ from radsynth.screening.mirror import decide_mirrored, marker_asymmetry
 from radsynth.screening.mirror_model import MirrorModelConfig, fit_model
 from radsynth.screening.orient import detect_all
 from radsynth.stage import StageResult
+from radsynth.stats.proportions import clopper_pearson_ci
 
 
 @dataclass(frozen=True)
@@ -193,12 +194,29 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     lines = [
         head,
         score_line(
-            f"frontal mirror ({what} + markers, review)", call.mirrored == mirrored, call.review
+            f"frontal mirror ({what} + markers, review)", call.flip == mirrored, call.review
         ),
-        score_line(f"frontal mirror ({what} alone, review)", net.mirrored == mirrored, net.review),
+        exact_line("frontal mirror (network + markers)", call.flip == mirrored, call.review),
+        score_line(f"frontal mirror ({what} alone, review)", net.flip == mirrored, net.review),
         score_line("frontal mirror (heart-side filter alone)", (heart < 0) == mirrored, none),
     ]
     return StageResult(cfg.src, "\n".join(lines))
+
+
+def exact_line(name: str, correct: np.ndarray, review: np.ndarray) -> str:
+    """Right among decided films and the review share, as counts with exact Clopper-Pearson 95%
+    intervals (Clopper & Pearson, Biometrika 1934)."""
+    decided, n = ~review, len(review)
+    right, n_dec, n_rev = int(correct[decided].sum()), int(decided.sum()), int(review.sum())
+    rev_lo, rev_hi = clopper_pearson_ci(n_rev, n)
+    acc = "n/a"
+    if n_dec:
+        lo, hi = clopper_pearson_ci(right, n_dec)
+        acc = f"{right}/{n_dec} ({right / n_dec:.1%}, 95% CI {lo:.1%}-{hi:.1%})"
+    return (
+        f"{name}: right among decided {acc}; review {n_rev}/{n} ({n_rev / n:.1%}, "
+        f"95% CI {rev_lo:.1%}-{rev_hi:.1%})"
+    )
 
 
 def _fit_network(cfg: BenchFilmsConfig) -> MirrorModel:

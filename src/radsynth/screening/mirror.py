@@ -12,11 +12,23 @@
    marker on that side. Which side a collection puts its marker is learned from the collection
    itself: the majority side after the network has turned each film to the standard side.
 
-The marker is combined with the network as independent evidence (naive Bayes): a marker on the
-collection's side adds ``MARKER_LOG_ODDS`` (logit 0.95, the marker's accuracy measured on the
-paediatric films) towards "stored standard", one on the other side as much towards "mirrored".
-A film is flipped only when the combined probability is at least ``review_below``; otherwise
-it goes to review unflipped.
+The decision (issue 27: "a wrong flip is worse than a review", as for ingest's turns):
+
+3. **The collection's prior.** The network is calibrated at even odds (half its training films
+   mirrored), but in a real collection mirrored films are rare. Their share is estimated from
+   the collection itself by EM (:func:`collection_prior`) and its log prior odds are added to
+   every film's log-odds, so in a folder of standard films a lone confident "mirrored" call
+   needs far more evidence; in a half-mirrored folder nothing changes.
+4. **Posterior.** Markers count as independent evidence (naive Bayes): a marker on the
+   collection's side adds ``MARKER_LOG_ODDS`` (logit 0.95, the marker's accuracy measured on the
+   paediatric films) towards "stored standard", one on the other side as much towards
+   "mirrored".
+5. **Flip** only when the network itself says the film is on the wrong side, no marker
+   contradicts it, and the posterior probability of the wrong side is at least ``FLIP_ABOVE``
+   (0.99, or ``review_below`` if higher). A marker that contradicts the network is never
+   outvoted into a flip: the film goes to review. **Keep** (no review) when the posterior
+   probability of the canonical side is at least ``review_below``. Anything else is left as
+   stored and listed for review.
 
 What this replaced (measured in docs/screening.md): the heart-side prior refined by orient's
 matched filter and a linear template learned on the collection (right on 72% and 65% of 54
@@ -42,6 +54,10 @@ MARKER_MARGIN = 0.2
 MARKER_LOG_ODDS = math.log(0.95 / 0.05)
 #: At least this many films with a marker are needed to learn the collection's marker side.
 MIN_MARKED = 10
+#: A flip needs at least this posterior probability: a wrong flip is worse than a review, as
+#: for ingest's turns (``CheckSettings.turn_above`` in :mod:`radsynth.data.filmchecks`); checked
+#: on the paediatric films (docs/screening.md).
+FLIP_ABOVE = 0.99
 
 
 def marker_asymmetry(img: np.ndarray) -> float:
@@ -58,9 +74,10 @@ def marker_asymmetry(img: np.ndarray) -> float:
 class MirrorCall:
     """The frontal mirror decision for a collection, one entry per film."""
 
-    mirrored: np.ndarray  # (N,) bool: the heart is on the image left (film stored mirrored)
-    confidence: np.ndarray  # (N,) calibrated probability of that decision
-    review: np.ndarray  # (N,) bool: combined probability below review_below: do not flip
+    mirrored: np.ndarray  # (N,) bool: the heart is more likely on the image left (posterior)
+    confidence: np.ndarray  # (N,) posterior probability of that side
+    review: np.ndarray  # (N,) bool: not flipped, listed for a person to decide
+    flip: np.ndarray  # (N,) bool: the flip rule holds: turn the film to the canonical side
 
 
 def detect_mirrored(
@@ -80,16 +97,60 @@ def detect_mirrored(
     return decide_mirrored(z, np.array([marker_asymmetry(img) for img in images]), review_below)
 
 
-def decide_mirrored(logit_mirrored, marker=None, review_below: float = 0.9) -> MirrorCall:
-    """:func:`detect_mirrored` from per-film parts: ``logit_mirrored`` (N,) the network's
-    calibrated log-odds of "stored mirrored", ``marker`` (N,) from :func:`marker_asymmetry`
-    (None: not used). The marker adds ``MARKER_LOG_ODDS`` of evidence for the side its position
-    implies (naive Bayes: markers and anatomy are independent evidence)."""
+def decide_mirrored(
+    logit_mirrored: np.ndarray,
+    marker: np.ndarray | None = None,
+    review_below: float = 0.9,
+    heart_left: bool = False,
+    adapt_prior: bool = True,
+) -> MirrorCall:
+    """:func:`detect_mirrored` from per-film parts (the rule in the module docstring).
+
+    Args:
+        logit_mirrored: (N,) the network's calibrated log-odds of "stored mirrored" (at even
+            odds, as it was trained and calibrated).
+        marker: (N,) from :func:`marker_asymmetry`; None: markers are not used.
+        review_below: a film is kept without review when the posterior probability of its
+            side being the canonical one is at least this; 0 sends nothing to review.
+        heart_left: the canonical side is the heart on the image left (``--side left``).
+        adapt_prior: add the collection's own log prior odds of a mirrored film
+            (:func:`collection_prior`); False keeps even odds.
+
+    Returns:
+        A :class:`MirrorCall`; ``flip`` means "turn to the canonical side".
+    """
     z = np.asarray(logit_mirrored, dtype=float)
+    vote = np.zeros(len(z))
     if marker is not None:
-        z = z - MARKER_LOG_ODDS * marker_vote(np.asarray(marker, dtype=float), z > 0)
-    confidence = 1.0 / (1.0 + np.exp(-np.abs(z)))
-    return MirrorCall(z > 0, confidence, confidence < review_below)
+        vote = marker_vote(np.asarray(marker, dtype=float), z > 0)
+    prior = collection_prior(z) if adapt_prior else 0.5
+    # Posterior log-odds of "mirrored" (naive Bayes: prior, network and marker independent).
+    post = z + math.log(prior / (1.0 - prior)) - MARKER_LOG_ODDS * vote
+    s = -1.0 if heart_left else 1.0  # s * log-odds of "mirrored" = evidence for a flip
+    flip = (s * z > 0) & (s * vote < 1) & (s * post >= _logit(max(FLIP_ABOVE, review_below)))
+    keep = -s * post >= _logit(review_below)
+    contradicted = (s * z > 0) & (s * vote == 1)  # the network says flip, the marker says keep
+    review = ~flip & (~keep | contradicted) & (review_below > 0)
+    confidence = 1.0 / (1.0 + np.exp(-np.abs(post)))
+    return MirrorCall(post > 0, confidence, np.asarray(review), flip)
+
+
+def _logit(p: float) -> float:
+    """log(p / (1 - p)), -inf at 0 and +inf at 1."""
+    return -math.inf if p <= 0 else math.inf if p >= 1 else math.log(p / (1.0 - p))
+
+
+def collection_prior(logit_mirrored: np.ndarray, iterations: int = 100) -> float:
+    """The share of a collection's films that are stored mirrored, estimated from the network's
+    even-odds log-odds by EM (Saerens, Latinne & Decaestecker, *Neural Computation* 14, 2002:
+    re-weight each posterior by the current prior, average, repeat) with a Beta(1, 1) prior on
+    the share, so one film gives 1/3-2/3 and a large standard collection about 1/(N + 2)."""
+    z = np.asarray(logit_mirrored, dtype=float)
+    share = 0.5
+    for _ in range(iterations):
+        post = 1.0 / (1.0 + np.exp(-(z + math.log(share / (1.0 - share)))))
+        share = (post.sum() + 1.0) / (len(z) + 2.0)
+    return float(share)
 
 
 def marker_vote(marker: np.ndarray, mirrored: np.ndarray) -> np.ndarray:

@@ -64,8 +64,10 @@ class OrientConfig:
     iterations: int = arg(10, help="hard-EM refinement rounds of the self-supervised filter")
     review_below: float = arg(
         0.9,
-        help="frontal: films whose calibrated mirror probability (network and side marker) is "
-        "below this either way are not flipped but listed in review.csv; auto: also the view",
+        help="frontal: a film is kept without review when the posterior probability (collection "
+        "prior, network, side marker) of its side is at least this; a flip needs the network, no "
+        "contradicting marker and at least max(0.99, this); anything else goes to review.csv "
+        "unflipped (0: nothing does); auto: also the view",
     )
     mirror_model: Path | None = arg(
         None,
@@ -119,12 +121,19 @@ def orient(cfg: OrientConfig) -> StageResult:
     model = load_model(cfg.mirror_model) if cfg.view != "lateral" else None
     prepare_output_dir(cfg.out, "orient", cfg)
     images = (_read(p) for p in bar(paths, desc="orient: detect"))
-    found = detect_all(images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below, model)
+    heart_left = cfg.view == "frontal" and cfg.side == "left"
+    found = detect_all(
+        images, cfg.view, cfg.grid_px, cfg.iterations, cfg.review_below, model, heart_left
+    )
     rows = []
     for i, path in enumerate(bar(paths, desc="orient: write")):
         rel, view = path.relative_to(cfg.src), found.views[i]
         detected = _side_of(float(found.scores[i]), view) if view != "unsure" else "unsure"
-        flipped = view != "unsure" and detected != _default_side(cfg, view) and not found.review[i]
+        if view == "frontal":  # the mirror rule decided the flip itself (mirror.py)
+            flipped = bool(found.flip[i])
+        else:
+            flipped = view == "lateral" and detected != _default_side(cfg, view)
+            flipped = flipped and not found.review[i]
         _write(cfg.out / rel, path, flipped)
         cells = (
             rel.as_posix(),
@@ -178,6 +187,7 @@ class Detected:
     scores: np.ndarray  # (N,) > 0: facing left (lateral) / heart on the image right (frontal)
     confidence: np.ndarray  # (N,)
     review: np.ndarray  # (N,) bool: left unflipped and listed in review.csv
+    flip: np.ndarray  # (N,) bool, frontal films: the mirror rule flips it to the canonical side
     views: list[str]  # per image: frontal, lateral or unsure
     warning: str | None  # the mixed-view line (auto only)
 
@@ -189,6 +199,7 @@ def detect_all(
     iterations: int = 10,
     review_below: float = 0.9,
     model: MirrorModel | None = None,
+    heart_left: bool = False,
 ) -> Detected:
     """Detect every image's view (``view="auto"``) and side, as ``orient`` does.
 
@@ -198,6 +209,7 @@ def detect_all(
         view: ``frontal``, ``lateral`` or ``auto``.
         grid_px, iterations, review_below: as in :class:`OrientConfig`.
         model: the frontal mirror network (None: the shipped weights, loaded when needed).
+        heart_left: frontal films' canonical side is the heart on the image left.
 
     Returns:
         A :class:`Detected`.
@@ -236,17 +248,18 @@ def detect_all(
         views = call.names(review_below)
         warning = mixed_view_warning(call, review_below)
     kinds = np.array(views)
-    scores, confidence = np.zeros(n), np.zeros(n)
+    scores, confidence, flip = np.zeros(n), np.zeros(n), np.zeros(n, bool)
     review = kinds == "unsure"
     lat = np.flatnonzero(kinds == "lateral")
     if len(lat):
         scores[lat], confidence[lat] = detect(np.array(lateral)[lat], grid[lat], iterations)
     front = np.flatnonzero(kinds == "frontal")
     if len(front):
-        fc = decide_mirrored(np.concatenate(z_mirror)[front], np.array(marker)[front], review_below)
+        z_front, marker_front = np.concatenate(z_mirror)[front], np.array(marker)[front]
+        fc = decide_mirrored(z_front, marker_front, review_below, heart_left)
         scores[front] = np.where(fc.mirrored, -1.0, 1.0)
-        confidence[front], review[front] = fc.confidence, fc.review
-    return Detected(scores, confidence, review, views, warning)
+        confidence[front], review[front], flip[front] = fc.confidence, fc.review, fc.flip
+    return Detected(scores, confidence, review, flip, views, warning)
 
 
 def _write(dest: Path, src: Path, flipped: bool) -> None:
