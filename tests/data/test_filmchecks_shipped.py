@@ -10,14 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sample_films import drawn_frontal, real_films
 
 from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.imageio import write_png
 from radsynth.data.ingest import IngestConfig, ingest
 from radsynth.data.ingest_checks import thumbnail
-from radsynth.films.augment import letterbox, text_block
-from radsynth.films.checknet import call_shipped, load_checks
+from radsynth.films.augment import augment, letterbox, text_block
+from radsynth.films.checknet import (
+    call_shipped,
+    invariant_negative_logit,
+    load_checks,
+    negative_logit,
+    prepare,
+)
 from radsynth.films.selfsup import represent
 
 
@@ -52,6 +59,24 @@ def test_networks_are_equivariant_antisymmetric_and_turn_blind_out_of_distributi
         1.0 - call_shipped(nets, wide).p_negative,
         atol=1e-6,
     )
+
+
+def test_the_polarity_call_is_turn_invariant_and_antisymmetric() -> None:
+    """The polarity logit averaged over the four quarter turns: the same for a film in any turn
+    (the logit of the film as stored is not), and negated for the inverted film."""
+    nets = load_checks()
+    rng = np.random.default_rng(84)
+    films = [augment(f, rng, 1.0) for f in drawn(6, seed=84)]
+    z = prepare(films, nets.polarity.shape.px)
+    with torch.no_grad():
+        base = invariant_negative_logit(nets.polarity, z)
+        for k in (1, 2, 3):
+            zk = torch.rot90(z, k, dims=(-2, -1))
+            torch.testing.assert_close(invariant_negative_logit(nets.polarity, zk), base)
+            assert not torch.allclose(
+                negative_logit(nets.polarity, zk), negative_logit(nets.polarity, z)
+            )
+        torch.testing.assert_close(invariant_negative_logit(nets.polarity, -z), -base)
 
 
 @pytest.mark.parametrize("overlay", [letterbox, text_block])
