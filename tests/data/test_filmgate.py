@@ -80,6 +80,16 @@ def test_agreeing_polarity_votes_keep_the_surer_confidence() -> None:
     )
 
 
+def test_a_collection_agreeing_with_an_unsure_shipped_call_confirms_nothing() -> None:
+    """The collection model learned from the shipped calls: agreeing with an unsure one (as on
+    an augmented paediatric test film, shipped 0.573, collection 0.968, both wrong) keeps the
+    shipped confidence, so the film goes to review."""
+    negative, conf, _, why = decide_polarity(Vote(0.573, rot(0, 1)), Vote(0.968, rot(0, 1)), GATE)
+    assert negative and conf == 0.573 and why.startswith("polarity uncertain (P=0.573;")
+    # A sure shipped call with an agreeing collection is decided at the surer confidence.
+    assert decide_polarity(Vote(0.95, rot(0, 1)), Vote(0.99, rot(0, 1)), GATE)[1:4:2] == (0.99, "")
+
+
 def test_a_weak_dissent_discounts_the_polarity_call_instead_of_vetoing_it() -> None:
     """The confidence left is sigmoid(|l_best| - |l_against|): odds 999 against odds 7/3."""
     negative, conf, _, why = decide_polarity(Vote(0.999, rot(0, 1)), Vote(0.3, rot(0, 1)), GATE)

@@ -18,7 +18,10 @@ being ingested, started from the shipped networks' calls). The rules:
   the dissent is taken off (two calibrated votes combined as independent evidence, Hinton's
   product of experts, Neural Computation 2002, but only ever to lower confidence: agreeing
   votes are not independent, the collection model starts from the shipped calls, so agreement
-  keeps the surer vote's confidence). Decided when that reaches ``review_below``. On an
+  keeps the surer vote's confidence). Where the shipped network is unsure, even agreement
+  keeps the shipped network's confidence: the collection model learned from its calls on films
+  like this one, so agreeing with an unsure call is no confirmation (the confirmation bias of
+  self-training, Arazo et al., IJCNN 2020). Decided when that reaches ``review_below``. On an
   out-of-distribution film the shipped vote can oppose a call but never make or raise one. A
   DICOM header overrules them all. (Before: any dissent, however weak, sent the film to review,
   and a gated film's collection call was taken even against a sure shipped vote.)
@@ -96,6 +99,12 @@ def decide_polarity(
         follow = shipped if shipped is not None else best
         return follow.p_negative > 0.5, 0.5, source, f"polarity votes disagree ({said})"
     conf = _sureness(best)
+    echo = shipped is not None and collection is not None and not against
+    if echo and _sureness(shipped) < gate.review_below:
+        # The collection model learned from the shipped calls on films like this one, so where
+        # the shipped network is unsure their agreement confirms nothing (the confirmation bias
+        # of self-training): the shipped network's own confidence counts.
+        conf = _sureness(shipped)
     if against:
         dissent = sum(abs(_log_odds(v.p_negative)) for _, v in against)
         conf = float(1.0 / (1.0 + np.exp(dissent - abs(_log_odds(best.p_negative)))))
