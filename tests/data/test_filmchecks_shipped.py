@@ -122,6 +122,48 @@ def test_half_negative_real_films(cxr_dir: Path) -> None:
     assert not any(c.rotation_deg and not c.review for c in checks)
 
 
+def planted_augmented(films: list[np.ndarray], seed: int):
+    """Each film given the augmentations with P 0.5, a seeded half inverted, a fifth turned."""
+    rng = np.random.default_rng(seed)
+    films = [augment(f, rng, 0.5) for f in films]
+    inv = rng.random(len(films)) < 0.5
+    turns = np.where(rng.random(len(films)) < 0.2, rng.integers(1, 4, len(films)), 0)
+    planted = [
+        np.ascontiguousarray(np.rot90(1.0 - f if i else f, int(k)))
+        for f, i, k in zip(films, inv, turns, strict=True)
+    ]
+    return planted, inv, turns
+
+
+def polarity_outcome(checks, inv: np.ndarray, turns: np.ndarray) -> tuple[int, int, int]:
+    """(polarity reviews, decided polarity errors, upright films turned) of one run."""
+    pol_review = np.array(["polarity" in c.review for c in checks])
+    review = np.array([bool(c.review) for c in checks])
+    neg = np.array([c.negative for c in checks])
+    rot = np.array([c.rotation_deg for c in checks])
+    wrong = int((~pol_review & (neg != inv)).sum())
+    return int(pol_review.sum()), wrong, int(((turns == 0) & ~review & (rot != 0)).sum())
+
+
+def test_artefacts_cost_no_polarity_error_and_little_polarity_review() -> None:
+    """40 drawn films, each with this page's artefacts: no decided polarity wrong, no upright film
+    turned, at most 2 polarity reviews (the polarity rules of radsynth.data.filmgate); the same
+    seed gives the same calls."""
+    planted, inv, turns = planted_augmented(drawn(40, seed=85), seed=85)
+    checks = check(planted)
+    reviews, wrong, upright_turned = polarity_outcome(checks, inv, turns)
+    assert wrong == 0 and upright_turned == 0 and reviews <= 2
+    assert check(planted) == checks
+
+
+def test_artefacts_on_real_films_cost_no_polarity_error(cxr_dir: Path) -> None:
+    """60 real paediatric test films, each with this page's artefacts, half inverted: no decided
+    polarity wrong, no upright film turned, at most 3 polarity reviews (5%)."""
+    planted, inv, turns = planted_augmented(real_films(cxr_dir / "test", 60, seed=86), seed=86)
+    reviews, wrong, upright_turned = polarity_outcome(check(planted), inv, turns)
+    assert wrong == 0 and upright_turned == 0 and reviews <= 3
+
+
 def test_a_one_film_folder_uses_the_shipped_networks(tmp_path: Path, caplog) -> None:
     src = tmp_path / "src"
     write_png(src / "only.png", 1.0 - drawn(1, seed=75)[0])
