@@ -65,6 +65,12 @@ def test_bench_polarity_cli(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "review for rotation only 100.0% (6/6;" in out
     assert main(["bench", "polarity", str(tmp_path / "none")]) == 2
+    # Cross-source: issue 18's collection model learned on another folder, no review.
+    other = str(write_drawn(tmp_path / "other", 12, seed=84))
+    assert main(["bench", "polarity", src, "--size-px", "96", "--fit-on", other]) == 0
+    out = capsys.readouterr().out
+    assert f"polarity, model learned on {other}: accuracy" in out
+    assert f"rotation, model learned on {other}: accuracy" in out
     # A flag of bench orient is refused, not ignored.
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "polarity", src, "--view", "lateral"])
