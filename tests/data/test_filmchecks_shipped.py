@@ -10,14 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sample_films import drawn_frontal, real_films
 
 from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.imageio import write_png
 from radsynth.data.ingest import IngestConfig, ingest
 from radsynth.data.ingest_checks import thumbnail
-from radsynth.films.augment import letterbox, text_block
-from radsynth.films.checknet import call_shipped, load_checks
+from radsynth.films.augment import augment, letterbox, text_block
+from radsynth.films.checknet import (
+    call_shipped,
+    invariant_negative_logit,
+    load_checks,
+    negative_logit,
+    prepare,
+)
 from radsynth.films.selfsup import represent
 
 
@@ -52,6 +59,24 @@ def test_networks_are_equivariant_antisymmetric_and_turn_blind_out_of_distributi
         1.0 - call_shipped(nets, wide).p_negative,
         atol=1e-6,
     )
+
+
+def test_the_polarity_call_is_turn_invariant_and_antisymmetric() -> None:
+    """The polarity logit averaged over the four quarter turns: the same for a film in any turn
+    (the logit of the film as stored is not), and negated for the inverted film."""
+    nets = load_checks()
+    rng = np.random.default_rng(84)
+    films = [augment(f, rng, 1.0) for f in drawn(6, seed=84)]
+    z = prepare(films, nets.polarity.shape.px)
+    with torch.no_grad():
+        base = invariant_negative_logit(nets.polarity, z)
+        for k in (1, 2, 3):
+            zk = torch.rot90(z, k, dims=(-2, -1))
+            torch.testing.assert_close(invariant_negative_logit(nets.polarity, zk), base)
+            assert not torch.allclose(
+                negative_logit(nets.polarity, zk), negative_logit(nets.polarity, z)
+            )
+        torch.testing.assert_close(invariant_negative_logit(nets.polarity, -z), -base)
 
 
 @pytest.mark.parametrize("overlay", [letterbox, text_block])
@@ -95,6 +120,48 @@ def test_half_negative_real_films(cxr_dir: Path) -> None:
     neg = np.array([c.negative for c in checks])
     assert np.all(neg[~review] == inv[~review]) and review.mean() <= 0.05
     assert not any(c.rotation_deg and not c.review for c in checks)
+
+
+def planted_augmented(films: list[np.ndarray], seed: int):
+    """Each film given the augmentations with P 0.5, a seeded half inverted, a fifth turned."""
+    rng = np.random.default_rng(seed)
+    films = [augment(f, rng, 0.5) for f in films]
+    inv = rng.random(len(films)) < 0.5
+    turns = np.where(rng.random(len(films)) < 0.2, rng.integers(1, 4, len(films)), 0)
+    planted = [
+        np.ascontiguousarray(np.rot90(1.0 - f if i else f, int(k)))
+        for f, i, k in zip(films, inv, turns, strict=True)
+    ]
+    return planted, inv, turns
+
+
+def polarity_outcome(checks, inv: np.ndarray, turns: np.ndarray) -> tuple[int, int, int]:
+    """(polarity reviews, decided polarity errors, upright films turned) of one run."""
+    pol_review = np.array(["polarity" in c.review for c in checks])
+    review = np.array([bool(c.review) for c in checks])
+    neg = np.array([c.negative for c in checks])
+    rot = np.array([c.rotation_deg for c in checks])
+    wrong = int((~pol_review & (neg != inv)).sum())
+    return int(pol_review.sum()), wrong, int(((turns == 0) & ~review & (rot != 0)).sum())
+
+
+def test_artefacts_cost_no_polarity_error_and_little_polarity_review() -> None:
+    """40 drawn films, each with this page's artefacts: no decided polarity wrong, no upright film
+    turned, at most 2 polarity reviews (the polarity rules of radsynth.data.filmgate); the same
+    seed gives the same calls."""
+    planted, inv, turns = planted_augmented(drawn(40, seed=85), seed=85)
+    checks = check(planted)
+    reviews, wrong, upright_turned = polarity_outcome(checks, inv, turns)
+    assert wrong == 0 and upright_turned == 0 and reviews <= 2
+    assert check(planted) == checks
+
+
+def test_artefacts_on_real_films_cost_no_polarity_error(cxr_dir: Path) -> None:
+    """60 real paediatric test films, each with this page's artefacts, half inverted: no decided
+    polarity wrong, no upright film turned, at most 3 polarity reviews (5%)."""
+    planted, inv, turns = planted_augmented(real_films(cxr_dir / "test", 60, seed=86), seed=86)
+    reviews, wrong, upright_turned = polarity_outcome(check(planted), inv, turns)
+    assert wrong == 0 and upright_turned == 0 and reviews <= 3
 
 
 def test_a_one_film_folder_uses_the_shipped_networks(tmp_path: Path, caplog) -> None:

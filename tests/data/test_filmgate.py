@@ -4,6 +4,7 @@ or a review (radsynth.data.filmgate), on hand-made votes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from radsynth.data.filmgate import GateSettings, Vote, decide_polarity, decide_rotation
 
@@ -65,10 +66,61 @@ def test_out_of_distribution_with_no_collection_goes_to_review() -> None:
     assert decide_polarity(None, Vote(0.99, rot(0, 1)), GATE)[:3] == (True, 0.99, "collection")
 
 
-def test_polarity_needs_agreement() -> None:
+def test_agreeing_polarity_votes_keep_the_surer_confidence() -> None:
+    """Agreement does not add confidence (the collection model starts from the shipped calls, so
+    the votes are not independent): the surer vote's confidence is the call's."""
     negative, conf, source, why = decide_polarity(Vote(0.97, rot(0, 1)), Vote(0.6, rot(0, 1)), GATE)
     assert negative and conf == 0.97 and source == "shipped+collection" and why == ""
-    negative, conf, _, why = decide_polarity(Vote(0.97, rot(0, 1)), Vote(0.2, rot(0, 1)), GATE)
-    assert "disagree" in why and conf == 0.5
     assert "uncertain" in decide_polarity(Vote(0.3, rot(0, 1)), None, GATE)[3]
     assert decide_polarity(Vote(0.03, rot(0, 1)), None, GATE) == (False, 0.97, "shipped", "")
+    # Two votes at 0.8 each stay at 0.8: review.
+    assert decide_polarity(Vote(0.8, rot(0, 1)), Vote(0.8, rot(0, 1)), GATE)[1:4:2] == (
+        0.8,
+        "polarity uncertain (P=0.800; shipped P(negative)=0.800, collection P(negative)=0.800)",
+    )
+
+
+def test_a_collection_agreeing_with_an_unsure_shipped_call_confirms_nothing() -> None:
+    """The collection model learned from the shipped calls: agreeing with an unsure one (as on
+    an augmented paediatric test film, shipped 0.573, collection 0.968, both wrong) keeps the
+    shipped confidence, so the film goes to review."""
+    negative, conf, _, why = decide_polarity(Vote(0.573, rot(0, 1)), Vote(0.968, rot(0, 1)), GATE)
+    assert negative and conf == 0.573 and why.startswith("polarity uncertain (P=0.573;")
+    # A sure shipped call with an agreeing collection is decided at the surer confidence.
+    assert decide_polarity(Vote(0.95, rot(0, 1)), Vote(0.99, rot(0, 1)), GATE)[1:4:2] == (0.99, "")
+
+
+def test_a_weak_dissent_discounts_the_polarity_call_instead_of_vetoing_it() -> None:
+    """The confidence left is sigmoid(|l_best| - |l_against|): odds 999 against odds 7/3."""
+    negative, conf, _, why = decide_polarity(Vote(0.999, rot(0, 1)), Vote(0.3, rot(0, 1)), GATE)
+    assert negative and why == ""
+    assert conf == pytest.approx(999 / (999 + 7 / 3), rel=1e-9)
+    # The collection model makes the call when it is the surer one.
+    negative, conf, _, why = decide_polarity(Vote(0.3, rot(0, 1)), Vote(0.99, rot(0, 1)), GATE)
+    assert negative and why == "" and conf == pytest.approx(99 / (99 + 7 / 3), rel=1e-9)
+    # A dissent that leaves too little: odds 97/3 against 4 -> P = 0.890 < 0.9, review.
+    negative, conf, _, why = decide_polarity(Vote(0.97, rot(0, 1)), Vote(0.2, rot(0, 1)), GATE)
+    assert conf == pytest.approx((97 / 3) / (97 / 3 + 4), rel=1e-9)
+    assert why.startswith("polarity uncertain (P=0.890;")
+
+
+def test_a_sure_dissent_sends_the_polarity_to_review() -> None:
+    negative, conf, _, why = decide_polarity(Vote(0.97, rot(0, 1)), Vote(0.05, rot(0, 1)), GATE)
+    assert why.startswith("polarity votes disagree") and conf == 0.5
+    assert negative  # with review_below 0, a disputed polarity follows the shipped network
+    negative, _, _, why = decide_polarity(Vote(0.08, rot(0, 1)), Vote(0.9999, rot(0, 1)), GATE)
+    assert not negative and "disagree" in why
+
+
+def test_an_out_of_distribution_shipped_vote_may_oppose_but_never_decide() -> None:
+    coll = Vote(0.95, rot(0, 1))
+    # The gated network is sure of the opposite: review (before, the collection decided).
+    negative, _, source, why = decide_polarity(None, coll, GATE, gated=Vote(0.02, rot(0, 1)))
+    assert negative and source == "collection" and why.startswith("polarity votes disagree")
+    assert "shipped (out of distribution) P(negative)=0.020" in why
+    # A weak gated dissent discounts: odds 19 against 1.5 -> 0.927, decided.
+    negative, conf, _, why = decide_polarity(None, coll, GATE, gated=Vote(0.4, rot(0, 1)))
+    assert negative and why == "" and conf == pytest.approx(19 / 20.5, rel=1e-9)
+    # A gated vote that agrees never raises the collection's confidence.
+    _, conf, _, why = decide_polarity(None, Vote(0.85, rot(0, 1)), GATE, Vote(0.999, rot(0, 1)))
+    assert conf == 0.85 and why.startswith("polarity uncertain")

@@ -170,7 +170,8 @@ def check_with_shipped(
             # hand cue, review when unsure), and the film is never turned.
             out.append(_cue_only(float(cue_scores[i]), header_negative[i], settings))
             continue
-        negative, pconf, source, why_p = decide_polarity(shipped[i], collection[i], gate)
+        gated = None if in_dist[i] else Vote(float(call.p_negative[i]), call.p_rotation[i])
+        negative, pconf, source, why_p = decide_polarity(shipped[i], collection[i], gate, gated)
         if header_negative[i] is not None:
             negative, pconf, source, why_p = bool(header_negative[i]), 1.0, "header", ""
         turns, rconf, why_r = decide_rotation(shipped[i], collection[i], bool(confirmed[i]), gate)

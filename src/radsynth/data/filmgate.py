@@ -11,8 +11,20 @@ being ingested, started from the shipped networks' calls). The rules:
   either, :func:`radsynth.data.filmchecks.check_with_shipped` falls back to the header or the
   hand cue and leaves the film as stored (ingest also reads non-chest sources, such as lateral
   neck films and extremity CR, which are all out of this distribution).
-- **Polarity**: decided when every vote agrees and the most confident one reaches
-  ``review_below``; otherwise review. A DICOM header overrules both.
+- **Polarity** (a much easier task than rotation, so it is not tied to the rotation votes):
+  the surest vote makes the call. A vote against it that reaches ``review_below`` sends the
+  film to review; a weaker one only discounts it: the call's confidence is
+  ``sigmoid(|l_best| - sum |l_against|)`` in the votes' log-odds ``l``, the evidence left once
+  the dissent is taken off (two calibrated votes combined as independent evidence, Hinton's
+  product of experts, Neural Computation 2002, but only ever to lower confidence: agreeing
+  votes are not independent, the collection model starts from the shipped calls, so agreement
+  keeps the surer vote's confidence). Where the shipped network is unsure, even agreement
+  keeps the shipped network's confidence: the collection model learned from its calls on films
+  like this one, so agreeing with an unsure call is no confirmation (the confirmation bias of
+  self-training, Arazo et al., IJCNN 2020). Decided when that reaches ``review_below``. On an
+  out-of-distribution film the shipped vote can oppose a call but never make or raise one. A
+  DICOM header overrules them all. (Before: any dissent, however weak, sent the film to review,
+  and a gated film's collection call was taken even against a sure shipped vote.)
 - **Rotation: an upright film is never turned.** "Upright" is decided when every vote says
   upright and one of them reaches ``review_below``. A turn is decided only when the shipped
   network and the collection model both name the same turn, the shipped network with
@@ -50,10 +62,25 @@ def _names(shipped: Vote | None, collection: Vote | None) -> list[tuple[str, Vot
     return [(n, v) for n, v in (("shipped", shipped), ("collection", collection)) if v is not None]
 
 
+def _sureness(v: Vote) -> float:
+    return max(v.p_negative, 1.0 - v.p_negative)
+
+
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-12), 1.0 - 1e-12)
+    return float(np.log(p / (1.0 - p)))
+
+
 def decide_polarity(
-    shipped: Vote | None, collection: Vote | None, gate: GateSettings
+    shipped: Vote | None,
+    collection: Vote | None,
+    gate: GateSettings,
+    gated: Vote | None = None,
 ) -> tuple[bool, float, str, str]:
-    """(negative, confidence, source, review reason or "") from the available votes."""
+    """(negative, confidence, source, review reason or "") from the available votes.
+
+    ``gated`` is the shipped vote on a film beyond the OOD cut (``shipped`` is then None): it may
+    oppose the call, never make it (module docstring)."""
     votes = _names(shipped, collection)
     if not votes:
         return (
@@ -62,15 +89,27 @@ def decide_polarity(
             "none",
             "polarity unchecked: unlike the films the networks were fitted on",
         )
-    calls = {v.p_negative > 0.5 for _, v in votes}
     source = "+".join(n for n, _ in votes)
-    if len(calls) > 1:
-        said = ", ".join(f"{n} P(negative)={v.p_negative:.3f}" for n, v in votes)
-        return shipped.p_negative > 0.5, 0.5, source, f"polarity votes disagree ({said})"
-    negative = calls.pop()
-    conf = max(max(v.p_negative, 1.0 - v.p_negative) for _, v in votes)
-    reason = "" if conf >= gate.review_below else f"polarity uncertain (P={conf:.3f})"
-    return negative, float(conf), source, reason
+    best = max((v for _, v in votes), key=_sureness)
+    negative = best.p_negative > 0.5
+    others = [*votes, *([("shipped (out of distribution)", gated)] if gated is not None else [])]
+    against = [(n, v) for n, v in others if (v.p_negative > 0.5) != negative]
+    said = ", ".join(f"{n} P(negative)={v.p_negative:.3f}" for n, v in others)
+    if any(_sureness(v) >= gate.review_below for _, v in against):
+        follow = shipped if shipped is not None else best
+        return follow.p_negative > 0.5, 0.5, source, f"polarity votes disagree ({said})"
+    conf = _sureness(best)
+    echo = shipped is not None and collection is not None and not against
+    if echo and _sureness(shipped) < gate.review_below:
+        # The collection model learned from the shipped calls on films like this one, so where
+        # the shipped network is unsure their agreement confirms nothing (the confirmation bias
+        # of self-training): the shipped network's own confidence counts.
+        conf = _sureness(shipped)
+    if against:
+        dissent = sum(abs(_log_odds(v.p_negative)) for _, v in against)
+        conf = float(1.0 / (1.0 + np.exp(dissent - abs(_log_odds(best.p_negative)))))
+    reason = "" if conf >= gate.review_below else f"polarity uncertain (P={conf:.3f}; {said})"
+    return negative, conf, source, reason
 
 
 def decide_rotation(

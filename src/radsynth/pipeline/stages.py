@@ -124,7 +124,7 @@ STAGES: tuple[Stage, ...] = (
     _s("bench study", "reader-study server requests/s and latency under N raters",
        "study.bench", "BenchStudyConfig", "bench_study"),
     _s("bench polarity", "accuracy of negative/rotated-film detection, planted",
-       "screening.bench", "BenchFilmsConfig", "bench_polarity"),
+       "bench.polarity", "BenchPolarityConfig", "bench_polarity"),
     _s("bench orient", "accuracy of mirrored-film / facing detection, planted",
        "screening.bench", "BenchFilmsConfig", "bench_orient"),
     _s("bench screen", "screen recall per planted implausibility and measured FRR",
