@@ -1,14 +1,14 @@
-"""``radsynth bench polarity`` and ``radsynth bench orient``: accuracy of the film checks
-(``bench screen`` is :mod:`radsynth.screening.bench_screen`).
+"""``radsynth bench orient``: accuracy of orient's facing checks (``bench screen`` is
+:mod:`radsynth.screening.bench_screen`; ``bench polarity``, ingest's polarity and rotation
+checks, is :mod:`radsynth.bench.polarity`).
 
-Both take a folder of films stored the standard way (positive, upright, standard side; PNG,
+It takes a folder of films stored the standard way (positive, upright, standard side; PNG,
 JPEG, TIFF or DICOM, read through ingest's reader, so a DICOM is displayed through its header),
-draw ``--n`` of them at random (seeded), plant the defect in a random ``--fraction`` (inversion
-and, for ``polarity``, a random quarter turn in ``--rotate-fraction``; a left-right mirror for
-``orient``) and run the label-free detector on the result, as ingest and orient would. Printed:
-accuracy on all films, the fraction sent to review and the accuracy on the films not sent to
-review, for each check, plus the hand-made cue alone for comparison. Exact pixel duplicates are
-dropped first (the CR fixtures hold the same two films in several transfer syntaxes).
+draws ``--n`` of them at random (seeded), mirrors a random ``--fraction`` and runs the
+label-free detector on the result, as orient would. Printed: accuracy on all films, the fraction
+sent to review and the accuracy on the films not sent to review, for each check, plus simpler
+cues alone for comparison. Exact pixel duplicates are dropped first (the CR fixtures hold the
+same two films in several transfer syntaxes).
 
 ``bench orient`` runs orient's frontal check (the laterality network and side markers) and, for
 comparison, the network alone and the heart-side filter alone. ``--fit-on OTHER`` instead trains
@@ -30,18 +30,9 @@ from typing import Literal
 import numpy as np
 
 from radsynth.config import arg
-from radsynth.data.filmchecks import CheckSettings, check_films, cue_score
 from radsynth.data.ingest import find_files, pixel_hash, read_any
 from radsynth.data.resample import scale_to_fit
 from radsynth.errors import RadsynthError
-from radsynth.films.selfsup import (
-    POLARITY_ROTATION,
-    _expand,
-    features,
-    fit_logistic,
-    logits,
-    represent,
-)
 from radsynth.progress import bar
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.laterality import MirrorModel, load_model
@@ -58,8 +49,7 @@ class BenchFilmsConfig:
 
     src: Path = arg(help="folder of standard films (PNG/JPEG/TIFF/DICOM)", positional=True)
     n: int = arg(600, help="films drawn at random (seeded); 0 = all")
-    fraction: float = arg(0.5, help="share of the films inverted (polarity) or mirrored (orient)")
-    rotate_fraction: float = arg(0.1, help="polarity: share also turned by 90, 180 or 270 deg")
+    fraction: float = arg(0.5, help="share of the films mirrored")
     size_px: int = arg(224, help="films are scaled to fit size_px (as ingest does)")
     review_below: float = arg(0.9, help="confidence below which a film goes to review")
     view: Literal["frontal", "lateral", "auto"] = arg(
@@ -71,8 +61,8 @@ class BenchFilmsConfig:
     n_lateral: int = arg(0, help="orient --view auto: lateral films drawn (0 = as many as --n)")
     fit_on: Path | None = arg(
         None,
-        help="learn the model (polarity: the collection model; orient: the mirror network) on "
-        "this folder's films, taken as standard, instead: cross-source",
+        help="learn the mirror network on this folder's films, taken as standard, instead: "
+        "cross-source",
     )
     mirror_model: Path | None = arg(
         None, help="orient: the mirror network's weights (default: the shipped model)"
@@ -111,58 +101,6 @@ def score_line(name: str, correct: np.ndarray, review: np.ndarray) -> str:
         f"review {review.mean():.4f} ({int(review.sum())}), "
         f"accuracy on non-reviewed {acc_kept if kept.any() else 'n/a'}"
     )
-
-
-def bench_polarity(cfg: BenchFilmsConfig) -> StageResult:
-    """Plant inversions and rotations; print the checks' accuracy and review fraction."""
-    films = load_films(cfg)
-    rng = np.random.default_rng(cfg.seed + 1)
-    inverted = rng.random(len(films)) < cfg.fraction
-    turns = np.where(
-        rng.random(len(films)) < cfg.rotate_fraction, rng.integers(1, 4, len(films)), 0
-    )
-    planted = [
-        np.rot90(1.0 - f if inv else f, int(k))
-        for f, inv, k in zip(films, inverted, turns, strict=True)
-    ]
-    cues = np.array([cue_score(f) for f in planted])
-    reps = [represent(f) for f in planted]
-    head = (
-        f"{len(films)} films from {cfg.src}, {int(inverted.sum())} inverted, "
-        f"{int((turns > 0).sum())} rotated (seed {cfg.seed})"
-    )
-    if cfg.fit_on is not None:
-        source = load_films(
-            BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px, seed=cfg.seed)
-        )
-        x, y = _expand([represent(f) for f in source], POLARITY_ROTATION)
-        w = fit_logistic(x, y, len(POLARITY_ROTATION), 1e-2)
-        k = logits(w, np.stack([features(r) for r in reps])).argmax(1)
-        none = np.zeros(len(films), bool)
-        what = f"model learned on {cfg.fit_on}"
-        lines = [
-            head,
-            score_line(f"polarity, {what}", (k >= 4) == inverted, none),
-            score_line(f"rotation, {what}", k % 4 == turns, none),
-        ]
-        return StageResult(cfg.src, "\n".join(lines))
-    settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
-    checks = check_films(reps, cues, [None] * len(films), settings)
-    neg = np.array([c.negative for c in checks])
-    rot = np.array([c.rotation_deg // 90 for c in checks])
-    pol_review = np.array([c.polarity_confidence < cfg.review_below for c in checks])
-    rot_review = np.array([c.rotation_confidence < cfg.review_below for c in checks])
-    any_review = np.array([bool(c.review) for c in checks])
-    lines = [
-        head,
-        score_line("polarity (combined)", neg == inverted, pol_review),
-        score_line("polarity (hand cue alone)", (cues < 0) == inverted, np.zeros(len(films), bool)),
-        score_line("rotation", rot == turns, rot_review),
-        score_line(
-            "both (review if either is uncertain)", (neg == inverted) & (rot == turns), any_review
-        ),
-    ]
-    return StageResult(cfg.src, "\n".join(lines))
 
 
 def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
