@@ -52,6 +52,7 @@ from radsynth.sampling.samplers import (
 )
 from radsynth.stage import StageResult
 from radsynth.training.autoencoder_checkpoint import LoadedAutoencoder
+from radsynth.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,7 @@ class BenchSampleConfig:
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
     ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
     # The preset names the TrainConfig preset measured; it sets no bench fields itself.
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {},
-        "demo": {},
-        "paper": {},
-        "latent-512": {},
-        "latent-1024": {},
-    }
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {name: {} for name in TrainConfig.PRESETS}
 
 
 @dataclass(frozen=True)

@@ -80,13 +80,7 @@ class BenchTrainConfig:
     #: ``--cpu`` (deprecated) still means ``--device cpu``, for one release.
     ALIASES: ClassVar[tuple[Alias, ...]] = (CPU_ALIAS,)
     # The preset names the TrainConfig preset measured; it sets no bench fields itself.
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {},
-        "demo": {},
-        "paper": {},
-        "latent-512": {},
-        "latent-1024": {},
-    }
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {name: {} for name in TrainConfig.PRESETS}
 
     def __post_init__(self) -> None:
         if min(self.steps, self.dataset_images, self.latent_factor) < 1 or self.warmup_steps < 0:
