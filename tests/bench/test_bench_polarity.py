@@ -12,7 +12,7 @@ from sample_films import drawn_frontal
 from radsynth.bench.polarity import (
     BenchPolarityConfig,
     bench_polarity,
-    load_films,
+    check_inputs,
     plant,
     run_checks,
     tally,
@@ -20,6 +20,7 @@ from radsynth.bench.polarity import (
 from radsynth.cli import main
 from radsynth.data.filmchecks import CheckSettings
 from radsynth.data.imageio import write_png
+from radsynth.screening.bench import load_films
 
 
 def write_drawn(folder: Path, n: int, seed: int) -> Path:
@@ -35,11 +36,12 @@ def test_a_turn_the_gate_sends_to_review_counts_as_review(tmp_path: Path) -> Non
     (the hand cue, rotation unchecked) would have kept them all as stored, i.e. decided wrong."""
     src = write_drawn(tmp_path / "src", 12, seed=81)
     planted = plant(load_films(src, 0, 96, seed=0), 0.5, 1.0, seed=0)
-    t = tally(run_checks(planted, CheckSettings()), planted)
+    inputs = check_inputs(planted)
+    t = tally(run_checks(inputs, CheckSettings()), planted)
     assert t.turned == 12 and t.upright == 0
     assert t.rotation_review == 12 and t.any_review == 12
     assert t.turned_put_right == 0 and t.both_right_decided == 0
-    old = tally(run_checks(planted, CheckSettings(), shipped=False), planted)
+    old = tally(run_checks(inputs, CheckSettings(), shipped=False), planted)
     assert old.rotation_review == 0 and old.turned_put_right == 0
 
 

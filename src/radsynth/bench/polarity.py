@@ -25,19 +25,17 @@ import numpy as np
 
 from radsynth.config import arg
 from radsynth.data.filmchecks import CheckSettings, FilmCheck, check_films, cue_score
-from radsynth.data.ingest import find_files, pixel_hash, read_any
 from radsynth.data.ingest_checks import thumbnail
-from radsynth.data.resample import scale_to_fit
-from radsynth.errors import RadsynthError
 from radsynth.films.selfsup import (
     POLARITY_ROTATION,
+    Film,
     _expand,
     features,
     fit_logistic,
     logits,
     represent,
 )
-from radsynth.progress import bar
+from radsynth.screening.bench import load_films
 from radsynth.stage import StageResult
 from radsynth.stats.proportions import clopper_pearson_ci
 
@@ -86,28 +84,6 @@ class Tally:
     both_right_decided: int  # films decided with polarity and rotation both right
 
 
-def load_films(src: Path, n: int, size_px: int, seed: int) -> list[np.ndarray]:
-    """``n`` (0: all) distinct readable films of ``src`` in a seeded order, scaled to fit
-    ``size_px`` as ingest scales them. Exact pixel duplicates are dropped (the CR fixtures hold
-    the same films in several transfer syntaxes)."""
-    files = find_files(src)
-    films, seen = [], set()
-    for i in bar(np.random.default_rng(seed).permutation(len(files)), desc="bench: read"):
-        try:
-            pixels = read_any(files[i])[0]
-        except RadsynthError:
-            continue
-        digest = pixel_hash(pixels)
-        if digest not in seen:
-            seen.add(digest)
-            films.append(scale_to_fit(pixels, size_px, "pad"))
-        if n and len(films) == n:
-            break
-    if len(films) < 2:
-        raise RadsynthError(f"bench needs at least 2 distinct readable films in {src}")
-    return films
-
-
 def plant(films: list[np.ndarray], fraction: float, rotate_fraction: float, seed: int) -> Planted:
     """Invert a seeded ``fraction`` of the films and turn a seeded ``rotate_fraction``."""
     rng = np.random.default_rng(seed + 1)
@@ -120,13 +96,30 @@ def plant(films: list[np.ndarray], fraction: float, rotate_fraction: float, seed
     return Planted(out, inverted, turns)
 
 
-def run_checks(planted: Planted, settings: CheckSettings, shipped: bool = True) -> list[FilmCheck]:
+@dataclass(frozen=True)
+class Inputs:
+    """What ingest's checks read of each planted film, computed once for every rule compared."""
+
+    cues: np.ndarray  # (N,) the hand-made polarity cue (negative: looks inverted)
+    reps: list[Film]  # the collection model's representations (films.selfsup.represent)
+    thumbs: list[np.ndarray]  # the shipped networks' thumbnails (ingest_checks.thumbnail)
+
+
+def check_inputs(planted: Planted) -> Inputs:
+    """The cue, representation and thumbnail of each planted film."""
+    films = planted.films
+    return Inputs(
+        np.array([cue_score(f) for f in films]),
+        [represent(f) for f in films],
+        [thumbnail(f) for f in films],
+    )
+
+
+def run_checks(inputs: Inputs, settings: CheckSettings, shipped: bool = True) -> list[FilmCheck]:
     """Ingest's checks on the planted films: with the shipped networks (``shipped``, as ingest
     runs today) or issue 18's collection-only rule."""
-    cues = np.array([cue_score(f) for f in planted.films])
-    reps = [represent(f) for f in planted.films]
-    thumbs = [thumbnail(f) for f in planted.films] if shipped else None
-    return check_films(reps, cues, [None] * len(reps), settings, thumbs)
+    thumbs = inputs.thumbs if shipped else None
+    return check_films(inputs.reps, inputs.cues, [None] * len(inputs.reps), settings, thumbs)
 
 
 def tally(checks: list[FilmCheck], planted: Planted) -> Tally:
@@ -185,13 +178,12 @@ def bench_polarity(cfg: BenchPolarityConfig) -> StageResult:
     if cfg.fit_on is not None:
         return StageResult(cfg.src, "\n".join([head, *cross_source_lines(cfg, planted)]))
     settings = CheckSettings(review_below=cfg.review_below, seed=cfg.seed)
+    inputs = check_inputs(planted)
     lines = [head, "ingest's rule (shipped networks + collection model + gate):"]
-    lines += tally_lines(tally(run_checks(planted, settings), planted))
+    lines += tally_lines(tally(run_checks(inputs, settings), planted))
     lines.append("issue 18's rule (collection model alone), for comparison:")
-    lines += tally_lines(tally(run_checks(planted, settings, shipped=False), planted))
-    cue_right = int(
-        ((np.array([cue_score(f) for f in planted.films]) < 0) == planted.inverted).sum()
-    )
+    lines += tally_lines(tally(run_checks(inputs, settings, shipped=False), planted))
+    cue_right = int(((inputs.cues < 0) == planted.inverted).sum())
     lines.append(f"polarity (hand cue alone): accuracy {share(cue_right, len(films))}")
     return StageResult(cfg.src, "\n".join(lines))
 

@@ -70,13 +70,13 @@ class BenchFilmsConfig:
     seed: int = arg(0, help="seed of the draw and of the planting")
 
 
-def load_films(cfg: BenchFilmsConfig) -> list[np.ndarray]:
-    """``cfg.n`` distinct readable films of ``cfg.src``, scaled to fit ``cfg.size_px``."""
-    files = find_files(cfg.src)
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(files))
+def load_films(src: Path, n: int, size_px: int, seed: int) -> list[np.ndarray]:
+    """``n`` (0: all) distinct readable films of ``src`` in a seeded order, scaled to fit
+    ``size_px`` as ingest scales them. Exact pixel duplicates are dropped (the CR fixtures hold
+    the same films in several transfer syntaxes)."""
+    files = find_files(src)
     films, seen = [], set()
-    for i in bar(order, desc="bench: read"):
+    for i in bar(np.random.default_rng(seed).permutation(len(files)), desc="bench: read"):
         try:
             pixels = read_any(files[i])[0]
         except RadsynthError:
@@ -84,11 +84,11 @@ def load_films(cfg: BenchFilmsConfig) -> list[np.ndarray]:
         digest = pixel_hash(pixels)
         if digest not in seen:
             seen.add(digest)
-            films.append(scale_to_fit(pixels, cfg.size_px, "pad"))
-        if cfg.n and len(films) == cfg.n:
+            films.append(scale_to_fit(pixels, size_px, "pad"))
+        if n and len(films) == n:
             break
     if len(films) < 2:
-        raise RadsynthError(f"bench needs at least 2 distinct readable films in {cfg.src}")
+        raise RadsynthError(f"bench needs at least 2 distinct readable films in {src}")
     return films
 
 
@@ -109,7 +109,7 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
         raise RadsynthError("--mirror-model needs --view frontal or auto and no --fit-on")
     if cfg.view == "auto":
         return bench_view_auto(cfg)
-    films = load_films(cfg)
+    films = load_films(cfg.src, cfg.n, cfg.size_px, cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1)
     mirrored = rng.random(len(films)) < cfg.fraction
     planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
@@ -161,9 +161,7 @@ def _fit_network(cfg: BenchFilmsConfig) -> MirrorModel:
     """Train the laterality ensemble on ``cfg.fit_on``'s films (taken as standard) as
     ``radsynth mirror-model`` does, with at least 600 optimisation steps per network however
     few films there are."""
-    source = load_films(
-        BenchFilmsConfig(src=cfg.fit_on, n=cfg.n, size_px=cfg.size_px, seed=cfg.seed)
-    )
+    source = load_films(cfg.fit_on, cfg.n, cfg.size_px, cfg.seed)
     base = MirrorModelConfig(src=cfg.fit_on, out=Path("unused"), seed=cfg.seed)
     n_train = len(source) - max(10, len(source) // 10)
     steps = max(1, n_train // min(base.batch, n_train))
@@ -173,15 +171,9 @@ def _fit_network(cfg: BenchFilmsConfig) -> MirrorModel:
 def bench_view_auto(cfg: BenchFilmsConfig) -> StageResult:
     """``bench orient --view auto``: SRC's films (frontal) mixed with ``--lateral-src``'s, a
     random half mirrored; orient's auto path decides each film's view, then its side."""
-    frontal = load_films(cfg)
+    frontal = load_films(cfg.src, cfg.n, cfg.size_px, cfg.seed)
     n_lat = (cfg.n_lateral or cfg.n) if cfg.lateral_src is not None else 0
-    lateral = (
-        load_films(
-            BenchFilmsConfig(src=cfg.lateral_src, n=n_lat, size_px=cfg.size_px, seed=cfg.seed)
-        )
-        if n_lat > 0
-        else []
-    )
+    lateral = load_films(cfg.lateral_src, n_lat, cfg.size_px, cfg.seed) if n_lat > 0 else []
     films = frontal + lateral
     is_lat = np.arange(len(films)) >= len(frontal)
     rng = np.random.default_rng(cfg.seed + 1)

@@ -27,7 +27,7 @@ from radsynth.data.imageio import write_png
 from radsynth.data.resample import pad_to_square
 from radsynth.errors import RadsynthError
 from radsynth.records.screen import P_COLUMNS, read_screen_rows
-from radsynth.screening.bench import BenchFilmsConfig, load_films
+from radsynth.screening.bench import load_films
 from radsynth.screening.midline import swap_halves_lr
 from radsynth.screening.screen import ScreenConfig, screen
 from radsynth.stage import StageResult
@@ -115,7 +115,7 @@ def bench_screen(cfg: BenchScreenConfig) -> StageResult:
     """Run :func:`radsynth.screening.screen.screen` on planted films; print recall per kind and
     the false-rejection rate, each with its count and exact 95% interval."""
     need = _check(cfg)
-    films = load_films(BenchFilmsConfig(src=cfg.src, n=need, size_px=cfg.size_px, seed=cfg.seed))
+    films = load_films(cfg.src, need, cfg.size_px, cfg.seed)
     if len(films) < need:
         raise RadsynthError(f"bench screen needs {need} distinct films, {cfg.src} has {len(films)}")
     films = [pad_to_square(f, cfg.size_px) for f in films]
