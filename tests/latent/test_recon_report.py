@@ -64,3 +64,15 @@ def test_a_split_with_no_images_is_one_line_and_writes_nothing(
     assert not out.exists()
     with pytest.raises(RadsynthError, match="max-images"):
         recon_report(ReconReportConfig(tiny_run, ingest_32, out, max_images=0))
+
+
+def test_films_of_another_size_are_one_line_and_write_nothing(tiny_run, tmp_path, capsys):
+    from fake_runs import make_fake_ingest
+
+    other = make_fake_ingest(tmp_path / "data64", size_px=64)
+    out = tmp_path / "out"
+    args = ["recon-report", str(tiny_run), str(other), str(out), "--split", "val"]
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the autoencoder was trained at 32 px" in err[0]
+    assert not out.exists()

@@ -19,7 +19,7 @@ from radsynth.hardware.flags import device_arg
 from radsynth.hardware.runtime import resolve_runtime
 from radsynth.hardware.threads import cpu_threads
 from radsynth.latent.report import write_report
-from radsynth.stage import StageResult, prepare_output_dir, sha256_file, write_manifest
+from radsynth.stage import StageResult, prepare_output_dir, write_manifest
 from radsynth.training.autoencoder_checkpoint import AE_FILE, load_autoencoder
 from radsynth.training.data import load_split
 
@@ -57,7 +57,9 @@ def recon_report(cfg: ReconReportConfig) -> StageResult:
     rt = resolve_runtime(cfg.device, threads=cfg.cpu_threads or None)
     with cpu_threads(cfg.cpu_threads):
         ae = load_autoencoder(cfg.autoencoder, device=rt.device, need_scale_factor=False)
-        images, files = load_split(cfg.data, cfg.split, ae.shape.image_size_px)
+        size = ae.shape.image_size_px
+        hint = f"the autoencoder was trained at {size} px: give an ingest folder at that size"
+        images, files = load_split(cfg.data, cfg.split, size, hint)
         prepare_output_dir(Path(cfg.out), STAGE, cfg)
         report = write_report(
             Path(cfg.out),
@@ -76,7 +78,7 @@ def recon_report(cfg: ReconReportConfig) -> StageResult:
         inputs=[ae.path / AE_FILE, *files[: cfg.max_images]],
         extra={
             "checkpoint": str(ae.path),
-            "autoencoder_sha256": sha256_file(ae.path / AE_FILE),
+            "autoencoder_sha256": ae.checkpoint_id,  # hashed by load_autoencoder
             "recon": report,
         },
     )

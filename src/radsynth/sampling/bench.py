@@ -52,7 +52,7 @@ from radsynth.sampling.samplers import (
 )
 from radsynth.stage import StageResult
 from radsynth.training.autoencoder_checkpoint import LoadedAutoencoder
-from radsynth.training.config import TrainConfig
+from radsynth.training.config import TrainConfig, diffusion_config, model_config
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,6 @@ def load_network(cfg: BenchSampleConfig, device: torch.device) -> Network:
         ck = load_checkpoint(cfg.ckpt, weights="ema", device=device)
         return Network(ck.model, ck.betas, ck.prediction_type, ck.image_size_px, str(ck.path))
     from radsynth.models.unet import build_unet
-    from radsynth.training.config import TrainConfig, diffusion_config, model_config
 
     tcfg = build_config(TrainConfig, {"data": ".", "out": ".", "preset": cfg.preset})
     decoder = None if cfg.autoencoder is None else random_decoder(cfg.autoencoder, cfg.seed, device)

@@ -49,7 +49,9 @@ def _check_ingest_folder(data: Path) -> Path:
     return csv_path
 
 
-def _stack(paths: list[Path], size_px: int) -> torch.Tensor:
+def _stack(
+    paths: list[Path], size_px: int, hint: str = "ingest at that size or set --image-size-px"
+) -> torch.Tensor:
     arrays = []
     for p in paths:
         if not p.is_file():
@@ -59,7 +61,7 @@ def _stack(paths: list[Path], size_px: int) -> torch.Tensor:
             h, w = arr.shape
             raise RadsynthError(
                 f"mismatched image size: {p.name} is {w}x{h} px, image_size_px is {size_px}; "
-                "ingest at that size or set --image-size-px"
+                + hint
             )
         arrays.append(arr)
     if not arrays:
@@ -90,8 +92,11 @@ def load_ingest(data: Path, size_px: int) -> TrainingData:
     )
 
 
-def load_split(data: Path, split: str, size_px: int) -> tuple[torch.Tensor, list[Path]]:
-    """One split's images (N, 1, H, W) float16 in [0, 1] of an ingest folder, with their files.
+def load_split(
+    data: Path, split: str, size_px: int, hint: str = "ingest at that size"
+) -> tuple[torch.Tensor, list[Path]]:
+    """One split's images (N, 1, H, W) float16 in [0, 1] of an ingest folder, with their files;
+    ``hint`` ends the error of an image of another size.
 
     Raises:
         RadsynthError: as :func:`load_ingest`, or a split with no images.
@@ -102,7 +107,7 @@ def load_split(data: Path, split: str, size_px: int) -> tuple[torch.Tensor, list
     files = [data / r.image for r in rows if r.split == split]
     if not files:
         raise RadsynthError(f"{csv_path} lists no {split} images")
-    return _stack(files, size_px), files
+    return _stack(files, size_px, hint), files
 
 
 class DataOrder:
