@@ -1,9 +1,11 @@
 """Measure ingest's polarity and rotation checks on a source that chose nothing (issue 27).
 
 Each film of SRC is read as ingest reads it (scaled to --size-px, header display applied for
-DICOMs and then ignored: pixels only), a seeded half is inverted and a seeded third is turned by
-90/180/270 degrees, and the checks run as ingest runs them (shipped networks + collection model +
-gate). Printed, each with exact (Clopper-Pearson) 95% bounds:
+DICOMs and then ignored: pixels only), a seeded half is inverted, a seeded third (``--turned``) is
+turned by 90/180/270 degrees and, with ``--mirrored``, a seeded share is mirrored left-right (the
+issue's protocol: ``--turned 0 --mirrored 0.5``: every film upright, half inverted, half
+mirrored; ingest must not care which way a film faces), and the checks run as ingest runs them
+(shipped networks + collection model + gate). Printed, each with exact (Clopper-Pearson) 95% bounds:
 
 - polarity: review share, accuracy among decided films;
 - rotation: upright films turned (the goal is none), turned films put right, review share;
@@ -47,19 +49,23 @@ def load(src: Path, size_px: int, limit: int, seed: int) -> list[np.ndarray]:
     return [scale_to_fit(read_any(f, ("ot",))[0], size_px, "pad") for f in files]
 
 
-def plant(films: list[np.ndarray], seed: int):
+def plant(films: list[np.ndarray], seed: int, turned: float = 1 / 3, mirrored: float = 0.0):
     rng = np.random.default_rng(seed)
     inv = rng.random(len(films)) < 0.5
-    turns = np.where(rng.random(len(films)) < 1 / 3, rng.integers(1, 4, len(films)), 0)
-    out = [
-        np.ascontiguousarray(np.rot90(1.0 - f if i else f, int(k)))
-        for f, i, k in zip(films, inv, turns, strict=True)
-    ]
+    turns = np.where(rng.random(len(films)) < turned, rng.integers(1, 4, len(films)), 0)
+    # Drawn after the others, so --mirrored 0 plants exactly what it planted before.
+    mir = rng.random(len(films)) < mirrored if mirrored > 0 else np.zeros(len(films), bool)
+    out = []
+    for f, i, k, m in zip(films, inv, turns, mir, strict=True):
+        x = 1.0 - f if i else f
+        out.append(np.ascontiguousarray(np.rot90(x[:, ::-1] if m else x, int(k))))
     return out, inv, turns
 
 
-def measure(films: list[np.ndarray], seed: int, min_films: int) -> dict[str, str]:
-    planted, inv, turns = plant(films, seed)
+def measure(
+    films: list[np.ndarray], seed: int, min_films: int, turned: float = 1 / 3, mirrored: float = 0.0
+) -> dict[str, str]:
+    planted, inv, turns = plant(films, seed, turned, mirrored)
     cues = np.array([cue_score(f) for f in planted])
     thumbs = [thumbnail(f) for f in planted]
     settings = CheckSettings(seed=seed, min_films=min_films)
@@ -183,6 +189,8 @@ def main() -> None:
     ap.add_argument(
         "--augment", type=float, default=0.0, help="apply radsynth.films.augment with this p first"
     )
+    ap.add_argument("--turned", type=float, default=1 / 3, help="share of films turned")
+    ap.add_argument("--mirrored", type=float, default=0.0, help="share of films mirrored")
     args = ap.parse_args()
     import torch
 
@@ -199,7 +207,7 @@ def main() -> None:
         elif args.variants:
             res = variants(films)
         else:
-            res = measure(films, args.seed, args.min_films)
+            res = measure(films, args.seed, args.min_films, args.turned, args.mirrored)
         print(json.dumps({"source": str(src), "seed": args.seed, **res}, indent=1), flush=True)
 
 

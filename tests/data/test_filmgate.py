@@ -43,6 +43,24 @@ def test_an_upright_film_is_never_turned_on_one_vote() -> None:
     assert decide_rotation(Vote(0, rot(1, 0.999)), Vote(0, rot(3, 0.99)), True, GATE)[0] == 0
 
 
+def test_a_weak_turn_dissent_discounts_the_upright_call_instead_of_vetoing_it() -> None:
+    """One vote says upright, the other names a turn without being sure of it: the upright call
+    is kept at sigmoid(l_up - l_dissent) in log-odds, never turned; a sure dissent, or a
+    discount that leaves less than review_below, still goes to review."""
+    up, weak = Vote(0.0, rot(0, 0.999)), Vote(0.0, np.array([0.3, 0.4, 0.2, 0.1]))
+    # By hand: log-odds of upright 6.9068 (0.999); the dissent's P(not upright) 0.7, 0.8473.
+    expected = 1.0 / (1.0 + np.exp(-(np.log(0.999 / 0.001) - np.log(0.7 / 0.3))))
+    for ship, coll in ((up, weak), (weak, up)):
+        turns, conf, why = decide_rotation(ship, coll, True, GATE)
+        assert (turns, why) == (0, "") and conf == pytest.approx(expected, rel=1e-9)
+    # The same dissent against a weaker upright vote (0.95: 2.944 - 0.847 -> 0.890 < 0.9).
+    turns, conf, why = decide_rotation(Vote(0.0, rot(0, 0.95)), weak, True, GATE)
+    assert turns == 0 and "disagree" in why
+    # A sure dissent (P(not upright) 0.92 >= 0.9) is not discounted, however sure the upright.
+    turns, _, why = decide_rotation(Vote(0.0, rot(0, 0.99999)), Vote(0.0, rot(2, 0.92)), True, GATE)
+    assert turns == 0 and "disagree" in why
+
+
 def test_without_a_collection_model_a_turn_goes_to_review() -> None:
     turns, _, why = decide_rotation(Vote(0.0, rot(3, 0.99999)), None, True, GATE)
     assert turns == 3 and "needs the shipped and the collection model" in why
@@ -124,3 +142,35 @@ def test_an_out_of_distribution_shipped_vote_may_oppose_but_never_decide() -> No
     # A gated vote that agrees never raises the collection's confidence.
     _, conf, _, why = decide_polarity(None, Vote(0.85, rot(0, 1)), GATE, Vote(0.999, rot(0, 1)))
     assert conf == 0.85 and why.startswith("polarity uncertain")
+
+
+def test_the_collection_model_is_flattened_when_it_disagrees_with_sure_shipped_calls() -> None:
+    """calibrate_to_shipped: a collection model that agrees with the shipped networks' sure calls
+    keeps its probabilities (T = 1, never sharpened); one that contradicts them on a third of
+    them is flattened, so its dissent weighs less; with fewer than 10 sure calls it is left as
+    it is."""
+    from radsynth.data.filmchecks import MIN_ANCHORS, calibrate_to_shipped
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 8, 60)
+    probs = np.full((60, 8), 0.01 / 7)
+    probs[np.arange(60), labels] = 0.99
+    same, t = calibrate_to_shipped(probs, labels)
+    assert t == 1.0 and np.array_equal(same, probs)
+    contradicted = labels.copy()
+    contradicted[::3] = (labels[::3] + 2) % 8  # the shipped networks say otherwise on 20 films
+    flat, t = calibrate_to_shipped(probs, contradicted)
+    assert t > 1.5 and flat.max() < 0.99 and np.array_equal(flat.argmax(1), labels)
+    np.testing.assert_allclose(flat.sum(1), 1.0)
+    # The fitted temperature minimises the NLL: nudging it either way does not lower it.
+    z = np.log(probs)
+
+    def nll(temp: float) -> float:
+        p = np.exp(z / temp) / np.exp(z / temp).sum(1, keepdims=True)
+        return float(-np.log(p[np.arange(60), contradicted]).mean())
+
+    assert nll(t) <= min(nll(t * 1.05), nll(t / 1.05)) + 1e-9
+    few = np.full(60, -1)
+    few[: MIN_ANCHORS - 1] = contradicted[: MIN_ANCHORS - 1]
+    out, t = calibrate_to_shipped(probs, few)
+    assert out is probs and t == 1.0

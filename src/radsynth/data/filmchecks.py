@@ -32,7 +32,14 @@ import numpy as np
 
 from radsynth.data.filmgate import GateSettings, Vote, decide_polarity, decide_rotation
 from radsynth.data.polarity import detect_polarity
-from radsynth.films.selfsup import POLARITY_ROTATION, Film, detect_transforms, undo
+from radsynth.films.selfsup import (
+    POLARITY_ROTATION,
+    Film,
+    detect_transforms,
+    fit_temperature,
+    softmax,
+    undo,
+)
 
 if TYPE_CHECKING:
     from radsynth.films.checknet import ShippedCall
@@ -197,10 +204,48 @@ def _collection_votes(
     neg = np.where(in_dist, call.p_negative > 0.5, np.asarray(cue_scores) < 0)
     turn = np.where(in_dist & (call.p_rotation.max(1) >= 0.5), call.p_rotation.argmax(1), 0)
     fit = detect_transforms(films, POLARITY_ROTATION, 4 * neg + turn, seed=settings.seed)
-    by_polarity = fit.probs.reshape(n, 2, 4)
+    sure = in_dist & (np.maximum(call.p_negative, 1.0 - call.p_negative) >= settings.turn_above)
+    sure &= call.p_rotation.max(1) >= settings.turn_above
+    anchors = np.where(sure, 4 * (call.p_negative > 0.5) + call.p_rotation.argmax(1), -1)
+    probs, temperature = calibrate_to_shipped(fit.probs, anchors)
+    log.info(
+        "film checks: collection model calibrated on the shipped networks' %d sure calls "
+        "(temperature %.2f; 1 = left as it is)",
+        int(sure.sum()),
+        temperature,
+    )
+    by_polarity = probs.reshape(n, 2, 4)
     votes = [Vote(float(by_polarity[i, 1].sum()), by_polarity[i].sum(0)) for i in range(n)]
     confirmed = rotation_confirmed(films, fit.labels, by_polarity.sum(1).argmax(1))
     return votes, confirmed
+
+
+#: The collection model is calibrated on the shipped networks' sure calls only when it has
+#: at least this many of them.
+MIN_ANCHORS = 10
+
+
+def calibrate_to_shipped(probs: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, float]:
+    """The collection model's (N, K) probabilities flattened by the temperature that best fits
+    the shipped networks' sure calls on the same folder (``anchors``: (N,) class index, -1
+    where the shipped networks are not sure), and that temperature.
+
+    The collection model is fitted and calibrated on its own pseudo-labels (hard EM), so its
+    confidence says how consistent the folder is with itself, not how often it is right: on a
+    folder whose films carry unlike artefacts it called turned, at P 0.9-1.0, upright films
+    the shipped rotation network called upright at P > 0.999. Fitting a temperature (Guo et al.,
+    ICML 2017) on the films where the shipped networks, fitted on other sources, are sure
+    measures how far the collection model agrees with them here; it is only ever used to
+    flatten (T >= 1), so a collection model that agrees keeps its confidence and one that
+    does not loses it, and its dissent weighs less (:mod:`radsynth.data.filmgate`). Left as it
+    is with fewer than :data:`MIN_ANCHORS` sure calls.
+    """
+    sel = anchors >= 0
+    if int(sel.sum()) < MIN_ANCHORS:
+        return probs, 1.0
+    z = np.log(np.clip(probs, 1e-12, 1.0))
+    t = max(1.0, fit_temperature(z[sel], anchors[sel]))
+    return softmax(z / t), t
 
 
 def rotation_confirmed(films: list[Film], labels: np.ndarray, turns: np.ndarray) -> np.ndarray:

@@ -26,8 +26,11 @@ being ingested, started from the shipped networks' calls). The rules:
   DICOM header overrules them all. (Before: any dissent, however weak, sent the film to review,
   and a gated film's collection call was taken even against a sure shipped vote.)
 - **Rotation: an upright film is never turned.** "Upright" is decided when every vote says
-  upright and one of them reaches ``review_below``. A turn is decided only when the shipped
-  network and the collection model both name the same turn, the shipped network with
+  upright and one of them reaches ``review_below``, or (since 2026-12-06) when one vote says
+  upright and the other's turn is a weak dissent (under ``review_below``) that leaves the
+  upright call at least ``review_below`` once taken off in log-odds, as for polarity (before:
+  any dissent, however weak, sent the film to review). A turn is decided only when
+  the shipped network and the collection model both name the same turn, the shipped network with
   probability at least ``turn_above`` (chosen on held-out paediatric and drawn films so that no
   upright film there reached it) and the collection model with at least ``review_below``, and
   the turned film is more typical of its collection
@@ -128,6 +131,12 @@ def decide_rotation(
     if not any(turns):
         conf = max(best)
         return 0, conf, "" if conf >= gate.review_below else f"rotation uncertain ({said})"
+    if len(votes) == 2 and turns.count(0) == 1:
+        kept = _upright_despite_dissent(
+            votes[turns.index(0)][1], votes[turns.index(0) - 1][1], gate
+        )
+        if kept is not None:
+            return 0, kept, ""
     agreed = turns[0] if len(set(turns)) == 1 else 0
     if shipped is None or collection is None:
         return agreed, max(best), f"turn needs the shipped and the collection model ({said})"
@@ -145,3 +154,16 @@ def decide_rotation(
             ),
         )
     return agreed, min(best), ""
+
+
+def _upright_despite_dissent(upright: Vote, dissent: Vote, gate: GateSettings) -> float | None:
+    """The confidence in "upright" when one vote says upright and the other names a turn but is
+    not sure of it (its P(not upright) under ``review_below``): the dissent discounts the call,
+    as a weak polarity dissent does, ``sigmoid(l_upright - l_dissent)`` in log-odds. None (the
+    film goes to review) when the dissent is sure or the discounted confidence is under
+    ``review_below``. It can only keep a film as stored, never turn one."""
+    against = 1.0 - float(upright.p_rotation[0]), 1.0 - float(dissent.p_rotation[0])
+    if against[1] >= gate.review_below:
+        return None
+    conf = float(1.0 / (1.0 + np.exp(_log_odds(against[1]) + _log_odds(against[0]))))
+    return conf if conf >= gate.review_below else None

@@ -20,8 +20,10 @@ Welling, "Group Equivariant Convolutional Networks", ICML 2016).
 an inverted film ``1 - x`` to ``-z``; the logit of "stored negative" is
 ``s(z) = h(-z) - h(z)``, so ``s(-z) = -s(z)`` exactly: a film and its inverse always get
 complementary probabilities, as the laterality network does for the mirror. At ingest the
-logit is averaged over the film's four quarter turns (:func:`invariant_negative_logit`), so the
-polarity call is also exactly invariant to the turn.
+logit is averaged over the film's four quarter turns and their mirror images
+(:func:`invariant_negative_logit`), so the polarity call is also exactly invariant to the turn
+and to the mirror; the rotation call is made mirror-equivariant the same way
+(:func:`upright_score`).
 
 Both networks take the film stretched to a ``px`` (48) pixel square (:func:`prepare`). Each has
 a temperature ``T`` fitted on held-out films (Guo et al., ICML 2017), and the rotation network
@@ -88,9 +90,22 @@ def conv_block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def upright_score(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
+    """(B,) ``u(z)`` averaged over the film and its left-right mirror image.
+
+    Whether a film is upright does not depend on which way it faces: a film stored mirrored is
+    upright or turned exactly as its standard copy is. The fitting films are all in standard
+    display, so a network's score alone may read a mirrored film's heart and aortic knob, on the
+    "wrong" side, as a sign of a turn; averaging over the mirror (the Reynolds operator of the
+    two-element group) makes the score exactly mirror-invariant, so a mirrored film gets its
+    standard copy's call with the turn reflected (P(k | mirror(x)) = P(-k | x))."""
+    return 0.5 * (net.score(z) + net.score(z.flip(-1)))
+
+
 def rotation_logits(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
-    """(B, 4) logits of "stored turned by k quarter turns counter-clockwise" (equivariant)."""
-    return torch.stack([net.score(torch.rot90(z, -k, dims=(-2, -1))) for k in range(4)], 1)
+    """(B, 4) logits of "stored turned by k quarter turns counter-clockwise": equivariant to
+    quarter turns and, with :func:`upright_score`, to the left-right mirror."""
+    return torch.stack([upright_score(net, torch.rot90(z, -k, dims=(-2, -1))) for k in range(4)], 1)
 
 
 def negative_logit(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
@@ -107,9 +122,13 @@ def invariant_negative_logit(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
     network was fitted on films in all four turns, so each term is in its distribution; the
     average stays antisymmetric. Chosen on drawn and augmented paediatric films in their 8
     forms (docs/screening.md): fewer confident wrong calls than the logit of the film as stored.
+
+    Since 2026-12-06 the average also runs over each turn's left-right mirror image (the eight
+    forms of the dihedral group): whether a film is inverted does not depend on which way it
+    faces either, and the fitting films were all in standard display.
     """
-    turns = [negative_logit(net, torch.rot90(z, k, dims=(-2, -1))) for k in range(4)]
-    return torch.stack(turns).mean(0)
+    forms = [torch.rot90(x, k, dims=(-2, -1)) for x in (z, z.flip(-1)) for k in range(4)]
+    return torch.stack([negative_logit(net, x) for x in forms]).mean(0)
 
 
 def prepare(images: list[np.ndarray], px: int) -> torch.Tensor:
@@ -195,8 +214,14 @@ def feature_distance(checks: ShippedChecks, z: torch.Tensor) -> np.ndarray:
     """(B,) root-mean-square standardised distance of the pooled trunk features from their mean on
     the fitting films: a diagonal Mahalanobis distance (Lee et al., "A Simple Unified Framework
     for Detecting Out-of-Distribution Samples", NeurIPS 2018, with a diagonal covariance)."""
-    f = pooled_features(checks.rotation.eval(), z).double().numpy()
-    return np.sqrt((((f - checks.feature_mean) / checks.feature_std) ** 2).mean(1))
+
+    def distance(x: torch.Tensor) -> np.ndarray:
+        f = pooled_features(checks.rotation.eval(), x).double().numpy()
+        return np.sqrt((((f - checks.feature_mean) / checks.feature_std) ** 2).mean(1))
+
+    # The smaller of the film's and its mirror image's: the fitting films are all in standard
+    # display, and a film stored mirrored is no less a chest film (exactly mirror-invariant).
+    return np.minimum(distance(z), distance(z.flip(-1)))
 
 
 def save_checks(path_rotation: Path, path_polarity: Path, checks: ShippedChecks) -> None:
