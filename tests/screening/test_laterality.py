@@ -38,9 +38,9 @@ TINY = MirrorModelConfig(src=Path("unused"), out=Path("unused"), epochs=8, batch
 
 @pytest.fixture(scope="module")
 def tiny_model() -> MirrorModel:
-    net, losses = train_net(base_films(_films(128, seed=1)), TINY)
+    net, losses = train_net(base_films(_films(128, seed=1), TINY.fit), TINY)
     assert losses[-1] < losses[0]
-    return MirrorModel((net,), (1.0,), "drawn films")
+    return MirrorModel((net,), (1.0,), "drawn films", TINY.fit)
 
 
 def test_logit_is_exactly_antisymmetric(tiny_model: MirrorModel) -> None:
@@ -48,9 +48,26 @@ def test_logit_is_exactly_antisymmetric(tiny_model: MirrorModel) -> None:
     p = tiny_model.probability(films)
     q = tiny_model.probability([f[:, ::-1] for f in films])
     np.testing.assert_allclose(p + q, 1.0, rtol=1e-6)
-    flat = np.full((80, 80), 0.4)
-    # A symmetric film: no side to prefer (up to the float rounding of the shifted views).
-    assert tiny_model.probability([flat])[0] == pytest.approx(0.5, abs=1e-3)
+    yy, xx = (np.mgrid[0:80, 0:80] + 0.5) / 80
+    symmetric = 0.3 + 0.4 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) / 0.05)
+    # A left-right symmetric film: no side to prefer (up to the float rounding of the views).
+    assert tiny_model.probability([symmetric])[0] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_trim_stretch_sees_a_padded_or_letterboxed_film_as_the_film_itself() -> None:
+    """``trim-stretch`` drops uniform edge bands before stretching: a film padded into a wide
+    black frame (as ingest pads a portrait film) gives the network the same input as the film;
+    ``pad`` does not. Both stay mirror-symmetric."""
+    film = _films(1, seed=9)[0][8:88]  # 80 x 96
+    framed = np.zeros((80, 150), np.float32)
+    framed[:, 27:123] = film
+    trimmed = base_films([film, framed, framed[:, ::-1]], "trim-stretch")
+    torch.testing.assert_close(trimmed[1], trimmed[0])
+    torch.testing.assert_close(trimmed[2], trimmed[0].flip(-1))
+    padded = base_films([film, framed], "pad")
+    assert (padded[1] - padded[0]).abs().max() > 0.2
+    with pytest.raises(RadsynthError, match="film fit must be one of"):
+        base_films([film], "crop")
 
 
 def test_trained_on_drawn_films_detects_their_mirror_images(tiny_model: MirrorModel) -> None:
@@ -75,7 +92,10 @@ def test_training_is_deterministic() -> None:
 def test_save_load_round_trip_and_one_line_errors(tmp_path: Path, tiny_model) -> None:
     path = tmp_path / "m.safetensors"
     save_model(
-        MirrorModel((tiny_model.nets[0], tiny_model.nets[0]), (1.7, 1.7), "drawn films"), path
+        MirrorModel(
+            (tiny_model.nets[0], tiny_model.nets[0]), (1.7, 1.7), "drawn films", tiny_model.fit
+        ),
+        path,
     )
     back = load_model(path)
     assert back.temperatures == (1.7, 1.7) and back.trained_on == "drawn films"
@@ -95,6 +115,18 @@ def test_save_load_round_trip_and_one_line_errors(tmp_path: Path, tiny_model) ->
     with pytest.raises(RadsynthError, match="not a radsynth mirror model"):
         load_model(tmp_path / "other.safetensors")
     assert isinstance(LateralityNet(NetShape(4, 32)), torch.nn.Module)
+    # The film fit is stored; a file written before it was (no "fit" entry) reads as "pad".
+    assert back.fit == tiny_model.fit == "trim-stretch"
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta, state = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    save_file(state, str(tmp_path / "old.safetensors"), metadata={
+        k: v for k, v in meta.items() if k != "fit"})  # fmt: skip
+    assert load_model(tmp_path / "old.safetensors").fit == "pad"
+    save_file(state, str(tmp_path / "odd.safetensors"), metadata={**meta, "fit": "crop"})
+    with pytest.raises(RadsynthError, match="unknown film fit 'crop'"):
+        load_model(tmp_path / "odd.safetensors")
 
 
 def test_mirror_model_command(tmp_path: Path, capsys) -> None:
@@ -111,6 +143,8 @@ def test_mirror_model_command(tmp_path: Path, capsys) -> None:
     assert main(argv) == 2  # the folder holds a finished model: refused, nothing overwritten
     assert main(["mirror-model", str(tmp_path / "films" / "000.png"), str(tmp_path / "m2")]) == 2
     assert "needs at least" in capsys.readouterr().err
+    assert main([*argv[:3], "--artefacts", "1.5"]) == 2
+    assert "--artefacts must be in [0, 1]" in capsys.readouterr().err
     (tmp_path / "films" / "047.png").write_bytes(b"not a png")  # a corrupt film
     assert main(["mirror-model", str(tmp_path / "films"), str(tmp_path / "m3")]) == 2
     assert "cannot read image" in capsys.readouterr().err

@@ -98,6 +98,13 @@ def test_bench_subcommands_smoke(tmp_path: Path, capsys) -> None:
     bad = ["bench", "orient", src, "--n", "40", "--size-px", "64", "--mirror-model", "m.st"]
     assert main([*bad, "--view", "lateral"]) == 2
     assert main([*bad, "--fit-on", src]) == 2  # one network or the other, not both
+    art = ["bench", "orient", src, "--n", "40", "--size-px", "64", "--artefacts", "0.5"]
+    assert main(art) == 0
+    first = capsys.readouterr().out
+    assert "artefacts with P 0.5 each" in first and main(art) == 0
+    assert capsys.readouterr().out == first  # the same seed plants the same artefacts
+    assert main([*art, "--view", "lateral"]) == 2 and main([*art[:-1], "1.5"]) == 2
+    assert "--artefacts must be in [0, 1]" in capsys.readouterr().err
     args = ["bench", "screen", src, "--n-reference", "120", "--n-plausible", "10",
             "--n-per-kind", "2", "--size-px", "64"]  # fmt: skip
     assert main(args) == 0

@@ -33,6 +33,7 @@ from radsynth.config import arg
 from radsynth.data.ingest import find_files, pixel_hash, read_any
 from radsynth.data.resample import scale_to_fit
 from radsynth.errors import RadsynthError
+from radsynth.films.augment import augment as add_artefacts
 from radsynth.progress import bar
 from radsynth.screening.facing import analyse, detect
 from radsynth.screening.laterality import MirrorModel, load_model
@@ -66,6 +67,12 @@ class BenchFilmsConfig:
     )
     mirror_model: Path | None = arg(
         None, help="orient: the mirror network's weights (default: the shipped model)"
+    )
+    artefacts: float = arg(
+        0.0,
+        help="orient --view frontal: give each film, after planting, each real-film artefact "
+        "(radsynth.films.augment: letterbox, text, marker, wires, crop, collimation, portable "
+        "AP) with this probability",
     )
     seed: int = arg(0, help="seed of the draw and of the planting")
 
@@ -107,6 +114,8 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     """Plant mirrors; print the orient detector's accuracy and review fraction."""
     if cfg.mirror_model is not None and (cfg.fit_on is not None or cfg.view == "lateral"):
         raise RadsynthError("--mirror-model needs --view frontal or auto and no --fit-on")
+    if not 0.0 <= cfg.artefacts <= 1.0 or (cfg.artefacts > 0 and cfg.view != "frontal"):
+        raise RadsynthError("--artefacts must be in [0, 1], and above 0 only with --view frontal")
     if cfg.view == "auto":
         return bench_view_auto(cfg)
     films = load_films(cfg.src, cfg.n, cfg.size_px, cfg.seed)
@@ -114,6 +123,9 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     mirrored = rng.random(len(films)) < cfg.fraction
     planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
     head = f"{len(films)} films from {cfg.src}, {int(mirrored.sum())} mirrored (seed {cfg.seed})"
+    if cfg.artefacts > 0:
+        planted = [add_artefacts(f, rng, cfg.artefacts) for f in planted]
+        head += f", artefacts with P {cfg.artefacts:g} each"
     none = np.zeros(len(films), bool)
     if cfg.view == "lateral":
         scores = detect_all(planted, "lateral").scores

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radsynth.data.polarity import trim_uniform_edges
 from radsynth.data.resample import resample_square
 from radsynth.errors import RadsynthError
 from radsynth.films.checknet import conv_block
@@ -46,6 +47,12 @@ from radsynth.films.checknet import conv_block
 BASE_PX = 96
 #: The weights trained on the paediatric films, shipped with the package.
 SHIPPED = Path(__file__).parent / "weights" / "mirror_frontal.safetensors"
+#: How a film is made square before the network. ``pad``: the aspect ratio kept inside black
+#: bars (the weights of 2026-11-30). ``trim-stretch``: uniform edge bands (padding, letterbox
+#: frames, collimation) dropped, the rest stretched to the square, as the paediatric training
+#: films were stretched to 224 x 224 before radsynth saw them; a wide adult film padded into a
+#: square then shows its chest as the training films do, not shrunk between two black bars.
+FITS = ("pad", "trim-stretch")
 #: Test-time views: (zoom, horizontal shift as a fraction of the half-width).
 TTA_VIEWS = tuple((z, dx) for z in (0.85, 1.0, 1.15) for dx in (-0.06, 0.0, 0.06))
 
@@ -78,9 +85,15 @@ class LateralityNet(nn.Module):
         return (self.head(self.features(x)) - self.head(self.features(x.flip(-1)))).squeeze(1)
 
 
-def base_films(images: list[np.ndarray]) -> torch.Tensor:
-    """(N, 1, BASE_PX, BASE_PX) float tensor of float (H, W) films in [0, 1], padded square."""
-    arr = np.stack([resample_square(np.asarray(im, np.float32), BASE_PX, "pad") for im in images])
+def base_films(images: Sequence[np.ndarray], fit: str = "pad") -> torch.Tensor:
+    """(N, 1, BASE_PX, BASE_PX) float tensor of float (H, W) films in [0, 1], made square as
+    ``fit`` says (:data:`FITS`). Both are mirror-symmetric operations."""
+    if fit not in FITS:
+        raise RadsynthError(f"film fit must be one of {', '.join(FITS)}, got {fit!r}")
+    if fit == "trim-stretch":
+        images = [trim_uniform_edges(np.asarray(im, np.float32)) for im in images]
+    mode = "pad" if fit == "pad" else "stretch"
+    arr = np.stack([resample_square(np.asarray(im, np.float32), BASE_PX, mode) for im in images])
     return torch.from_numpy(arr.astype(np.float32))[:, None]
 
 
@@ -105,7 +118,7 @@ def zoom_shift(n: int, zoom: float, dx: float) -> torch.Tensor:
 
 @torch.no_grad()
 def mirrored_logits(
-    nets: Sequence[LateralityNet], images: list[np.ndarray], batch: int = 32
+    nets: Sequence[LateralityNet], images: list[np.ndarray], batch: int = 32, fit: str = "pad"
 ) -> np.ndarray:
     """(M, N) test-time-averaged logits of "stored mirrored" (before the temperature), one row
     per network; each batch of films is resampled and viewed once for all networks.
@@ -114,11 +127,12 @@ def mirrored_logits(
         nets: trained :class:`LateralityNet` of one input size.
         images: float (H, W) frontal films in [0, 1], positive polarity.
         batch: films per forward pass (32 is fastest on CPU; the result does not depend on it).
+        fit: how each film is made square (:data:`FITS`); the networks' own.
     """
     px = nets[0].shape.px
     out = []
     for i in range(0, len(images), batch):
-        x = base_films(images[i : i + batch])
+        x = base_films(images[i : i + batch], fit)
         views = [standardise(view(x, zoom_shift(len(x), z, dx), px)) for z, dx in TTA_VIEWS]
         out.append(
             torch.stack([torch.stack([net.eval()(v) for v in views]).mean(0) for net in nets])
@@ -135,10 +149,11 @@ class MirrorModel:
     nets: tuple[LateralityNet, ...]
     temperatures: tuple[float, ...]  # each divides its member's logit
     trained_on: str  # human-readable provenance (source, licence)
+    fit: str = "pad"  # how films are made square (FITS), as in training
 
     def logit(self, images: list[np.ndarray]) -> np.ndarray:
         """(N,) calibrated log-odds that each film is stored mirrored."""
-        z = mirrored_logits(self.nets, images) / np.array(self.temperatures)[:, None]
+        z = mirrored_logits(self.nets, images, fit=self.fit) / np.array(self.temperatures)[:, None]
         return z.mean(0)
 
     def probability(self, images: list[np.ndarray]) -> np.ndarray:
@@ -161,6 +176,7 @@ def save_model(model: MirrorModel, path: Path) -> None:
         "temperatures": json.dumps(list(model.temperatures)),
         "trained_on": model.trained_on,
         "format": FORMAT,
+        "fit": model.fit,
     }
     state = {
         f"m{i}.{k}": v.detach().clone().contiguous()
@@ -190,6 +206,9 @@ def load_model(path: Path | None = None) -> MirrorModel:
     if meta.get("format") != FORMAT:
         raise RadsynthError(f"{path} is not a radsynth mirror model (no {FORMAT} tag)")
     temperatures = tuple(float(t) for t in json.loads(meta["temperatures"]))
+    fit = meta.get("fit", "pad")  # files written before 2026-12-06 have no fit: padded
+    if fit not in FITS:
+        raise RadsynthError(f"mirror model {path}: unknown film fit {fit!r}")
     nets = []
     for i in range(len(temperatures)):
         net = LateralityNet(NetShape(int(meta["width"]), int(meta["px"])))
@@ -201,4 +220,4 @@ def load_model(path: Path | None = None) -> MirrorModel:
         # Channels-last weights and batches of 32: 3.6 times the films/s of NCHW batches of 256
         # on a 2-core CPU, logits equal to 2e-6 (docs/benchmarks.md).
         nets.append(net.eval().to(memory_format=torch.channels_last))
-    return MirrorModel(tuple(nets), temperatures, meta.get("trained_on", ""))
+    return MirrorModel(tuple(nets), temperatures, meta.get("trained_on", ""), fit)

@@ -2,10 +2,14 @@
 
 The folder's films must all be in standard display (heart on the image right) and positive;
 that convention is the only label (:mod:`radsynth.screening.laterality`). Each step draws a
-batch, mirrors a random half of it (the label), augments every film with the spread expected
-between hospitals and minimises the binary cross-entropy of the antisymmetric logit. A seeded
-tenth of the films is held out; the temperature is fitted on their test-time-averaged logits,
-each film shown as stored and mirrored.
+batch, mirrors a random half of it (the label), gives each film the artefacts real films carry
+(:mod:`radsynth.films.augment`: letterbox frames, burned-in text, side markers, tubes and wires,
+crops, collimation, portable-AP geometry), each with probability ``--artefacts``, *after* the
+mirror, so they carry no left-right cue and the network learns to look past them, augments
+every film with the spread expected between hospitals and minimises the binary cross-entropy of
+the antisymmetric logit. A seeded tenth of the films is held out (given artefacts too); the
+temperature is fitted on their test-time-averaged logits, each film shown as stored and
+mirrored.
 
 ``--members`` networks (default 3) are trained with seeds ``seed, seed + 1, ...`` on the same
 films and saved as one ensemble. Outputs: ``OUT/mirror_model.safetensors`` (for ``orient
@@ -19,6 +23,7 @@ import logging
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,9 +32,11 @@ import torch.nn.functional as F
 from radsynth.config import arg
 from radsynth.data.imageio import list_images, read_gray
 from radsynth.errors import RadsynthError
+from radsynth.films.augment import augment as add_artefacts
 from radsynth.films.selfsup import fit_temperature
 from radsynth.records._csv import write_csv
 from radsynth.screening.laterality import (
+    FITS,
     LateralityNet,
     MirrorModel,
     NetShape,
@@ -61,6 +68,16 @@ class MirrorModelConfig:
     members: int = arg(3, help="networks in the ensemble; member i trains with seed + i")
     seed: int = arg(0, help="seed of the hold-out split, initialisation, batches and augmentation")
     trained_on: str = arg("", help="provenance recorded in the weights (source, licence)")
+    artefacts: float = arg(
+        0.3,
+        help="probability of each real-film artefact (radsynth.films.augment) per film and step, "
+        "added after the mirror; 0 = none",
+    )
+    fit: Literal["trim-stretch", "pad"] = arg(
+        "trim-stretch",
+        help="how films are made square: trim-stretch (uniform edge bands dropped, then "
+        "stretched) or pad (aspect kept inside black bars)",
+    )
 
 
 @dataclass(frozen=True)
@@ -95,14 +112,24 @@ def augment(x: torch.Tensor, g: torch.Generator, px: int, a: Augment = Augment()
     return standardise(y + noise)
 
 
+def with_artefacts(xb: torch.Tensor, rng: np.random.Generator, p: float, fit: str) -> torch.Tensor:
+    """Each film of ``xb`` (B, 1, BASE_PX, BASE_PX) given :func:`radsynth.films.augment.augment`'s
+    artefacts (each with probability ``p``) and made square again as ``fit`` says, as a film
+    that arrived with them would be."""
+    films = [add_artefacts(f, rng, p) for f in xb[:, 0].numpy()]
+    return base_films(films, fit)
+
+
 def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNet, list[float]]:
-    """Train a :class:`LateralityNet` on ``films`` (N, 1, BASE_PX, BASE_PX), all standard.
+    """Train a :class:`LateralityNet` on ``films`` (N, 1, BASE_PX, BASE_PX), all standard, made
+    square as ``cfg.fit`` says.
 
     Returns:
         The network (eval mode) and the mean loss of each epoch.
     """
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
     net = LateralityNet(NetShape(cfg.width, cfg.px))
     opt = torch.optim.AdamW(net.parameters(), cfg.lr, weight_decay=1e-3)
     steps_per_epoch = max(1, len(films) // cfg.batch)
@@ -118,6 +145,8 @@ def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNe
             # Mirror a random half: the label.
             y = torch.rand(len(xb), generator=g) < 0.5
             xb = torch.where(y[:, None, None, None], xb.flip(-1), xb)
+            if cfg.artefacts > 0:
+                xb = with_artefacts(xb, rng, cfg.artefacts, cfg.fit)
             loss = F.binary_cross_entropy_with_logits(net(augment(xb, g, cfg.px)), y.float())
             opt.zero_grad()
             loss.backward()
@@ -129,10 +158,12 @@ def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNe
     return net.eval(), losses
 
 
-def calibrate(net: LateralityNet, held_out: list[np.ndarray]) -> tuple[float, float]:
+def calibrate(
+    net: LateralityNet, held_out: list[np.ndarray], fit: str = "pad"
+) -> tuple[float, float]:
     """Temperature (Guo et al. 2017) and accuracy of one network on held-out standard films,
     each shown as stored (label 0) and mirrored (label 1)."""
-    z = mirrored_logits([net], held_out)[0]
+    z = mirrored_logits([net], held_out, fit=fit)[0]
     logit = np.concatenate([z, -z])  # antisymmetric: the mirrored copy's logit is -z
     y = np.concatenate([np.zeros(len(z), int), np.ones(len(z), int)])
     two_class = np.stack([np.zeros_like(logit), logit], 1)
@@ -150,6 +181,8 @@ def mirror_model(cfg: MirrorModelConfig) -> StageResult:
         raise RadsynthError(
             "--px must be a positive multiple of 16, --epochs and --members >= 1, --batch >= 2"
         )
+    if not 0.0 <= cfg.artefacts <= 1.0 or cfg.fit not in FITS:
+        raise RadsynthError(f"--artefacts must be in [0, 1] and --fit one of {', '.join(FITS)}")
     images = [read_gray(p) for p in paths]  # an unreadable film is refused before any output
     prepare_output_dir(cfg.out, "mirror-model", cfg)
     fit = fit_model(images, cfg)
@@ -185,16 +218,19 @@ def fit_model(images: list[np.ndarray], cfg: MirrorModelConfig) -> Fit:
     """Hold out a seeded tenth of ``images`` (standard frontal films, at least 10), train
     ``cfg.members`` networks on the rest and calibrate each on the held-out films."""
     held = np.random.default_rng(cfg.seed).permutation(len(images)) < max(10, len(images) // 10)
-    train = base_films([im for im, h in zip(images, held, strict=True) if not h])
+    train = base_films([im for im, h in zip(images, held, strict=True) if not h], cfg.fit)
     held_out = [im for im, h in zip(images, held, strict=True) if h]
+    if cfg.artefacts > 0:  # calibrated on films as varied as the training films
+        rng = np.random.default_rng(cfg.seed + 10_000)
+        held_out = [add_artefacts(im, rng, cfg.artefacts) for im in held_out]
     batch = min(cfg.batch, len(train))
     nets, temps, history = [], [], []
     for i in range(cfg.members):
         net, losses = train_net(train, replace(cfg, seed=cfg.seed + i, batch=batch))
         nets.append(net)
-        temps.append(calibrate(net, held_out)[0])
+        temps.append(calibrate(net, held_out, cfg.fit)[0])
         history += [(i, epoch + 1, loss) for epoch, loss in enumerate(losses)]
-    model = MirrorModel(tuple(nets), tuple(temps), cfg.trained_on or str(cfg.src))
+    model = MirrorModel(tuple(nets), tuple(temps), cfg.trained_on or str(cfg.src), cfg.fit)
     return Fit(model, held_out_accuracy(model, held_out), int(held.sum()), history)
 
 
