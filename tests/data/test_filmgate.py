@@ -174,3 +174,17 @@ def test_the_collection_model_is_flattened_when_it_disagrees_with_sure_shipped_c
     few[: MIN_ANCHORS - 1] = contradicted[: MIN_ANCHORS - 1]
     out, t = calibrate_to_shipped(probs, few)
     assert out is probs and t == 1.0
+
+
+def test_a_film_is_not_inverted_and_turned_when_it_reads_upright_as_stored() -> None:
+    """Issue 27's worst case: a wrong polarity call makes the rotation network read an upright
+    film as turned by 180 degrees. Inverted and turned together only when the film as stored
+    does not read upright; any other decision passes unchanged."""
+    from radsynth.data.filmchecks import guard_inverted_and_turned as guard
+
+    why = guard(True, 2, "", 0.97)
+    assert why.startswith("polarity and rotation only together") and "P=0.970" in why
+    assert guard(True, 2, "", 0.49) == ""  # the film as stored reads turned: applied
+    assert guard(False, 2, "", 0.97) == ""  # a turn without inversion: not this rule's
+    assert guard(True, 0, "", 0.97) == ""  # inverted, not turned
+    assert guard(True, 2, "turn not certain enough", 0.97) == "turn not certain enough"

@@ -182,6 +182,7 @@ def check_with_shipped(
         if header_negative[i] is not None:
             negative, pconf, source, why_p = bool(header_negative[i]), 1.0, "header", ""
         turns, rconf, why_r = decide_rotation(shipped[i], collection[i], bool(confirmed[i]), gate)
+        why_r = guard_inverted_and_turned(negative, turns, why_r, call.p_upright_as_stored[i])
         reason = "; ".join(r for r in (why_p, why_r) if r)
         if settings.review_below <= 0.0:
             # The user asked that nothing go to review: an undecided turn is not applied (the
@@ -189,6 +190,27 @@ def check_with_shipped(
             turns, reason = (0 if why_r else turns), ""
         out.append(FilmCheck(negative, pconf, source, 90 * turns, rconf, reason))
     return out
+
+
+def guard_inverted_and_turned(
+    negative: bool, turns: int, why_r: str, p_upright_as_stored: float
+) -> str:
+    """``why_r``, or a review reason when the film would be inverted *and* turned although,
+    read as stored, the shipped rotation network calls it upright (P >= 0.5).
+
+    The rotation is read on the film made positive by the polarity call, so one wrong polarity
+    call can bring a wrong turn with it, and inverted-and-turned-by-180 is issue 27's worst
+    case (an ordinary upright film went into training that way). When the film as stored
+    already reads as upright, "keep it as it is" and "invert and turn it" are competing
+    explanations and a person decides. On 117 inverted-and-turned decisions over four planted
+    draws of 300 paediatric test films (plain and with artefacts), this never fired (the film
+    as stored read upright at P <= 0.14 each time; docs/screening.md)."""
+    if not (negative and turns and not why_r and p_upright_as_stored >= 0.5):
+        return why_r
+    return (
+        "polarity and rotation only together: inverted and turned, although as stored the film "
+        f"reads upright (P={p_upright_as_stored:.3f})"
+    )
 
 
 def _collection_votes(

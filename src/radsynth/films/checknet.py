@@ -170,6 +170,10 @@ class ShippedCall:
     p_rotation: np.ndarray  # (N, 4) calibrated P(stored turned by k quarter turns ccw)
     p_negative: np.ndarray  # (N,) calibrated P(stored negative)
     ood_distance: np.ndarray  # (N,) feature distance (see feature_distance)
+    # (N,) P(upright) read on the film as stored, not made positive by the polarity call: a
+    # film that looks upright as it is should not be inverted *and* turned on the strength of
+    # the polarity call (see radsynth.data.filmchecks.check_with_shipped).
+    p_upright_as_stored: np.ndarray
 
 
 @torch.no_grad()
@@ -183,26 +187,29 @@ def call_shipped(checks: ShippedChecks, images: list[np.ndarray], batch: int = 6
     on the turn).
     """
     px = checks.rotation.shape.px
-    rot, neg, dist = [], [], []
+    rot, neg, dist, up = [], [], [], []
+
+    def p_rot(x: torch.Tensor) -> torch.Tensor:
+        logits = rotation_logits(checks.rotation.eval(), x) / checks.rotation_temperature
+        return torch.softmax(logits, 1)
+
     for i in range(0, len(images), batch):
         z = prepare(images[i : i + batch], px)
         s = invariant_negative_logit(checks.polarity.eval(), z) / checks.polarity_temperature
         p_neg = torch.sigmoid(s)
         zp = torch.where((p_neg > 0.5)[:, None, None, None], -z, z)
-        rot.append(
-            torch.softmax(
-                rotation_logits(checks.rotation.eval(), zp) / checks.rotation_temperature, 1
-            )
-        )
+        rot.append(p_rot(zp))
+        up.append(torch.where(p_neg > 0.5, p_rot(z)[:, 0], rot[-1][:, 0]))
         neg.append(p_neg)
         dist.append(feature_distance(checks, zp))
     if not rot:
-        return ShippedCall(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
+        return ShippedCall(np.zeros((0, 4)), np.zeros(0), np.zeros(0), np.zeros(0))
     # No calibrated probability is exactly 0 or 1 (float saturation): at most 1 - 1e-6, so a
     # review threshold of 1.0 still sends every film to review.
-    p_rot = (torch.cat(rot).double().numpy() + 1e-6) / (1.0 + 4e-6)
+    p_turn = (torch.cat(rot).double().numpy() + 1e-6) / (1.0 + 4e-6)
     p_neg = np.clip(torch.cat(neg).double().numpy(), 1e-6, 1.0 - 1e-6)
-    return ShippedCall(p_rot, p_neg, np.concatenate(dist))
+    p_up = torch.cat(up).double().numpy()
+    return ShippedCall(p_turn, p_neg, np.concatenate(dist), p_up)
 
 
 def pooled_features(net: CheckNet, z: torch.Tensor) -> torch.Tensor:
