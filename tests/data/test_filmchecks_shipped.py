@@ -80,8 +80,9 @@ def test_the_polarity_call_is_turn_invariant_and_antisymmetric() -> None:
 
 
 def test_the_calls_do_not_depend_on_which_way_the_film_faces() -> None:
-    """Mirror a film left-right: the same polarity and OOD distance, and the turn reflected
-    (stored turned by k counter-clockwise becomes turned by -k), exactly, for films in any turn."""
+    """Mirror a film left-right: the same polarity and the turn reflected (stored turned by k
+    counter-clockwise becomes turned by -k), exactly, for films in any turn. (The OOD distance
+    is read on the film as given: docs/screening.md.)"""
     nets = load_checks()
     rng = np.random.default_rng(85)
     films = [np.rot90(augment(f, rng, 1.0), k) for k, f in enumerate(drawn(8, seed=85))]
@@ -89,7 +90,6 @@ def test_the_calls_do_not_depend_on_which_way_the_film_faces() -> None:
     mirrored = call_shipped(nets, [f[:, ::-1] for f in films])
     np.testing.assert_allclose(mirrored.p_negative, base.p_negative, rtol=1e-5)
     np.testing.assert_allclose(mirrored.p_rotation, base.p_rotation[:, [0, 3, 2, 1]], atol=1e-6)
-    np.testing.assert_allclose(mirrored.ood_distance, base.ood_distance, rtol=1e-5)
     # The un-symmetrised score of one network differs between a film and its mirror image.
     z = prepare(films, nets.rotation.shape.px)
     with torch.no_grad():

@@ -7,6 +7,11 @@ The baseline ``baseline_run.json`` was written from main just before the change 
     PYTHONPATH=src python tests/pipeline/test_baseline_run.py RUN_DIR   # after `radsynth demo
     --scale tiny --run-dir RUN_DIR`
 
+Rewritten 2026-12-06 (issue 27, second round of the film checks): ingest now decides the 3
+phantom films it used to send to review (all 160 polarities right, none turned), so the run
+trains on 136 films instead of 133 and its FIDs and losses move with that; everything else
+(files, choices, flags, kept counts, readers' statistics) is as before.
+
 Numbered images collapse to ``N`` (their count is kept), content-hashed names to ``HASH``.
 Floats are compared relatively (1e-3): the same code on another CPU may differ in the last bits.
 """

@@ -24,11 +24,15 @@ The decision (issue 27: "a wrong flip is worse than a review", as for ingest's t
    paediatric films) towards "stored standard", one on the other side as much towards
    "mirrored".
 5. **Flip** only when the network itself says the film is on the wrong side, no marker
-   contradicts it, and the posterior probability of the wrong side is at least ``FLIP_ABOVE``
-   (0.99, or ``review_below`` if higher). A marker that contradicts the network is never
-   outvoted into a flip: the film goes to review. **Keep** (no review) when the posterior
-   probability of the canonical side is at least ``review_below``. Anything else is left as
-   stored and listed for review.
+   contradicts it, and the network with the collection's prior alone gives the wrong side a
+   probability of at least ``FLIP_ABOVE`` (0.99, or ``review_below`` if higher). A marker can
+   veto a flip (a marker that contradicts the network sends the film to review) but never make
+   one: in the example run a bright blob in a top corner of a standard film, read as a marker,
+   agreed with the network's confident wrong call (log-odds 7.3 on a right-sided consolidation)
+   and lifted it from 0.906 to 0.9945 (before 2026-12-06 evening it counted towards the flip).
+   **Keep** (no review) when the posterior probability of the canonical side, markers
+   included, is at least ``review_below``. Anything else is left as stored and listed for
+   review.
 
 What this replaced (measured in docs/screening.md): the heart-side prior refined by orient's
 matched filter and a linear template learned on the collection (right on 72% and 65% of 54
@@ -127,7 +131,9 @@ def decide_mirrored(
     # Posterior log-odds of "mirrored" (naive Bayes: prior, network and marker independent).
     post = z + math.log(prior / (1.0 - prior)) - MARKER_LOG_ODDS * vote
     s = -1.0 if heart_left else 1.0  # s * log-odds of "mirrored" = evidence for a flip
-    flip = (s * z > 0) & (s * vote < 1) & (s * post >= _logit(max(FLIP_ABOVE, review_below)))
+    # A flip rests on the network and the prior alone: a marker may veto it, never make it.
+    net = z + math.log(prior / (1.0 - prior))
+    flip = (s * z > 0) & (s * vote < 1) & (s * net >= _logit(max(FLIP_ABOVE, review_below)))
     keep = -s * post >= _logit(review_below)
     contradicted = (s * z > 0) & (s * vote == 1)  # the network says flip, the marker says keep
     review = ~flip & (~keep | contradicted) & (review_below > 0)
