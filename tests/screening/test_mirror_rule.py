@@ -47,8 +47,9 @@ def test_flip_rule_cases_at_even_odds() -> None:
     #     rule combined them (6 - 2.94 -> p 0.955) and flipped it.
     # 14: p 0.953 is enough to keep a film but not to flip one: review.
     # 15: the same network evidence with a marker on the mirrored side (3 + 2.94, p 0.9974):
-    #     a marker may veto a flip but never make one, so review (before 2026-12-06 evening:
-    #     flipped; a spurious marker made a wrong flip of a standard film in the example run).
+    #     a marker may veto a flip but never make one, so review (before the second round of
+    #     2026-12-06: flipped; a spurious marker made a wrong flip of a standard film in the
+    #     example run).
     # 16: the network says standard, the marker mirrored: 0.06 log-odds, review.
     # 17: the network says standard at 6: the marker is outvoted towards keeping (no review).
     assert flip == [True, False, False, False, False, False]

@@ -29,7 +29,8 @@ The decision (issue 27: "a wrong flip is worse than a review", as for ingest's t
    veto a flip (a marker that contradicts the network sends the film to review) but never make
    one: in the example run a bright blob in a top corner of a standard film, read as a marker,
    agreed with the network's confident wrong call (log-odds 7.3 on a right-sided consolidation)
-   and lifted it from 0.906 to 0.9945 (before 2026-12-06 evening it counted towards the flip).
+   and lifted it from 0.906 to 0.9945 (before the second round of 2026-12-06 it counted
+   towards the flip).
    **Keep** (no review) when the posterior probability of the canonical side, markers
    included, is at least ``review_below``. Anything else is left as stored and listed for
    review.
