@@ -254,7 +254,7 @@ def calibrate_to_shipped(probs: np.ndarray, anchors: np.ndarray) -> tuple[np.nda
 
     The collection model is fitted and calibrated on its own pseudo-labels (hard EM), so its
     confidence says how consistent the folder is with itself, not how often it is right: on a
-    folder whose films carry unlike artefacts it called turned, at P 0.9-1.0, upright films
+    folder whose films carry unlike artefacts it called turned, at P up to 1.0, upright films
     the shipped rotation network called upright at P > 0.999. Fitting a temperature (Guo et al.,
     ICML 2017) on the films where the shipped networks, fitted on other sources, are sure
     measures how far the collection model agrees with them here; it is only ever used to
