@@ -57,7 +57,10 @@ def test_marker_asymmetry_and_vote_by_hand() -> None:
     call = decide_mirrored(np.where(mirrored, 2.0, -6.0), marker, 0.9, adapt_prior=False)
     assert not call.mirrored[10] and call.review[10] and not call.flip[10]
     assert call.confidence[10] == pytest.approx(1 / (1 + np.exp(2.0 - MARKER_LOG_ODDS)))
-    assert call.flip[8] and not call.review[8]  # marker agrees: 2 + 2.94 -> p 0.993
+    # Film 8: the marker agrees (2 + 2.94 -> p 0.993), but a marker may veto a flip, never
+    # make one: the network alone (p 0.88) is short of FLIP_ABOVE, so review.
+    assert not call.flip[8] and call.review[8]
+    assert call.confidence[8] == pytest.approx(1 / (1 + np.exp(-(2.0 + MARKER_LOG_ODDS))))
 
 
 def test_standard_held_out_films_are_not_flipped(cxr_dir: Path) -> None:
