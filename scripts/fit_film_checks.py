@@ -79,7 +79,7 @@ def calibrate(
 ) -> tuple[ShippedChecks, dict[str, float]]:
     """Temperatures and OOD cut of exactly the read-out ingest uses (``call_shipped``: the
     polarity logit averaged over the film's eight forms, the rotation logits from the
-    mirror-averaged upright score, the mirror-invariant feature distance), fitted on the
+    mirror-averaged upright score, the feature distance of the film as given), fitted on the
     held-out fitting films, each shown twice, augmented, inverted with P 1/2 and turned."""
     with torch.no_grad():
         z, neg, k = views(hold * 2, rng, checks.rotation.shape.px, p)
