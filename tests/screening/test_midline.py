@@ -131,12 +131,17 @@ def _screen_folder(tmp_path: Path, films: list[np.ndarray], n_ref: int, n_plausi
     return truth
 
 
-def _run(tmp_path: Path, out: str, canonicalize: bool = True) -> dict[str, bool]:
+def _run(
+    tmp_path: Path, out: str, canonicalize: bool = True, **settings: object
+) -> dict[str, bool]:
+    """Screen ``tmp_path/scr`` against ``tmp_path/ref`` into ``tmp_path/out`` (further
+    ScreenConfig fields in ``settings``); each film's flag."""
     cfg = ScreenConfig(
         src=tmp_path / "scr",
         out=tmp_path / out,
         reference=tmp_path / "ref",
         canonicalize=canonicalize,
+        **settings,
     )
     screen(cfg)
     return {r.image: r.flagged for r in read_screen_rows(tmp_path / out / "screen.csv")}

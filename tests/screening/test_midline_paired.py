@@ -15,7 +15,6 @@ import pytest
 from scipy.stats import norm
 
 from radsynth.data.imageio import write_png
-from radsynth.records.screen import read_screen_rows
 from radsynth.screening.midline import (
     midline_flags,
     midline_score,
@@ -23,10 +22,10 @@ from radsynth.screening.midline import (
     paired_midline_score,
     swap_halves_lr,
 )
-from radsynth.screening.screen import ScreenConfig, screen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sample_films import drawn_frontal  # noqa: E402
+from test_midline import _run  # noqa: E402
 
 
 def test_paired_score_is_the_sign_of_a_swap() -> None:
@@ -94,15 +93,7 @@ def _off_centre(rng: np.random.Generator, shift_px: int) -> np.ndarray:
 
 
 def _screen(tmp_path: Path, out: str, paired: bool = True) -> dict[str, bool]:
-    cfg = ScreenConfig(
-        src=tmp_path / "scr",
-        out=tmp_path / out,
-        reference=tmp_path / "ref",
-        canonicalize=False,
-        midline_paired=paired,
-    )
-    screen(cfg)
-    return {r.image: r.flagged for r in read_screen_rows(tmp_path / out / "screen.csv")}
+    return _run(tmp_path, out, canonicalize=False, midline_paired=paired)
 
 
 def test_swapped_drawn_films_flagged_with_a_30_film_reference(tmp_path: Path) -> None:
