@@ -102,9 +102,9 @@ def calibrate(
     return new, report
 
 
-def held_out_split(films: list[np.ndarray], seed: int) -> tuple[list, list]:
-    """(train, held out): a seeded tenth held out."""
-    order = np.random.default_rng(seed).permutation(len(films))
+def held_out_split(films: list[np.ndarray], rng: np.random.Generator) -> tuple[list, list]:
+    """(train, held out): a tenth held out, drawn from ``rng``."""
+    order = rng.permutation(len(films))
     n_hold = len(films) // 10
     return [films[i] for i in order[n_hold:]], [films[i] for i in order[:n_hold]]
 
@@ -133,8 +133,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     films = load(args.train, args.n_drawn, args.seed)
-    train, hold = held_out_split(films, args.seed)
-    rng.permutation(len(films))  # the split's draw, so a fit's stream is as before
+    train, hold = held_out_split(films, rng)
     if args.recalibrate:
         recalibrate(args, hold)
         return

@@ -199,7 +199,11 @@ def call_shipped(checks: ShippedChecks, images: list[np.ndarray], batch: int = 6
         p_neg = torch.sigmoid(s)
         zp = torch.where((p_neg > 0.5)[:, None, None, None], -z, z)
         rot.append(p_rot(zp))
-        up.append(torch.where(p_neg > 0.5, p_rot(z)[:, 0], rot[-1][:, 0]))
+        # Read as stored: the same as above for films not inverted, so only the others again.
+        inverted = p_neg > 0.5
+        up.append(rot[-1][:, 0].clone())
+        if inverted.any():
+            up[-1][inverted] = p_rot(z[inverted])[:, 0]
         neg.append(p_neg)
         dist.append(feature_distance(checks, zp))
     if not rot:
