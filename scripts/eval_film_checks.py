@@ -189,6 +189,11 @@ def main() -> None:
     ap.add_argument(
         "--augment", type=float, default=0.0, help="apply radsynth.films.augment with this p first"
     )
+    ap.add_argument(
+        "--processing",
+        action="store_true",
+        help="with --augment: the vendor-processing augmentation among them",
+    )
     ap.add_argument("--turned", type=float, default=1 / 3, help="share of films turned")
     ap.add_argument("--mirrored", type=float, default=0.0, help="share of films mirrored")
     args = ap.parse_args()
@@ -199,7 +204,7 @@ def main() -> None:
         films = load(src, args.size_px, args.limit, args.seed)
         if args.augment:
             rng = np.random.default_rng(args.seed + 500)
-            films = [augment(f, rng, args.augment) for f in films]
+            films = [augment(f, rng, args.augment, args.processing) for f in films]
         if args.calibrate and args.check_cut is not None:
             res = check_cut(films, args.calibrate, args.check_cut)
         elif args.calibrate:

@@ -54,12 +54,18 @@ def load(folder: Path, n_drawn: int, seed: int) -> list[np.ndarray]:
     return films
 
 
-def views(films: list[np.ndarray], rng: np.random.Generator, px: int, p: float = 0.3):
-    """Augmented films (each augmentation with probability ``p``), each inverted with P 1/2 and
-    turned by a random k: (z, negative, k)."""
+def views(
+    films: list[np.ndarray],
+    rng: np.random.Generator,
+    px: int,
+    p: float = 0.3,
+    processing: bool = False,
+):
+    """Augmented films (each augmentation with probability ``p``, vendor processing only when
+    ``processing``), each inverted with P 1/2 and turned by a random k: (z, negative, k)."""
     imgs, neg, turns = [], [], []
     for f in films:
-        x = augment(f, rng, p)
+        x = augment(f, rng, p, processing)
         k = int(rng.integers(0, 4))
         inv = bool(rng.random() < 0.5)
         x = np.rot90(1.0 - x if inv else x, k)
@@ -75,14 +81,18 @@ def fit_temperature(logits: torch.Tensor, nll) -> float:
 
 
 def calibrate(
-    checks: ShippedChecks, hold: list[np.ndarray], rng: np.random.Generator, p: float = 0.3
+    checks: ShippedChecks,
+    hold: list[np.ndarray],
+    rng: np.random.Generator,
+    p: float = 0.3,
+    processing: bool = False,
 ) -> tuple[ShippedChecks, dict[str, float]]:
     """Temperatures and OOD cut of exactly the read-out ingest uses (``call_shipped``: the
     polarity logit averaged over the film's eight forms, the rotation logits from the
     mirror-averaged upright score, the feature distance of the film as given), fitted on the
     held-out fitting films, each shown twice, augmented, inverted with P 1/2 and turned."""
     with torch.no_grad():
-        z, neg, k = views(hold * 2, rng, checks.rotation.shape.px, p)
+        z, neg, k = views(hold * 2, rng, checks.rotation.shape.px, p, processing)
         zp = torch.where(neg.bool()[:, None, None, None], -z, z)
         rl = rotation_logits(checks.rotation.eval(), zp)
         pl = invariant_negative_logit(checks.polarity.eval(), z)
@@ -124,6 +134,11 @@ def main() -> None:
         help="probability of each augmentation on the held-out films calibrated on",
     )
     ap.add_argument(
+        "--processing",
+        action="store_true",
+        help="the vendor-processing augmentation too (the shipped weights were fitted without)",
+    )
+    ap.add_argument(
         "--recalibrate",
         type=Path,
         help="a weights folder: refit only its temperatures and OOD cut (same held-out films)",
@@ -150,7 +165,10 @@ def main() -> None:
         pol.train()
         for b in range(len(train) // args.batch):
             z, neg, k = views(
-                [train[i] for i in perm[b * args.batch : (b + 1) * args.batch]], rng, shape.px
+                [train[i] for i in perm[b * args.batch : (b + 1) * args.batch]],
+                rng,
+                shape.px,
+                processing=args.processing,
             )
             # The rotation network sees the film made positive: polarity is the other network's.
             zp = torch.where(neg.bool()[:, None, None, None], -z, z)
@@ -165,7 +183,7 @@ def main() -> None:
     rot.eval()
     pol.eval()
     with torch.no_grad():
-        zt, negt, _ = views(train[:1500], rng, shape.px)
+        zt, negt, _ = views(train[:1500], rng, shape.px, processing=args.processing)
         zt = torch.where(negt.bool()[:, None, None, None], -zt, zt)
         ft = pooled_features(rot, zt).double().numpy()
         mean, std = ft.mean(0), ft.std(0) + 1e-3
@@ -179,6 +197,7 @@ def main() -> None:
         hold,
         rng,
         args.calibration_augment,
+        args.processing,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     save_checks(args.out / "rotation.safetensors", args.out / "polarity.safetensors", checks)
@@ -187,6 +206,7 @@ def main() -> None:
         seed=args.seed,
         n_train=len(train),
         n_held_out=len(hold),
+        processing=args.processing,
         **calibration,
         seconds=round(time.time() - start, 1),
         torch=torch.__version__,
@@ -207,7 +227,7 @@ def recalibrate(args: argparse.Namespace, hold: list[np.ndarray]) -> None:
     checks = load_checks(src / "rotation.safetensors", src / "polarity.safetensors")
     start = time.time()
     rng = np.random.default_rng(args.seed + 2000)
-    refit, calibration = calibrate(checks, hold, rng, args.calibration_augment)
+    refit, calibration = calibrate(checks, hold, rng, args.calibration_augment, args.processing)
     checks = replace(checks, ood_cut=refit.ood_cut)
     args.out.mkdir(parents=True, exist_ok=True)
     save_checks(args.out / "rotation.safetensors", args.out / "polarity.safetensors", checks)

@@ -14,6 +14,7 @@ from radsynth.films.augment import (
     crop,
     letterbox,
     portable_ap,
+    processing,
     side_marker,
     text_block,
     tubes_wires,
@@ -96,6 +97,37 @@ def test_portable_ap_magnifies_and_flattens() -> None:
     out = portable_ap(film, np.random.default_rng(2))
     assert np.corrcoef(out.ravel(), film.ravel())[0, 1] > 0.3  # the same film
     assert out.std() < film.std()  # flatter contrast
+
+
+def test_processing_trades_large_scale_contrast_for_detail_and_keeps_polarity() -> None:
+    from scipy import ndimage
+
+    def bands(x: np.ndarray) -> tuple[float, float]:
+        low = ndimage.gaussian_filter(x, 4.0)
+        return float(low.std()), float((x - low).std())
+
+    for seed in range(10):
+        film = _film(seed)
+        out = processing(film, np.random.default_rng(seed))
+        (low_in, detail_in), (low_out, detail_out) = bands(film), bands(out)
+        assert low_out / detail_out < 0.8 * low_in / detail_in  # the low band compressed
+        assert np.corrcoef(out.ravel(), film.ravel())[0, 1] > 0.5  # still positive, same film
+
+
+def test_processing_is_applied_only_when_asked_and_draws_nothing_otherwise() -> None:
+    film = _film(4)
+    seven = [(n, fn) for n, fn in AUGMENTATIONS if n != "processing"]
+    for seed in range(5):
+        rng, by_hand = np.random.default_rng(seed), np.asarray(film, dtype=np.float32)
+        for _, fn in seven:  # the seven of before, in their order, as augment drew them
+            if rng.random() < 0.5:
+                by_hand = fn(by_hand, rng)
+        np.testing.assert_array_equal(augment(film, np.random.default_rng(seed), 0.5), by_hand)
+    only = [n for n, _ in AUGMENTATIONS].index("processing")
+    a = augment(film, np.random.default_rng(0), 1.0, with_processing=True)
+    assert a.shape == film.shape
+    assert not np.array_equal(a, augment(film, np.random.default_rng(0), 1.0))
+    assert 0 < only < len(AUGMENTATIONS) - 1  # after the film's own artefacts, before overlays
 
 
 def test_augment_applies_none_or_all() -> None:

@@ -145,6 +145,8 @@ def test_mirror_model_command(tmp_path: Path, capsys) -> None:
     assert "needs at least" in capsys.readouterr().err
     assert main([*argv[:3], "--artefacts", "1.5"]) == 2
     assert "--artefacts must be in [0, 1]" in capsys.readouterr().err
+    assert main([*argv[:3], "--artefacts", "0", "--processing"]) == 2
+    assert "--processing is one of the artefacts" in capsys.readouterr().err
     (tmp_path / "films" / "047.png").write_bytes(b"not a png")  # a corrupt film
     assert main(["mirror-model", str(tmp_path / "films"), str(tmp_path / "m3")]) == 2
     assert "cannot read image" in capsys.readouterr().err

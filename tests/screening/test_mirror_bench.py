@@ -108,6 +108,12 @@ def test_bench_subcommands_smoke(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out == first  # the same seed plants the same artefacts
     assert main([*art, "--view", "lateral"]) == 2 and main([*art[:-1], "1.5"]) == 2
     assert "--artefacts must be in [0, 1]" in capsys.readouterr().err
+    assert main([*art, "--processing"]) == 0
+    processed = capsys.readouterr().out
+    assert "artefacts (vendor processing too) with P 0.5 each" in processed
+    assert processed.splitlines()[1:] != first.splitlines()[1:]  # other films, other calls
+    assert main([*art[:-2], "--processing"]) == 2  # processing is one of the artefacts
+    assert "--processing is one of the artefacts" in capsys.readouterr().err
     args = ["bench", "screen", src, "--n-reference", "120", "--n-plausible", "10",
             "--n-per-kind", "2", "--size-px", "64"]  # fmt: skip
     assert main(args) == 0

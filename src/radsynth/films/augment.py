@@ -14,7 +14,12 @@ film. They are used to fit the shipped rotation and polarity networks
 - :func:`collimation`: uniform bright bands along the edges (collimator shadow: unexposed film
   is white in positive display);
 - :func:`portable_ap`: the geometry of a bedside AP film: magnified, tilted a few degrees, the
-  thorax shortened by the beam angle, and a flatter contrast.
+  thorax shortened by the beam angle, and a flatter contrast;
+- :func:`processing`: a vendor's multi-frequency processing: the large-scale contrast
+  compressed, the fine detail amplified (the grey lungs and white abdomen of many portable
+  adult films). Added after the shipped networks were fitted, so :func:`augment` applies it
+  only when asked (docs/screening.md, "Third round": refits with it were measured and not
+  shipped).
 
 :func:`augment` applies each with a given probability, in a fixed order.
 """
@@ -25,6 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 Augmentation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -148,6 +154,23 @@ def portable_ap(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(floor + (1 - floor) * out ** rng.uniform(0.7, 1.0), 0.0, 1.0).astype(np.float32)
 
 
+def processing(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two-band multi-frequency processing, the kind digital radiography systems apply before
+    a film is exported (multiscale contrast amplification: Vuylsteke & Schoeters, *Proc. SPIE*
+    2167, 1994). The film splits into a low band (a Gaussian blur with sigma 3-10% of the
+    shorter side) and the detail left over; the low band is scaled by 0.15-0.7 (large-scale
+    contrast compressed: lungs, mediastinum and abdomen drawn towards one grey), the detail by
+    1.5-4.0 (edges of ribs, vessels and lines sharpened). The result is stretched between its
+    0.5th and 99.5th percentiles and given a gamma of 0.7-1.4. Both bands keep their sign, so a
+    positive film stays positive."""
+    x = np.asarray(img, dtype=np.float32)
+    low = ndimage.gaussian_filter(x, sigma=rng.uniform(0.03, 0.1) * min(x.shape), mode="nearest")
+    out = rng.uniform(0.15, 0.7) * low + rng.uniform(1.5, 4.0) * (x - low)
+    lo, hi = np.percentile(out, [0.5, 99.5])
+    out = np.clip((out - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+    return (out ** rng.uniform(0.7, 1.4)).astype(np.float32)
+
+
 #: The augmentations in the order :func:`augment` applies them (geometry first, overlays last).
 AUGMENTATIONS: tuple[tuple[str, Augmentation], ...] = (
     ("portable_ap", portable_ap),
@@ -155,15 +178,24 @@ AUGMENTATIONS: tuple[tuple[str, Augmentation], ...] = (
     ("collimation", collimation),
     ("tubes_wires", tubes_wires),
     ("side_marker", side_marker),
+    ("processing", processing),
     ("text_block", text_block),
     ("letterbox", letterbox),
 )
 
 
-def augment(img: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> np.ndarray:
-    """Apply each of :data:`AUGMENTATIONS` with probability ``p`` (in that order)."""
+def augment(
+    img: np.ndarray, rng: np.random.Generator, p: float = 0.3, with_processing: bool = False
+) -> np.ndarray:
+    """Apply each of :data:`AUGMENTATIONS` with probability ``p`` (in that order).
+
+    :func:`processing` was added after the shipped networks were fitted and takes part only
+    when asked (``with_processing``); otherwise it draws nothing from ``rng``, so the
+    films of the other seven, and every figure and weight made with them, come out draw for
+    draw as before it existed.
+    """
     out = np.asarray(img, dtype=np.float32)
-    for _, fn in AUGMENTATIONS:
-        if rng.random() < p:
+    for name, fn in AUGMENTATIONS:
+        if (with_processing or name != "processing") and rng.random() < p:
             out = fn(out, rng)
     return out

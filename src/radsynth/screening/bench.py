@@ -74,6 +74,11 @@ class BenchFilmsConfig:
         "(radsynth.films.augment: letterbox, text, marker, wires, crop, collimation, portable "
         "AP) with this probability",
     )
+    processing: bool = arg(
+        False,
+        help="with --artefacts: the vendor-processing artefact (radsynth.films.augment."
+        "processing) among them",
+    )
     seed: int = arg(0, help="seed of the draw and of the planting")
 
 
@@ -116,6 +121,8 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
         raise RadsynthError("--mirror-model needs --view frontal or auto and no --fit-on")
     if not 0.0 <= cfg.artefacts <= 1.0 or (cfg.artefacts > 0 and cfg.view != "frontal"):
         raise RadsynthError("--artefacts must be in [0, 1], and above 0 only with --view frontal")
+    if cfg.processing and cfg.artefacts == 0:
+        raise RadsynthError("--processing is one of the artefacts: give --artefacts P > 0 too")
     if cfg.view == "auto":
         return bench_view_auto(cfg)
     films = load_films(cfg.src, cfg.n, cfg.size_px, cfg.seed)
@@ -124,8 +131,9 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
     head = f"{len(films)} films from {cfg.src}, {int(mirrored.sum())} mirrored (seed {cfg.seed})"
     if cfg.artefacts > 0:
-        planted = [add_artefacts(f, rng, cfg.artefacts) for f in planted]
-        head += f", artefacts with P {cfg.artefacts:g} each"
+        planted = [add_artefacts(f, rng, cfg.artefacts, cfg.processing) for f in planted]
+        kinds = "artefacts (vendor processing too)" if cfg.processing else "artefacts"
+        head += f", {kinds} with P {cfg.artefacts:g} each"
     none = np.zeros(len(films), bool)
     if cfg.view == "lateral":
         scores = detect_all(planted, "lateral").scores

@@ -73,6 +73,11 @@ class MirrorModelConfig:
         help="probability of each real-film artefact (radsynth.films.augment) per film and step, "
         "added after the mirror; 0 = none",
     )
+    processing: bool = arg(
+        False,
+        help="also give the films the vendor-processing artefact (radsynth.films.augment."
+        "processing), which the shipped weights were trained without",
+    )
     fit: Literal["trim-stretch", "pad"] = arg(
         "trim-stretch",
         help="how films are made square: trim-stretch (uniform edge bands dropped, then "
@@ -112,11 +117,13 @@ def augment(x: torch.Tensor, g: torch.Generator, px: int, a: Augment = Augment()
     return standardise(y + noise)
 
 
-def with_artefacts(xb: torch.Tensor, rng: np.random.Generator, p: float, fit: str) -> torch.Tensor:
+def with_artefacts(
+    xb: torch.Tensor, rng: np.random.Generator, p: float, fit: str, processing: bool = False
+) -> torch.Tensor:
     """Each film of ``xb`` (B, 1, BASE_PX, BASE_PX) given :func:`radsynth.films.augment.augment`'s
-    artefacts (each with probability ``p``) and made square again as ``fit`` says, as a film
-    that arrived with them would be."""
-    films = [add_artefacts(f, rng, p) for f in xb[:, 0].numpy()]
+    artefacts (each with probability ``p``; vendor processing among them when ``processing``)
+    and made square again as ``fit`` says, as a film that arrived with them would be."""
+    films = [add_artefacts(f, rng, p, processing) for f in xb[:, 0].numpy()]
     return base_films(films, fit)
 
 
@@ -146,7 +153,7 @@ def train_net(films: torch.Tensor, cfg: MirrorModelConfig) -> tuple[LateralityNe
             y = torch.rand(len(xb), generator=g) < 0.5
             xb = torch.where(y[:, None, None, None], xb.flip(-1), xb)
             if cfg.artefacts > 0:
-                xb = with_artefacts(xb, rng, cfg.artefacts, cfg.fit)
+                xb = with_artefacts(xb, rng, cfg.artefacts, cfg.fit, cfg.processing)
             loss = F.binary_cross_entropy_with_logits(net(augment(xb, g, cfg.px)), y.float())
             opt.zero_grad()
             loss.backward()
@@ -183,6 +190,8 @@ def mirror_model(cfg: MirrorModelConfig) -> StageResult:
         )
     if not 0.0 <= cfg.artefacts <= 1.0 or cfg.fit not in FITS:
         raise RadsynthError(f"--artefacts must be in [0, 1] and --fit one of {', '.join(FITS)}")
+    if cfg.processing and cfg.artefacts == 0:
+        raise RadsynthError("--processing is one of the artefacts: give --artefacts P > 0 too")
     images = [read_gray(p) for p in paths]  # an unreadable film is refused before any output
     prepare_output_dir(cfg.out, "mirror-model", cfg)
     fit = fit_model(images, cfg)
@@ -222,7 +231,7 @@ def fit_model(images: list[np.ndarray], cfg: MirrorModelConfig) -> Fit:
     held_out = [im for im, h in zip(images, held, strict=True) if h]
     if cfg.artefacts > 0:  # calibrated on films as varied as the training films
         rng = np.random.default_rng(cfg.seed + 10_000)
-        held_out = [add_artefacts(im, rng, cfg.artefacts) for im in held_out]
+        held_out = [add_artefacts(im, rng, cfg.artefacts, cfg.processing) for im in held_out]
     batch = min(cfg.batch, len(train))
     nets, temps, history = [], [], []
     for i in range(cfg.members):
