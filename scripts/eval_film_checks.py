@@ -197,6 +197,8 @@ def main() -> None:
     ap.add_argument("--turned", type=float, default=1 / 3, help="share of films turned")
     ap.add_argument("--mirrored", type=float, default=0.0, help="share of films mirrored")
     args = ap.parse_args()
+    if args.processing and not args.augment:
+        ap.error("--processing is one of the augmentations: give --augment P > 0 too")
     import torch
 
     torch.set_num_threads(1)

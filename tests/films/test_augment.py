@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sample_films import drawn_frontal
+from scipy import ndimage
 
 from radsynth.films.augment import (
     AUGMENTATIONS,
@@ -100,8 +101,6 @@ def test_portable_ap_magnifies_and_flattens() -> None:
 
 
 def test_processing_trades_large_scale_contrast_for_detail_and_keeps_polarity() -> None:
-    from scipy import ndimage
-
     def bands(x: np.ndarray) -> tuple[float, float]:
         low = ndimage.gaussian_filter(x, 4.0)
         return float(low.std()), float((x - low).std())
