@@ -30,24 +30,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radsynth.films.augment import augment as add_artefacts
-from radsynth.screening.bench import load_films
+from radsynth.errors import RadsynthError
+from radsynth.screening.bench import exact_line, load_films, plant_mirrors
 from radsynth.screening.laterality import MirrorModel, base_films, load_model, mirrored_logits
 from radsynth.screening.mirror import collection_prior, decide_mirrored, marker_asymmetry
 from radsynth.screening.mirror_model import augment as pretext_views
 
 SURE = math.log(99.0)  # log-odds of P 0.99: the pseudo-labels
-
-
-def plant(args: argparse.Namespace) -> tuple[list[np.ndarray], np.ndarray]:
-    """The films and their truth (mirrored), drawn as ``bench orient`` draws them."""
-    films = load_films(args.src, args.n, args.size_px, args.seed)
-    rng = np.random.default_rng(args.seed + 1)
-    mirrored = rng.random(len(films)) < args.fraction
-    planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
-    if args.artefacts > 0:
-        planted = [add_artefacts(f, rng, args.artefacts, args.processing) for f in planted]
-    return planted, mirrored
 
 
 def adapted_logits(
@@ -106,13 +95,9 @@ def _fold_logits(
 def line(name: str, z: np.ndarray, marker: np.ndarray, mirrored: np.ndarray) -> str:
     """Right among decided films, review and wrong flips of the mirror rule on log-odds ``z``."""
     call = decide_mirrored(z, marker, 0.9)
-    decided = ~call.review
-    right = int((call.flip == mirrored)[decided].sum())
     wrong_flips = int((call.flip & ~mirrored).sum())
-    return (
-        f"{name}: right among decided {right}/{int(decided.sum())}, review "
-        f"{int(call.review.sum())}/{len(z)}, standard films flipped {wrong_flips}"
-    )
+    scored = exact_line(name, call.flip == mirrored, call.review)
+    return f"{scored}; standard films flipped {wrong_flips}"
 
 
 def main() -> None:
@@ -126,7 +111,17 @@ def main() -> None:
     ap.add_argument("--processing", action="store_true")
     ap.add_argument("--steps", type=int, default=60, help="fine-tuning steps per member and fold")
     args = ap.parse_args()
-    films, mirrored = plant(args)
+    if args.processing and args.artefacts == 0:
+        ap.error("--processing is one of the artefacts: give --artefacts P > 0 too")
+    if not (0.0 <= args.fraction <= 1.0 and 0.0 <= args.artefacts <= 1.0 and args.steps >= 0):
+        ap.error("--fraction and --artefacts must be in [0, 1] and --steps >= 0")
+    try:
+        films = load_films(args.src, args.n, args.size_px, args.seed)
+    except RadsynthError as err:
+        ap.error(str(err))
+    films, mirrored = plant_mirrors(
+        films, args.seed, args.fraction, args.artefacts, args.processing
+    )
     model = load_model()
     z = model.logit(films)
     marker = np.array([marker_asymmetry(f) for f in films])

@@ -115,6 +115,21 @@ def score_line(name: str, correct: np.ndarray, review: np.ndarray) -> str:
     )
 
 
+def plant_mirrors(
+    films: list[np.ndarray], seed: int, fraction: float, artefacts: float, processing: bool
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """(planted films, mirrored): a seeded ``fraction`` of ``films`` mirrored, then, when
+    ``artefacts`` > 0, every film given the real-film artefacts of
+    :func:`radsynth.films.augment.augment` (vendor processing among them when ``processing``)
+    from the same generator, after the mirror, so they carry no left-right cue."""
+    rng = np.random.default_rng(seed + 1)
+    mirrored = rng.random(len(films)) < fraction
+    planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
+    if artefacts > 0:
+        planted = [add_artefacts(f, rng, artefacts, processing) for f in planted]
+    return planted, mirrored
+
+
 def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     """Plant mirrors; print the orient detector's accuracy and review fraction."""
     if cfg.mirror_model is not None and (cfg.fit_on is not None or cfg.view == "lateral"):
@@ -126,12 +141,9 @@ def bench_orient(cfg: BenchFilmsConfig) -> StageResult:
     if cfg.view == "auto":
         return bench_view_auto(cfg)
     films = load_films(cfg.src, cfg.n, cfg.size_px, cfg.seed)
-    rng = np.random.default_rng(cfg.seed + 1)
-    mirrored = rng.random(len(films)) < cfg.fraction
-    planted = [f[:, ::-1] if m else f for f, m in zip(films, mirrored, strict=True)]
+    planted, mirrored = plant_mirrors(films, cfg.seed, cfg.fraction, cfg.artefacts, cfg.processing)
     head = f"{len(films)} films from {cfg.src}, {int(mirrored.sum())} mirrored (seed {cfg.seed})"
     if cfg.artefacts > 0:
-        planted = [add_artefacts(f, rng, cfg.artefacts, cfg.processing) for f in planted]
         kinds = "artefacts (vendor processing too)" if cfg.processing else "artefacts"
         head += f", {kinds} with P {cfg.artefacts:g} each"
     none = np.zeros(len(films), bool)

@@ -129,11 +129,12 @@ def decide_mirrored(
     if marker is not None:
         vote = marker_vote(np.asarray(marker, dtype=float), z > 0)
     prior = collection_prior(z) if adapt_prior else 0.5
-    # Posterior log-odds of "mirrored" (naive Bayes: prior, network and marker independent).
-    post = z + math.log(prior / (1.0 - prior)) - MARKER_LOG_ODDS * vote
+    # Log-odds of "mirrored" from the network and the prior, then with the marker too (naive
+    # Bayes: prior, network and marker independent).
+    net = z + math.log(prior / (1.0 - prior))
+    post = net - MARKER_LOG_ODDS * vote
     s = -1.0 if heart_left else 1.0  # s * log-odds of "mirrored" = evidence for a flip
     # A flip rests on the network and the prior alone: a marker may veto it, never make it.
-    net = z + math.log(prior / (1.0 - prior))
     flip = (s * z > 0) & (s * vote < 1) & (s * net >= _logit(max(FLIP_ABOVE, review_below)))
     keep = -s * post >= _logit(review_below)
     contradicted = (s * z > 0) & (s * vote == 1)  # the network says flip, the marker says keep
